@@ -1,0 +1,12 @@
+//! `cargo xtask check`: drift between `huggingface-spaces/` and a fresh generation, then lints.
+
+use anyhow::Result;
+use xshell::Shell;
+
+use crate::{Project, flags};
+
+impl flags::Check {
+    pub(crate) fn run(self, _sh: &Shell, _project: &Project) -> Result<()> {
+        anyhow::bail!("check: under construction (issue 3)")
+    }
+}

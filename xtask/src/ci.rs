@@ -1,0 +1,202 @@
+//! `cargo xtask ci`: install what a fresh machine lacks, then run every suite and `check`.
+//!
+//! Every suite runs even when an earlier one fails, so one run shows every failure.
+
+use std::time::Instant;
+
+use anyhow::{Context, Result, bail};
+use camino::{Utf8Path, Utf8PathBuf};
+use xshell::{Shell, cmd};
+
+use crate::{Project, flags, settings};
+
+/// The browser the end-to-end tests drive (Debian's package).
+const CHROMIUM: &str = "/usr/bin/chromium";
+
+const SUITES: [&str; 6] = ["xtask", "check", "hadolint", "backend", "frontend", "e2e"];
+
+impl flags::Ci {
+    pub(crate) fn run(self, sh: &Shell, project: &Project) -> Result<()> {
+        let selected: Vec<&str> = match &self.only {
+            None => SUITES.to_vec(),
+            Some(list) => {
+                let wanted: Vec<&str> = list.split(',').map(str::trim).collect();
+                if let Some(unknown) = wanted.iter().find(|s| !SUITES.contains(s)) {
+                    bail!("--only: unknown suite `{unknown}`; choose from {}", SUITES.join(","));
+                }
+                SUITES.into_iter().filter(|s| wanted.contains(s)).collect()
+            }
+        };
+        let needs_python = selected.iter().any(|s| ["hadolint", "backend", "e2e"].contains(s));
+        let needs_node = selected.iter().any(|s| ["frontend", "e2e"].contains(s));
+        let python = if needs_python { Some(dev_venv(sh, &project.root)?) } else { None };
+        if needs_node {
+            npm_install(sh, &project.root.join(settings::FRONTEND_DIR))?;
+        }
+        if selected.contains(&"e2e") {
+            ensure_chromium(sh)?;
+        }
+
+        let mut results = Vec::new();
+        for suite in selected {
+            eprintln!("\n==> ci: {suite}");
+            let started = Instant::now();
+            let outcome = run_suite(sh, project, suite, python.as_deref());
+            if let Err(err) = &outcome {
+                eprintln!("ci: suite `{suite}` failed: {err:#}");
+            }
+            results.push((suite, outcome.is_ok(), started.elapsed()));
+        }
+
+        eprintln!();
+        for (suite, ok, elapsed) in &results {
+            eprintln!("  {:<9} {:<4} {:>6.1}s", suite, if *ok { "ok" } else { "FAIL" }, elapsed.as_secs_f64());
+        }
+        let failed = results.iter().filter(|(_, ok, _)| !ok).count();
+        println!("suites: {} passed, {failed} failed", results.len() - failed);
+        if failed > 0 {
+            bail!("{failed} suite(s) failed; re-run one with `cargo xtask ci --only NAME`");
+        }
+        Ok(())
+    }
+}
+
+fn run_suite(sh: &Shell, project: &Project, suite: &str, python: Option<&Utf8Path>) -> Result<()> {
+    let frontend = project.root.join(settings::FRONTEND_DIR);
+    match suite {
+        "xtask" => cmd!(sh, "cargo test --workspace --locked").run()?,
+        "check" => flags::Check { staged: false }.run(sh, project)?,
+        "hadolint" => {
+            let hadolint = venv_bin(python.unwrap(), "hadolint");
+            let dockerfile = project.root.join(settings::SPACE_DIR).join("Dockerfile");
+            cmd!(sh, "{hadolint} {dockerfile}").run()?
+        }
+        "backend" => {
+            let python = python.unwrap();
+            let _dir = sh.push_dir(project.root.join(settings::BACKEND_DIR));
+            cmd!(sh, "{python} -m pytest -q -p no:cacheprovider").run()?
+        }
+        "frontend" => {
+            let _dir = sh.push_dir(&frontend);
+            cmd!(sh, "npm test --silent").run()?;
+            cmd!(sh, "npm run build --silent").run()?
+        }
+        "e2e" => {
+            let _dir = sh.push_dir(&frontend);
+            let _python = sh.push_env("BACKEND_PYTHON", python.unwrap());
+            let _browser = sh.push_env("CHROMIUM_PATH", CHROMIUM);
+            cmd!(sh, "npm run e2e --silent").run()?
+        }
+        _ => unreachable!("suite names are checked against SUITES"),
+    }
+    Ok(())
+}
+
+/// The development venv (backend runtime + test tools), rebuilt when its requirements change.
+/// Returns its Python.
+pub(crate) fn dev_venv(sh: &Shell, root: &Utf8Path) -> Result<Utf8PathBuf> {
+    let backend = root.join(settings::BACKEND_DIR);
+    let requirements = backend.join("requirements-dev.txt");
+    let venv = root.join(settings::STATE_DIR).join("venv");
+    ensure_venv(sh, &venv, &requirements)
+}
+
+/// A venv at `venv` with `requirements` installed; reinstalls only when the requirement files
+/// it was built from have changed. Returns its Python.
+pub(crate) fn ensure_venv(sh: &Shell, venv: &Utf8Path, requirements: &Utf8Path) -> Result<Utf8PathBuf> {
+    let python = venv_bin(venv, "python");
+    let stamp_file = venv.join(".xtask-requirements");
+    let stamp = requirements_stamp(requirements)?;
+    if sh.path_exists(&python) && sh.read_file(&stamp_file).is_ok_and(|s| s == stamp) {
+        return Ok(python);
+    }
+    let system_python = find_python(sh)?;
+    if !sh.path_exists(&python) {
+        if cmd!(sh, "{system_python} -m venv {venv}").run().is_err() {
+            apt_install(sh, &["python3-venv"], "Python's venv module")?;
+            cmd!(sh, "{system_python} -m venv --clear {venv}").run()?;
+        }
+    }
+    let _quiet = sh.push_env("PIP_DISABLE_PIP_VERSION_CHECK", "1");
+    cmd!(sh, "{python} -m pip install --quiet -r {requirements}")
+        .run()
+        .with_context(|| format!("installing {requirements} into {venv} failed"))?;
+    sh.write_file(&stamp_file, stamp)?;
+    Ok(python)
+}
+
+pub(crate) fn venv_bin(venv_or_python: &Utf8Path, name: &str) -> Utf8PathBuf {
+    let bin = if venv_or_python.ends_with("python") {
+        venv_or_python.parent().unwrap().to_owned()
+    } else {
+        venv_or_python.join("bin")
+    };
+    bin.join(name)
+}
+
+/// The content of `requirements` and of every file it includes with `-r`, so editing any of
+/// them triggers a reinstall.
+fn requirements_stamp(requirements: &Utf8Path) -> Result<String> {
+    let text = std::fs::read_to_string(requirements)
+        .with_context(|| format!("cannot read {requirements}"))?;
+    let mut stamp = text.clone();
+    for line in text.lines() {
+        if let Some(included) = line.trim().strip_prefix("-r ") {
+            stamp.push_str(&requirements_stamp(&requirements.parent().unwrap().join(included.trim()))?);
+        }
+    }
+    Ok(stamp)
+}
+
+fn find_python(sh: &Shell) -> Result<String> {
+    for candidate in ["python3.11", "python3", "python"] {
+        let ok = cmd!(sh, "{candidate} -c 'import sys; assert sys.version_info >= (3, 10)'")
+            .quiet()
+            .ignore_stderr()
+            .run()
+            .is_ok();
+        if ok {
+            return Ok(candidate.to_owned());
+        }
+    }
+    bail!("Python 3.10 or newer is required: install it (`apt-get install python3 python3-venv`) and re-run")
+}
+
+fn npm_install(sh: &Shell, frontend: &Utf8Path) -> Result<()> {
+    cmd!(sh, "npm --version")
+        .quiet()
+        .ignore_stdout()
+        .run()
+        .context("`npm` is required for the frontend: install Node.js 20 and re-run")?;
+    let lock = frontend.join("package-lock.json");
+    let stamp_file = frontend.join("node_modules/.xtask-lock");
+    let lock_text = sh.read_file(&lock).with_context(|| format!("cannot read {lock}"))?;
+    if sh.read_file(&stamp_file).is_ok_and(|s| s == lock_text) {
+        return Ok(());
+    }
+    let _dir = sh.push_dir(frontend);
+    cmd!(sh, "npm ci --no-audit --no-fund --loglevel=error").run()?;
+    sh.write_file(&stamp_file, lock_text)?;
+    Ok(())
+}
+
+fn ensure_chromium(sh: &Shell) -> Result<()> {
+    if sh.path_exists(CHROMIUM) {
+        return Ok(());
+    }
+    apt_install(sh, &["chromium"], "the end-to-end tests' browser")
+}
+
+/// Installs Debian packages when running as root; otherwise says which command to run.
+fn apt_install(sh: &Shell, packages: &[&str], what: &str) -> Result<()> {
+    let is_root = cmd!(sh, "id -u").quiet().read().is_ok_and(|uid| uid.trim() == "0");
+    if !is_root {
+        bail!("{what} is missing: run `sudo apt-get install {}` and re-run", packages.join(" "));
+    }
+    let _noninteractive = sh.push_env("DEBIAN_FRONTEND", "noninteractive");
+    cmd!(sh, "apt-get update -qq").run()?;
+    cmd!(sh, "apt-get install -y -qq {packages...}")
+        .run()
+        .with_context(|| format!("installing {what} ({}) failed", packages.join(" ")))?;
+    Ok(())
+}

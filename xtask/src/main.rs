@@ -1,0 +1,54 @@
+//! `cargo xtask`: generate, check and deploy the Hugging Face Space of this monorepo.
+//!
+//! One module per command; settings are read here once and passed down.
+
+mod check;
+mod ci;
+mod deploy;
+mod flags;
+mod generate;
+mod hooks;
+mod settings;
+mod space;
+
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use camino::{Utf8Path, Utf8PathBuf};
+use xshell::Shell;
+
+/// The monorepo being worked on: its root and its settings.
+pub(crate) struct Project {
+    pub(crate) root: Utf8PathBuf,
+    pub(crate) settings: settings::HfSpace,
+}
+
+fn main() -> ExitCode {
+    match try_main() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn try_main() -> Result<()> {
+    let flags = flags::Xtask::from_env_or_exit();
+    let cwd = std::env::current_dir().context("cannot read the current directory")?;
+    let cwd = Utf8PathBuf::from_path_buf(cwd)
+        .map_err(|p| anyhow::anyhow!("the current directory {} is not valid UTF-8: work from a UTF-8 path", p.display()))?;
+    let built_in = Utf8Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+    let root = settings::find_root(&cwd, built_in);
+    let sh = Shell::new()?;
+    sh.change_dir(&root);
+    let project = Project { settings: settings::HfSpace::load(&root)?, root };
+
+    match flags.subcommand {
+        flags::XtaskCmd::Generate(cmd) => cmd.run(&sh, &project),
+        flags::XtaskCmd::Check(cmd) => cmd.run(&sh, &project),
+        flags::XtaskCmd::InstallHooks(cmd) => cmd.run(&sh, &project),
+        flags::XtaskCmd::Deploy(cmd) => cmd.run(&sh, &project),
+        flags::XtaskCmd::Ci(cmd) => cmd.run(&sh, &project),
+    }
+}

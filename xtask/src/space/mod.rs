@@ -1,0 +1,1 @@
+//! What `generate` renders: the Space folder, in memory.
