@@ -10,3 +10,9 @@ impl flags::Check {
         anyhow::bail!("check: under construction (issue 3)")
     }
 }
+
+/// Runs every lint on the worktree (generated folder, frontend); the error lists each failure
+/// as `file:line: rule: message`.
+pub(crate) fn lint(_project: &Project) -> Result<()> {
+    anyhow::bail!("lint: under construction (issue 3)")
+}

@@ -6,6 +6,7 @@ mod check;
 mod ci;
 mod deploy;
 mod flags;
+mod frontend;
 mod generate;
 mod hooks;
 mod settings;

@@ -98,6 +98,27 @@ impl HfSpace {
     }
 }
 
+/// The public URL of a Space after Hugging Face's subdomain rule:
+/// `https://USER-SPACE.hf.space`, lower-case, with `_` and `.` turned into `-`.
+pub(crate) fn derived_space_url(user: &str, space: &str) -> String {
+    let host: String = format!("{user}-{space}")
+        .chars()
+        .map(|c| if c == '_' || c == '.' { '-' } else { c.to_ascii_lowercase() })
+        .collect();
+    format!("https://{host}.hf.space")
+}
+
+impl HfSpace {
+    /// The Space URL the committed settings point at: `space-url`, else the derived one.
+    pub(crate) fn configured_space_url(&self) -> Option<String> {
+        match (&self.space_url, &self.user, &self.space) {
+            (Some(url), _, _) => Some(url.clone()),
+            (None, Some(user), Some(space)) => Some(derived_space_url(user, space)),
+            _ => None,
+        }
+    }
+}
+
 /// The project root: the nearest directory at or above `start` whose `Cargo.toml` has
 /// `[workspace.metadata.hf-space]`, so the tool works from any subdirectory and on copies
 /// of the repository; `fallback` (where xtask was built) otherwise.
@@ -122,6 +143,12 @@ mod tests {
         let settings = HfSpace::load(root).unwrap();
         assert_eq!(settings.generator.port, 7860);
         assert_eq!(settings.frontend_client, default_frontend_client());
+    }
+
+    #[test]
+    fn the_subdomain_rule_lowercases_and_dashes() {
+        assert_eq!(derived_space_url("Alice_B", "my.bot"), "https://alice-b-my-bot.hf.space");
+        assert_eq!(derived_space_url("anusha-soh", "rag-chatbot"), "https://anusha-soh-rag-chatbot.hf.space");
     }
 
     #[test]
