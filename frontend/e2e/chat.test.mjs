@@ -30,7 +30,7 @@ after(async () => {
 });
 
 /** A fresh profile on the page, collecting console errors and uncaught exceptions. */
-async function openPage(port, viewport = { width: 1000, height: 760 }) {
+async function openPage(port, viewport = { width: 1100, height: 1100 }) {
   const context = await browser.newContext({ viewport });
   const page = await context.newPage();
   const problems = [];
