@@ -9,6 +9,7 @@ mod flags;
 mod frontend;
 mod generate;
 mod hooks;
+mod interrupt;
 mod settings;
 mod space;
 
