@@ -16,7 +16,7 @@ static BASE_URL: LazyLock<Regex> = LazyLock::new(|| {
 });
 
 /// The seed's ternary, quoted in error messages so the fix is obvious.
-const EXPECTED_SHAPE: &str =
+pub(crate) const EXPECTED_SHAPE: &str =
     "`isProduction ? 'https://USER-SPACE.hf.space' : 'http://localhost:8000'` (the seed's step 8)";
 
 /// What `patch_base_url` did or would do.
@@ -49,13 +49,7 @@ pub(crate) struct BaseUrl {
 /// Finds the one production `baseUrl` literal in `text` (the content of `file`); zero or
 /// several matches are an error that names every place.
 pub(crate) fn find_base_url(file: &Utf8Path, text: &str) -> Result<BaseUrl> {
-    let found: Vec<BaseUrl> = BASE_URL
-        .captures_iter(text)
-        .map(|caps| {
-            let url = caps.name("url").unwrap();
-            BaseUrl { line: line_of(text, url.start()), url: url.as_str().to_owned(), span: url.range() }
-        })
-        .collect();
+    let found = base_urls(text);
     match found.len() {
         1 => Ok(found.into_iter().next().unwrap()),
         0 => bail!("{file}:1: no production baseUrl literal found: write the chat client's URL as {EXPECTED_SHAPE}"),
@@ -67,6 +61,17 @@ pub(crate) fn find_base_url(file: &Utf8Path, text: &str) -> Result<BaseUrl> {
             )
         }
     }
+}
+
+/// Every production `baseUrl` literal in `text` (the contract is: exactly one).
+pub(crate) fn base_urls(text: &str) -> Vec<BaseUrl> {
+    BASE_URL
+        .captures_iter(text)
+        .map(|caps| {
+            let url = caps.name("url").unwrap();
+            BaseUrl { line: line_of(text, url.start()), url: url.as_str().to_owned(), span: url.range() }
+        })
+        .collect()
 }
 
 /// Points the chat client's production `baseUrl` at `url`. The regex must match exactly once
