@@ -85,14 +85,16 @@ impl flags::Deploy {
         let who = hub.whoami()?;
         progress.step(format_args!("token from {}: logged in to {} as {}", hub.token().source, hub.endpoint(), who.name));
 
-        // Step 2: generate, then lint what will be pushed.
+        // Step 2: generate (its lints run below, once the Space URL is known).
         let regenerated = regenerate(project, progress)?;
 
         // The Space: it must exist (or be created) before anything is pushed to it.
+        let mut exists = true;
         let info = match hub.space(&repo)? {
             Some(info) => info,
             None if self.create && self.dry_run => {
                 progress.step(format_args!("{repo} does not exist: --create would create it (sdk docker)"));
+                exists = false;
                 hub::SpaceInfo { host: None, subdomain: None, private: false }
             }
             None if self.create => {
@@ -121,15 +123,20 @@ impl flags::Deploy {
             ));
         }
 
-        // Step 8, checked first: the patch must apply (exactly one match) before anything is pushed.
         let client = project.settings.frontend_client.clone();
-        let preview = frontend::patch_base_url(root, &client, &space_url, false)?;
+        let preview = lint_before_publishing(project, &space_url, progress)?;
 
         // Steps 3 and 6: publish.
         let git = GitEnv::new(root, Some((&who.name, hub.token().secret())))?;
         let remote = format!("{}/spaces/{repo}", hub.endpoint());
-        let published = publish(&git, root, &remote, self.dry_run, progress, &mut report)?;
-        drop(published);
+        if exists {
+            drop(publish(&git, root, &remote, self.dry_run, progress, &mut report)?);
+        } else {
+            report.source_commit = git::source_commit(&git, root)?;
+            let files = git::worktree_files(&git, root, settings::SPACE_DIR)?;
+            report.changes = files.iter().map(|f| git::Change { status: "added", path: f.to_string() }).collect();
+            progress.step(format_args!("git: would push all {} file(s) to the new Space", files.len()));
+        }
 
         // Step 7: secrets.
         match &secrets {
@@ -207,20 +214,31 @@ impl flags::Deploy {
     }
 }
 
-/// Step 2: `generate`, then the lints; returns what generate rewrote (for the reminder).
+/// Step 2: `generate`; returns what it rewrote (for the reminder to commit it).
 fn regenerate(project: &Project, progress: &Progress) -> Result<Vec<String>> {
     let changed = generate::generate(project)?;
-    check::lint(project)?;
     let changed: Vec<String> = changed.iter().map(|p| format!("{}/{p}", settings::SPACE_DIR)).collect();
     if changed.is_empty() {
-        progress.step(format_args!("generate: {} is up to date; lints pass", settings::SPACE_DIR));
+        progress.step(format_args!("generate: {} is up to date", settings::SPACE_DIR));
     } else {
         progress.step(format_args!(
-            "generate: updated {} (commit them: the Space commit records this worktree as dirty); lints pass",
+            "generate: updated {} (commit them: the Space commit records this worktree as dirty)",
             changed.join(", ")
         ));
     }
     Ok(changed)
+}
+
+/// Step 2's lints, and step 8's patch checked without writing: nothing is pushed unless
+/// both pass. The lint that compares the chat client's URL with the configured Space URL is
+/// step 8's job here (this deploy's URL may come from flags or the Hub), so the lints see the
+/// client's current URL as the configured one; the patch itself must match exactly once.
+fn lint_before_publishing(project: &Project, space_url: &str, progress: &Progress) -> Result<frontend::Patch> {
+    let preview = frontend::patch_base_url(&project.root, &project.settings.frontend_client, space_url, false)?;
+    let settings = settings::HfSpace { space_url: Some(preview.old_url.clone()), ..project.settings.clone() };
+    check::lint(&Project { root: project.root.clone(), settings })?;
+    progress.step("lint: the Space folder and the frontend pass every lint");
+    Ok(preview)
 }
 
 /// Steps 3 and 6: clone `remote` into a temporary directory, mirror the Space folder into

@@ -58,6 +58,7 @@ pub(crate) fn wait_for_runtime(
                 hub.restart(repo)?;
                 restarted = true;
                 pickup_deadline = deadline;
+                wait = Duration::from_millis(500);
             } else if !restart {
                 bail!(
                     "the Space {repo} shows no build of the pushed commit after {:.0}s (stage {stage}): \
