@@ -12,7 +12,8 @@ REQUEST_TIMEOUT_MS = 60_000
 
 
 def make_client(settings: Settings) -> genai.Client:
-    options = types.HttpOptions(timeout=REQUEST_TIMEOUT_MS)
+    # The API version is pinned so a base_url override (proxy, test server) gets the same paths.
+    options = types.HttpOptions(timeout=REQUEST_TIMEOUT_MS, api_version="v1beta")
     if settings.gemini_base_url:
         options.base_url = settings.gemini_base_url
     return genai.Client(api_key=settings.gemini_api_key, http_options=options)

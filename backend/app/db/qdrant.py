@@ -64,7 +64,9 @@ class VectorStore:
                 ) from None
         else:
             self.client = AsyncQdrantClient(
-                url=settings.qdrant_url, api_key=settings.qdrant_api_key or None, timeout=REQUEST_TIMEOUT_S
+                url=settings.qdrant_url, api_key=settings.qdrant_api_key or None, timeout=REQUEST_TIMEOUT_S,
+                # The version check is a blocking request in the constructor; /api/health probes instead.
+                check_compatibility=False,
             )
         self._ready = False
 

@@ -68,13 +68,13 @@ export class ChatClient {
     return parseChatReply(json);
   }
 
-  /** The session's messages, oldest first; `null` when the server no longer knows the session. */
+  /** The session's messages, oldest first; `null` when the server does not know the session (404) or rejects its id (422). */
   async getHistory(sessionId: string): Promise<HistoryMessage[] | null> {
     try {
       const json = await this.request(`/api/chat/history/${encodeURIComponent(sessionId)}`);
       return parseHistory(json);
     } catch (err) {
-      if (err instanceof ChatError && err.status === 404) return null;
+      if (err instanceof ChatError && (err.status === 404 || err.status === 422)) return null;
       throw err;
     }
   }
