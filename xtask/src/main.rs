@@ -10,6 +10,7 @@ mod frontend;
 mod generate;
 mod hooks;
 mod interrupt;
+mod local;
 mod settings;
 mod space;
 
