@@ -1,0 +1,84 @@
+"""GET /api/health: seed shape, honest local states, and the failing service's reason."""
+
+from tests.conftest import gemini_settings, make_settings, running
+from tests.fakes import QDRANT_KEY, unused_port
+
+
+async def test_all_production_services_up_answer_the_seed_shape(tmp_path, pg_url, gemini, qdrant_cloud):
+    settings = make_settings(
+        tmp_path, qdrant_url=qdrant_cloud.url, qdrant_api_key=QDRANT_KEY, database_url=pg_url, **gemini_settings(gemini)
+    )
+    async with running(settings) as client:
+        response = await client.get("/api/health")
+    assert response.status_code == 200, response.text
+    assert response.json() == {
+        "status": "healthy",
+        "services": {
+            "fastapi": "ok",
+            "qdrant": {"status": "connected"},
+            "postgres": {"status": "connected"},
+            "gemini": {"status": "ok"},
+        },
+    }
+    assert any(path == "/v1beta/models/gemini-2.5-flash" for _, path, _, _ in gemini.requests)
+
+
+async def test_embedded_defaults_are_healthy_and_say_they_are_local(tmp_path):
+    async with running(make_settings(tmp_path)) as client:
+        response = await client.get("/api/health")
+    assert response.status_code == 200
+    body = response.json()
+    assert body["status"] == "healthy" and body["services"]["fastapi"] == "ok"
+    for service, fallback in (("qdrant", "embedded Qdrant"), ("postgres", "SQLite"), ("gemini", "GEMINI_API_KEY not set")):
+        assert body["services"][service]["status"] == "local", body
+        assert fallback in body["services"][service]["detail"]
+
+
+async def test_suspended_qdrant_answers_503_with_the_suspension_hint(tmp_path, suspended_qdrant):
+    settings = make_settings(tmp_path, qdrant_url=suspended_qdrant.url, qdrant_api_key=QDRANT_KEY)
+    async with running(settings) as client:
+        response = await client.get("/api/health")
+    assert response.status_code == 503
+    body = response.json()
+    assert body["status"] == "unhealthy"
+    assert body["services"]["qdrant"]["status"] == "error"
+    assert "suspended" in body["services"]["qdrant"]["detail"]
+    assert "cloud.qdrant.io" in body["services"]["qdrant"]["detail"]
+    assert body["services"]["postgres"]["status"] == "local"
+
+
+async def test_postgres_down_answers_503_naming_the_cause(tmp_path):
+    url = f"postgresql://postgres:secret-pw@127.0.0.1:{unused_port()}/postgres"
+    async with running(make_settings(tmp_path, database_url=url)) as client:
+        response = await client.get("/api/health")
+    assert response.status_code == 503
+    postgres = response.json()["services"]["postgres"]
+    assert postgres["status"] == "error"
+    assert "cannot connect to DATABASE_URL" in postgres["detail"]
+    assert "secret-pw" not in response.text
+
+
+async def test_postgres_stopped_while_running_turns_health_503(tmp_path, pg_server, pg_url):
+    import psycopg
+    from urllib.parse import urlsplit
+
+    async with running(make_settings(tmp_path, database_url=pg_url)) as client:
+        assert (await client.get("/api/health")).status_code == 200
+        name = urlsplit(pg_url).path.lstrip("/")
+        # Dropping the database is an outage the pool sees on its next connection.
+        with psycopg.connect(pg_server.get_uri(), autocommit=True) as conn:
+            conn.execute(f"DROP DATABASE {name} WITH (FORCE)")
+        response = await client.get("/api/health")
+    assert response.status_code == 503
+    assert response.json()["services"]["postgres"]["status"] == "error"
+
+
+async def test_rejected_gemini_key_answers_503_naming_gemini(tmp_path, gemini):
+    settings = make_settings(tmp_path, gemini_api_key="wrong-key", gemini_base_url=gemini.url)
+    async with running(settings) as client:
+        response = await client.get("/api/health")
+    assert response.status_code == 503
+    gemini_state = response.json()["services"]["gemini"]
+    assert gemini_state["status"] == "error"
+    assert "GEMINI_API_KEY" in gemini_state["detail"]
+    assert "wrong-key" not in response.text

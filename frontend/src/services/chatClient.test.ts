@@ -1,0 +1,204 @@
+// The client against a real HTTP server on 127.0.0.1 that answers in the backend's wire format.
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import { ChatClient, ChatError } from './chatClient';
+
+type Handler = (req: IncomingMessage, body: string, res: ServerResponse) => void;
+
+const servers: Server[] = [];
+
+async function serve(handler: Handler): Promise<string> {
+  const server = createServer((req, res) => {
+    let body = '';
+    req.on('data', (chunk) => (body += chunk));
+    req.on('end', () => handler(req, body, res));
+  });
+  servers.push(server);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+}
+
+function json(res: ServerResponse, status: number, value: unknown): void {
+  res.writeHead(status, { 'Content-Type': 'application/json' });
+  res.end(JSON.stringify(value));
+}
+
+async function clientFor(handler: Handler): Promise<ChatClient> {
+  const client = new ChatClient();
+  client.baseUrl = await serve(handler);
+  return client;
+}
+
+async function failure(promise: Promise<unknown>): Promise<ChatError> {
+  const err = await promise.then(
+    () => {
+      throw new Error('expected the request to fail');
+    },
+    (e: unknown) => e,
+  );
+  expect(err).toBeInstanceOf(ChatError);
+  return err as ChatError;
+}
+
+afterEach(async () => {
+  await Promise.all(servers.splice(0).map((s) => new Promise((resolve) => s.close(resolve))));
+});
+
+describe('sendMessage', () => {
+  it('posts the message and session id as JSON and maps the reply', async () => {
+    let seen: { method?: string; url?: string; type?: string; body?: unknown } = {};
+    const client = await clientFor((req, body, res) => {
+      seen = { method: req.method, url: req.url, type: req.headers['content-type'], body: JSON.parse(body) };
+      json(res, 200, {
+        answer: 'Run cargo xtask deploy.',
+        sources: [{ title: 'Deploy', url_or_path: 'docs/deploy.md', score: 0.83, snippet: 'cargo xtask deploy' }],
+        session_id: 'abc',
+      });
+    });
+
+    const reply = await client.sendMessage('How do I deploy?', 'abc');
+
+    expect(seen).toEqual({
+      method: 'POST',
+      url: '/api/chat',
+      type: 'application/json',
+      body: { message: 'How do I deploy?', session_id: 'abc' },
+    });
+    expect(reply).toEqual({
+      answer: 'Run cargo xtask deploy.',
+      sources: [{ title: 'Deploy', urlOrPath: 'docs/deploy.md', score: 0.83, snippet: 'cargo xtask deploy' }],
+      sessionId: 'abc',
+    });
+  });
+
+  it('leaves session_id out when there is no session yet', async () => {
+    let body: unknown;
+    const client = await clientFor((_req, raw, res) => {
+      body = JSON.parse(raw);
+      json(res, 200, { answer: 'hi', sources: [], session_id: 'new-id' });
+    });
+
+    const reply = await client.sendMessage('hello', null);
+
+    expect(body).toEqual({ message: 'hello' });
+    expect(reply.sessionId).toBe('new-id');
+  });
+
+  it('titles an untitled source after its path', async () => {
+    const client = await clientFor((_req, _body, res) =>
+      json(res, 200, { answer: 'a', sources: [{ title: '', url_or_path: 'README.md', score: 1, snippet: '' }], session_id: 's' }),
+    );
+
+    const reply = await client.sendMessage('q');
+
+    expect(reply.sources[0].title).toBe('README.md');
+  });
+});
+
+describe('getHistory', () => {
+  it('asks for the encoded session id and maps the messages in order', async () => {
+    let url: string | undefined;
+    const client = await clientFor((req, _body, res) => {
+      url = req.url;
+      json(res, 200, {
+        session_id: 'a/b',
+        messages: [
+          { role: 'user', content: 'q1', sources: [] },
+          { role: 'assistant', content: 'a1', sources: [{ title: 'T', url_or_path: 'https://x.dev/t', score: 0.5, snippet: 's' }] },
+        ],
+      });
+    });
+
+    const history = await client.getHistory('a/b');
+
+    expect(url).toBe('/api/chat/history/a%2Fb');
+    expect(history).toEqual([
+      { role: 'user', content: 'q1', sources: [] },
+      { role: 'assistant', content: 'a1', sources: [{ title: 'T', urlOrPath: 'https://x.dev/t', score: 0.5, snippet: 's' }] },
+    ]);
+  });
+
+  it('returns null for a session the server does not know', async () => {
+    const client = await clientFor((_req, _body, res) => json(res, 404, { detail: 'Unknown session id' }));
+
+    expect(await client.getHistory('gone')).toBeNull();
+  });
+});
+
+describe('errors', () => {
+  it('turns a validation error list into field: message', async () => {
+    const client = await clientFor((_req, _body, res) =>
+      json(res, 422, {
+        detail: [{ type: 'string_too_short', loc: ['body', 'message'], msg: 'String should have at least 1 character' }],
+      }),
+    );
+
+    const err = await failure(client.sendMessage(''));
+
+    expect(err.kind).toBe('rejected');
+    expect(err.status).toBe(422);
+    expect(err.message).toBe('message: String should have at least 1 character');
+  });
+
+  it('shows a 4xx detail string as it is', async () => {
+    const client = await clientFor((_req, _body, res) => json(res, 413, { detail: 'The message is longer than 4000 characters.' }));
+
+    const err = await failure(client.sendMessage('x'));
+
+    expect(err.kind).toBe('rejected');
+    expect(err.message).toBe('The message is longer than 4000 characters.');
+  });
+
+  it('says which service is down on a 503', async () => {
+    const client = await clientFor((_req, _body, res) => json(res, 503, { detail: 'qdrant: 404 Not Found (the cluster may be suspended)' }));
+
+    const err = await failure(client.sendMessage('x'));
+
+    expect(err.kind).toBe('unavailable');
+    expect(err.message).toContain('qdrant: 404 Not Found (the cluster may be suspended)');
+  });
+
+  it('reports a 500 with a plain-text body by its status', async () => {
+    const client = await clientFor((_req, _body, res) => {
+      res.writeHead(500, { 'Content-Type': 'text/plain' });
+      res.end('Internal Server Error');
+    });
+
+    const err = await failure(client.sendMessage('x'));
+
+    expect(err.kind).toBe('server');
+    expect(err.message).toContain('HTTP 500');
+  });
+
+  it('rejects a 200 that is not JSON', async () => {
+    const client = await clientFor((_req, _body, res) => {
+      res.writeHead(200, { 'Content-Type': 'text/html' });
+      res.end('<!doctype html><p>a proxy page</p>');
+    });
+
+    const err = await failure(client.sendMessage('x'));
+
+    expect(err.kind).toBe('protocol');
+  });
+
+  it('rejects a reply without an answer', async () => {
+    const client = await clientFor((_req, _body, res) => json(res, 200, { sources: [] }));
+
+    const err = await failure(client.sendMessage('x'));
+
+    expect(err.kind).toBe('protocol');
+    expect(err.message).toContain('answer');
+  });
+
+  it('says the server is unreachable when nothing listens', async () => {
+    const client = new ChatClient();
+    client.baseUrl = await serve(() => {});
+    await Promise.all(servers.splice(0).map((s) => new Promise((resolve) => s.close(resolve))));
+
+    const err = await failure(client.sendMessage('x'));
+
+    expect(err.kind).toBe('offline');
+    expect(err.message).toContain(`Cannot reach the chatbot server at ${client.baseUrl}`);
+  });
+});
