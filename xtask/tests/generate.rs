@@ -190,10 +190,6 @@ fn bad_generator_settings_are_refused_with_the_key() {
 #[test]
 fn this_repository_has_no_drift() {
     let root = source_root();
-    if !root.join("backend/app/main.py").exists() {
-        println!("note: this checkout has no backend/ yet; nothing to compare");
-        return;
-    }
     let output = std::process::Command::new(env!("CARGO_BIN_EXE_xtask")).arg("check").current_dir(&root).output().unwrap();
     assert!(
         output.status.success(),
