@@ -17,7 +17,7 @@ const HOOK: &str = r#"#!/bin/sh
 # Refuses a commit whose staged huggingface-spaces/ is not what `cargo xtask generate` writes
 # from the staged backend/, or that fails a lint. It only checks: it never changes a file.
 bin="${CARGO_TARGET_DIR:-target}/debug/xtask"
-if [ -x "$bin" ] && [ -z "$(find xtask/src xtask/Cargo.toml Cargo.lock -newer "$bin" 2>/dev/null | head -n 1)" ]; then
+if [ -x "$bin" ] && [ -z "$(find xtask/src xtask/Cargo.toml Cargo.lock -type f -newer "$bin" 2>/dev/null | head -n 1)" ]; then
     exec "$bin" check --staged
 fi
 exec cargo xtask check --staged
