@@ -2,8 +2,11 @@
 //! against the local test Hub (real git over HTTP, the Hub API subset, a fake Space host).
 
 mod hub;
+#[path = "support/repo.rs"]
+mod repo;
 
-use hub::repo::{Run, Sandbox};
+use hub::sandbox::Sandbox;
+use repo::Run;
 use hub::{Hub, TOKEN, USER, git_out};
 
 const SPACE: &str = "bot";
@@ -74,7 +77,7 @@ fn first_deploy_pushes_exactly_the_generated_files_and_the_second_is_a_no_op() {
     let s = setup();
     s.hub.add_space(SPACE);
     let run = s.deploy(&["--space-url", &s.hub.space_url.clone()]);
-    assert!(run.ok, "{run}");
+    assert!(run.success, "{run}");
 
     let mut expected = s.space_files();
     expected.push(".gitattributes".to_owned());
@@ -100,7 +103,7 @@ fn first_deploy_pushes_exactly_the_generated_files_and_the_second_is_a_no_op() {
     let head = s.remote_head();
     let pushes = s.hub.count("POST /spaces/alice/bot/git-receive-pack");
     let again = s.deploy(&["--space-url", &s.hub.space_url.clone()]);
-    assert!(again.ok, "{again}");
+    assert!(again.success, "{again}");
     assert!(again.stdout.contains("already up to date"), "{again}");
     assert!(again.stdout.contains("already points at"), "{again}");
     assert_eq!(s.remote_head(), head);
@@ -117,14 +120,14 @@ fn a_removed_backend_module_disappears_from_the_space() {
     s.sandbox.write("backend/app/main.py", &format!("{main}\nfrom app.services import extra  # noqa: E402,F401\n"));
     s.sandbox.commit_all("add a module");
     let run = s.deploy(&["--no-verify"]);
-    assert!(run.ok, "{run}");
+    assert!(run.success, "{run}");
     assert!(s.remote_files().contains(&"app/services/extra.py".to_owned()), "{run}");
 
     std::fs::remove_file(s.sandbox.repo.join("backend/app/services/extra.py")).unwrap();
     s.sandbox.write("backend/app/main.py", &main);
     s.sandbox.commit_all("remove it");
     let run = s.deploy(&["--no-verify"]);
-    assert!(run.ok, "{run}");
+    assert!(run.success, "{run}");
     let files = s.remote_files();
     assert!(!files.contains(&"app/services/extra.py".to_owned()), "{files:?}\n{run}");
     assert!(files.contains(&".gitattributes".to_owned()));
@@ -138,7 +141,7 @@ fn a_wrong_token_fails_first_and_leaks_nowhere() {
     let client_before = s.sandbox.read(CLIENT);
     let wrong = "hf_WrongTokenAbcdefghijklmnopqrstuvwx";
     let run = s.deploy_with(&[], &[("HF_TOKEN", wrong)]);
-    assert!(!run.ok, "{run}");
+    assert!(!run.success, "{run}");
     assert!(run.stderr.contains("the token from HF_TOKEN is invalid") && run.stderr.contains("/settings/tokens"), "{run}");
     s.assert_nothing_pushed(&run);
     assert_eq!(s.hub.count("/spaces/alice/bot/info/refs"), 0, "it cloned with a bad token");
@@ -156,7 +159,7 @@ fn the_token_reaches_no_output_url_file_or_credential_store() {
     std::fs::write(s.sandbox.dir.join("secrets.env"), "LOG_LEVEL=INFO\nALLOWED_ORIGINS=https://my-app.vercel.app\n").unwrap();
     let secrets = s.sandbox.dir.join("secrets.env");
     let run = s.deploy(&["--secrets-file", secrets.to_str().unwrap(), "--json"]);
-    assert!(run.ok, "{run}");
+    assert!(run.success, "{run}");
     assert!(!s.sandbox.home.join(".git-credentials").exists(), "git stored the token");
     assert_no_token(&s, TOKEN, &run);
     // The token did reach the Hub, but only in Authorization headers.
@@ -184,7 +187,7 @@ fn a_read_only_token_is_refused_before_pushing() {
     s.hub.add_space(SPACE);
     s.hub.state().role = "read".into();
     let run = s.deploy(&[]);
-    assert!(!run.ok && run.stderr.contains("read-only"), "{run}");
+    assert!(!run.success && run.stderr.contains("read-only"), "{run}");
     s.assert_nothing_pushed(&run);
 }
 
@@ -192,16 +195,16 @@ fn a_read_only_token_is_refused_before_pushing() {
 fn create_makes_a_docker_space_and_explains_402() {
     let s = setup();
     let run = s.deploy(&["--no-verify"]);
-    assert!(!run.ok && run.stderr.contains("does not exist") && run.stderr.contains("--create"), "{run}");
+    assert!(!run.success && run.stderr.contains("does not exist") && run.stderr.contains("--create"), "{run}");
 
     s.hub.state().create_status = Some(402);
     let run = s.deploy(&["--create", "--no-verify"]);
-    assert!(!run.ok && run.stderr.contains("402") && run.stderr.contains("paid"), "{run}");
+    assert!(!run.success && run.stderr.contains("402") && run.stderr.contains("paid"), "{run}");
     s.assert_nothing_pushed(&run);
 
     s.hub.state().create_status = None;
     let run = s.deploy(&["--create", "--no-verify"]);
-    assert!(run.ok, "{run}");
+    assert!(run.success, "{run}");
     assert!(s.remote_files().contains(&"Dockerfile".to_owned()));
     let create = s.hub.state().seen.iter().find(|r| r.url == "/api/repos/create" && r.body.starts_with(b"{")).map(|r| r.body.clone()).unwrap();
     let create: serde_json::Value = serde_json::from_slice(&create).unwrap();
@@ -209,7 +212,7 @@ fn create_makes_a_docker_space_and_explains_402() {
 
     // 409 (it exists now) is fine.
     let run = s.deploy(&["--create", "--no-verify"]);
-    assert!(run.ok, "{run}");
+    assert!(run.success, "{run}");
 }
 
 #[test]
@@ -226,7 +229,7 @@ fn each_invalid_secret_is_refused_before_any_request() {
         let path = s.sandbox.dir.join("secrets.env");
         std::fs::write(&path, format!("LOG_LEVEL=INFO\n{line}\n")).unwrap();
         let run = s.deploy(&["--secrets-file", path.to_str().unwrap()]);
-        assert!(!run.ok, "{line}: {run}");
+        assert!(!run.success, "{line}: {run}");
         assert!(run.stderr.contains(&format!("secrets.env:2: {}", line.split('=').next().unwrap())) && run.stderr.contains(complaint), "{line}: {run}");
         assert!(s.hub.log().is_empty(), "{line}: requests were sent: {:?}", s.hub.log());
     }
@@ -234,7 +237,7 @@ fn each_invalid_secret_is_refused_before_any_request() {
     let path = s.sandbox.dir.join("secrets.env");
     std::fs::write(&path, "QDRANT_URL=https://x.cloud.qdrant.io\nDATABASE_URL=postgresql://u:p@ep-1.neon.tech/db?sslmode=require\nALLOWED_ORIGINS=https://my-app.vercel.app\n").unwrap();
     let run = s.deploy(&["--secrets-file", path.to_str().unwrap(), "--no-verify"]);
-    assert!(run.ok, "{run}");
+    assert!(run.success, "{run}");
     let set = s.hub.state().secrets.clone();
     assert_eq!(set.iter().map(|(k, _)| k.as_str()).collect::<Vec<_>>(), ["QDRANT_URL", "DATABASE_URL", "ALLOWED_ORIGINS"]);
     assert!(!run.stdout.contains("sslmode=require") && !run.stderr.contains("ep-1.neon.tech/db"), "a secret value was printed\n{run}");
@@ -245,7 +248,7 @@ fn without_a_secrets_file_the_table_is_printed() {
     let s = setup();
     s.hub.add_space(SPACE);
     let run = s.deploy(&["--no-verify"]);
-    assert!(run.ok, "{run}");
+    assert!(run.success, "{run}");
     for key in ["GEMINI_API_KEY", "QDRANT_URL", "DATABASE_URL", "ALLOWED_ORIGINS", "LOG_LEVEL"] {
         assert!(run.stderr.contains(&format!("`{key}`")), "{key}\n{run}");
     }
@@ -258,7 +261,7 @@ fn a_running_stage_from_before_the_build_is_not_trusted() {
     s.hub.add_space(SPACE);
     s.hub.state().after_push = ["RUNNING", "RUNNING", "RUNNING", "BUILDING", "RUNNING"].map(String::from).to_vec();
     let run = s.deploy(&["--space-url", &s.hub.space_url.clone()]);
-    assert!(run.ok, "{run}");
+    assert!(run.success, "{run}");
     let log = s.hub.log();
     let runtime_calls: Vec<usize> = log.iter().enumerate().filter(|(_, l)| l.ends_with("/runtime")).map(|(i, _)| i).collect();
     let first_health = log.iter().position(|l| l.contains("/api/health")).unwrap();
@@ -278,7 +281,7 @@ fn a_build_error_shows_the_stage_message_and_log_tail() {
         state.build_log.push("ERROR: No matching distribution found for qdrant-clientt".into());
     }
     let run = s.deploy(&[]);
-    assert!(!run.ok, "{run}");
+    assert!(!run.success, "{run}");
     for expected in ["BUILD_ERROR", "Build failed with exit code: 1", "No matching distribution found", "step 30", "next:"] {
         assert!(run.stderr.contains(expected), "missing {expected:?}\n{run}");
     }
@@ -292,14 +295,14 @@ fn a_space_that_never_builds_gets_the_factory_restart_advice_or_restart() {
     s.hub.add_space(SPACE);
     s.hub.state().after_push = vec!["RUNNING".into()];
     let run = s.deploy(&["--timeout", "3"]);
-    assert!(!run.ok && run.stderr.contains("--restart") && run.stderr.contains("no build"), "{run}");
+    assert!(!run.success && run.stderr.contains("--restart") && run.stderr.contains("no build"), "{run}");
     assert_eq!(s.hub.state().restarts, 0);
 
     s.sandbox.write("backend/app/services/extra.py", "X = 1\n");
     let main = s.sandbox.read("backend/app/main.py");
     s.sandbox.write("backend/app/main.py", &format!("{main}\nfrom app.services import extra  # noqa: E402,F401\n"));
     let run = s.deploy(&["--timeout", "10", "--restart"]);
-    assert!(run.ok, "{run}");
+    assert!(run.success, "{run}");
     assert_eq!(s.hub.state().restarts, 1, "{run}");
 }
 
@@ -312,7 +315,7 @@ fn an_unhealthy_qdrant_maps_to_the_suspended_cluster_advice() {
         r#"{"status":"unhealthy","services":{"fastapi":"ok","qdrant":{"status":"error","error":"Unexpected Response: 404 (Not Found)"},"postgres":{"status":"connected"},"gemini":{"status":"ok"}}}"#.into(),
     );
     let run = s.deploy(&[]);
-    assert!(!run.ok, "{run}");
+    assert!(!run.success, "{run}");
     assert!(run.stderr.contains("cluster is suspended") && run.stderr.contains("cloud.qdrant.io"), "{run}");
     assert!(!run.stderr.contains("postgres:"), "healthy services get no advice\n{run}");
 }
@@ -323,7 +326,7 @@ fn a_missing_cors_origin_says_to_add_it_to_allowed_origins() {
     s.hub.add_space(SPACE);
     s.hub.state().cors_origins = vec!["http://localhost:5173".into()];
     let run = s.deploy(&[]);
-    assert!(!run.ok, "{run}");
+    assert!(!run.success, "{run}");
     assert!(run.stderr.contains("ALLOWED_ORIGINS") && run.stderr.contains(FRONTEND) && run.stderr.contains("restart"), "{run}");
 }
 
@@ -336,7 +339,7 @@ fn a_push_rejected_by_a_pre_receive_hook_quotes_the_reason() {
     make_executable(&hook);
     let head = s.remote_head();
     let run = s.deploy(&[]);
-    assert!(!run.ok, "{run}");
+    assert!(!run.success, "{run}");
     assert!(run.stderr.contains("remote: Your push was rejected because it contains files larger than 10 MiB."), "{run}");
     assert!(run.stderr.contains("pre-receive hook declined"), "{run}");
     assert_eq!(s.remote_head(), head);
@@ -353,7 +356,7 @@ fn a_file_over_10_mib_is_refused_before_pushing() {
     s.sandbox.write("backend/app/services/table.py", &table);
     s.sandbox.write("backend/app/main.py", &format!("{main}\nfrom app.services import table  # noqa: E402,F401\n"));
     let run = s.deploy(&[]);
-    assert!(!run.ok, "{run}");
+    assert!(!run.success, "{run}");
     assert!(run.stderr.contains("app/services/table.py") && run.stderr.contains("10 MiB"), "{run}");
     s.assert_nothing_pushed(&run);
     s.assert_clean(&run);
@@ -383,7 +386,7 @@ fn ctrl_c_mid_push_cleans_up() {
     let killed = std::process::Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
     assert!(killed.success());
     let run = Run::from(child.wait_with_output().unwrap());
-    assert!(!run.ok && run.stderr.contains("interrupted"), "{run}");
+    assert!(!run.success && run.stderr.contains("interrupted"), "{run}");
     assert!(started.elapsed().as_secs() < 15, "Ctrl-C did not stop the push promptly");
     s.assert_clean(&run);
     assert_eq!(s.remote_head(), head);
@@ -398,7 +401,7 @@ fn dry_run_pushes_patches_and_sets_nothing() {
     let path = s.sandbox.dir.join("secrets.env");
     std::fs::write(&path, "LOG_LEVEL=INFO\n").unwrap();
     let run = s.deploy(&["--dry-run", "--secrets-file", path.to_str().unwrap(), "--space-url", &s.hub.space_url.clone()]);
-    assert!(run.ok, "{run}");
+    assert!(run.success, "{run}");
     assert!(run.stderr.contains("would push added Dockerfile"), "{run}");
     assert!(run.stderr.contains("would set LOG_LEVEL"), "{run}");
     assert!(run.stdout.contains("would point at"), "{run}");
@@ -413,7 +416,7 @@ fn json_reports_the_urls_the_commit_and_the_patch() {
     let s = setup();
     s.hub.add_space(SPACE);
     let run = s.deploy(&["--json"]);
-    assert!(run.ok, "{run}");
+    assert!(run.success, "{run}");
     let report: serde_json::Value = serde_json::from_str(&run.stdout).expect("stdout is one JSON document");
     let url = &s.hub.space_url; // the host the Hub reports, used without --space-url
     assert_eq!(report["space_url"], url.as_str());
@@ -433,12 +436,12 @@ fn a_second_deploy_in_the_same_repo_is_refused_while_one_runs() {
     // A live process holds the lock: this test itself.
     std::fs::write(s.sandbox.repo.join("target/xtask/deploy.lock"), format!("{}\n", std::process::id())).unwrap();
     let run = s.deploy(&[]);
-    assert!(!run.ok && run.stderr.contains("another `cargo xtask deploy`"), "{run}");
+    assert!(!run.success && run.stderr.contains("another `cargo xtask deploy`"), "{run}");
     assert!(s.hub.log().is_empty());
     // A lock whose process is gone is taken over.
     std::fs::write(s.sandbox.repo.join("target/xtask/deploy.lock"), "999999999\n").unwrap();
     let run = s.deploy(&["--no-verify"]);
-    assert!(run.ok, "{run}");
+    assert!(run.success, "{run}");
 }
 
 #[test]
@@ -446,7 +449,7 @@ fn push_frontend_commits_the_new_url_and_pushes_the_branch() {
     let s = setup();
     s.hub.add_space(SPACE);
     let run = s.deploy(&["--push-frontend", "--space-url", &s.hub.space_url.clone()]);
-    assert!(run.ok, "{run}");
+    assert!(run.success, "{run}");
     let origin = &s.sandbox.origin;
     assert_eq!(git_out(origin, &["log", "-1", "--format=%s", "main"]), "Update API URL for HF Spaces backend");
     assert_eq!(git_out(origin, &["diff", "--name-only", "main~1", "main"]), CLIENT);
@@ -463,29 +466,29 @@ fn the_frontend_patch_needs_exactly_one_match_and_no_process_env() {
     // 0 matches.
     s.sandbox.write(CLIENT, &client.replace("'http://localhost:8000'", "'http://127.0.0.1:8000/api'"));
     let run = s.deploy(&[]);
-    assert!(!run.ok && run.stderr.contains(&format!("{CLIENT}:")) && run.stderr.contains("baseUrl"), "{run}");
+    assert!(!run.success && run.stderr.contains(&format!("{CLIENT}:")) && run.stderr.contains("baseUrl"), "{run}");
     s.assert_nothing_pushed(&run);
 
     // 2 matches.
     s.sandbox.write(CLIENT, &format!("{client}\nconst other = isProduction ? 'https://a.hf.space' : 'http://localhost:8000';\n"));
     let run = s.deploy(&[]);
-    assert!(!run.ok && run.stderr.contains(&format!("{CLIENT}:{}", line + 1)) && run.stderr.contains("2 times"), "{run}");
+    assert!(!run.success && run.stderr.contains(&format!("{CLIENT}:{}", line + 1)) && run.stderr.contains("2 times"), "{run}");
     s.assert_nothing_pushed(&run);
 
     // process.env in browser code.
     s.sandbox.write(CLIENT, &format!("{client}\nexport const key = process.env.API_KEY;\n"));
     let run = s.deploy(&[]);
-    assert!(!run.ok && run.stderr.contains("process.env") || run.stderr.contains("process-env"), "{run}");
+    assert!(!run.success && run.stderr.contains("process.env") || run.stderr.contains("process-env"), "{run}");
     assert!(run.stderr.contains(&format!("{CLIENT}:{}", client.lines().count() + 2)), "{run}");
     s.assert_nothing_pushed(&run);
     assert!(s.sandbox.read(CLIENT).contains("https://anusha-soh-rag-chatbot.hf.space"), "nothing was patched");
 
     // Already patched: nothing to write.
     s.sandbox.write(CLIENT, &client);
-    assert!(s.deploy(&["--no-verify"]).ok);
+    assert!(s.deploy(&["--no-verify"]).success);
     let patched = s.sandbox.read(CLIENT);
     let run = s.deploy(&["--no-verify"]);
-    assert!(run.ok && run.stdout.contains("already points at"), "{run}");
+    assert!(run.success && run.stdout.contains("already points at"), "{run}");
     assert_eq!(s.sandbox.read(CLIENT), patched);
 }
 
@@ -495,7 +498,7 @@ fn rate_limited_calls_are_retried() {
     s.hub.add_space(SPACE);
     s.hub.state().throttle = 2;
     let run = s.deploy(&["--no-verify"]);
-    assert!(run.ok, "{run}");
+    assert!(run.success, "{run}");
     assert_eq!(s.hub.count("GET /api/whoami-v2"), 3);
 }
 
@@ -505,7 +508,7 @@ fn a_private_space_with_a_public_frontend_is_warned_about() {
     s.hub.add_space(SPACE);
     s.hub.state().private = true;
     let run = s.deploy(&["--no-verify"]);
-    assert!(run.ok && run.stdout.contains("is private"), "{run}");
+    assert!(run.success && run.stdout.contains("is private"), "{run}");
 }
 
 fn make_executable(path: &std::path::Path) {

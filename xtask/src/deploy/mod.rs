@@ -6,6 +6,7 @@
 
 mod git;
 mod hub;
+mod locally;
 mod lock;
 mod report;
 mod secrets;
@@ -32,13 +33,28 @@ const DEFAULT_ENDPOINT: &str = "https://huggingface.co";
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(900);
 
 impl flags::Deploy {
-    pub(crate) fn run(self, _sh: &Shell, project: &Project) -> Result<()> {
+    pub(crate) fn run(self, sh: &Shell, project: &Project) -> Result<()> {
         interrupt::install()?;
         self.refuse_conflicting_flags()?;
+        if self.stop {
+            return crate::local::stop(project);
+        }
         let progress = Progress::new();
-        let report = self.deploy_to_hub(project, &progress)?;
+        if !self.local {
+            let report = self.deploy_to_hub(project, &progress)?;
+            print!("{}", report.render(self.json));
+            return Ok(());
+        }
+        let (report, space) = locally::deploy(sh, project, self.timeout, &progress)?;
         print!("{}", report.render(self.json));
-        Ok(())
+        if self.detach {
+            space.detach()?;
+            eprintln!("The local Space keeps running at {}; stop it with `cargo xtask deploy --local --stop`.", report.space_url);
+            Ok(())
+        } else {
+            eprintln!("The local Space runs at {} until Ctrl-C (or use --detach next time).", report.space_url);
+            space.wait_until_interrupted()
+        }
     }
 
     fn refuse_conflicting_flags(&self) -> Result<()> {
@@ -55,8 +71,11 @@ impl flags::Deploy {
         } else if let Some(flag) = [("--detach", self.detach), ("--stop", self.stop)].iter().find(|(_, set)| *set) {
             bail!("{} only applies to a local deploy: add --local", flag.0);
         }
-        if self.dry_run && (self.push_frontend || self.restart) {
-            bail!("--dry-run changes nothing, so it cannot be combined with --push-frontend or --restart");
+        if self.stop && self.detach {
+            bail!("--stop and --detach contradict each other: use one");
+        }
+        if self.dry_run && (self.local || self.push_frontend || self.restart) {
+            bail!("--dry-run changes nothing, so it cannot be combined with --local, --push-frontend or --restart");
         }
         Ok(())
     }

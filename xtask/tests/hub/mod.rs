@@ -5,7 +5,7 @@
 #![allow(dead_code)] // each test binary uses a different part
 
 pub mod cgi;
-pub mod repo;
+pub mod sandbox;
 
 use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
