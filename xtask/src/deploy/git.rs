@@ -319,3 +319,53 @@ pub(crate) fn ensure_bare(env: &GitEnv, path: &Utf8Path) -> Result<()> {
     env.git(path, &["init", "--quiet", "--bare", "--initial-branch=main"])?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A real clone of a real bare repo whose `.gitattributes` routes `*.bin` to LFS.
+    fn clone_with(files: &[(&str, &[u8])]) -> (TempDir, GitEnv, Clone, Vec<Change>) {
+        let dir = TempDir::new("xtask-git-test").unwrap();
+        let env = GitEnv::new(dir.path(), None).unwrap();
+        let bare = dir.path().join("space.git");
+        ensure_bare(&env, &bare).unwrap();
+        let clone = Clone::new(&env, bare.as_str()).unwrap();
+        let source = dir.path().join("source");
+        let mut names = Vec::new();
+        for (name, bytes) in files {
+            std::fs::create_dir_all(source.join(name).parent().unwrap()).unwrap();
+            std::fs::write(source.join(name), bytes).unwrap();
+            names.push(Utf8PathBuf::from(*name));
+        }
+        std::fs::write(clone.path().join(GITATTRIBUTES), "*.bin filter=lfs diff=lfs merge=lfs -text\n").unwrap();
+        let changes = clone.mirror(&env, &source, &names).unwrap();
+        (dir, env, clone, changes)
+    }
+
+    const PNG: &[u8] = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01";
+
+    #[test]
+    fn a_small_png_without_lfs_is_refused() {
+        let (_dir, env, clone, changes) = clone_with(&[("app/main.py", b"print()\n"), ("static/logo.png", PNG)]);
+        let err = clone.check_pushable(&env, &changes).unwrap_err().to_string();
+        assert!(err.contains("static/logo.png: a binary file") && err.contains("filter=lfs"), "{err}");
+        assert!(!err.contains("main.py"), "{err}");
+    }
+
+    #[test]
+    fn a_file_over_10_mib_is_refused_even_as_text() {
+        let big = vec![b'x'; 12 * 1024 * 1024];
+        let (_dir, env, clone, changes) = clone_with(&[("data.txt", &big)]);
+        let err = clone.check_pushable(&env, &changes).unwrap_err().to_string();
+        assert!(err.contains("data.txt: 12.0 MiB, over the Hub's 10 MiB limit"), "{err}");
+    }
+
+    #[test]
+    fn text_files_pass_and_mirroring_keeps_gitattributes() {
+        let (_dir, env, clone, changes) = clone_with(&[("app/main.py", b"print()\n"), ("README.md", b"# x\n")]);
+        clone.check_pushable(&env, &changes).unwrap();
+        let paths: Vec<&str> = changes.iter().map(|c| c.path.as_str()).collect();
+        assert_eq!(paths, [".gitattributes", "README.md", "app/main.py"]);
+    }
+}

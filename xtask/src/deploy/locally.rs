@@ -42,8 +42,8 @@ pub(super) fn deploy(sh: &Shell, project: &Project, timeout: Option<u64>, progre
     drop(clone);
     progress.step(format_args!("local: exported the pushed tree to {tree}"));
 
-    eprint!("{}", secrets::table("the Space's settings page", "your frontend URL"));
-    eprintln!("(deploy --local runs on embedded defaults and needs none of them)");
+    let intro = "The Space on the Hub reads these secrets; deploy --local runs on embedded defaults and needs none:";
+    eprint!("{}", secrets::table(intro, "your frontend URL"));
     // The committed frontend keeps pointing at the real Space: only say what would change.
     report.frontend = Some(FrontendReport {
         file: preview.file.to_string(),

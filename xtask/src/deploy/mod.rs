@@ -174,7 +174,13 @@ impl flags::Deploy {
                     progress.step(format_args!("secrets: {} not in the file, left as they are on the Space", unset.join(", ")));
                 }
             }
-            None => eprint!("{}", secrets::table(&format!("{}/spaces/{repo}/settings", hub.endpoint()), &target.frontend_url)),
+            None => {
+                let intro = format!(
+                    "Set these secrets at {}/spaces/{repo}/settings (Variables and secrets), or pass --secrets-file FILE:",
+                    hub.endpoint()
+                );
+                eprint!("{}", secrets::table(&intro, &target.frontend_url));
+            }
         }
 
         // Step 8: the frontend's production URL.

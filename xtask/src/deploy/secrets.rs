@@ -123,9 +123,9 @@ fn validate(key: &str, value: &str, frontend_url: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// The seed's secrets table, for a user without `--secrets-file`.
-pub(crate) fn table(settings_page: &str, frontend_url: &str) -> String {
-    let mut out = format!("Set these secrets at {settings_page} (Settings > Variables and secrets), or pass --secrets-file FILE:\n");
+/// The seed's secrets table under `intro`, for a user without `--secrets-file`.
+pub(crate) fn table(intro: &str, frontend_url: &str) -> String {
+    let mut out = format!("{intro}\n");
     out.push_str("  | Secret | Description |\n  |---|---|\n");
     for (key, what) in SECRETS {
         let what = if key == "ALLOWED_ORIGINS" { format!("{what}: {frontend_url}") } else { what.to_owned() };
@@ -189,7 +189,7 @@ mod tests {
 
     #[test]
     fn the_table_lists_the_seeds_secrets() {
-        let table = table("https://huggingface.co/spaces/u/s/settings", FRONTEND);
+        let table = table("Set these secrets:", FRONTEND);
         for (key, _) in SECRETS {
             assert!(table.contains(&format!("`{key}`")), "{table}");
         }
