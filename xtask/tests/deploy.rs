@@ -304,6 +304,10 @@ fn a_space_that_never_builds_gets_the_factory_restart_advice_or_restart() {
     let run = s.deploy(&["--timeout", "10", "--restart"]);
     assert!(run.success, "{run}");
     assert_eq!(s.hub.state().restarts, 1, "{run}");
+    // Deployed from an uncommitted backend edit: the Space commit says so.
+    let source = git_out(&s.sandbox.repo, &["rev-parse", "HEAD"]);
+    let body = git_out(&s.hub.bare(SPACE), &["log", "-1", "--format=%b"]);
+    assert!(body.contains(&format!("Source commit: {source}-dirty")), "{body}");
 }
 
 #[test]
@@ -533,4 +537,44 @@ fn serve_test_hub_for_bench() {
     while !dir.join("stop").exists() && started.elapsed() < std::time::Duration::from_secs(600) {
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
+}
+
+/// `deploy --local`: the same publish code into a bare repo under target/, the pushed tree
+/// run for real (venv, PostgreSQL, uvicorn), healthy, one real chat answer; then `--stop`.
+/// The Space port is moved to a free one (the copy's settings) so the test never collides
+/// with a Space running on 7860; the venvs of this repository's own `deploy --local` are
+/// linked in, so a warm machine does not reinstall them.
+#[test]
+fn deploy_local_runs_the_pushed_tree_and_stops() {
+    let sandbox = Sandbox::new();
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    sandbox.copy.edit("Cargo.toml", "port = 7860", &format!("port = {port}"));
+    let warm = Sandbox::source_state().join("local");
+    let state = sandbox.repo.join("target/xtask/local");
+    std::fs::create_dir_all(&state).unwrap();
+    for entry in std::fs::read_dir(&warm).into_iter().flatten().flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name.starts_with("venv-") || name == "tools" {
+            std::os::unix::fs::symlink(entry.path(), state.join(&name)).unwrap();
+        }
+    }
+    let client = sandbox.read(CLIENT);
+
+    let run = sandbox.run(&["deploy", "--local", "--detach", "--json"], &[]);
+    let stop = sandbox.run(&["deploy", "--local", "--stop"], &[]);
+    assert!(run.success, "{run}");
+    assert!(stop.success && stop.stdout.contains("stopped"), "{stop}");
+    let report: serde_json::Value = serde_json::from_str(&run.stdout).expect("one JSON report");
+    let url = format!("http://127.0.0.1:{port}");
+    assert_eq!(report["space_url"], url.as_str());
+    assert_eq!(report["health"], "healthy");
+    assert!(report["chat_answer"].as_str().is_some_and(|a| a.contains("sources:")), "{run}");
+    assert_eq!(report["frontend"]["written"], false);
+    assert_eq!(sandbox.read(CLIENT), client, "a local deploy rewrote the committed frontend");
+    let bare = state.join("space.git");
+    assert_eq!(git_out(&bare, &["log", "-1", "--format=%s", "main"]), "Deploy RAG chatbot backend");
+    assert_eq!(report["commit"], git_out(&bare, &["rev-parse", "main"]).as_str());
+    assert!(state.join("tree/app/main.py").is_file() && !state.join("tree/.git").exists());
+    assert!(std::net::TcpStream::connect(("127.0.0.1", port)).is_err(), "--stop left the Space listening");
+    assert!(sandbox.leftovers().is_empty(), "{:?}", sandbox.leftovers());
 }

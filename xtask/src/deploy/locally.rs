@@ -27,14 +27,14 @@ pub(super) fn deploy(sh: &Shell, project: &Project, timeout: Option<u64>, progre
     let _lock = lock::Lock::acquire(root)?;
     let state = root.join(settings::STATE_DIR).join("local");
     let space_url = format!("http://127.0.0.1:{}", project.settings.generator.port);
-    let mut report = Report::new("local Space".to_owned(), &space_url);
+    let remote = state.join("space.git");
+    let mut report = Report::new(remote.strip_prefix(root).unwrap_or(&remote).to_string(), &space_url);
     report.local = true;
 
     report.regenerated = regenerate(project, progress)?;
     let preview = lint_before_publishing(project, &space_url, progress)?;
 
     let git = GitEnv::new(root, None)?;
-    let remote = state.join("space.git");
     git::ensure_bare(&git, &remote)?;
     let clone = publish(&git, root, remote.as_str(), false, progress, &mut report)?;
     let tree = state.join("tree");
@@ -64,9 +64,9 @@ pub(super) fn deploy(sh: &Shell, project: &Project, timeout: Option<u64>, progre
     let answer = space.ask(QUESTION)?;
     progress.step(format_args!("verify: /api/chat answered with {} source(s)", answer.sources.len()));
     report.health = health.status;
-    let first_line = answer.answer.lines().find(|l| !l.trim().is_empty()).unwrap_or_default();
+    let answer_text = answer.answer.split_whitespace().collect::<Vec<_>>().join(" ");
     let sources: Vec<&str> = answer.sources.iter().map(|s| s.title.as_str()).collect();
-    report.chat_answer = Some(format!("{} (sources: {})", clip(first_line, 120), sources.join(", ")));
+    report.chat_answer = Some(format!("{} (sources: {})", clip(&answer_text, 200), sources.join("; ")));
     report.elapsed_seconds = progress.elapsed_secs();
     Ok((report, space))
 }

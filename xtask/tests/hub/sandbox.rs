@@ -58,6 +58,11 @@ impl Sandbox {
         sandbox
     }
 
+    /// This repository's own state directory (`target/xtask`).
+    pub fn source_state() -> PathBuf {
+        crate::repo::source_root().join("target/xtask")
+    }
+
     /// `cargo xtask ARGS` in the copy, with a clean environment plus `env`.
     pub fn command(&self, args: &[&str], env: &[(&str, &str)]) -> Command {
         let mut command = Command::new(env!("CARGO_BIN_EXE_xtask"));
