@@ -100,6 +100,7 @@ impl flags::Deploy {
         let endpoint = std::env::var("HF_ENDPOINT").ok().filter(|e| !e.trim().is_empty());
         let hub = hub::Hub::new(endpoint.as_deref().unwrap_or(DEFAULT_ENDPOINT), token);
         let deadline = Instant::now() + self.timeout.map(Duration::from_secs).unwrap_or(DEFAULT_TIMEOUT);
+        GitEnv::user().git(root, &["--version"])?;
         let _lock = lock::Lock::acquire(root)?;
         let who = hub.whoami()?;
         progress.step(format_args!("token from {}: logged in to {} as {}", hub.token().source, hub.endpoint(), who.name));
