@@ -50,7 +50,7 @@ def test_a_long_section_is_split_at_paragraphs():
     body = "\n\n".join(f"Paragraph {i} " + "word " * 60 for i in range(20))
     chunks = chunk_markdown(f"# Long\n\n{body}", "x", "x.md")
     assert len(chunks) > 3
-    assert all(len(c.text) <= 1500 for c in chunks)
+    assert all(len(c.text) <= 1500 + 1500 // 4 for c in chunks)
     assert "".join(c.text for c in chunks).count("Paragraph") == 20
 
 
