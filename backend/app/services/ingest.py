@@ -22,6 +22,7 @@ from app.core.errors import ServiceUnavailable
 from app.core.logging import configure
 from app.db.qdrant import VectorStore
 from app.services.embedding import Embedder, make_embedder
+from app.services.markdown import paragraphs
 
 MAX_CHUNK_CHARS = 1500
 ID_NAMESPACE = uuid.UUID("6f1c1f0e-3d0a-4d55-9a59-7ad1d3c3a001")
@@ -84,7 +85,7 @@ def _split_long(text: str) -> list[str]:
     their headings alone.
     """
     parts, current = [], ""
-    for paragraph in text.split("\n\n"):
+    for paragraph in paragraphs(text):
         if current and len(current) + len(paragraph) + 2 > MAX_CHUNK_CHARS:
             parts.append(current)
             current = paragraph
