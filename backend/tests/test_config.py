@@ -23,6 +23,7 @@ BAD_VALUES = [
     ("DATABASE_URL", "mysql://u@localhost/db", "DATABASE_URL must start with postgresql://"),
     ("LOG_LEVEL", "LOUD", "LOG_LEVEL must be one of"),
     ("QDRANT_API_KEY", "key-without-url", "QDRANT_API_KEY is set but QDRANT_URL is not"),
+    ("DATA_DIR", "/proc/version/data", "DATA_DIR '/proc/version/data' cannot be created or written"),
 ]
 
 
