@@ -132,7 +132,7 @@ export class ChatApp {
     const sessionId = this.session.get();
     if (!sessionId) return;
     const generation = this.generation;
-    const thinking = this.append({ kind: 'thinking' });
+    const thinking = this.append({ kind: 'thinking', label: 'Loading your conversation' });
     this.setPending(true);
     let history: HistoryMessage[] | null;
     try {
