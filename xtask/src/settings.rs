@@ -131,6 +131,9 @@ pub(crate) struct DeployTarget {
     pub(crate) space_url: Option<String>,
 }
 
+/// Asks the user for one value, given the question.
+pub(crate) type Prompt<'a> = &'a mut dyn FnMut(&str) -> Result<String>;
+
 /// The deploy settings given as flags, before the manifest and the prompt fill the gaps.
 #[derive(Debug, Default)]
 pub(crate) struct DeployFlags {
@@ -146,7 +149,7 @@ impl DeployTarget {
     pub(crate) fn resolve(
         flags: DeployFlags,
         settings: &HfSpace,
-        mut prompt: Option<&mut dyn FnMut(&str) -> Result<String>>,
+        mut prompt: Option<Prompt<'_>>,
     ) -> Result<DeployTarget> {
         let mut values = Vec::new();
         let mut missing = Vec::new();
