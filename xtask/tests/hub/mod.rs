@@ -46,6 +46,9 @@ pub struct State {
     /// The stages a factory restart starts.
     pub after_restart: Vec<String>,
     pub error_message: Option<String>,
+    /// The commit the runtime runs (its `sha`), and the one the next build stage picks up.
+    pub runtime_sha: String,
+    pub pushed_sha: String,
     pub build_log: Vec<String>,
     pub restarts: u32,
     /// Answer the first N API calls with 429.
@@ -90,6 +93,8 @@ impl Hub {
             after_push: vec!["BUILDING".into(), "APP_STARTING".into(), "RUNNING".into()],
             after_restart: vec!["BUILDING".into(), "RUNNING".into()],
             error_message: None,
+            runtime_sha: String::new(),
+            pushed_sha: String::new(),
             build_log: Vec::new(),
             restarts: 0,
             throttle: 0,
@@ -265,11 +270,15 @@ fn space_api(ctx: &Ctx, method: &str, user: &str, space: &str, rest: &[&str], se
         }
         ("GET", ["runtime"]) => {
             let stage = if state.runtime.len() > 1 { state.runtime.pop_front().unwrap() } else { state.runtime[0].clone() };
+            if stage.contains("BUILDING") {
+                state.runtime_sha = state.pushed_sha.clone();
+            }
+            let sha = state.runtime_sha.clone();
             let error = match (&state.error_message, stage.ends_with("_ERROR")) {
                 (Some(message), true) => format!(r#","errorMessage":{}"#, serde_json::to_string(message).unwrap()),
                 _ => String::new(),
             };
-            json(200, &format!(r#"{{"stage":"{stage}","hardware":{{"current":"cpu-basic"}}{error}}}"#))
+            json(200, &format!(r#"{{"stage":"{stage}","sha":"{sha}","hardware":{{"current":"cpu-basic"}}{error}}}"#))
         }
         ("GET", ["logs", "build" | "run"]) => {
             let mut body = String::new();
@@ -325,6 +334,7 @@ fn git_route(ctx: &Ctx, request: Request, seen: &Seen, user: &str, space: &str, 
         let mut state = ctx.state.lock().unwrap();
         // The Hub rebuilds the Space on every push that changes it.
         state.runtime = state.after_push.iter().cloned().collect();
+        state.pushed_sha = git_out(&bare, &["rev-parse", "HEAD"]);
     }
     let mut response = Response::from_data(body).with_status_code(status);
     for (k, v) in headers {
