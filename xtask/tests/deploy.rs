@@ -578,3 +578,21 @@ fn deploy_local_runs_the_pushed_tree_and_stops() {
     assert!(std::net::TcpStream::connect(("127.0.0.1", port)).is_err(), "--stop left the Space listening");
     assert!(sandbox.leftovers().is_empty(), "{:?}", sandbox.leftovers());
 }
+
+/// A second `deploy --local` while the port is taken (a detached Space, or anything else)
+/// says how to stop it and leaves the running tree alone.
+#[test]
+fn deploy_local_leaves_a_running_space_alone() {
+    let sandbox = Sandbox::new();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    sandbox.copy.edit("Cargo.toml", "port = 7860", &format!("port = {port}"));
+    let tree = sandbox.repo.join("target/xtask/local/tree");
+    std::fs::create_dir_all(tree.join("app")).unwrap();
+    std::fs::write(tree.join("app/main.py"), "# the running Space\n").unwrap();
+    let run = sandbox.run(&["deploy", "--local"], &[]);
+    assert!(!run.success && run.stderr.contains(&format!("port {port} is in use")) && run.stderr.contains("--local --stop"), "{run}");
+    assert_eq!(std::fs::read_to_string(tree.join("app/main.py")).unwrap(), "# the running Space\n");
+    assert!(sandbox.leftovers().is_empty());
+    drop(listener);
+}

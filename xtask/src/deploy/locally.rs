@@ -5,7 +5,7 @@
 
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, bail};
 use camino::Utf8Path;
 use xshell::Shell;
 
@@ -38,6 +38,14 @@ pub(super) fn deploy(sh: &Shell, project: &Project, timeout: Option<u64>, progre
     git::ensure_bare(&git, &remote)?;
     let clone = publish(&git, root, remote.as_str(), false, progress, &mut report)?;
     let tree = state.join("tree");
+    // A Space left running (--detach) runs from `tree`: never pull it from under it.
+    let port = project.settings.generator.port;
+    if std::net::TcpListener::bind(("127.0.0.1", port)).is_err() {
+        bail!(
+            "port {port} is in use, so the pushed commit was not started: if it is a local Space left running \
+             with --detach, stop it with `cargo xtask deploy --local --stop` and re-run; else stop what listens there"
+        );
+    }
     export(clone.path(), &tree)?;
     drop(clone);
     progress.step(format_args!("local: exported the pushed tree to {tree}"));
