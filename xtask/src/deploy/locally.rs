@@ -22,7 +22,13 @@ const HEALTH_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// Deploys to this machine; returns the report and the running Space (the lock is released,
 /// so the caller can wait for Ctrl-C or detach).
-pub(super) fn deploy(sh: &Shell, project: &Project, timeout: Option<u64>, progress: &Progress) -> Result<(Report, LocalSpace)> {
+pub(super) fn deploy(
+    sh: &Shell,
+    project: &Project,
+    timeout: Option<u64>,
+    no_verify: bool,
+    progress: &Progress,
+) -> Result<(Report, LocalSpace)> {
     let root = &project.root;
     let _lock = lock::Lock::acquire(root)?;
     let state = root.join(settings::STATE_DIR).join("local");
@@ -65,6 +71,11 @@ pub(super) fn deploy(sh: &Shell, project: &Project, timeout: Option<u64>, progre
 
     progress.step("local: starting the Space (venv, PostgreSQL, uvicorn)");
     let space = local::start(sh, project, &tree)?;
+    if no_verify {
+        report.health = "skipped".to_owned();
+        report.elapsed_seconds = progress.elapsed_secs();
+        return Ok((report, space));
+    }
     let deadline = Instant::now() + timeout.map(Duration::from_secs).unwrap_or(HEALTH_TIMEOUT);
     let health = verify::wait_for_health(&space.url, &project.settings.generator.health_path, deadline, progress)
         .with_context(|| format!("the local Space started but is not healthy; its logs are in {}", space.logs))?;

@@ -45,7 +45,7 @@ impl flags::Deploy {
             print!("{}", report.render(self.json));
             return Ok(());
         }
-        let (report, space) = locally::deploy(sh, project, self.timeout, &progress)?;
+        let (report, space) = locally::deploy(sh, project, self.timeout, self.no_verify, &progress)?;
         print!("{}", report.render(self.json));
         if self.detach {
             space.detach()?;
