@@ -59,15 +59,7 @@ pub(super) fn deploy(
     let intro = "The Space on the Hub reads these secrets; deploy --local runs on embedded defaults and needs none:";
     eprint!("{}", secrets::table(intro, "your frontend URL"));
     // The committed frontend keeps pointing at the real Space: only say what would change.
-    report.frontend = Some(FrontendReport {
-        file: preview.file.to_string(),
-        line: preview.line,
-        changed: preview.changed(),
-        written: false,
-        old_url: preview.old_url.clone(),
-        new_url: preview.new_url.clone(),
-        pushed_commit: None,
-    });
+    report.frontend = Some(FrontendReport::new(&preview, false));
 
     progress.step("local: starting the Space (venv, PostgreSQL, uvicorn)");
     let space = local::start(sh, project, &tree)?;

@@ -160,21 +160,7 @@ impl flags::Deploy {
 
         // Step 7: secrets.
         match &secrets {
-            Some(secrets) if self.dry_run => {
-                let keys: Vec<&str> = secrets.0.iter().map(|(k, _)| k.as_str()).collect();
-                progress.step(format_args!("secrets: would set {}", keys.join(", ")));
-            }
-            Some(secrets) => {
-                for (key, value) in &secrets.0 {
-                    hub.set_secret(&repo, key, value)?;
-                    report.secrets_set.push(key.clone());
-                }
-                progress.step(format_args!("secrets: set {} on {repo}", report.secrets_set.join(", ")));
-                let unset = secrets.unset();
-                if !unset.is_empty() {
-                    progress.step(format_args!("secrets: {} not in the file, left as they are on the Space", unset.join(", ")));
-                }
-            }
+            Some(secrets) => set_secrets(&hub, &repo, secrets, self.dry_run, progress, &mut report)?,
             None => {
                 let intro = format!(
                     "Set these secrets at {}/spaces/{repo}/settings (Variables and secrets), or pass --secrets-file FILE:",
@@ -192,34 +178,28 @@ impl flags::Deploy {
             patch.line,
             if patch.changed() { format!("{} -> {}", patch.old_url, patch.new_url) } else { "already up to date".to_owned() }
         ));
-        report.frontend = Some(FrontendReport {
-            file: patch.file.to_string(),
-            line: patch.line,
-            changed: patch.changed(),
-            written: patch.changed() && !self.dry_run,
-            old_url: patch.old_url,
-            new_url: patch.new_url,
-            pushed_commit: None,
-        });
+        report.frontend = Some(FrontendReport::new(&patch, !self.dry_run));
 
         // Step 9: verify.
         if self.dry_run || self.no_verify {
             report.health = "skipped".to_owned();
         } else {
-            progress.step("verify: waiting for the Space to run the pushed commit");
-            let verified = verify::wait_for_runtime(&hub, &repo, report.commit.as_deref(), self.restart, deadline, progress)
-                .and_then(|()| {
-                    progress.step(format_args!("verify: the Space is RUNNING; polling {}", report.health_url));
-                    verify::wait_for_health(&space_url, &project.settings.generator.health_path, deadline, progress)
-                })
-                .and_then(|health| {
-                    verify::check_cors(&space_url, &target.frontend_url)?;
-                    Ok(health)
-                });
-            let health = verified.with_context(|| match &report.commit {
-                Some(commit) => format!("pushed {commit} to {repo}, but the Space is not working yet"),
-                None => format!("{repo} was already up to date, but the Space is not working"),
-            })?;
+            let checks = verify::Checks {
+                hub: &hub,
+                repo: &repo,
+                pushed: report.commit.as_deref(),
+                space_url: &space_url,
+                health_path: &project.settings.generator.health_path,
+                frontend_url: &target.frontend_url,
+                restart: self.restart,
+                deadline,
+            };
+            let health = checks
+                .run(progress)
+                .with_context(|| match &report.commit {
+                    Some(commit) => format!("pushed {commit} to {repo}, but the Space is not working yet"),
+                    None => format!("{repo} was already up to date, but the Space is not working"),
+                })?;
             progress.step(format_args!("verify: /api/health says {}; CORS allows {}", health.status, target.frontend_url));
             report.health = health.status;
         }
@@ -238,6 +218,32 @@ impl flags::Deploy {
         report.elapsed_seconds = progress.elapsed_secs();
         Ok(report)
     }
+}
+
+/// Step 7 with `--secrets-file`: sets each secret (names only in the output, never values).
+fn set_secrets(
+    hub: &hub::Hub,
+    repo: &str,
+    secrets: &secrets::Secrets,
+    dry_run: bool,
+    progress: &Progress,
+    report: &mut Report,
+) -> Result<()> {
+    let keys: Vec<&str> = secrets.0.iter().map(|(k, _)| k.as_str()).collect();
+    if dry_run {
+        progress.step(format_args!("secrets: would set {}", keys.join(", ")));
+        return Ok(());
+    }
+    for (key, value) in &secrets.0 {
+        hub.set_secret(repo, key, value)?;
+        report.secrets_set.push(key.clone());
+    }
+    progress.step(format_args!("secrets: set {} on {repo}", keys.join(", ")));
+    let unset = secrets.unset();
+    if !unset.is_empty() {
+        progress.step(format_args!("secrets: {} not in the file, left as they are on the Space", unset.join(", ")));
+    }
+    Ok(())
 }
 
 /// Step 2: `generate`; returns what it rewrote (for the reminder to commit it).
