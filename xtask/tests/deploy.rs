@@ -596,3 +596,42 @@ fn deploy_local_leaves_a_running_space_alone() {
     assert!(sandbox.leftovers().is_empty());
     drop(listener);
 }
+
+/// On a terminal: missing settings are asked for, and a spinner shows while waiting.
+/// (`script` gives the binary a pseudo-terminal.)
+#[test]
+fn on_a_terminal_it_prompts_for_missing_settings_and_spins() {
+    use std::io::Write;
+    let s = setup();
+    s.hub.add_space(SPACE);
+    for key in ["user = \"anusha-soh\"\n", "space = \"rag-chatbot\"\n", "frontend-url = \"https://my-app.vercel.app\"\n"] {
+        s.sandbox.copy.edit("Cargo.toml", key, "");
+    }
+    let xtask = env!("CARGO_BIN_EXE_xtask");
+    let mut child = std::process::Command::new("script")
+        .args(["-qec", &format!("{xtask} deploy --timeout 20"), "/dev/null"])
+        .current_dir(&s.sandbox.repo)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap())
+        .env("HOME", &s.sandbox.home)
+        .env("TMPDIR", &s.sandbox.tmp)
+        .env("TERM", "dumb")
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("HF_ENDPOINT", &s.hub.url)
+        .env("HF_TOKEN", TOKEN)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(format!("{USER}\n{SPACE}\n{FRONTEND}\n").as_bytes()).unwrap();
+    let run = Run::from(child.wait_with_output().unwrap());
+    drop(stdin);
+    assert!(run.success, "{run}");
+    for expected in ["Hugging Face user (e.g. anusha-soh): ", "Hugging Face space", "Hugging Face frontend-url", "Deployed alice/bot"] {
+        assert!(run.stdout.contains(expected), "missing {expected:?}\n{run}");
+    }
+    assert!(run.stdout.contains("\r\x1b[K| ["), "no spinner line while waiting\n{run}");
+    assert!(s.remote_files().contains(&"Dockerfile".to_owned()));
+}
