@@ -11,6 +11,7 @@ from app.core.errors import ServiceUnavailable
 from app.db.history import HistoryStore, make_history
 from app.db.qdrant import VectorStore
 from app.services.embedding import make_embedder
+from app.services.ingest import ingest_paths
 from app.services.llm import make_writer
 from app.services.rag_service import RagService
 
@@ -43,8 +44,6 @@ class Services:
             # Start anyway: /api/health reports it and every use retries.
             log.warning("Qdrant not ready at startup: %s", err.reason)
         if self.settings.knowledge:
-            from app.services.ingest import ingest_paths
-
             try:
                 report = await ingest_paths(self.settings.knowledge, self.embedder, self.store)
                 log.info("knowledge ingested at startup: %s", report.summary())
