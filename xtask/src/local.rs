@@ -140,7 +140,11 @@ pub(crate) fn start(sh: &Shell, project: &Project, tree: &Utf8Path) -> Result<Lo
     let postgres = space.postgres.insert(postgres::start(sh, &project.root, &space.paths)?);
     let database_url = postgres.database_url();
 
-    let mut uvicorn = Command::new(ci::venv_bin(&venv, "uvicorn"));
+    let program = ci::venv_bin(&venv, "uvicorn");
+    if !program.is_file() {
+        bail!("{requirements} does not install uvicorn, which the Dockerfile's CMD runs: add `uvicorn` to backend/requirements.txt");
+    }
+    let mut uvicorn = Command::new(program);
     uvicorn
         .args(["app.main:app", "--host", "127.0.0.1", "--port", &port.to_string()])
         .current_dir(tree)
