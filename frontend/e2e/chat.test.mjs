@@ -9,6 +9,8 @@ import { ARTIFACTS_DIR, DIST_DIR, launchBrowser, serveStatic, startBackend } fro
 
 const QUESTION = 'How do I deploy the backend to Hugging Face Spaces?';
 const SCREENSHOT = path.join(ARTIFACTS_DIR, 'chat.png');
+/** A complete answer (a streaming one is still growing and has no sources yet). */
+const ANSWER = '#messages .message.assistant:not(.streaming)';
 
 let site; // the page's allowed origin
 let stranger; // the same page from an origin the backend does not allow
@@ -62,13 +64,18 @@ test('a question typed with the keyboard gets an answer with its sources, withou
       'the question box has focus on load',
     );
     await watchThinking(page);
+    const chatRequests = [];
+    page.on('request', (request) => {
+      if (request.method() === 'POST') chatRequests.push(new URL(request.url()).pathname);
+    });
     await page.keyboard.type(QUESTION);
     await page.keyboard.press('Enter');
 
-    const answer = page.locator('#messages .message.assistant').last();
+    const answer = page.locator(ANSWER).last();
     await answer.waitFor({ timeout: 30_000 });
     assert.equal(await page.locator('#messages .message.user .text').last().innerText(), QUESTION);
     assert.ok(await page.evaluate(() => window.__sawThinking), 'the thinking state was shown while waiting');
+    assert.deepEqual(chatRequests, ['/api/chat/stream'], 'the answer was streamed');
     assert.ok((await answer.locator('.text').innerText()).trim().length > 0, 'the answer has text');
     const sources = answer.locator('.source');
     assert.ok((await sources.count()) >= 1, 'the answer lists at least one source');
@@ -84,7 +91,7 @@ test('a question typed with the keyboard gets an answer with its sources, withou
     assert.match(sessionId ?? '', /^[0-9a-f-]{36}$/, 'the session id is stored');
     const answerText = await answer.locator('.text').innerText();
     await page.reload();
-    await page.locator('#messages .message.assistant').first().waitFor();
+    await page.locator(ANSWER).first().waitFor();
     assert.equal(await page.locator('#messages .message.user .text').first().innerText(), QUESTION);
     assert.equal(await page.locator('#messages .message.assistant .text').first().innerText(), answerText);
     assert.ok((await page.locator('#messages .message.assistant .source').count()) >= 1, 'restored sources');
@@ -107,7 +114,7 @@ test('a phone-width screen shows the whole chat without horizontal scrolling', a
   const { context, page, problems } = await openPage(site.port, { width: 360, height: 740 });
   try {
     await page.locator('.suggestion').first().click();
-    await page.locator('#messages .message.assistant').waitFor({ timeout: 30_000 });
+    await page.locator(ANSWER).waitFor({ timeout: 30_000 });
     const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
     assert.ok(overflow <= 0, `the page is ${overflow}px wider than the screen`);
     assert.equal(await page.locator('#send').isVisible(), true);

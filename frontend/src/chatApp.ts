@@ -5,7 +5,7 @@ import { ChatError, type ChatClient, type ChatReply, type HistoryMessage } from 
 import { renderEntry, type Entry } from './render';
 import type { SessionStore } from './session';
 
-export type Backend = Pick<ChatClient, 'sendMessage' | 'getHistory'>;
+export type Backend = Pick<ChatClient, 'streamMessage' | 'getHistory'>;
 
 const ERROR_TITLES: Record<ChatError['kind'], string> = {
   offline: 'The chatbot server is unreachable',
@@ -82,18 +82,27 @@ export class ChatApp {
     this.input.value = '';
     this.fitInput();
     const question = this.append({ kind: 'user', text });
-    const thinking = this.append({ kind: 'thinking' });
+    let bubble = this.append({ kind: 'thinking' });
     this.setPending(true);
+    const showPartial = (answerSoFar: string) => {
+      if (generation !== this.generation) return;
+      const partial = renderEntry({ kind: 'assistant', text: answerSoFar, sources: [] });
+      partial.classList.add('streaming');
+      const first = bubble.classList.contains('thinking');
+      bubble.replaceWith(partial);
+      bubble = partial;
+      if (first) question.scrollIntoView({ block: 'start' });
+    };
     try {
-      const reply = await this.ask(text);
+      const reply = await this.ask(text, showPartial);
       if (generation !== this.generation) return;
       this.session.set(reply.sessionId);
-      thinking.replaceWith(renderEntry({ kind: 'assistant', text: reply.answer, sources: reply.sources }));
+      bubble.replaceWith(renderEntry({ kind: 'assistant', text: reply.answer, sources: reply.sources }));
       // Long answers are read from their start, so the question goes to the top.
       question.scrollIntoView({ block: 'start' });
     } catch (err) {
       if (generation !== this.generation) return;
-      thinking.replaceWith(renderEntry(errorEntry(err)));
+      bubble.replaceWith(renderEntry(errorEntry(err)));
       // Give the question back so retrying is one keypress.
       if (!this.input.value) this.input.value = text;
       this.scrollToEnd();
@@ -102,15 +111,15 @@ export class ChatApp {
     }
   }
 
-  private async ask(text: string): Promise<ChatReply> {
+  private async ask(text: string, onText: (answerSoFar: string) => void): Promise<ChatReply> {
     const sessionId = this.session.get();
     try {
-      return await this.backend.sendMessage(text, sessionId);
+      return await this.backend.streamMessage(text, sessionId, onText);
     } catch (err) {
       // The backend no longer knows the session (e.g. its data folder was reset): go on in a new one.
       if (sessionId && err instanceof ChatError && err.status === 404) {
         this.session.clear();
-        return this.backend.sendMessage(text, null);
+        return this.backend.streamMessage(text, null, onText);
       }
       throw err;
     }

@@ -1,18 +1,103 @@
 //! `cargo xtask check`: drift between `huggingface-spaces/` and a fresh generation, then lints.
+//!
+//! Everything is read once into memory (from the worktree, or from the index with
+//! `--staged`), so a check costs a few file reads or two git processes.
 
-use anyhow::Result;
+mod lints;
+
+use std::fmt::Write;
+
+use anyhow::{Result, bail};
+use similar::TextDiff;
 use xshell::Shell;
 
+use crate::generate::{changed_files, space_files};
+use crate::settings::SPACE_DIR;
+use crate::space::{self, Origin, Snapshot};
 use crate::{Project, flags};
 
 impl flags::Check {
-    pub(crate) fn run(self, _sh: &Shell, _project: &Project) -> Result<()> {
-        anyhow::bail!("check: under construction (issue 3)")
+    pub(crate) fn run(self, sh: &Shell, project: &Project) -> Result<()> {
+        let snapshot = if self.staged {
+            Snapshot::index(sh, &project.settings)?
+        } else {
+            Snapshot::worktree(&project.root, &project.settings)?
+        };
+        let report = check(&snapshot, project);
+        if report.problems.is_empty() {
+            println!("{SPACE_DIR}/ is up to date and every lint passes ({})", origin_name(snapshot.origin));
+            return Ok(());
+        }
+        eprint!("{}", report.problems);
+        match (report.stale, snapshot.origin) {
+            (0, _) => bail!("{} lint failure(s) above (file:line: rule: message): fix them and re-run `cargo xtask check`", report.lint_failures),
+            (n, Origin::Worktree) => bail!("{SPACE_DIR}/ is stale ({n} file(s)): run `cargo xtask generate`"),
+            (n, Origin::Index) => bail!("the staged {SPACE_DIR}/ is stale ({n} file(s)): run `cargo xtask generate && git add {SPACE_DIR}`"),
+        }
     }
+}
+
+struct Report {
+    /// Everything to show, one problem after another.
+    problems: String,
+    /// How many Space files are stale, extra or missing.
+    stale: usize,
+    lint_failures: usize,
+}
+
+fn origin_name(origin: Origin) -> &'static str {
+    match origin {
+        Origin::Worktree => "worktree",
+        Origin::Index => "index",
+    }
+}
+
+fn check(snapshot: &Snapshot, project: &Project) -> Report {
+    let mut report = Report { problems: String::new(), stale: 0, lint_failures: 0 };
+    let origin = origin_name(snapshot.origin);
+    match space::render(snapshot, &project.settings.generator) {
+        Err(err) => {
+            writeln!(report.problems, "cannot generate {SPACE_DIR}/ from the {origin}: {err:#}").unwrap();
+            report.stale = 1;
+        }
+        Ok(expected) => {
+            let current = space_files(snapshot);
+            for path in changed_files(&current, &expected) {
+                report.stale += 1;
+                let shown = format!("{SPACE_DIR}/{path}");
+                match (current.get(&path), expected.get(&path)) {
+                    (Some(_), None) => writeln!(report.problems, "extra file: {shown} (generate does not write it)").unwrap(),
+                    (None, _) => writeln!(report.problems, "missing file: {shown}").unwrap(),
+                    (Some(old), Some(new)) => match (std::str::from_utf8(old), std::str::from_utf8(new)) {
+                        (Ok(old), Ok(new)) => {
+                            let diff = TextDiff::from_lines(old, new);
+                            let unified = diff.unified_diff().header(&format!("{shown} ({origin})"), &format!("{shown} (generated)")).to_string();
+                            report.problems.push_str(&unified);
+                            if !unified.ends_with('\n') {
+                                report.problems.push('\n');
+                            }
+                        }
+                        _ => writeln!(report.problems, "stale file: {shown} (binary content differs)").unwrap(),
+                    },
+                }
+            }
+        }
+    }
+    for failure in lints::run(snapshot, &project.settings) {
+        report.lint_failures += 1;
+        writeln!(report.problems, "{failure}").unwrap();
+    }
+    report
 }
 
 /// Runs every lint on the worktree (generated folder, frontend); the error lists each failure
 /// as `file:line: rule: message`.
-pub(crate) fn lint(_project: &Project) -> Result<()> {
-    anyhow::bail!("lint: under construction (issue 3)")
+pub(crate) fn lint(project: &Project) -> Result<()> {
+    let snapshot = Snapshot::worktree(&project.root, &project.settings)?;
+    let failures = lints::run(&snapshot, &project.settings);
+    if failures.is_empty() {
+        return Ok(());
+    }
+    let list: Vec<String> = failures.iter().map(ToString::to_string).collect();
+    bail!("{} lint failure(s):\n{}", failures.len(), list.join("\n"))
 }

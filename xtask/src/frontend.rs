@@ -1,8 +1,23 @@
 //! The frontend chat client's production `baseUrl` literal: found, checked and patched by
-//! one regex (used by `check`'s lints and by `deploy`'s step 8).
+//! one regex (used by `check`'s lints and by `deploy`'s step 8), and the `process.env` scan
+//! of browser code.
 
-use anyhow::Result;
+use std::sync::LazyLock;
+
+use anyhow::{Context, Result, bail};
 use camino::{Utf8Path, Utf8PathBuf};
+use regex::Regex;
+
+/// The seed's step 8 ternary, `isProduction ? '<url>' : 'http://localhost:8000'`, possibly
+/// spread over lines; group `url` is the production literal (any JS quote style).
+static BASE_URL: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r#"\bisProduction\s*\?\s*['"`](?P<url>[^'"`\s]*)['"`]\s*:\s*['"`]http://localhost:\d+/?['"`]"#)
+        .unwrap()
+});
+
+/// The seed's ternary, quoted in error messages so the fix is obvious.
+pub(crate) const EXPECTED_SHAPE: &str =
+    "`isProduction ? 'https://USER-SPACE.hf.space' : 'http://localhost:8000'` (the seed's step 8)";
 
 /// What `patch_base_url` did or would do.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -21,9 +36,263 @@ impl Patch {
     }
 }
 
+/// The production `baseUrl` literal of a chat client's source text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct BaseUrl {
+    /// 1-based line of the literal.
+    pub(crate) line: usize,
+    pub(crate) url: String,
+    /// Byte range of the URL (inside the quotes) in the text.
+    span: std::ops::Range<usize>,
+}
+
+/// Finds the one production `baseUrl` literal in `text` (the content of `file`); zero or
+/// several matches are an error that names every place.
+pub(crate) fn find_base_url(file: &Utf8Path, text: &str) -> Result<BaseUrl> {
+    let found = base_urls(text);
+    match found.len() {
+        1 => Ok(found.into_iter().next().unwrap()),
+        0 => bail!("{file}:1: no production baseUrl literal found: write the chat client's URL as {EXPECTED_SHAPE}"),
+        n => {
+            let places: Vec<String> = found.iter().map(|b| format!("{file}:{}", b.line)).collect();
+            bail!(
+                "{}: the production baseUrl ternary appears {n} times; keep exactly one {EXPECTED_SHAPE} so it can be patched unambiguously",
+                places.join(", ")
+            )
+        }
+    }
+}
+
+/// Every production `baseUrl` literal in `text` (the contract is: exactly one).
+pub(crate) fn base_urls(text: &str) -> Vec<BaseUrl> {
+    BASE_URL
+        .captures_iter(text)
+        .map(|caps| {
+            let url = caps.name("url").unwrap();
+            BaseUrl { line: line_of(text, url.start()), url: url.as_str().to_owned(), span: url.range() }
+        })
+        .collect()
+}
+
 /// Points the chat client's production `baseUrl` at `url`. The regex must match exactly once
 /// (else an error with file:line, nothing written); writes atomically, and only when
 /// `write` is true and the URL differs.
-pub(crate) fn patch_base_url(_root: &Utf8Path, _client: &Utf8Path, _url: &str, _write: bool) -> Result<Patch> {
-    anyhow::bail!("frontend patch: under construction (issue 3)")
+pub(crate) fn patch_base_url(root: &Utf8Path, client: &Utf8Path, url: &str, write: bool) -> Result<Patch> {
+    if !(url.starts_with("https://") || url.starts_with("http://"))
+        || url.chars().any(|c| c.is_whitespace() || "'\"`\\".contains(c))
+    {
+        bail!("the Space URL `{url}` is not a plain http(s) URL: give it as https://HOST without quotes or spaces");
+    }
+    if url.ends_with('/') {
+        bail!("the Space URL `{url}` ends with `/`: give it without the trailing slash (the client appends /api/...)");
+    }
+    let path = root.join(client);
+    let text = std::fs::read_to_string(&path)
+        .with_context(|| format!("cannot read the chat client {client}: set `frontend-client` in Cargo.toml [workspace.metadata.hf-space] to its path"))?;
+    let found = find_base_url(client, &text)?;
+    let patch = Patch { file: client.to_owned(), line: found.line, old_url: found.url.clone(), new_url: url.to_owned() };
+    if write && patch.changed() {
+        let mut patched = String::with_capacity(text.len() + url.len());
+        patched.push_str(&text[..found.span.start]);
+        patched.push_str(url);
+        patched.push_str(&text[found.span.end..]);
+        write_atomic(&path, patched.as_bytes())?;
+    }
+    Ok(patch)
+}
+
+/// Whether `path` (relative to the project root) is code that runs in the browser: sources
+/// under `frontend/src`, except tests (Vitest runs those in Node, where `process` exists).
+pub(crate) fn is_browser_source(path: &Utf8Path) -> bool {
+    let name = path.file_name().unwrap_or_default();
+    let is_code = ["ts", "tsx", "js", "jsx", "mjs", "cjs", "mts", "vue", "svelte"]
+        .iter()
+        .any(|ext| path.extension() == Some(ext));
+    let is_test = name.contains(".test.") || name.contains(".spec.") || path.components().any(|c| c.as_str() == "__tests__");
+    path.starts_with(Utf8Path::new(crate::settings::FRONTEND_DIR).join("src")) && is_code && !is_test
+}
+
+/// 1-based lines of `text` that use `process.env` outside a comment: in the browser it
+/// throws "process is not defined" (the seed's troubleshooting).
+pub(crate) fn process_env_lines(text: &str) -> Vec<usize> {
+    let mut in_block_comment = false;
+    let mut lines = Vec::new();
+    for (index, line) in text.lines().enumerate() {
+        let mut code = String::new();
+        let mut rest = line;
+        loop {
+            if in_block_comment {
+                match rest.find("*/") {
+                    Some(end) => {
+                        in_block_comment = false;
+                        rest = &rest[end + 2..];
+                    }
+                    None => break,
+                }
+            } else {
+                let block = rest.find("/*");
+                let slash = line_comment_start(rest);
+                match (block, slash) {
+                    (Some(b), s) if s.is_none_or(|s| b < s) => {
+                        code.push_str(&rest[..b]);
+                        in_block_comment = true;
+                        rest = &rest[b + 2..];
+                    }
+                    (_, Some(s)) => {
+                        code.push_str(&rest[..s]);
+                        break;
+                    }
+                    _ => {
+                        code.push_str(rest);
+                        break;
+                    }
+                }
+            }
+        }
+        if code.contains("process.env") {
+            lines.push(index + 1);
+        }
+    }
+    lines
+}
+
+/// Where a `//` comment starts, ignoring the `//` of a URL scheme (`'http://…'`).
+fn line_comment_start(code: &str) -> Option<usize> {
+    code.match_indices("//").map(|(i, _)| i).find(|&i| !code[..i].ends_with(':'))
+}
+
+fn line_of(text: &str, offset: usize) -> usize {
+    text[..offset].matches('\n').count() + 1
+}
+
+/// Replaces `path` with `contents` in one rename, keeping its permissions.
+fn write_atomic(path: &Utf8Path, contents: &[u8]) -> Result<()> {
+    let dir = path.parent().unwrap_or(Utf8Path::new("."));
+    let temp = dir.join(format!(".{}.xtask-{}", path.file_name().unwrap_or("file"), std::process::id()));
+    let result = (|| -> std::io::Result<()> {
+        std::fs::write(&temp, contents)?;
+        if let Ok(meta) = std::fs::metadata(path) {
+            std::fs::set_permissions(&temp, meta.permissions())?;
+        }
+        std::fs::rename(&temp, path)
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&temp);
+    }
+    result.with_context(|| format!("cannot write {path}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SEED_CLIENT: &str = "export class ChatClient {\n  private baseUrl: string;\n\n  constructor() {\n    const isProduction = typeof window !== 'undefined' &&\n      !window.location.hostname.includes('localhost');\n\n    this.baseUrl = isProduction\n      ? 'https://USERNAME-SPACE_NAME.hf.space'\n      : 'http://localhost:8000';\n  }\n}\n";
+
+    struct TempDir(Utf8PathBuf);
+    impl TempDir {
+        fn new(name: &str) -> TempDir {
+            let dir = Utf8PathBuf::try_from(std::env::temp_dir())
+                .unwrap()
+                .join(format!("xtask-frontend-{name}-{}", std::process::id()));
+            let _ = std::fs::remove_dir_all(&dir);
+            std::fs::create_dir_all(dir.join("frontend/src/services")).unwrap();
+            TempDir(dir)
+        }
+    }
+    impl Drop for TempDir {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    const CLIENT: &str = "frontend/src/services/chatClient.ts";
+
+    #[test]
+    fn finds_the_seed_ternary_across_lines() {
+        let found = find_base_url(CLIENT.into(), SEED_CLIENT).unwrap();
+        assert_eq!((found.line, found.url.as_str()), (9, "https://USERNAME-SPACE_NAME.hf.space"));
+    }
+
+    #[test]
+    fn finds_a_one_line_ternary_with_double_quotes() {
+        let text = "const a = 1;\nthis.baseUrl = isProduction ? \"https://x.hf.space\" : \"http://localhost:8000\";\n";
+        let found = find_base_url(CLIENT.into(), text).unwrap();
+        assert_eq!((found.line, found.url.as_str()), (2, "https://x.hf.space"));
+    }
+
+    #[test]
+    fn no_match_is_an_error_showing_the_expected_shape() {
+        let err = find_base_url(CLIENT.into(), "this.baseUrl = 'https://x.hf.space';\n").unwrap_err();
+        let msg = format!("{err:#}");
+        assert!(msg.starts_with("frontend/src/services/chatClient.ts:1: no production baseUrl literal"), "{msg}");
+        assert!(msg.contains("isProduction ? 'https://USER-SPACE.hf.space'"), "{msg}");
+    }
+
+    #[test]
+    fn two_matches_are_an_error_naming_both_lines() {
+        let text = format!("{SEED_CLIENT}\n{SEED_CLIENT}");
+        let msg = format!("{:#}", find_base_url(CLIENT.into(), &text).unwrap_err());
+        assert!(msg.starts_with("frontend/src/services/chatClient.ts:9, frontend/src/services/chatClient.ts:22: "), "{msg}");
+        assert!(msg.contains("appears 2 times"), "{msg}");
+    }
+
+    #[test]
+    fn patch_rewrites_only_the_literal_and_is_idempotent() {
+        let dir = TempDir::new("patch");
+        let path = dir.0.join(CLIENT);
+        std::fs::write(&path, SEED_CLIENT).unwrap();
+        let url = "https://anusha-soh-rag-chatbot.hf.space";
+
+        let dry = patch_base_url(&dir.0, CLIENT.into(), url, false).unwrap();
+        assert!(dry.changed());
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), SEED_CLIENT, "a dry run writes nothing");
+
+        let patch = patch_base_url(&dir.0, CLIENT.into(), url, true).unwrap();
+        assert_eq!(patch, Patch { file: CLIENT.into(), line: 9, old_url: "https://USERNAME-SPACE_NAME.hf.space".into(), new_url: url.into() });
+        let expected = SEED_CLIENT.replace("https://USERNAME-SPACE_NAME.hf.space", url);
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), expected);
+
+        let mtime = std::fs::metadata(&path).unwrap().modified().unwrap();
+        let again = patch_base_url(&dir.0, CLIENT.into(), url, true).unwrap();
+        assert!(!again.changed());
+        assert_eq!(std::fs::metadata(&path).unwrap().modified().unwrap(), mtime, "an unchanged file is not rewritten");
+        assert_eq!(std::fs::read_dir(path.parent().unwrap()).unwrap().count(), 1, "no temporary file left behind");
+    }
+
+    #[test]
+    fn patch_writes_nothing_when_the_literal_is_ambiguous() {
+        let dir = TempDir::new("ambiguous");
+        let path = dir.0.join(CLIENT);
+        let text = format!("{SEED_CLIENT}{SEED_CLIENT}");
+        std::fs::write(&path, &text).unwrap();
+        assert!(patch_base_url(&dir.0, CLIENT.into(), "https://a.hf.space", true).is_err());
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), text);
+    }
+
+    #[test]
+    fn patch_refuses_urls_that_would_break_the_literal() {
+        let dir = TempDir::new("bad-url");
+        std::fs::write(dir.0.join(CLIENT), SEED_CLIENT).unwrap();
+        for bad in ["https://a.hf.space/", "https://a'.hf.space", "ftp://a", "https://a b"] {
+            let msg = format!("{:#}", patch_base_url(&dir.0, CLIENT.into(), bad, true).unwrap_err());
+            assert!(msg.contains(bad), "{msg}");
+        }
+        assert_eq!(std::fs::read_to_string(dir.0.join(CLIENT)).unwrap(), SEED_CLIENT);
+    }
+
+    #[test]
+    fn process_env_in_code_is_found_and_comments_are_ignored() {
+        let text = "// never use process.env here\nconst a = process.env.API_URL;\n/* process.env\n still process.env */ const b = 1;\nconst c = 2; /* x */ const d = process.env.X; // process.env\nfetch('http://a' + process.env.B);\n";
+        assert_eq!(process_env_lines(text), vec![2, 5, 6]);
+    }
+
+    #[test]
+    fn browser_sources_exclude_tests_and_other_folders() {
+        assert!(is_browser_source("frontend/src/services/chatClient.ts".into()));
+        assert!(is_browser_source("frontend/src/main.tsx".into()));
+        assert!(!is_browser_source("frontend/src/services/chatClient.test.ts".into()));
+        assert!(!is_browser_source("frontend/src/__tests__/x.ts".into()));
+        assert!(!is_browser_source("frontend/vite.config.ts".into()));
+        assert!(!is_browser_source("frontend/src/style.css".into()));
+    }
 }

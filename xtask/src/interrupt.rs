@@ -57,13 +57,6 @@ pub(crate) fn sleep(duration: Duration) -> Result<()> {
     }
 }
 
-/// Blocks until Ctrl-C is pressed.
-pub(crate) fn wait() {
-    while !requested() {
-        std::thread::sleep(POLL);
-    }
-}
-
 /// How often waits look at the flag: short enough that Ctrl-C feels immediate.
 const POLL: Duration = Duration::from_millis(50);
 

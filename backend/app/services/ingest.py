@@ -171,7 +171,7 @@ async def _main(paths: list[str]) -> int:
     configure(settings.log_level)
     embedder = make_embedder(settings)
     try:
-        store = VectorStore(settings, embedder.name, embedder.dimensions)
+        store = VectorStore(settings, embedder.name, embedder.dimensions, embedder.sparse)
     except ServiceUnavailable as err:
         print(f"ingest: {err}", file=sys.stderr)
         return 1

@@ -27,7 +27,7 @@ class Services:
     def __init__(self, settings: Settings, health_cache_s: float = HEALTH_CACHE_S):
         self.settings = settings
         self.embedder = make_embedder(settings)
-        self.store = VectorStore(settings, self.embedder.name, self.embedder.dimensions)
+        self.store = VectorStore(settings, self.embedder.name, self.embedder.dimensions, self.embedder.sparse)
         self.history: HistoryStore = make_history(settings)
         self.writer = make_writer(settings)
         self.rag = RagService(self.embedder, self.store, self.history, self.writer)

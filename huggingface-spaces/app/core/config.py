@@ -1,0 +1,101 @@
+"""Settings: one pydantic-settings class read from the environment once.
+
+Each field is one line (`cargo xtask generate` reads them to write the Space README's secrets
+table). Every secret is optional: unset ones fall back to the embedded defaults documented in
+docs/backend.md, and `/api/health` says which.
+"""
+
+import sys
+from functools import cached_property
+from urllib.parse import parse_qs, urlsplit
+
+from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+LOG_LEVELS = ("CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG")
+LOCAL_DB_HOSTS = ("", "localhost", "127.0.0.1", "::1")
+
+
+class Settings(BaseSettings):
+    gemini_api_key: str = Field("", description="Google Gemini API key (empty: local embedder and offline answers quoted from the docs)")
+    qdrant_url: str = Field("", description="Qdrant Cloud cluster URL, https://..., no trailing space (empty: embedded Qdrant under DATA_DIR)")
+    qdrant_api_key: str = Field("", description="Qdrant Cloud API key")
+    qdrant_collection: str = Field("docs", description="Qdrant collection holding the knowledge chunks")
+    database_url: str = Field("", description="PostgreSQL connection string with `?sslmode=require` (empty: SQLite file under DATA_DIR)")
+    allowed_origins: str = Field("http://localhost:5173,http://localhost:3000", description="Frontend URLs allowed by CORS (comma-separated)")
+    log_level: str = Field("INFO", description="Log level: DEBUG, INFO, WARNING or ERROR")
+    data_dir: str = Field(".data", description="Writable folder for the embedded defaults (local Qdrant, SQLite history)")
+    knowledge_paths: str = Field("", description="Markdown files or folders (comma-separated) ingested at startup; unchanged ones are skipped")
+    gemini_base_url: str = Field("", description="Gemini API endpoint override (a proxy or a test server); empty: Google's")
+    gemini_model: str = Field("gemini-2.5-flash", description="Gemini model that writes the answers")
+    gemini_embedding_model: str = Field("gemini-embedding-001", description="Gemini model that embeds chunks and questions")
+
+    model_config = SettingsConfigDict(case_sensitive=False, extra="ignore")
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def no_surrounding_whitespace(cls, value: object) -> object:
+        if isinstance(value, str) and value != value.strip():
+            raise ValueError("has leading or trailing whitespace: remove it from the value")
+        return value
+
+    @field_validator("qdrant_url", "gemini_base_url")
+    @classmethod
+    def http_url(cls, value: str) -> str:
+        if value and urlsplit(value).scheme not in ("http", "https"):
+            raise ValueError(f"must be an http(s) URL such as https://xyz.cloud.qdrant.io, got {value[:40]!r}")
+        return value.rstrip("/")
+
+    @field_validator("database_url")
+    @classmethod
+    def postgres_url(cls, value: str) -> str:
+        if not value:
+            return value
+        parts = urlsplit(value)
+        if parts.scheme not in ("postgres", "postgresql"):
+            raise ValueError("must start with postgresql://")
+        query = parse_qs(parts.query)
+        socket_dir = query.get("host", [""])[0].startswith("/")
+        remote = not socket_dir and (parts.hostname or "") not in LOCAL_DB_HOSTS
+        if remote and query.get("sslmode") != ["require"] and query.get("sslmode") != ["verify-full"]:
+            raise ValueError("points at a remote host without `sslmode=require`: append `?sslmode=require` (Neon needs it)")
+        return value
+
+    @field_validator("log_level")
+    @classmethod
+    def known_level(cls, value: str) -> str:
+        if value.upper() not in LOG_LEVELS:
+            raise ValueError(f"must be one of {', '.join(LOG_LEVELS)}")
+        return value.upper()
+
+    @model_validator(mode="after")
+    def qdrant_key_needs_url(self) -> "Settings":
+        if self.qdrant_api_key and not self.qdrant_url:
+            raise ValueError("QDRANT_API_KEY is set but QDRANT_URL is not: set QDRANT_URL to your cluster URL")
+        return self
+
+    @cached_property
+    def origins(self) -> list[str]:
+        return [o.strip().rstrip("/") for o in self.allowed_origins.split(",") if o.strip()]
+
+    @cached_property
+    def knowledge(self) -> list[str]:
+        return [p.strip() for p in self.knowledge_paths.split(",") if p.strip()]
+
+
+def describe_errors(err: ValidationError) -> str:
+    """One line per bad variable, naming it and the fix, and never echoing a secret value."""
+    lines = []
+    for error in err.errors():
+        name = "_".join(str(p) for p in error["loc"]).upper()
+        message = error["msg"].removeprefix("Value error, ")
+        lines.append(f"configuration error: {name} {message}" if name else f"configuration error: {message}")
+    return "\n".join(lines)
+
+
+def load_settings() -> Settings:
+    """The settings from the environment; a bad value stops the process with a clear line."""
+    try:
+        return Settings()
+    except ValidationError as err:
+        sys.exit(describe_errors(err))

@@ -1,0 +1,33 @@
+"""Conversation history: PostgreSQL when DATABASE_URL is set, a SQLite file under DATA_DIR otherwise."""
+
+from typing import Protocol
+from uuid import UUID
+
+from app.core.config import Settings
+from app.models.schemas import HistoryMessage, Source
+
+
+class HistoryStore(Protocol):
+    async def open(self) -> None: ...
+
+    async def close(self) -> None: ...
+
+    async def session_exists(self, session_id: UUID) -> bool: ...
+
+    async def append(self, session_id: UUID, turns: list[tuple[str, str, list[Source]]]) -> None:
+        """Stores (role, content, sources) turns in order, creating the session if it is new."""
+
+    async def messages(self, session_id: UUID, limit: int | None = None) -> list[HistoryMessage] | None:
+        """The last `limit` messages (all when None), oldest first; None for an unknown session."""
+
+    async def probe(self) -> dict: ...
+
+
+def make_history(settings: Settings) -> HistoryStore:
+    if settings.database_url:
+        from app.db.postgres import PostgresHistory
+
+        return PostgresHistory(settings.database_url)
+    from app.db.sqlite import SqliteHistory
+
+    return SqliteHistory(settings.data_dir)

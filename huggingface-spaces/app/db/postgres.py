@@ -1,0 +1,133 @@
+"""Conversation history in PostgreSQL (Neon in production) through a psycopg 3 async pool."""
+
+import asyncio
+import json
+import logging
+import re
+from uuid import UUID
+
+import psycopg
+from psycopg.rows import dict_row
+from psycopg_pool import AsyncConnectionPool
+
+from app.core.errors import ServiceUnavailable
+from app.models.schemas import HistoryMessage, Source
+
+log = logging.getLogger(__name__)
+
+CONNECT_TIMEOUT_S = 3
+PROBE_TIMEOUT_S = 2.0
+# Concurrent starts (several workers, a restart during a deploy) must not race on CREATE TABLE.
+SCHEMA = """
+SELECT pg_advisory_xact_lock(7860);
+CREATE TABLE IF NOT EXISTS chat_sessions (
+    id uuid PRIMARY KEY,
+    created_at timestamptz NOT NULL DEFAULT now()
+);
+CREATE TABLE IF NOT EXISTS chat_messages (
+    id bigserial PRIMARY KEY,
+    session_id uuid NOT NULL REFERENCES chat_sessions (id) ON DELETE CASCADE,
+    role text NOT NULL CHECK (role IN ('user', 'assistant')),
+    content text NOT NULL,
+    sources jsonb NOT NULL DEFAULT '[]',
+    created_at timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX IF NOT EXISTS chat_messages_session ON chat_messages (session_id, id);
+"""
+
+
+def _redact(text: str) -> str:
+    """Error text without any password that a connection string may have carried into it."""
+    return re.sub(r"(://[^:/@\s]*:)[^@\s]*@", r"\1***@", re.sub(r"password=\S+", "password=***", text))
+
+
+class PostgresHistory:
+    def __init__(self, url: str):
+        self.url = url
+        self.pool = AsyncConnectionPool(
+            url, min_size=1, max_size=5, open=False, timeout=PROBE_TIMEOUT_S,
+            kwargs={"connect_timeout": CONNECT_TIMEOUT_S, "autocommit": True},
+        )
+        self._migrated = False
+
+    async def open(self) -> None:
+        # Do not wait: an unreachable database must not stop the app from starting and reporting it.
+        await self.pool.open(wait=False)
+        try:
+            await self._ready()
+        except ServiceUnavailable as err:
+            log.warning("PostgreSQL not ready at startup: %s", err.reason)
+
+    async def close(self) -> None:
+        await self.pool.close()
+
+    async def _why_down(self) -> str:
+        """The pool only says it timed out; one direct attempt tells the user the real cause."""
+        try:
+            conn = await psycopg.AsyncConnection.connect(self.url, connect_timeout=CONNECT_TIMEOUT_S)
+            await conn.close()
+            return "no connection available in time (pool exhausted or server slow)"
+        except Exception as err:
+            message = " ".join(str(err).split())
+            hint = " (Neon needs `sslmode=require` in DATABASE_URL)" if "ssl" in message.lower() else ""
+            return _redact(f"cannot connect to DATABASE_URL: {message}{hint}")
+
+    async def _run(self, query: str, params: tuple = (), fetch: bool = False):
+        try:
+            async with self.pool.connection() as conn:
+                async with conn.cursor(row_factory=dict_row) as cursor:
+                    await cursor.execute(query, params)
+                    return await cursor.fetchall() if fetch else None
+        except psycopg.Error as err:
+            if isinstance(err, psycopg.OperationalError) or "pool" in type(err).__module__:
+                raise ServiceUnavailable("postgres", await self._why_down()) from err
+            raise ServiceUnavailable("postgres", _redact(f"query failed: {err}")) from err
+
+    async def _ready(self) -> None:
+        if not self._migrated:
+            await self._run(SCHEMA)
+            self._migrated = True
+
+    async def session_exists(self, session_id: UUID) -> bool:
+        await self._ready()
+        rows = await self._run("SELECT 1 FROM chat_sessions WHERE id = %s", (session_id,), fetch=True)
+        return bool(rows)
+
+    async def append(self, session_id: UUID, turns: list[tuple[str, str, list[Source]]]) -> None:
+        await self._ready()
+        try:
+            async with self.pool.connection() as conn:
+                async with conn.transaction():
+                    await conn.execute(
+                        "INSERT INTO chat_sessions (id) VALUES (%s) ON CONFLICT DO NOTHING", (session_id,)
+                    )
+                    async with conn.cursor() as cursor:
+                        await cursor.executemany(
+                            "INSERT INTO chat_messages (session_id, role, content, sources) VALUES (%s, %s, %s, %s)",
+                            [
+                                (session_id, role, content, json.dumps([s.model_dump() for s in sources]))
+                                for role, content, sources in turns
+                            ],
+                        )
+        except psycopg.Error as err:
+            raise ServiceUnavailable("postgres", await self._why_down()) from err
+
+    async def messages(self, session_id: UUID, limit: int | None = None) -> list[HistoryMessage] | None:
+        if not await self.session_exists(session_id):
+            return None
+        rows = await self._run(
+            "SELECT role, content, sources, created_at FROM ("
+            " SELECT * FROM chat_messages WHERE session_id = %s ORDER BY id DESC LIMIT %s"
+            ") recent ORDER BY id",
+            (session_id, limit),
+            fetch=True,
+        )
+        return [HistoryMessage(**row) for row in rows]
+
+    async def probe(self) -> dict:
+        try:
+            await asyncio.wait_for(self._ready(), PROBE_TIMEOUT_S + CONNECT_TIMEOUT_S)
+            await asyncio.wait_for(self._run("SELECT 1"), PROBE_TIMEOUT_S + CONNECT_TIMEOUT_S)
+        except asyncio.TimeoutError:
+            raise ServiceUnavailable("postgres", "PostgreSQL did not answer in time: check DATABASE_URL") from None
+        return {"status": "connected"}

@@ -1,0 +1,168 @@
+"""The knowledge collection: Qdrant Cloud when QDRANT_URL is set, embedded Qdrant on disk otherwise."""
+
+import asyncio
+import logging
+import os
+from dataclasses import dataclass
+
+import httpx
+from qdrant_client import AsyncQdrantClient, models
+from qdrant_client.http.exceptions import ResponseHandlingException, UnexpectedResponse
+
+from app.core.config import Settings
+from app.core.errors import ServiceUnavailable
+
+log = logging.getLogger(__name__)
+
+PROBE_TIMEOUT_S = 3.0
+REQUEST_TIMEOUT_S = 10
+SUSPENDED_HINT = (
+    "Qdrant answered 404 for the cluster: it may be suspended (free clusters sleep after inactivity); "
+    "resume it at cloud.qdrant.io, or check QDRANT_URL"
+)
+
+
+@dataclass
+class Hit:
+    id: str
+    score: float
+    payload: dict
+
+
+def _reason(err: Exception) -> str:
+    if isinstance(err, UnexpectedResponse):
+        if err.status_code == 404:
+            return SUSPENDED_HINT
+        if err.status_code in (401, 403):
+            return f"Qdrant rejected the API key ({err.status_code}): check QDRANT_API_KEY"
+        return f"Qdrant answered {err.status_code} {err.reason_phrase}"
+    if isinstance(err, (asyncio.TimeoutError, httpx.TimeoutException)):
+        return "Qdrant did not answer in time: check QDRANT_URL and that the cluster is running"
+    if isinstance(err, (ResponseHandlingException, httpx.HTTPError, OSError)):
+        cause = err.__cause__ or err
+        return f"cannot reach Qdrant at QDRANT_URL: {cause}"
+    return f"{type(err).__name__}: {err}"
+
+
+class VectorStore:
+    def __init__(self, settings: Settings, vector_name: str, dimensions: int):
+        self.collection = settings.qdrant_collection
+        self.vector_name = vector_name
+        self.dimensions = dimensions
+        self.local = not settings.qdrant_url
+        if self.local:
+            self.path = os.path.join(settings.data_dir, "qdrant")
+            try:
+                self.client = AsyncQdrantClient(path=self.path)
+            except RuntimeError as err:
+                if "already accessed" not in str(err):
+                    raise
+                raise ServiceUnavailable(
+                    "qdrant",
+                    f"the embedded Qdrant at {self.path} is in use by another process (the running app?): "
+                    "stop it first, or ingest at startup with KNOWLEDGE_PATHS",
+                ) from None
+        else:
+            self.client = AsyncQdrantClient(
+                url=settings.qdrant_url, api_key=settings.qdrant_api_key or None, timeout=REQUEST_TIMEOUT_S,
+                # The version check is a blocking request in the constructor; /api/health probes instead.
+                check_compatibility=False,
+            )
+        self._ready = False
+
+    async def _call(self, coroutine):
+        try:
+            return await coroutine
+        except ServiceUnavailable:
+            raise
+        except Exception as err:
+            raise ServiceUnavailable("qdrant", _reason(err)) from err
+
+    async def ensure_collection(self) -> None:
+        """Creates the collection if missing; refuses one built by another embedder. Retried until it works."""
+        if self._ready:
+            return
+        if not await self._call(self.client.collection_exists(self.collection)):
+            log.info("creating Qdrant collection %s", self.collection)
+            await self._call(
+                self.client.create_collection(
+                    self.collection,
+                    vectors_config={
+                        self.vector_name: models.VectorParams(size=self.dimensions, distance=models.Distance.COSINE)
+                    },
+                )
+            )
+            if not self.local:
+                # Qdrant Cloud filters on unindexed payload slowly (or not at all in strict mode).
+                await self._call(
+                    self.client.create_payload_index(self.collection, "origin", models.PayloadSchemaType.KEYWORD)
+                )
+        else:
+            info = await self._call(self.client.get_collection(self.collection))
+            vectors = info.config.params.vectors
+            found = vectors.get(self.vector_name) if isinstance(vectors, dict) else None
+            if found is None or found.size != self.dimensions:
+                built_with = ", ".join(vectors) if isinstance(vectors, dict) else "an unnamed vector"
+                raise ServiceUnavailable(
+                    "qdrant",
+                    f"collection {self.collection!r} was built by embedder {built_with}, but this configuration "
+                    f"embeds with {self.vector_name}: set QDRANT_COLLECTION to a new name and re-ingest",
+                )
+        self._ready = True
+
+    async def search(self, vector: list[float], limit: int) -> list[Hit]:
+        await self.ensure_collection()
+        response = await self._call(
+            self.client.query_points(
+                self.collection, query=vector, using=self.vector_name, limit=limit, with_payload=True
+            )
+        )
+        return [Hit(str(p.id), p.score, p.payload or {}) for p in response.points]
+
+    async def hashes(self, origin: str) -> dict[str, str]:
+        """id → content hash of every chunk ingested from `origin`."""
+        await self.ensure_collection()
+        condition = models.Filter(must=[models.FieldCondition(key="origin", match=models.MatchValue(value=origin))])
+        found: dict[str, str] = {}
+        offset = None
+        while True:
+            points, offset = await self._call(
+                self.client.scroll(
+                    self.collection, scroll_filter=condition, limit=1000, offset=offset,
+                    with_payload=["hash"], with_vectors=False,
+                )
+            )
+            found.update({str(p.id): (p.payload or {}).get("hash", "") for p in points})
+            if offset is None:
+                return found
+
+    async def upsert(self, ids: list[str], vectors: list[list[float]], payloads: list[dict]) -> None:
+        await self.ensure_collection()
+        points = [
+            models.PointStruct(id=i, vector={self.vector_name: v}, payload=p)
+            for i, v, p in zip(ids, vectors, payloads)
+        ]
+        for start in range(0, len(points), 256):
+            await self._call(self.client.upsert(self.collection, points=points[start : start + 256]))
+
+    async def delete(self, ids: list[str]) -> None:
+        if ids:
+            await self._call(self.client.delete(self.collection, points_selector=models.PointIdsList(points=ids)))
+
+    async def count(self) -> int:
+        await self.ensure_collection()
+        return (await self._call(self.client.count(self.collection, exact=True))).count
+
+    async def probe(self) -> dict:
+        if self.local:
+            await self.ensure_collection()
+            return {"status": "local", "detail": f"embedded Qdrant at {self.path} (QDRANT_URL not set)"}
+        try:
+            await asyncio.wait_for(self._call(self.client.get_collections()), PROBE_TIMEOUT_S)
+            await asyncio.wait_for(self.ensure_collection(), PROBE_TIMEOUT_S)
+        except asyncio.TimeoutError:
+            raise ServiceUnavailable("qdrant", _reason(asyncio.TimeoutError())) from None
+        return {"status": "connected"}
+
+    async def close(self) -> None:
+        await self.client.close()

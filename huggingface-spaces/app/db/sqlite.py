@@ -1,0 +1,109 @@
+"""Conversation history in a SQLite file under DATA_DIR: the embedded default when DATABASE_URL is unset.
+
+Same tables as PostgreSQL; one connection guarded by a lock, used from worker threads so the
+event loop never blocks on disk.
+"""
+
+import asyncio
+import json
+import os
+import sqlite3
+import threading
+from datetime import datetime, timezone
+from uuid import UUID
+
+from app.core.errors import ServiceUnavailable
+from app.models.schemas import HistoryMessage, Source
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS chat_sessions (
+    id TEXT PRIMARY KEY,
+    created_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS chat_messages (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    session_id TEXT NOT NULL REFERENCES chat_sessions (id) ON DELETE CASCADE,
+    role TEXT NOT NULL CHECK (role IN ('user', 'assistant')),
+    content TEXT NOT NULL,
+    sources TEXT NOT NULL DEFAULT '[]',
+    created_at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS chat_messages_session ON chat_messages (session_id, id);
+"""
+
+
+class SqliteHistory:
+    def __init__(self, data_dir: str):
+        self.path = os.path.join(data_dir, "history.sqlite3")
+        self._lock = threading.Lock()
+        self._db: sqlite3.Connection | None = None
+
+    async def _do(self, work):
+        def locked():
+            with self._lock:
+                if self._db is None:
+                    raise sqlite3.OperationalError("the history store is closed")
+                with self._db:
+                    return work(self._db)
+
+        try:
+            return await asyncio.to_thread(locked)
+        except sqlite3.Error as err:
+            raise ServiceUnavailable("postgres", f"local SQLite history at {self.path} failed: {err}") from err
+
+    async def open(self) -> None:
+        os.makedirs(os.path.dirname(self.path) or ".", exist_ok=True)
+        db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA foreign_keys=ON")
+        db.executescript(SCHEMA)
+        db.isolation_level = ""  # back to implicit transactions, committed by `with db`
+        self._db = db
+
+    async def close(self) -> None:
+        with self._lock:
+            if self._db is not None:
+                self._db.close()
+                self._db = None
+
+    async def session_exists(self, session_id: UUID) -> bool:
+        row = await self._do(lambda db: db.execute("SELECT 1 FROM chat_sessions WHERE id = ?", (str(session_id),)).fetchone())
+        return row is not None
+
+    async def append(self, session_id: UUID, turns: list[tuple[str, str, list[Source]]]) -> None:
+        now = datetime.now(timezone.utc).isoformat()
+
+        def insert(db: sqlite3.Connection) -> None:
+            db.execute("INSERT OR IGNORE INTO chat_sessions (id, created_at) VALUES (?, ?)", (str(session_id), now))
+            db.executemany(
+                "INSERT INTO chat_messages (session_id, role, content, sources, created_at) VALUES (?, ?, ?, ?, ?)",
+                [
+                    (str(session_id), role, content, json.dumps([s.model_dump() for s in sources]), now)
+                    for role, content, sources in turns
+                ],
+            )
+
+        await self._do(insert)
+
+    async def messages(self, session_id: UUID, limit: int | None = None) -> list[HistoryMessage] | None:
+        def select(db: sqlite3.Connection):
+            if db.execute("SELECT 1 FROM chat_sessions WHERE id = ?", (str(session_id),)).fetchone() is None:
+                return None
+            return db.execute(
+                "SELECT role, content, sources, created_at FROM ("
+                " SELECT * FROM chat_messages WHERE session_id = ? ORDER BY id DESC LIMIT ?"
+                ") ORDER BY id",
+                (str(session_id), -1 if limit is None else limit),
+            ).fetchall()
+
+        rows = await self._do(select)
+        if rows is None:
+            return None
+        return [
+            HistoryMessage(role=r, content=c, sources=json.loads(s), created_at=datetime.fromisoformat(t))
+            for r, c, s, t in rows
+        ]
+
+    async def probe(self) -> dict:
+        await self._do(lambda db: db.execute("SELECT 1").fetchone())
+        return {"status": "local", "detail": f"SQLite history at {self.path} (DATABASE_URL not set)"}

@@ -1,0 +1,82 @@
+"""The FastAPI app: `uvicorn app.main:app`, run from the folder that holds `app/`."""
+
+import logging
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import JSONResponse
+
+from app.api import chat, health
+from app.core import logging as app_logging
+from app.core.config import Settings, load_settings
+from app.core.errors import ServiceUnavailable
+from app.core.limits import BodySizeLimit
+from app.services.runtime import Services
+
+log = logging.getLogger("app.main")
+
+
+def _validation_detail(err: RequestValidationError) -> str:
+    """FastAPI's error list as one readable line: `message: must not be empty or only whitespace`."""
+    parts = []
+    for error in err.errors():
+        where = ".".join(str(p) for p in error["loc"] if p != "body") or "body"
+        message = error["msg"].removeprefix("Value error, ")
+        if error["type"] == "json_invalid":
+            where = "body"
+            message = f"is not valid JSON ({error.get('ctx', {}).get('error', 'parse error')}): send a JSON object"
+        parts.append(f"{where}: {message}")
+    return "; ".join(parts)
+
+
+def create_app(settings: Settings, health_cache_s: float | None = None) -> FastAPI:
+    app_logging.configure(settings.log_level)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        services = Services(settings) if health_cache_s is None else Services(settings, health_cache_s)
+        await services.open()
+        app.state.services = services
+        log.info("ready: qdrant=%s history=%s answers=%s", "local" if services.store.local else "cloud",
+                 type(services.history).__name__, type(services.writer).__name__)
+        try:
+            yield
+        finally:
+            await services.close()
+
+    app = FastAPI(
+        title="RAG Chatbot Backend",
+        description="Answers questions from the project's documentation (Qdrant retrieval, Gemini answers).",
+        version="1.0.0",
+        lifespan=lifespan,
+    )
+    app.add_middleware(BodySizeLimit)
+    # Outermost, so error answers carry CORS headers too and the browser can show them.
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=settings.origins,
+        allow_methods=["GET", "POST", "OPTIONS"],
+        allow_headers=["Content-Type"],
+    )
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(request: Request, err: RequestValidationError) -> JSONResponse:
+        return JSONResponse({"detail": _validation_detail(err)}, status_code=422)
+
+    @app.exception_handler(ServiceUnavailable)
+    async def dependency_down(request: Request, err: ServiceUnavailable) -> JSONResponse:
+        log.warning("503 on %s: %s", request.url.path, err)
+        return JSONResponse({"detail": str(err), "service": err.service}, status_code=503)
+
+    @app.get("/", summary="Links to the API documentation and the health check")
+    async def root() -> dict:
+        return {"name": "RAG Chatbot Backend", "docs": "/docs", "health": "/api/health"}
+
+    app.include_router(health.router)
+    app.include_router(chat.router)
+    return app
+
+
+app = create_app(load_settings())

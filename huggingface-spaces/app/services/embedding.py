@@ -1,0 +1,109 @@
+"""Embedders: Gemini in production, a local hashing embedder when GEMINI_API_KEY is unset.
+
+The local one needs no model file: words (lower-cased, lightly stemmed, stop words dropped) and
+word pairs are hashed into a fixed-size vector with sublinear term weights, so cosine similarity
+ranks passages by the words they share with the question. docs/backend.md has the recall@5 that
+chose it over a small ONNX sentence model.
+"""
+
+import math
+import re
+import zlib
+from typing import Protocol
+
+import numpy as np
+from google.genai import types
+
+from app.core.config import Settings
+from app.core.gemini import make_client, unavailable
+
+GEMINI_DIMENSIONS = 768
+GEMINI_BATCH = 100  # the most texts batchEmbedContents takes in one request
+
+_WORD = re.compile(r"[a-z0-9]+")
+_STOP_WORDS = frozenset(
+    """a about above after again all also am an and any are as at be because been before being
+    below between both but by can could did do does doing down during each few for from further had
+    has have having he her here hers him his how i if in into is it its itself just me more most my
+    no nor not of off on once only or other our ours out over own same she should so some such than
+    that the their theirs them then there these they this those through to too under until up very
+    was we were what when where which while who whom why will with would you your yours""".split()
+)
+
+
+class Embedder(Protocol):
+    name: str  # also the Qdrant vector name, so a collection built by another embedder is detected
+    dimensions: int
+
+    async def embed_documents(self, texts: list[str]) -> list[list[float]]: ...
+
+    async def embed_query(self, text: str) -> list[float]: ...
+
+
+def _stem(word: str) -> str:
+    for suffix, keep in (("ies", "y"), ("ing", ""), ("ed", ""), ("es", ""), ("s", "")):
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3 and not word.endswith("ss"):
+            return word[: -len(suffix)] + keep
+    return word
+
+
+def terms(text: str) -> list[str]:
+    """The stemmed content words of `text`, in order."""
+    return [_stem(w) for w in _WORD.findall(text.lower()) if w not in _STOP_WORDS]
+
+
+class HashingEmbedder:
+    name = "local-hashing-v1"
+    dimensions = 2048
+
+    def embed(self, text: str) -> list[float]:
+        words = terms(text)
+        counts: dict[str, int] = {}
+        for feature in words + [f"{a} {b}" for a, b in zip(words, words[1:])]:
+            counts[feature] = counts.get(feature, 0) + 1
+        vector = np.zeros(self.dimensions, dtype=np.float32)
+        for feature, count in counts.items():
+            digest = zlib.crc32(feature.encode())
+            # The sign bit keeps colliding features from always adding up.
+            sign = 1.0 if digest & 1 else -1.0
+            weight = (1.0 + math.log(count)) * (0.5 if " " in feature else 1.0)
+            vector[(digest >> 1) % self.dimensions] += sign * weight
+        norm = float(np.linalg.norm(vector))
+        return (vector / norm if norm else vector).tolist()
+
+    async def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        return [self.embed(t) for t in texts]
+
+    async def embed_query(self, text: str) -> list[float]:
+        return self.embed(text)
+
+
+class GeminiEmbedder:
+    dimensions = GEMINI_DIMENSIONS
+
+    def __init__(self, settings: Settings):
+        self.model = settings.gemini_embedding_model
+        self.name = f"gemini-{self.model}-{self.dimensions}"
+        self.client = make_client(settings)
+
+    async def _embed(self, texts: list[str], task: str) -> list[list[float]]:
+        config = types.EmbedContentConfig(task_type=task, output_dimensionality=self.dimensions)
+        vectors: list[list[float]] = []
+        try:
+            for start in range(0, len(texts), GEMINI_BATCH):
+                batch = texts[start : start + GEMINI_BATCH]
+                result = await self.client.aio.models.embed_content(model=self.model, contents=batch, config=config)
+                vectors.extend(e.values for e in result.embeddings)
+        except Exception as err:
+            raise unavailable(err) from err
+        return vectors
+
+    async def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        return await self._embed(texts, "RETRIEVAL_DOCUMENT")
+
+    async def embed_query(self, text: str) -> list[float]:
+        return (await self._embed([text], "RETRIEVAL_QUERY"))[0]
+
+
+def make_embedder(settings: Settings) -> Embedder:
+    return GeminiEmbedder(settings) if settings.gemini_api_key else HashingEmbedder()

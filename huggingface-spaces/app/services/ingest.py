@@ -1,0 +1,194 @@
+"""Ingestion: Markdown → heading-sized chunks → embeddings → the Qdrant collection, idempotently.
+
+    python -m app.services.ingest README.md docs/
+
+Each chunk's id is derived from where it lives (origin, file, heading path, part), so
+re-ingesting replaces a changed section in place, skips an unchanged one without embedding it,
+and deletes sections and files that are gone.
+"""
+
+import asyncio
+import hashlib
+import os
+import re
+import sys
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from app.core.errors import ServiceUnavailable
+from app.db.qdrant import VectorStore
+from app.services.embedding import Embedder
+
+MAX_CHUNK_CHARS = 1500
+ID_NAMESPACE = uuid.UUID("6f1c1f0e-3d0a-4d55-9a59-7ad1d3c3a001")
+_HEADING = re.compile(r"^(#{1,6})\s+(.+?)\s*#*\s*$")
+_FENCE = re.compile(r"^\s*(```|~~~)")
+
+
+@dataclass
+class Chunk:
+    id: str
+    origin: str
+    url_or_path: str
+    title: str
+    text: str
+
+    @property
+    def hash(self) -> str:
+        return hashlib.sha256(f"{self.title}\n{self.text}".encode()).hexdigest()[:16]
+
+    def payload(self) -> dict:
+        return {
+            "origin": self.origin, "url_or_path": self.url_or_path, "title": self.title,
+            "text": self.text, "hash": self.hash,
+        }
+
+
+@dataclass
+class Report:
+    files: int = 0
+    chunks: int = 0
+    embedded: int = 0
+    deleted: int = 0
+    seconds: float = 0.0
+    origins: list[str] = field(default_factory=list)
+
+    def summary(self) -> str:
+        return (
+            f"{self.files} files, {self.chunks} chunks: {self.embedded} embedded, "
+            f"{self.chunks - self.embedded} unchanged, {self.deleted} deleted in {self.seconds:.2f} s"
+        )
+
+
+def slug(heading: str) -> str:
+    """GitHub's anchor for a heading, so url_or_path links to the section."""
+    text = re.sub(r"[^\w\- ]", "", heading.strip().lower())
+    return text.replace(" ", "-")
+
+
+def _split_long(text: str) -> list[str]:
+    """Paragraph-aligned parts of at most MAX_CHUNK_CHARS (a longer single paragraph stays whole)."""
+    parts, current = [], ""
+    for paragraph in text.split("\n\n"):
+        if current and len(current) + len(paragraph) + 2 > MAX_CHUNK_CHARS:
+            parts.append(current)
+            current = paragraph
+        else:
+            current = f"{current}\n\n{paragraph}" if current else paragraph
+    if current:
+        parts.append(current)
+    return parts
+
+
+def chunk_markdown(text: str, origin: str, rel_path: str) -> list[Chunk]:
+    """One chunk per heading section (longer sections split by paragraph), titled by its heading path."""
+    sections: list[tuple[list[str], list[str]]] = [([], [])]
+    trail: list[tuple[int, str]] = []
+    in_fence = False
+    for line in text.splitlines():
+        if _FENCE.match(line):
+            in_fence = not in_fence
+        match = None if in_fence else _HEADING.match(line)
+        if match:
+            level = len(match.group(1))
+            trail = [(lvl, h) for lvl, h in trail if lvl < level] + [(level, match.group(2))]
+            sections.append(([h for _, h in trail], []))
+        else:
+            sections[-1][1].append(line)
+    chunks, seen = [], {}
+    for headings, lines in sections:
+        body = re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
+        if not body:
+            continue
+        title = " › ".join(headings) if headings else Path(rel_path).name
+        anchor = f"#{slug(headings[-1])}" if headings else ""
+        key = f"{rel_path}{anchor}"
+        occurrence = seen.get(key, 0)
+        seen[key] = occurrence + 1
+        for part, piece in enumerate(_split_long(body)):
+            point = uuid.uuid5(ID_NAMESPACE, f"{origin}\n{rel_path}\n{' / '.join(headings)}\n{occurrence}\n{part}")
+            chunks.append(Chunk(str(point), origin, f"{rel_path}{anchor}", title, piece))
+    return chunks
+
+
+def markdown_files(path: Path) -> list[Path]:
+    if path.is_file():
+        return [path]
+    return sorted(p for p in path.rglob("*.md") if p.is_file() and not any(part.startswith(".") for part in p.parts))
+
+
+def collect(raw_path: str) -> tuple[str, list[Chunk], int]:
+    """The origin name and chunks of one argument (a Markdown file or a folder of them)."""
+    path = Path(raw_path).expanduser()
+    if not path.exists():
+        raise ValueError(f"{raw_path}: no such file or folder; pass Markdown files or folders of them")
+    if path.is_file() and path.suffix.lower() not in (".md", ".markdown"):
+        raise ValueError(f"{raw_path}: not a Markdown file (.md)")
+    path = path.resolve()
+    # Paths are shown relative to the argument's parent: `docs/deploy.md`, `README.md`.
+    base = path.parent
+    origin = path.name
+    files = markdown_files(path)
+    chunks = []
+    for file in files:
+        try:
+            text = file.read_text(encoding="utf-8")
+        except UnicodeDecodeError as err:
+            raise ValueError(f"{file}: not UTF-8 text ({err.reason} at byte {err.start})") from None
+        chunks.extend(chunk_markdown(text, origin, file.relative_to(base).as_posix()))
+    return origin, chunks, len(files)
+
+
+async def ingest_paths(paths: list[str], embedder: Embedder, store: VectorStore) -> Report:
+    started = time.perf_counter()
+    report = Report()
+    collected = [collect(p) for p in paths]  # every path checked before anything is written
+    for origin, chunks, files in collected:
+        existing = await store.hashes(origin)
+        changed = [c for c in chunks if existing.get(c.id) != c.hash]
+        if changed:
+            vectors = await embedder.embed_documents([f"{c.title}\n\n{c.text}" for c in changed])
+            await store.upsert([c.id for c in changed], vectors, [c.payload() for c in changed])
+        stale = sorted(set(existing) - {c.id for c in chunks})
+        await store.delete(stale)
+        report.files += files
+        report.chunks += len(chunks)
+        report.embedded += len(changed)
+        report.deleted += len(stale)
+        report.origins.append(origin)
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+async def _main(paths: list[str]) -> int:
+    from app.core.config import load_settings
+    from app.core.logging import configure
+    from app.services.embedding import make_embedder
+
+    settings = load_settings()
+    configure(settings.log_level)
+    embedder = make_embedder(settings)
+    try:
+        store = VectorStore(settings, embedder.name, embedder.dimensions)
+    except ServiceUnavailable as err:
+        print(f"ingest: {err}", file=sys.stderr)
+        return 1
+    try:
+        report = await ingest_paths(paths, embedder, store)
+    except (ValueError, ServiceUnavailable) as err:
+        print(f"ingest: {err}", file=sys.stderr)
+        return 1
+    finally:
+        await store.close()
+    target = settings.qdrant_url or os.path.join(settings.data_dir, "qdrant")
+    print(f"ingested into {settings.qdrant_collection!r} at {target}: {report.summary()}")
+    return 0
+
+
+if __name__ == "__main__":
+    if len(sys.argv) < 2 or sys.argv[1] in ("-h", "--help"):
+        print(__doc__.strip().splitlines()[0] + "\n\nusage: python -m app.services.ingest PATH [PATH...]", file=sys.stderr)
+        sys.exit(0 if len(sys.argv) > 1 else 2)
+    sys.exit(asyncio.run(_main(sys.argv[1:])))

@@ -1,0 +1,100 @@
+"""Retrieval-augmented answers: embed the question, search the collection, write, remember."""
+
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from uuid import UUID, uuid4
+
+from app.core.errors import ServiceUnavailable
+from app.db.history import HistoryStore
+from app.db.qdrant import VectorStore
+from app.models.schemas import ChatRequest, ChatResponse, HistoryMessage, Passage, Source
+from app.services.embedding import Embedder
+from app.services.llm import AnswerWriter
+
+log = logging.getLogger(__name__)
+
+TOP_K = 5
+HISTORY_TURNS = 6  # messages of the conversation sent back to the model for follow-up questions
+SNIPPET_CHARS = 240
+
+
+class UnknownSession(Exception):
+    def __init__(self, session_id: UUID):
+        super().__init__(f"session {session_id} not found: omit session_id to start a new conversation")
+
+
+@dataclass
+class Prepared:
+    session_id: UUID
+    history: list[HistoryMessage]
+    passages: list[Passage]
+
+    @property
+    def sources(self) -> list[Source]:
+        return [p.source for p in self.passages]
+
+
+def _snippet(text: str) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= SNIPPET_CHARS else flat[:SNIPPET_CHARS].rsplit(" ", 1)[0] + " …"
+
+
+class RagService:
+    def __init__(self, embedder: Embedder, store: VectorStore, history: HistoryStore, writer: AnswerWriter):
+        self.embedder = embedder
+        self.store = store
+        self.history = history
+        self.writer = writer
+
+    async def retrieve(self, question: str, limit: int = TOP_K) -> list[Passage]:
+        hits = await self.store.search(await self.embedder.embed_query(question), limit)
+        return [
+            Passage(
+                source=Source(
+                    title=h.payload.get("title", ""),
+                    url_or_path=h.payload.get("url_or_path", ""),
+                    score=round(h.score, 4),
+                    snippet=_snippet(h.payload.get("text", "")),
+                ),
+                text=h.payload.get("text", ""),
+            )
+            for h in hits
+        ]
+
+    async def prepare(self, request: ChatRequest) -> Prepared:
+        """Everything before writing. A history outage is logged and tolerated: the answer matters more."""
+        history: list[HistoryMessage] = []
+        session_id = request.session_id or uuid4()
+        if request.session_id:
+            try:
+                found = await self.history.messages(request.session_id, HISTORY_TURNS)
+            except ServiceUnavailable as err:
+                log.warning("answering without history: %s", err)
+                found = []
+            if found is None:
+                raise UnknownSession(request.session_id)
+            history = found
+        return Prepared(session_id, history, await self.retrieve(request.message))
+
+    async def remember(self, prepared: Prepared, question: str, answer: str) -> None:
+        try:
+            await self.history.append(
+                prepared.session_id, [("user", question, []), ("assistant", answer, prepared.sources)]
+            )
+        except ServiceUnavailable as err:
+            log.warning("answer returned but not saved to history: %s", err)
+
+    async def chat(self, request: ChatRequest) -> ChatResponse:
+        prepared = await self.prepare(request)
+        answer = await self.writer.write(request.message, prepared.passages, prepared.history)
+        await self.remember(prepared, request.message, answer)
+        return ChatResponse(answer=answer, sources=prepared.sources, session_id=prepared.session_id)
+
+    async def stream(self, request: ChatRequest, prepared: Prepared) -> AsyncIterator[str]:
+        """The answer's text pieces; the full answer is remembered once the stream completes."""
+        pieces = []
+        async for piece in self.writer.stream(request.message, prepared.passages, prepared.history):
+            pieces.append(piece)
+            yield piece
+        await self.remember(prepared, request.message, "".join(pieces))

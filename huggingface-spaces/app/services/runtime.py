@@ -1,0 +1,89 @@
+"""The app's live services: built from Settings, opened and closed by the lifespan, probed by /api/health."""
+
+import asyncio
+import logging
+import time
+
+from fastapi import Request
+
+from app.core.config import Settings
+from app.core.errors import ServiceUnavailable
+from app.db.history import HistoryStore, make_history
+from app.db.qdrant import VectorStore
+from app.services.embedding import make_embedder
+from app.services.llm import make_writer
+from app.services.rag_service import RagService
+
+log = logging.getLogger(__name__)
+
+# A burst of health checks (load balancers, dashboards) costs one round of probes per second
+# instead of one per request: Gemini and Neon are metered, and the answer is as fresh as needed.
+HEALTH_CACHE_S = 1.0
+# Safety net above the per-service timeouts, so /api/health always answers.
+PROBE_DEADLINE_S = 8.0
+
+
+class Services:
+    def __init__(self, settings: Settings, health_cache_s: float = HEALTH_CACHE_S):
+        self.settings = settings
+        self.embedder = make_embedder(settings)
+        self.store = VectorStore(settings, self.embedder.name, self.embedder.dimensions)
+        self.history: HistoryStore = make_history(settings)
+        self.writer = make_writer(settings)
+        self.rag = RagService(self.embedder, self.store, self.history, self.writer)
+        self._health_cache_s = health_cache_s
+        self._health: tuple[float, dict] | None = None
+        self._health_lock = asyncio.Lock()
+
+    async def open(self) -> None:
+        await self.history.open()
+        try:
+            await self.store.ensure_collection()
+        except ServiceUnavailable as err:
+            # Start anyway: /api/health reports it and every use retries.
+            log.warning("Qdrant not ready at startup: %s", err.reason)
+        if self.settings.knowledge:
+            from app.services.ingest import ingest_paths
+
+            try:
+                report = await ingest_paths(self.settings.knowledge, self.embedder, self.store)
+                log.info("knowledge ingested at startup: %s", report.summary())
+            except (ServiceUnavailable, ValueError) as err:
+                log.error("KNOWLEDGE_PATHS not ingested: %s", err)
+
+    async def close(self) -> None:
+        await self.history.close()
+        await self.store.close()
+
+    async def _probe(self, name: str, probe) -> dict:
+        try:
+            return await asyncio.wait_for(probe(), PROBE_DEADLINE_S)
+        except ServiceUnavailable as err:
+            return {"status": "error", "detail": err.reason}
+        except asyncio.TimeoutError:
+            return {"status": "error", "detail": f"{name} did not answer within {PROBE_DEADLINE_S:.0f} s"}
+        except Exception as err:  # an unforeseen failure is still a report, not a 500
+            log.exception("%s probe failed", name)
+            return {"status": "error", "detail": f"{type(err).__name__}: {err}"}
+
+    async def health(self) -> dict:
+        async with self._health_lock:
+            now = time.monotonic()
+            if self._health and now - self._health[0] < self._health_cache_s:
+                return self._health[1]
+            qdrant, postgres, gemini = await asyncio.gather(
+                self._probe("qdrant", self.store.probe),
+                self._probe("postgres", self.history.probe),
+                self._probe("gemini", self.writer.probe),
+            )
+            healthy = all(s["status"] != "error" for s in (qdrant, postgres, gemini))
+            report = {
+                "status": "healthy" if healthy else "unhealthy",
+                "services": {"fastapi": "ok", "qdrant": qdrant, "postgres": postgres, "gemini": gemini},
+            }
+            self._health = (time.monotonic(), report)
+            return report
+
+
+def get_services(request: Request) -> Services:
+    return request.app.state.services

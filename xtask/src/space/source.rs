@@ -1,0 +1,150 @@
+//! What `generate` and `check` read: the files of `backend/`, `huggingface-spaces/` and
+//! `frontend/` they need, from the worktree or from the git index, held in memory.
+
+use std::collections::BTreeMap;
+
+use anyhow::{Context, Result, bail};
+use camino::{Utf8Path, Utf8PathBuf};
+use xshell::{Shell, cmd};
+
+use crate::settings::{BACKEND_DIR, FRONTEND_DIR, HfSpace, SPACE_DIR};
+
+/// Files keyed by their path relative to the project root.
+pub(crate) struct Snapshot {
+    /// Where the files were read from, for messages: "worktree" or "index".
+    pub(crate) origin: Origin,
+    files: BTreeMap<Utf8PathBuf, Vec<u8>>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Origin {
+    Worktree,
+    Index,
+}
+
+/// The paths a snapshot holds: the backend's app and requirements, the whole Space folder,
+/// the frontend's sources and its chat client.
+fn roots(settings: &HfSpace) -> Vec<Utf8PathBuf> {
+    vec![
+        Utf8Path::new(BACKEND_DIR).join("app"),
+        Utf8Path::new(BACKEND_DIR).join("requirements.txt"),
+        SPACE_DIR.into(),
+        Utf8Path::new(FRONTEND_DIR).join("src"),
+        settings.frontend_client.clone(),
+    ]
+}
+
+/// Python and editor droppings that are never part of a tree (they are git-ignored too).
+fn is_cache(path: &Utf8Path) -> bool {
+    path.components().any(|c| c.as_str() == "__pycache__" || c.as_str() == "node_modules")
+        || path.extension() == Some("pyc")
+}
+
+impl Snapshot {
+    /// Reads the files from disk under `root`.
+    pub(crate) fn worktree(root: &Utf8Path, settings: &HfSpace) -> Result<Snapshot> {
+        let mut files = BTreeMap::new();
+        for path in roots(settings) {
+            read_tree(root, &path, &mut files)?;
+        }
+        Ok(Snapshot { origin: Origin::Worktree, files })
+    }
+
+    /// Reads the staged files: one `git ls-files` and one `git cat-file --batch`.
+    pub(crate) fn index(sh: &Shell, settings: &HfSpace) -> Result<Snapshot> {
+        let roots = roots(settings);
+        let listing = cmd!(sh, "git ls-files --stage -z -- {roots...}")
+            .quiet()
+            .read()
+            .context("`git ls-files` failed: `check --staged` needs git and a git repository")?;
+        let mut entries = Vec::new();
+        for record in listing.split('\0').filter(|r| !r.is_empty()) {
+            let (meta, path) = record.split_once('\t').context("unexpected `git ls-files --stage` output")?;
+            let mut fields = meta.split(' ');
+            let (mode, object, stage) = (fields.next(), fields.next(), fields.next());
+            if stage != Some("0") {
+                bail!("{path}: unmerged in the index: resolve the conflict and `git add` it, then commit");
+            }
+            let path = Utf8PathBuf::from(path);
+            if mode == Some("160000") || is_cache(&path) {
+                continue;
+            }
+            entries.push((path, object.unwrap_or_default().to_owned()));
+        }
+        let mut request = String::new();
+        for (_, object) in &entries {
+            request.push_str(object);
+            request.push('\n');
+        }
+        let output = cmd!(sh, "git cat-file --batch").stdin(request).quiet().output()?;
+        let mut batch = output.stdout.as_slice();
+        let mut files = BTreeMap::new();
+        for (path, object) in entries {
+            let header_end = batch.iter().position(|&b| b == b'\n').context("truncated `git cat-file` output")?;
+            let header = std::str::from_utf8(&batch[..header_end])?;
+            let size: usize = header
+                .rsplit(' ')
+                .next()
+                .and_then(|s| s.parse().ok())
+                .with_context(|| format!("{path}: git cannot read staged object {object}: {header}"))?;
+            let body = &batch[header_end + 1..];
+            files.insert(path, body[..size].to_vec());
+            batch = &body[size + 1..];
+        }
+        Ok(Snapshot { origin: Origin::Index, files })
+    }
+
+    /// A snapshot of exactly these files (for tests and for rendering a fixture).
+    #[cfg(test)]
+    pub(crate) fn from_files<P: Into<Utf8PathBuf>, C: Into<Vec<u8>>>(origin: Origin, files: impl IntoIterator<Item = (P, C)>) -> Snapshot {
+        Snapshot { origin, files: files.into_iter().map(|(p, c)| (p.into(), c.into())).collect() }
+    }
+
+    pub(crate) fn get(&self, path: &Utf8Path) -> Option<&[u8]> {
+        self.files.get(path).map(Vec::as_slice)
+    }
+
+    /// The file as text; non-UTF-8 content is an error naming the file.
+    pub(crate) fn text(&self, path: &Utf8Path) -> Result<Option<&str>> {
+        self.get(path)
+            .map(|bytes| std::str::from_utf8(bytes).with_context(|| format!("{path}: not UTF-8 text: save it as UTF-8")))
+            .transpose()
+    }
+
+    /// Files under `dir`, with their path relative to `dir`.
+    pub(crate) fn under<'a>(&'a self, dir: &'a str) -> impl Iterator<Item = (&'a Utf8Path, &'a [u8])> + 'a {
+        self.files.iter().filter_map(move |(path, bytes)| Some((path.strip_prefix(dir).ok()?, bytes.as_slice())))
+    }
+
+    /// Every file, with its path relative to the root.
+    pub(crate) fn files(&self) -> impl Iterator<Item = (&Utf8Path, &[u8])> {
+        self.files.iter().map(|(p, b)| (p.as_path(), b.as_slice()))
+    }
+}
+
+/// Adds `path` (a file, or a directory read recursively) under `root` to `files`; a missing
+/// path adds nothing.
+fn read_tree(root: &Utf8Path, path: &Utf8Path, files: &mut BTreeMap<Utf8PathBuf, Vec<u8>>) -> Result<()> {
+    if is_cache(path) {
+        return Ok(());
+    }
+    let full = root.join(path);
+    let meta = match std::fs::metadata(&full) {
+        Ok(meta) => meta,
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(err) => return Err(err).with_context(|| format!("cannot read {path}")),
+    };
+    if meta.is_file() {
+        let bytes = std::fs::read(&full).with_context(|| format!("cannot read {path}"))?;
+        files.insert(path.to_owned(), bytes);
+    } else if meta.is_dir() {
+        for entry in std::fs::read_dir(&full).with_context(|| format!("cannot list {path}"))? {
+            let name = entry?.file_name();
+            let name = name
+                .to_str()
+                .with_context(|| format!("{path}/{}: the name is not valid UTF-8: rename it", name.to_string_lossy()))?;
+            read_tree(root, &path.join(name), files)?;
+        }
+    }
+    Ok(())
+}
