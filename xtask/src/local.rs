@@ -88,8 +88,9 @@ pub(crate) struct LocalSpace {
     paths: Paths,
 }
 
-/// `POST /api/chat`'s answer.
+/// `POST /api/chat`'s answer, whole: the deploy report shows part of it, the tests the rest.
 #[derive(Debug, Deserialize)]
+#[allow(dead_code)]
 pub(crate) struct ChatAnswer {
     pub(crate) answer: String,
     pub(crate) sources: Vec<ChatSource>,
@@ -97,6 +98,7 @@ pub(crate) struct ChatAnswer {
 }
 
 #[derive(Debug, Deserialize)]
+#[allow(dead_code)]
 pub(crate) struct ChatSource {
     pub(crate) title: String,
     pub(crate) url_or_path: String,
