@@ -629,7 +629,7 @@ fn on_a_terminal_it_prompts_for_missing_settings_and_spins() {
     let run = Run::from(child.wait_with_output().unwrap());
     drop(stdin);
     assert!(run.success, "{run}");
-    for expected in ["Hugging Face user (e.g. anusha-soh): ", "Hugging Face space", "Hugging Face frontend-url", "Deployed alice/bot"] {
+    for expected in ["Hugging Face user or organisation (e.g. anusha-soh): ", "Space name (e.g. rag-chatbot): ", "Frontend URL (e.g. https://my-app.vercel.app): ", "Deployed alice/bot"] {
         assert!(run.stdout.contains(expected), "missing {expected:?}\n{run}");
     }
     assert!(run.stdout.contains("\r\x1b[K| ["), "no spinner line while waiting\n{run}");
