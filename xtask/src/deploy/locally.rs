@@ -11,7 +11,7 @@ use xshell::Shell;
 
 use super::git::{self, GitEnv};
 use super::report::{FrontendReport, Progress, Report};
-use super::{lint_before_publishing, lock, publish, regenerate, secrets, verify};
+use super::{clone_while, lint_before_publishing, lock, publish, regenerate, secrets, verify};
 use crate::local::{self, LocalSpace};
 use crate::{Project, settings};
 
@@ -37,12 +37,14 @@ pub(super) fn deploy(
     let mut report = Report::new(remote.strip_prefix(root).unwrap_or(&remote).to_string(), &space_url);
     report.local = true;
 
-    report.regenerated = regenerate(project, progress)?;
-    let preview = lint_before_publishing(project, &space_url, progress)?;
-
     let git = GitEnv::new(root, None)?;
     git::ensure_bare(&git, &remote)?;
-    let clone = publish(&git, root, remote.as_str(), false, progress, &mut report)?;
+    let (clone, (regenerated, preview)) = clone_while(&git, remote.as_str(), || {
+        let regenerated = regenerate(project, progress)?;
+        Ok((regenerated, lint_before_publishing(project, &space_url, progress)?))
+    })?;
+    report.regenerated = regenerated;
+    publish(&git, root, &clone, false, progress, &mut report)?;
     let tree = state.join("tree");
     // A Space left running (--detach) runs from `tree`: never pull it from under it.
     let port = project.settings.generator.port;

@@ -105,10 +105,7 @@ impl flags::Deploy {
         let who = hub.whoami()?;
         progress.step(format_args!("token from {}: logged in to {} as {}", hub.token().source, hub.endpoint(), who.name));
 
-        // Step 2: generate (its lints run below, once the Space URL is known).
-        let regenerated = regenerate(project, progress)?;
-
-        // The Space: it must exist (or be created) before anything is pushed to it.
+        // The Space: it must exist (or be created) before it is cloned.
         let mut exists = true;
         let info = match hub.space(&repo)? {
             Some(info) => info,
@@ -135,7 +132,6 @@ impl flags::Deploy {
         };
         let mut report = Report::new(repo.clone(), &space_url);
         report.dry_run = self.dry_run;
-        report.regenerated = regenerated;
         if info.private && !is_local_origin(&target.frontend_url) {
             report.warnings.push(format!(
                 "the Space {repo} is private: browsers on {} get 404 from it; make it public in its settings",
@@ -143,20 +139,28 @@ impl flags::Deploy {
             ));
         }
 
+        // Steps 2 and 3: generate and lint while the Space repo is cloned, then publish.
         let client = project.settings.frontend_client.clone();
-        let preview = lint_before_publishing(project, &space_url, progress)?;
-
-        // Steps 3 and 6: publish.
         let git = GitEnv::new(root, Some((&who.name, hub.token().secret())))?;
         let remote = format!("{}/spaces/{repo}", hub.endpoint());
-        if exists {
-            drop(publish(&git, root, &remote, self.dry_run, progress, &mut report)?);
+        let prepare = || -> Result<_> {
+            let regenerated = regenerate(project, progress)?;
+            Ok((regenerated, lint_before_publishing(project, &space_url, progress)?))
+        };
+        let preview = if exists {
+            let (clone, (regenerated, preview)) = clone_while(&git, &remote, prepare)?;
+            report.regenerated = regenerated;
+            publish(&git, root, &clone, self.dry_run, progress, &mut report)?;
+            preview
         } else {
+            let (regenerated, preview) = prepare()?;
+            report.regenerated = regenerated;
             report.source_commit = git::source_commit(&git, root)?;
             let files = git::worktree_files(&git, root, settings::SPACE_DIR)?;
             report.changes = files.iter().map(|f| git::Change { status: "added", path: f.to_string() }).collect();
             progress.step(format_args!("git: would push all {} file(s) to the new Space", files.len()));
-        }
+            preview
+        };
 
         // Step 7: secrets.
         match &secrets {
@@ -273,16 +277,27 @@ fn lint_before_publishing(project: &Project, space_url: &str, progress: &Progres
     Ok(preview)
 }
 
-/// Steps 3 and 6: clone `remote` into a temporary directory, mirror the Space folder into
-/// it, refuse what the Hub would reject, commit and push. The clone is returned (a `--local`
-/// deploy runs its tree) and removed when dropped.
-fn publish(git: &GitEnv, root: &Utf8Path, remote: &str, dry_run: bool, progress: &Progress, report: &mut Report) -> Result<Clone> {
+/// Steps 2 and 3 overlap: `Clone::new` (network) runs on its own thread while `prepare`
+/// (generate, lints: CPU) runs on this one. Both finish before this returns, so an error or
+/// Ctrl-C in either still removes the temporary clone.
+fn clone_while<T>(git: &GitEnv, remote: &str, prepare: impl FnOnce() -> Result<T>) -> Result<(Clone, T)> {
+    std::thread::scope(|scope| {
+        let cloning = scope.spawn(|| Clone::new(git, remote));
+        let prepared = prepare();
+        let clone = cloning.join().map_err(|_| anyhow::anyhow!("the clone thread panicked"))?;
+        let prepared = prepared?;
+        Ok((clone?, prepared))
+    })
+}
+
+/// Step 3 after the clone: mirror the Space folder into it, refuse what the Hub would
+/// reject, commit and push.
+fn publish(git: &GitEnv, root: &Utf8Path, clone: &Clone, dry_run: bool, progress: &Progress, report: &mut Report) -> Result<()> {
     let source = git::source_commit(git, root)?;
     let files = git::worktree_files(git, root, settings::SPACE_DIR)?;
     if files.is_empty() {
         bail!("{} is empty: run `cargo xtask generate` and commit it", settings::SPACE_DIR);
     }
-    let clone = Clone::new(git, remote)?;
     progress.step(format_args!("git: cloned the Space repo into a temporary directory"));
     let changes = clone.mirror(git, &root.join(settings::SPACE_DIR), &files)?;
     report.source_commit = source.clone();
@@ -290,14 +305,14 @@ fn publish(git: &GitEnv, root: &Utf8Path, remote: &str, dry_run: bool, progress:
     if report.changes.is_empty() {
         report.up_to_date = true;
         progress.step("git: already up to date: nothing to commit, nothing pushed");
-        return Ok(clone);
+        return Ok(());
     }
     clone.check_pushable(git, &report.changes)?;
     if dry_run {
         for change in &report.changes {
             progress.step(format_args!("git: would push {} {}", change.status, change.path));
         }
-        return Ok(clone);
+        return Ok(());
     }
     let message = format!("{COMMIT_SUBJECT}\n\nSource commit: {source}\nDeployed with `cargo xtask deploy`.\n");
     let commit = clone.commit(git, &message)?;
@@ -305,7 +320,7 @@ fn publish(git: &GitEnv, root: &Utf8Path, remote: &str, dry_run: bool, progress:
     clone.push(git, &format!("commit {commit}"))?;
     progress.step("git: pushed");
     report.commit = Some(commit);
-    Ok(clone)
+    Ok(())
 }
 
 /// Step 10: commits the chat client alone (other staged work stays staged) and pushes the
