@@ -591,7 +591,8 @@ fn deploy_local_leaves_a_running_space_alone() {
     std::fs::create_dir_all(tree.join("app")).unwrap();
     std::fs::write(tree.join("app/main.py"), "# the running Space\n").unwrap();
     let run = sandbox.run(&["deploy", "--local"], &[]);
-    assert!(!run.success && run.stderr.contains(&format!("port {port} is in use")) && run.stderr.contains("--local --stop"), "{run}");
+    assert!(!run.success && run.stderr.contains(&format!("port {port} is in use")), "{run}");
+    assert!(!sandbox.repo.join("target/xtask/local/space.git").exists(), "it published before checking\n{run}");
     assert_eq!(std::fs::read_to_string(tree.join("app/main.py")).unwrap(), "# the running Space\n");
     assert!(sandbox.leftovers().is_empty());
     drop(listener);

@@ -5,7 +5,7 @@
 
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use camino::Utf8Path;
 use xshell::Shell;
 
@@ -31,6 +31,8 @@ pub(super) fn deploy(
 ) -> Result<(Report, LocalSpace)> {
     let root = &project.root;
     let _lock = lock::Lock::acquire(root)?;
+    // A Space left running (--detach) runs from the tree this deploy replaces.
+    local::ensure_not_running(project)?;
     let state = root.join(settings::STATE_DIR).join("local");
     let space_url = format!("http://127.0.0.1:{}", project.settings.generator.port);
     let remote = state.join("space.git");
@@ -46,14 +48,6 @@ pub(super) fn deploy(
     report.regenerated = regenerated;
     publish(&git, root, &clone, false, progress, &mut report)?;
     let tree = state.join("tree");
-    // A Space left running (--detach) runs from `tree`: never pull it from under it.
-    let port = project.settings.generator.port;
-    if std::net::TcpListener::bind(("127.0.0.1", port)).is_err() {
-        bail!(
-            "port {port} is in use, so the pushed commit was not started: if it is a local Space left running \
-             with --detach, stop it with `cargo xtask deploy --local --stop` and re-run; else stop what listens there"
-        );
-    }
     export(clone.path(), &tree)?;
     drop(clone);
     progress.step(format_args!("local: exported the pushed tree to {tree}"));
