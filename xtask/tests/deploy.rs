@@ -387,6 +387,11 @@ fn ctrl_c_mid_push_cleans_up() {
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
     assert!(s.sandbox.leftovers().len() == 1, "the clone is in TMPDIR while pushing");
+    // The clone as git has it mid-push (its .git/config included) holds no token.
+    for file in s.sandbox.all_files().iter().filter(|f| f.starts_with(&s.sandbox.tmp)) {
+        let bytes = std::fs::read(file).unwrap_or_default();
+        assert!(!bytes.windows(TOKEN.len()).any(|w| w == TOKEN.as_bytes()), "the token is in {}", file.display());
+    }
     let killed = std::process::Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
     assert!(killed.success());
     let run = Run::from(child.wait_with_output().unwrap());
