@@ -351,6 +351,21 @@ fn a_push_rejected_by_a_pre_receive_hook_quotes_the_reason() {
 }
 
 #[test]
+fn a_push_that_lost_a_race_says_to_deploy_again() {
+    let s = setup();
+    s.hub.add_space(SPACE);
+    s.hub.state().race_push = true;
+    let run = s.deploy(&["--no-verify"]);
+    assert!(!run.success, "{run}");
+    assert!(run.stderr.contains("[rejected] (fetch first)") && run.stderr.contains("someone pushed to the Space while this deploy ran"), "{run}");
+    assert_eq!(git_out(&s.hub.bare(SPACE), &["log", "-1", "--format=%s"]), "someone else's change");
+    s.assert_clean(&run);
+    let again = s.deploy(&["--no-verify"]);
+    assert!(again.success, "{again}");
+    assert!(!s.remote_files().contains(&"ELSEWHERE.md".to_owned()), "the mirror removes what the Space folder lacks");
+}
+
+#[test]
 fn a_file_over_10_mib_is_refused_before_pushing() {
     let s = setup();
     s.hub.add_space(SPACE);

@@ -283,7 +283,7 @@ fn quote_git(text: &str) -> String {
         .lines()
         .map(str::trim_end)
         .filter(|line| line.starts_with("remote:") || line.starts_with('!') || line.starts_with("error:") || line.starts_with("fatal:"))
-        .map(|line| format!("  {line}"))
+        .map(|line| format!("  {}", line.replace('\t', " ")))
         .collect();
     if lines.is_empty() { format!("  {}", text.trim()) } else { lines.join("\n") }
 }

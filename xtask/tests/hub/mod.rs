@@ -55,6 +55,8 @@ pub struct State {
     pub throttle: u32,
     /// Hold every `git-receive-pack` POST for this long, then fail it without applying it.
     pub hang_push: Option<Duration>,
+    /// Someone else pushes to the Space just as a push starts (once).
+    pub race_push: bool,
     /// `(status, body)` of the Space's `/api/health`.
     pub health: (u16, String),
     /// Origins the Space's CORS middleware allows.
@@ -99,6 +101,7 @@ impl Hub {
             restarts: 0,
             throttle: 0,
             hang_push: None,
+            race_push: false,
             health: (200, HEALTHY.to_owned()),
             cors_origins: vec![frontend_origin.to_owned()],
         }));
@@ -328,6 +331,9 @@ fn git_route(ctx: &Ctx, request: Request, seen: &Seen, user: &str, space: &str, 
         let _ = request.respond(Response::from_string("Repository not found").with_status_code(404));
         return;
     }
+    if rest == "info/refs" && push && std::mem::take(&mut ctx.state.lock().unwrap().race_push) {
+        commit_elsewhere(&bare, "someone else's change");
+    }
     let path_info = format!("/{user}/{space}.git/{rest}");
     let (status, headers, body) = cgi::http_backend(&ctx.repos, &path_info, seen);
     if rest == "git-receive-pack" && status == 200 {
@@ -379,6 +385,17 @@ pub fn create_space(repos: &Path, user: &str, space: &str) -> PathBuf {
     git(repos, &["clone", "--quiet", "--bare", work.to_str().unwrap(), bare.to_str().unwrap()]);
     std::fs::remove_dir_all(&work).unwrap();
     bare
+}
+
+/// A commit pushed to `bare` from another clone, as a second user would.
+pub fn commit_elsewhere(bare: &Path, message: &str) {
+    let work = bare.with_extension("elsewhere");
+    git(bare.parent().unwrap(), &["clone", "--quiet", bare.to_str().unwrap(), work.to_str().unwrap()]);
+    std::fs::write(work.join("ELSEWHERE.md"), message).unwrap();
+    git(&work, &["add", "."]);
+    git(&work, &["-c", "user.name=other", "-c", "user.email=other@localhost", "commit", "--quiet", "-m", message]);
+    git(&work, &["push", "--quiet", "origin", "HEAD"]);
+    std::fs::remove_dir_all(&work).unwrap();
 }
 
 pub fn git(dir: &Path, args: &[&str]) {
