@@ -81,6 +81,9 @@ export class ChatApp {
     const generation = this.generation;
     this.input.value = '';
     this.fitInput();
+    // Keyboard users stay in the box: a clicked suggestion is about to be hidden and Send
+    // about to be disabled, and either would drop the focus to the page.
+    this.input.focus();
     const question = this.append({ kind: 'user', text });
     let bubble = this.append({ kind: 'thinking' });
     this.setPending(true);
@@ -136,8 +139,7 @@ export class ChatApp {
       history = await this.backend.getHistory(sessionId);
     } catch (err) {
       if (generation !== this.generation) return;
-      const entry = errorEntry(err);
-      thinking.replaceWith(renderEntry({ ...entry, title: `Could not restore your conversation: ${entry.title.toLowerCase()}` }));
+      thinking.replaceWith(renderEntry({ ...errorEntry(err), title: 'Could not restore your previous conversation' }));
       this.setPending(false);
       return;
     }
