@@ -63,7 +63,7 @@ def send_json(handler: BaseHTTPRequestHandler, status: int, payload: object) -> 
 def fake_gemini_embedding(text: str, dimensions: int = 768) -> list[float]:
     """A deterministic dense vector that ranks texts by shared words, standing in for Gemini's model."""
     vector = np.zeros(dimensions, dtype=np.float32)
-    for feature in features(text):
+    for feature in features(text):  # the same terms and pairs as the local embedder
         for salt in (b"a", b"b", b"c"):  # three buckets per feature dilute hash collisions
             digest = zlib.crc32(salt + feature.encode())
             vector[(digest >> 1) % dimensions] += 1.0 if digest & 1 else -1.0

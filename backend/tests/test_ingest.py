@@ -6,7 +6,7 @@ import sys
 
 from app.core.config import Settings
 from app.db.qdrant import VectorStore
-from app.services.embedding import Bm25Embedder
+from app.services.embedding import HashingEmbedder
 from app.services.ingest import chunk_markdown, ingest_paths
 from tests.conftest import BACKEND, KNOWLEDGE, make_settings, running, subprocess_env
 
@@ -58,8 +58,8 @@ async def test_reingest_replaces_changed_skips_unchanged_and_deletes_removed(tmp
     docs = tmp_path / "docs"
     shutil.copytree(KNOWLEDGE, docs)
     settings = Settings(data_dir=str(tmp_path / "data"))
-    embedder = Bm25Embedder()
-    store = VectorStore(settings, embedder.name, embedder.dimensions, embedder.sparse)
+    embedder = HashingEmbedder()
+    store = VectorStore(settings, embedder.name, embedder.dimensions)
     try:
         first = await ingest_paths([str(docs)], embedder, store)
         assert first.files == 6 and first.embedded == first.chunks

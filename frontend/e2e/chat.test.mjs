@@ -18,6 +18,7 @@ let backend;
 let browser;
 
 before(async () => {
+  mkdirSync(ARTIFACTS_DIR, { recursive: true });
   site = await serveStatic(DIST_DIR);
   stranger = await serveStatic(DIST_DIR);
   backend = await startBackend({ origins: [`http://localhost:${site.port}`] });
@@ -83,7 +84,6 @@ test('a question typed with the keyboard gets an answer with its sources, withou
     assert.equal(await page.locator('#messages .message.error').count(), 0);
     assert.equal(await page.locator('#send').isEnabled(), true, 'sending is possible again');
 
-    mkdirSync(ARTIFACTS_DIR, { recursive: true });
     await page.screenshot({ path: SCREENSHOT });
 
     // The session survives a reload: the conversation comes back from the backend.
@@ -119,6 +119,7 @@ test('a phone-width screen shows the whole chat without horizontal scrolling', a
     assert.ok(overflow <= 0, `the page is ${overflow}px wider than the screen`);
     assert.equal(await page.locator('#send').isVisible(), true);
     assert.equal(await page.locator('#new-chat').isVisible(), true);
+    await page.screenshot({ path: path.join(ARTIFACTS_DIR, 'chat-phone.png') });
     assert.deepEqual(problems, [], 'no console errors');
   } finally {
     await context.close();
@@ -137,6 +138,7 @@ test('an origin missing from ALLOWED_ORIGINS gets the CORS explanation', async (
     assert.match(text, /ALLOWED_ORIGINS/);
     assert.ok(text.includes(`http://localhost:${stranger.port}`), `names the refused origin: ${text}`);
     assert.equal(await page.locator('#message').inputValue(), QUESTION, 'the question is kept for a retry');
+    await page.screenshot({ path: path.join(ARTIFACTS_DIR, 'chat-cors.png') });
   } finally {
     await context.close();
   }
@@ -155,6 +157,7 @@ test('with the backend stopped, the page says the server is unreachable instead 
     assert.match(text, /unreachable/i);
     assert.match(text, /Cannot reach the chatbot server at http:\/\/localhost:8000/);
     assert.equal(await page.locator('#message').isEnabled(), true, 'the page stays usable');
+    await page.screenshot({ path: path.join(ARTIFACTS_DIR, 'chat-offline.png') });
     // The browser logs the refused connection itself; anything else is a page bug.
     const unexpected = problems.filter((p) => !/ERR_CONNECTION_REFUSED|Failed to load resource/.test(p));
     assert.deepEqual(unexpected, []);

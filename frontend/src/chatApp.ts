@@ -136,8 +136,7 @@ export class ChatApp {
       history = await this.backend.getHistory(sessionId);
     } catch (err) {
       if (generation !== this.generation) return;
-      const entry = errorEntry(err);
-      thinking.replaceWith(renderEntry({ ...entry, title: `Could not restore your conversation: ${entry.title.toLowerCase()}` }));
+      thinking.replaceWith(renderEntry({ ...errorEntry(err), title: 'Could not restore your previous conversation' }));
       this.setPending(false);
       return;
     }

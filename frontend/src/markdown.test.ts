@@ -27,6 +27,12 @@ describe('renderMarkdown', () => {
     );
   });
 
+  it('renders emphasis and code inside bold, but not a lone asterisk', () => {
+    expect(html('**`cargo xtask` docs** with *your* setup, 2 * 3 * 4')).toBe(
+      '<p><strong><code>cargo xtask</code> docs</strong> with <em>your</em> setup, 2 * 3 * 4</p>',
+    );
+  });
+
   it('links only web URLs, keeps other link targets as text and never loads images', () => {
     expect(html('See [Spaces](https://huggingface.co/docs) and [setup](docs/setup.md). ![shot](docs/images/chat.png)')).toBe(
       '<p>See <a href="https://huggingface.co/docs" target="_blank" rel="noopener noreferrer">Spaces</a> and setup. shot</p>',

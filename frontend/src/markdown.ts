@@ -9,7 +9,9 @@ const BULLET = /^\s*[-*+]\s+(.*)$/;
 const NUMBERED = /^\s*\d+[.)]\s+(.*)$/;
 const QUOTE = /^\s*>\s?(.*)$/;
 const TABLE = /^\s*\|/;
-const INLINE = /(`+)([\s\S]+?)\1|\*\*(.+?)\*\*|!\[([^\]]*)\]\([^)]*\)|\[([^\]]+)\]\(([^)\s]+)[^)]*\)/g;
+// Code, **bold**, *emphasis* (not `a * b`), ![image](…), [link](url). No lookbehind: older
+// Safari cannot parse it, and a regex syntax error would blank the whole page.
+const INLINE = /(`+)([\s\S]+?)\1|\*\*(.+?)\*\*|\*(?![\s*])([^*]+?)\*|!\[([^\]]*)\]\([^)]*\)|\[([^\]]+)\]\(([^)\s]+)[^)]*\)/g;
 
 export function renderMarkdown(source: string): DocumentFragment {
   const out = document.createDocumentFragment();
@@ -30,7 +32,9 @@ export function renderMarkdown(source: string): DocumentFragment {
     } else if (HEADING.test(line)) {
       const p = document.createElement('p');
       p.className = 'md-heading';
-      p.append(inline(line.replace(HEADING, '$1'), 'strong'));
+      const strong = document.createElement('strong');
+      strong.append(renderInline(line.replace(HEADING, '$1')));
+      p.append(strong);
       out.append(p);
       i += 1;
     } else if (BULLET.test(line) || NUMBERED.test(line)) {
@@ -43,7 +47,7 @@ export function renderMarkdown(source: string): DocumentFragment {
           item.push(lines[i].trim());
         }
         const li = document.createElement('li');
-        li.append(inline(item.join(' ')));
+        li.append(renderInline(item.join(' ')));
         list.append(li);
       }
       out.append(list);
@@ -65,7 +69,7 @@ export function renderMarkdown(source: string): DocumentFragment {
       const text: string[] = [];
       for (; i < lines.length && lines[i].trim() && !startsBlock(lines[i]); i += 1) text.push(lines[i].trim());
       const p = document.createElement('p');
-      p.append(inline(text.join(' ')));
+      p.append(renderInline(text.join(' ')));
       out.append(p);
     }
   }
@@ -76,31 +80,33 @@ function startsBlock(line: string): boolean {
   return [FENCE, HEADING, BULLET, NUMBERED, QUOTE, TABLE].some((pattern) => pattern.test(line));
 }
 
-function inline(text: string, wrapper?: 'strong'): DocumentFragment {
+/** One line of inline Markdown; exported for source titles, which use it too. */
+export function renderInline(text: string): DocumentFragment {
   const out = document.createDocumentFragment();
-  const target: Node = wrapper ? out.appendChild(document.createElement(wrapper)) : out;
   let last = 0;
   for (const match of text.matchAll(INLINE)) {
-    target.appendChild(document.createTextNode(text.slice(last, match.index)));
-    const [, ticks, code, bold, alt, linkText, href] = match;
+    out.append(text.slice(last, match.index));
+    const [, ticks, code, bold, emphasis, alt, linkText, href] = match;
     if (ticks) {
-      target.appendChild(element('code', code.trim()));
-    } else if (bold !== undefined) {
-      target.appendChild(element('strong', bold));
+      out.append(element('code', code.trim()));
+    } else if (bold !== undefined || emphasis !== undefined) {
+      const node = document.createElement(bold !== undefined ? 'strong' : 'em');
+      node.append(renderInline(bold ?? emphasis));
+      out.append(node);
     } else if (alt !== undefined) {
-      target.appendChild(document.createTextNode(alt));
+      out.append(alt);
     } else if (/^https?:\/\//i.test(href)) {
       const a = element('a', linkText);
       a.href = href;
       a.target = '_blank';
       a.rel = 'noopener noreferrer';
-      target.appendChild(a);
+      out.append(a);
     } else {
-      target.appendChild(document.createTextNode(linkText));
+      out.append(linkText);
     }
     last = (match.index ?? 0) + match[0].length;
   }
-  target.appendChild(document.createTextNode(text.slice(last)));
+  out.append(text.slice(last));
   return out;
 }
 

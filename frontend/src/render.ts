@@ -1,7 +1,7 @@
 // DOM for one conversation entry. Text goes in through textContent only: answers and
 // snippets come from documents and must never become markup.
 
-import { renderMarkdown } from './markdown';
+import { renderInline, renderMarkdown } from './markdown';
 import type { Source } from './services/chatClient';
 
 export type Entry =
@@ -58,7 +58,9 @@ function renderSource(source: Source): HTMLLIElement {
     link.rel = 'noopener noreferrer';
     head.append(link);
   } else {
-    head.append(el('span', 'source-title', source.title));
+    const title = el('span', 'source-title');
+    title.append(renderInline(source.title));
+    head.append(title);
     if (source.urlOrPath && source.urlOrPath !== source.title) {
       head.append(el('code', 'source-path', source.urlOrPath));
     }

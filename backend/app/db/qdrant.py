@@ -45,11 +45,10 @@ def _reason(err: Exception) -> str:
 
 
 class VectorStore:
-    def __init__(self, settings: Settings, vector_name: str, dimensions: int, sparse: bool = False):
+    def __init__(self, settings: Settings, vector_name: str, dimensions: int):
         self.collection = settings.qdrant_collection
         self.vector_name = vector_name
         self.dimensions = dimensions
-        self.sparse = sparse
         self.local = not settings.qdrant_url
         if self.local:
             self.path = os.path.join(settings.data_dir, "qdrant")
@@ -63,6 +62,7 @@ class VectorStore:
                     f"the embedded Qdrant at {self.path} is in use by another process (the running app?): "
                     "stop it first, or ingest at startup with KNOWLEDGE_PATHS",
                 ) from None
+            self._fast_local_commits()
         else:
             self.client = AsyncQdrantClient(
                 url=settings.qdrant_url, api_key=settings.qdrant_api_key or None, timeout=REQUEST_TIMEOUT_S,
@@ -70,6 +70,21 @@ class VectorStore:
                 check_compatibility=False,
             )
         self._ready = False
+
+    def _fast_local_commits(self) -> None:
+        """Local mode commits and fsyncs SQLite once per point: 2,000 chunks took 50 s here.
+
+        WAL with synchronous=NORMAL keeps each commit safe from an app crash (an OS crash may lose
+        the last few, which re-running the idempotent ingest restores) and makes ingest ~50x faster.
+        It reaches into qdrant-client's local storage (pinned version); if that changes, the
+        defaults stay in place: slower, still correct.
+        """
+        local = getattr(self.client, "_client", None)
+        for collection in getattr(local, "collections", {}).values():
+            storage = getattr(getattr(collection, "storage", None), "storage", None)
+            if storage is not None:
+                storage.execute("PRAGMA journal_mode=WAL")
+                storage.execute("PRAGMA synchronous=NORMAL")
 
     async def _call(self, coroutine):
         try:
@@ -85,29 +100,26 @@ class VectorStore:
             return
         if not await self._call(self.client.collection_exists(self.collection)):
             log.info("creating Qdrant collection %s", self.collection)
-            if self.sparse:
-                # IDF weighting happens in Qdrant, over whatever the collection holds right now.
-                shape = {"vectors_config": {}, "sparse_vectors_config": {
-                    self.vector_name: models.SparseVectorParams(modifier=models.Modifier.IDF)}}
+            await self._call(
+                self.client.create_collection(
+                    self.collection,
+                    vectors_config={
+                        self.vector_name: models.VectorParams(size=self.dimensions, distance=models.Distance.COSINE)
+                    },
+                )
+            )
+            if self.local:
+                self._fast_local_commits()
             else:
-                shape = {"vectors_config": {
-                    self.vector_name: models.VectorParams(size=self.dimensions, distance=models.Distance.COSINE)}}
-            await self._call(self.client.create_collection(self.collection, **shape))
-            if not self.local:
                 # Qdrant Cloud filters on unindexed payload slowly (or not at all in strict mode).
                 await self._call(
                     self.client.create_payload_index(self.collection, "origin", models.PayloadSchemaType.KEYWORD)
                 )
         else:
-            params = (await self._call(self.client.get_collection(self.collection))).config.params
-            dense = params.vectors if isinstance(params.vectors, dict) else {}
-            sparse = params.sparse_vectors or {}
-            if self.sparse:
-                matches = self.vector_name in sparse
-            else:
-                matches = self.vector_name in dense and dense[self.vector_name].size == self.dimensions
-            if not matches:
-                built_with = ", ".join([*dense, *sparse]) or "an unnamed vector"
+            vectors = (await self._call(self.client.get_collection(self.collection))).config.params.vectors
+            found = vectors.get(self.vector_name) if isinstance(vectors, dict) else None
+            if found is None or found.size != self.dimensions:
+                built_with = ", ".join(vectors) if isinstance(vectors, dict) else "an unnamed vector"
                 raise ServiceUnavailable(
                     "qdrant",
                     f"collection {self.collection!r} was built by embedder {built_with}, but this configuration "
@@ -115,7 +127,7 @@ class VectorStore:
                 )
         self._ready = True
 
-    async def search(self, vector: list[float] | models.SparseVector, limit: int) -> list[Hit]:
+    async def search(self, vector: list[float], limit: int) -> list[Hit]:
         await self.ensure_collection()
         response = await self._call(
             self.client.query_points(
@@ -141,7 +153,7 @@ class VectorStore:
             if offset is None:
                 return found
 
-    async def upsert(self, ids: list[str], vectors: list, payloads: list[dict]) -> None:
+    async def upsert(self, ids: list[str], vectors: list[list[float]], payloads: list[dict]) -> None:
         await self.ensure_collection()
         points = [
             models.PointStruct(id=i, vector={self.vector_name: v}, payload=p)

@@ -1,18 +1,19 @@
-"""Embedders: Gemini in production, local BM25 term vectors when GEMINI_API_KEY is unset.
+"""Embedders: Gemini in production, a local hashing embedder when GEMINI_API_KEY is unset.
 
 The local one needs no model file: words (lower-cased, lightly stemmed, stop words dropped) and
-word pairs become sparse vectors with saturated term frequencies, and Qdrant weighs them by
-inverse document frequency at query time (`Modifier.IDF`), which together is BM25 ranking.
-docs/backend.md has the recall@5 that chose it over a dense hashing embedder and a small ONNX
-sentence model.
+adjacent word pairs are hashed into a fixed-size vector with sublinear weights, so cosine
+similarity ranks passages by the words and phrases they share with the question. Each feature
+lands in two buckets, so a single hash collision counts half as much.
+docs/backend.md has the recall@5 and the speed that chose it over BM25 sparse vectors and a
+small ONNX sentence model.
 """
 
+import math
 import re
 import zlib
 from typing import Protocol
 
-from google.genai import types
-from qdrant_client import models
+import numpy as np
 
 from app.core.config import Settings
 from app.core.gemini import make_client, unavailable
@@ -31,17 +32,13 @@ _STOP_WORDS = frozenset(
 )
 
 
-Vector = list[float] | models.SparseVector
-
-
 class Embedder(Protocol):
     name: str  # also the Qdrant vector name, so a collection built by another embedder is detected
-    dimensions: int  # 0 for sparse vectors
-    sparse: bool
+    dimensions: int
 
-    async def embed_documents(self, texts: list[str]) -> list[Vector]: ...
+    async def embed_documents(self, texts: list[str]) -> list[list[float]]: ...
 
-    async def embed_query(self, text: str) -> Vector: ...
+    async def embed_query(self, text: str) -> list[float]: ...
 
 
 def _stem(word: str) -> str:
@@ -56,51 +53,53 @@ def terms(text: str) -> list[str]:
     return [_stem(w) for w in _WORD.findall(text.lower()) if w not in _STOP_WORDS]
 
 
-def features(text: str) -> list[str]:
-    """Terms and adjacent term pairs: pairs reward passages that use the question's phrases."""
+def features(text: str) -> dict[str, int]:
+    """Counts of the terms and adjacent term pairs of `text`."""
     words = terms(text)
-    return words + [f"{a} {b}" for a, b in zip(words, words[1:])]
+    counts: dict[str, int] = {}
+    for feature in words + [f"{a} {b}" for a, b in zip(words, words[1:])]:
+        counts[feature] = counts.get(feature, 0) + 1
+    return counts
 
 
-def _index(feature: str) -> int:
-    return zlib.crc32(feature.encode())
+class HashingEmbedder:
+    name = "local-hashing-v1"
+    dimensions = 1024
+    BUCKETS = 2
+    PAIR_WEIGHT = 0.5  # a shared phrase counts, but less than the words themselves
 
+    def embed(self, text: str) -> list[float]:
+        vector = np.zeros(self.dimensions, dtype=np.float32)
+        for feature, count in features(text).items():
+            weight = (1.0 + math.log(count)) * (self.PAIR_WEIGHT if " " in feature else 1.0)
+            data = feature.encode()
+            for bucket in range(self.BUCKETS):
+                digest = zlib.crc32(data, bucket * 7919)
+                # The sign bit keeps colliding features from always adding up.
+                vector[(digest >> 1) % self.dimensions] += weight if digest & 1 else -weight
+        norm = float(np.linalg.norm(vector))
+        return (vector / norm if norm else vector).tolist()
 
-class Bm25Embedder:
-    name = "local-bm25-v1"
-    dimensions = 0
-    sparse = True
-    K1 = 1.2  # BM25's term-frequency saturation
+    async def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        return [self.embed(t) for t in texts]
 
-    def _vector(self, weights: dict[int, float]) -> models.SparseVector:
-        return models.SparseVector(indices=list(weights), values=list(weights.values()))
-
-    def embed_document(self, text: str) -> models.SparseVector:
-        counts: dict[int, int] = {}
-        for feature in features(text):
-            index = _index(feature)
-            counts[index] = counts.get(index, 0) + 1
-        return self._vector({i: c * (self.K1 + 1) / (c + self.K1) for i, c in counts.items()})
-
-    async def embed_documents(self, texts: list[str]) -> list[Vector]:
-        return [self.embed_document(t) for t in texts]
-
-    async def embed_query(self, text: str) -> Vector:
-        return self._vector({_index(f): 1.0 for f in features(text)})
+    async def embed_query(self, text: str) -> list[float]:
+        return self.embed(text)
 
 
 class GeminiEmbedder:
     dimensions = GEMINI_DIMENSIONS
-    sparse = False
 
     def __init__(self, settings: Settings):
         self.model = settings.gemini_embedding_model
-        self.name = f"gemini-{self.model}-{self.dimensions}"
+        self.name = f"{self.model}-{self.dimensions}"
         self.client = make_client(settings)
 
-    async def _embed(self, texts: list[str], task: str) -> list[Vector]:
+    async def _embed(self, texts: list[str], task: str) -> list[list[float]]:
+        from google.genai import types  # lazily: see app/core/gemini.py
+
         config = types.EmbedContentConfig(task_type=task, output_dimensionality=self.dimensions)
-        vectors: list[Vector] = []
+        vectors: list[list[float]] = []
         try:
             for start in range(0, len(texts), GEMINI_BATCH):
                 batch = texts[start : start + GEMINI_BATCH]
@@ -110,12 +109,12 @@ class GeminiEmbedder:
             raise unavailable(err) from err
         return vectors
 
-    async def embed_documents(self, texts: list[str]) -> list[Vector]:
+    async def embed_documents(self, texts: list[str]) -> list[list[float]]:
         return await self._embed(texts, "RETRIEVAL_DOCUMENT")
 
-    async def embed_query(self, text: str) -> Vector:
+    async def embed_query(self, text: str) -> list[float]:
         return (await self._embed([text], "RETRIEVAL_QUERY"))[0]
 
 
 def make_embedder(settings: Settings) -> Embedder:
-    return GeminiEmbedder(settings) if settings.gemini_api_key else Bm25Embedder()
+    return GeminiEmbedder(settings) if settings.gemini_api_key else HashingEmbedder()

@@ -17,9 +17,11 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from app.core.config import load_settings
 from app.core.errors import ServiceUnavailable
+from app.core.logging import configure
 from app.db.qdrant import VectorStore
-from app.services.embedding import Embedder
+from app.services.embedding import Embedder, make_embedder
 
 MAX_CHUNK_CHARS = 1500
 ID_NAMESPACE = uuid.UUID("6f1c1f0e-3d0a-4d55-9a59-7ad1d3c3a001")
@@ -163,15 +165,11 @@ async def ingest_paths(paths: list[str], embedder: Embedder, store: VectorStore)
 
 
 async def _main(paths: list[str]) -> int:
-    from app.core.config import load_settings
-    from app.core.logging import configure
-    from app.services.embedding import make_embedder
-
     settings = load_settings()
     configure(settings.log_level)
     embedder = make_embedder(settings)
     try:
-        store = VectorStore(settings, embedder.name, embedder.dimensions, embedder.sparse)
+        store = VectorStore(settings, embedder.name, embedder.dimensions)
     except ServiceUnavailable as err:
         print(f"ingest: {err}", file=sys.stderr)
         return 1

@@ -4,8 +4,6 @@ import asyncio
 from collections.abc import AsyncIterator
 from typing import Protocol
 
-from google.genai import types
-
 from app.core.config import Settings
 from app.core.gemini import make_client, unavailable
 from app.models.schemas import HistoryMessage, Passage
@@ -40,9 +38,13 @@ class GeminiWriter:
     def __init__(self, settings: Settings):
         self.model = settings.gemini_model
         self.client = make_client(settings)
+        from google.genai import types  # lazily: see app/core/gemini.py
+
+        self.types = types
         self.config = types.GenerateContentConfig(system_instruction=SYSTEM_PROMPT, temperature=0.2)
 
-    def _contents(self, question: str, passages: list[Passage], history: list[HistoryMessage]) -> list[types.Content]:
+    def _contents(self, question: str, passages: list[Passage], history: list[HistoryMessage]) -> list:
+        types = self.types
         turns = [
             types.Content(role="user" if m.role == "user" else "model", parts=[types.Part(text=m.content)])
             for m in history
@@ -82,7 +84,7 @@ class GeminiWriter:
         return {"status": "ok"}
 
 
-def _finish_reason(response: types.GenerateContentResponse) -> str:
+def _finish_reason(response) -> str:
     candidates = response.candidates or []
     return str(candidates[0].finish_reason) if candidates else "no candidates"
 
