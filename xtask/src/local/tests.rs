@@ -165,7 +165,7 @@ fn a_crash_at_import_is_reported_with_the_exception_and_the_log() {
     std::fs::write(&main, format!("raise RuntimeError('broken at import')\n{code}")).unwrap();
 
     let err = message(fixture.start().err().expect("a Space that crashes at import cannot start"));
-    assert!(err.contains("the Space did not run: RuntimeError: broken at import"), "{err}");
+    assert!(err.contains("the Space did not start: RuntimeError: broken at import"), "{err}");
     assert!(err.contains(fixture.paths().uvicorn_log().as_str()), "{err}");
     assert!(err.contains(&format!("{}\", line 1, in <module>", main)), "the log's last lines are quoted: {err}");
     assert!(postgres::running_pid(&fixture.paths()).is_none(), "PostgreSQL outlived the failed start");
