@@ -206,3 +206,18 @@ fn a_detached_space_keeps_running_until_stop() {
     assert!(stop_recorded(&fixture.paths()).unwrap().is_empty(), "a second --stop finds nothing running");
     drop(fixture.dir);
 }
+
+#[test]
+fn a_space_that_dies_while_serving_is_an_error_and_its_database_is_stopped() {
+    let _serial = serial();
+    let fixture = Fixture::new();
+    let space = fixture.start().unwrap();
+    let uvicorn = process::read_pid(&fixture.paths().uvicorn_pid()).unwrap();
+    // SAFETY: kill(2) on the uvicorn this test started.
+    unsafe { libc::kill(uvicorn as libc::pid_t, libc::SIGKILL) };
+
+    let err = message(space.wait_until_interrupted().unwrap_err());
+    assert!(err.contains("the Space stopped") && err.contains("signal: 9"), "{err}");
+    assert!(err.contains(fixture.paths().uvicorn_log().as_str()), "{err}");
+    assert!(postgres::running_pid(&fixture.paths()).is_none(), "PostgreSQL outlived the Space");
+}
