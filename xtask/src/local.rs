@@ -270,12 +270,12 @@ pub(crate) fn stop(project: &Project) -> Result<()> {
 fn stop_recorded(paths: &Paths) -> Result<Vec<String>> {
     let mut stopped = Vec::new();
     if let Some(pid) = process::read_pid(&paths.uvicorn_pid()) {
-        if process::stop_pid(pid, "uvicorn", libc::SIGTERM, STOP_GRACE) {
+        if process::stop_pid(pid, "uvicorn", libc::SIGTERM, STOP_GRACE)? {
             stopped.push(format!("uvicorn (pid {pid})"));
         }
         std::fs::remove_file(paths.uvicorn_pid()).with_context(|| format!("cannot remove {}", paths.uvicorn_pid()))?;
     }
-    if let Some(pid) = postgres::stop_detached(paths) {
+    if let Some(pid) = postgres::stop_detached(paths)? {
         stopped.push(format!("PostgreSQL (pid {pid})"));
     }
     Ok(stopped)

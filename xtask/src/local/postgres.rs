@@ -116,9 +116,9 @@ pub(super) fn running_pid(paths: &Paths) -> Option<u32> {
 }
 
 /// Stops a server left running by `--detach` (or by an xtask that was killed).
-pub(super) fn stop_detached(paths: &Paths) -> Option<u32> {
-    let pid = running_pid(paths)?;
-    process::stop_pid(pid, "postgres", libc::SIGINT, STOP_GRACE).then_some(pid)
+pub(super) fn stop_detached(paths: &Paths) -> Result<Option<u32>> {
+    let Some(pid) = running_pid(paths) else { return Ok(None) };
+    Ok(process::stop_pid(pid, "postgres", libc::SIGINT, STOP_GRACE)?.then_some(pid))
 }
 
 /// The last line of `postmaster.pid`: `starting`, `ready`, `stopping`.
