@@ -196,7 +196,7 @@ impl LocalSpace {
         interrupt::install()?;
         while !interrupt::requested() {
             if let Some(status) = self.uvicorn.as_mut().and_then(|c| c.try_wait().ok().flatten()) {
-                return Err(self.crashed(&format!("the Space's app exited ({status})")));
+                return Err(self.crashed("the Space stopped", &format!("uvicorn exited ({status})")));
             }
             if let Some(status) = self.postgres.as_mut().and_then(|p| p.exited()) {
                 let log = self.paths.postgres_log();
@@ -214,13 +214,14 @@ impl LocalSpace {
         let deadline = Instant::now() + START_TIMEOUT;
         loop {
             if let Some(status) = self.uvicorn.as_mut().and_then(|c| c.try_wait().ok().flatten()) {
-                return Err(self.crashed(&format!("uvicorn exited ({status}) before listening on {address}")));
+                return Err(self.crashed("the Space did not start", &format!("uvicorn exited ({status}) before listening on {address}")));
             }
             if std::net::TcpStream::connect_timeout(&address, Duration::from_millis(200)).is_ok() {
                 return Ok(());
             }
             if Instant::now() > deadline {
-                return Err(self.crashed(&format!("uvicorn did not listen on {address} within {}s", START_TIMEOUT.as_secs())));
+                let what = format!("uvicorn did not listen on {address} within {}s", START_TIMEOUT.as_secs());
+                return Err(self.crashed("the Space did not start", &what));
             }
             interrupt::sleep(Duration::from_millis(25))?;
         }
@@ -228,11 +229,11 @@ impl LocalSpace {
 
     /// The error for an app that stopped or never started: the Python exception as the cause,
     /// then the log's last lines and its path.
-    fn crashed(&self, what: &str) -> anyhow::Error {
+    fn crashed(&self, headline: &str, what: &str) -> anyhow::Error {
         let log = self.paths.uvicorn_log();
         let cause = process::crash_cause(&log).unwrap_or_else(|| "its log is empty".to_owned());
         anyhow::anyhow!(
-            "the Space did not run: {cause}\n  {what}; the last lines of {log}:\n{}",
+            "{headline}: {cause}\n  {what}; the last lines of {log}:\n{}",
             process::log_tail(&log, LOG_LINES)
         )
     }
@@ -269,12 +270,12 @@ pub(crate) fn stop(project: &Project) -> Result<()> {
 fn stop_recorded(paths: &Paths) -> Result<Vec<String>> {
     let mut stopped = Vec::new();
     if let Some(pid) = process::read_pid(&paths.uvicorn_pid()) {
-        if process::stop_pid(pid, "uvicorn", libc::SIGTERM, STOP_GRACE) {
+        if process::stop_pid(pid, "uvicorn", libc::SIGTERM, STOP_GRACE)? {
             stopped.push(format!("uvicorn (pid {pid})"));
         }
         std::fs::remove_file(paths.uvicorn_pid()).with_context(|| format!("cannot remove {}", paths.uvicorn_pid()))?;
     }
-    if let Some(pid) = postgres::stop_detached(paths) {
+    if let Some(pid) = postgres::stop_detached(paths)? {
         stopped.push(format!("PostgreSQL (pid {pid})"));
     }
     Ok(stopped)
