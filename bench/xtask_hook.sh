@@ -23,19 +23,26 @@ export GIT_AUTHOR_NAME=bench GIT_AUTHOR_EMAIL=bench@example.invalid GIT_COMMITTE
 git init -q && git add -A && git commit -q --no-verify -m copy
 "$CARGO_TARGET_DIR/debug/xtask" install-hooks >/dev/null
 
+# A change outside the checked folders (the hook's inputs are unchanged: cached pass)...
 hyperfine --warmup 3 --runs "$runs" --export-json "$json" \
     --prepare 'echo "a small change" >> README.md && git add README.md' \
     -n "git commit --no-verify" "git commit -q --no-verify -m change" \
     -n "git commit (pre-commit hook)" "git commit -q -m change"
+# ...and a backend change, regenerated and staged (new inputs: a full check).
+backend_change="echo '# a small change' >> backend/app/main.py && $CARGO_TARGET_DIR/debug/xtask generate >/dev/null && git add backend huggingface-spaces"
+hyperfine --warmup 3 --runs "$runs" --export-json "$json.backend" \
+    --prepare "$backend_change" \
+    -n "git commit --no-verify (backend change)" "git commit -q --no-verify -m change" \
+    -n "git commit (pre-commit hook, backend change)" "git commit -q -m change"
 cd "$root"
 hyperfine --warmup 2 --runs 10 -n "cargo xtask check --staged (fallback)" "cargo xtask check --staged" \
     --export-json "$json.fallback"
-python3 - "$json" "$json.fallback" <<'PY'
+python3 - "$json" "$json.backend" "$json.fallback" <<'PY'
 import json, sys
-plain, hook = json.load(open(sys.argv[1]))["results"]
-fallback = json.load(open(sys.argv[2]))["results"][0]
-print(f"git commit --no-verify    median {plain['median'] * 1000:7.1f} ms")
-print(f"git commit with the hook  median {hook['median'] * 1000:7.1f} ms  (+{(hook['median'] - plain['median']) * 1000:.1f} ms)")
-print(f"hook fallback (cargo xtask check --staged) median {fallback['median'] * 1000:.1f} ms")
+for path, what in [(sys.argv[1], "README change"), (sys.argv[2], "backend change")]:
+    plain, hook = json.load(open(path))["results"]
+    print(f"{what}: git commit --no-verify median {plain['median'] * 1000:6.1f} ms, with the hook {hook['median'] * 1000:6.1f} ms (+{(hook['median'] - plain['median']) * 1000:.1f} ms)")
+fallback = json.load(open(sys.argv[3]))["results"][0]
+print(f"hook fallback (cargo xtask check --staged, warm) median {fallback['median'] * 1000:.1f} ms")
 PY
-rm -f "$json.fallback"
+rm -f "$json.fallback" "$json.backend"
