@@ -10,11 +10,15 @@ cargo fetch --locked >/dev/null  # the network is not part of the build time
 echo "machine: $(nproc) cores; $(cargo --version)"
 for run in $(seq "$runs"); do
     target="$(mktemp -d /tmp/xtask-cold-build.XXXXXX)"
-    trap 'rm -rf "$target"' EXIT
-    start=$(date +%s.%N)
-    CARGO_TARGET_DIR="$target" cargo build -p xtask --locked --timings --quiet
-    end=$(date +%s.%N)
-    printf 'run %s: cold build %.1f s\n' "$run" "$(echo "$end - $start" | bc -l)"
+    trap 'rm -rf "$target" "$target.log"' EXIT
+    # Wall time, and CPU time: on a machine shared with other work the wall time grows with
+    # the load; CPU time / cores is what the build needs on idle cores.
+    TIMEFORMAT="%R %U %S"
+    times="$( { time CARGO_TARGET_DIR="$target" cargo build -p xtask --locked --timings --quiet 2>"$target.log" ; } 2>&1 )" \
+        || { cat "$target.log" >&2; exit 1; }
+    read -r real user sys <<<"$times"
+    printf 'run %s: cold build %.1f s wall, %.1f s CPU (user+sys) = %.1f s per core on %s cores; load average %s\n' \
+        "$run" "$real" "$(echo "$user + $sys" | bc -l)" "$(echo "($user + $sys) / $(nproc)" | bc -l)" "$(nproc)" "$(cut -d' ' -f1-3 /proc/loadavg)"
     report="$(ls "$target"/cargo-timings/cargo-timing-*.html | head -n 1)"
     python3 - "$report" <<'PY'
 import json, re, sys
@@ -25,6 +29,6 @@ print("slowest units (seconds, compiled in parallel on the available cores):")
 for u in units[:8]:
     print(f"  {u['duration']:6.2f}  {u['name']} {u['version']} {u.get('target', '').strip()}")
 PY
-    rm -rf "$target"
+    rm -rf "$target" "$target.log"
     trap - EXIT
 done

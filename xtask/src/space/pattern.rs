@@ -25,10 +25,6 @@ impl Pattern {
     pub(crate) fn captures_iter<'r, 't>(&'r self, text: &'t str) -> impl Iterator<Item = Captures<'t>> + use<'r, 't> {
         self.0.captures_iter(text.as_bytes()).map(move |inner| Captures { text, inner })
     }
-
-    pub(crate) fn find_iter<'r, 't>(&'r self, text: &'t str) -> impl Iterator<Item = Match<'t>> + use<'r, 't> {
-        self.0.find_iter(text.as_bytes()).map(move |m| Match { text, range: m.range() })
-    }
 }
 
 pub(crate) struct Captures<'t> {
