@@ -13,7 +13,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import numpy as np
 
-from app.services.embedding import HashingEmbedder
+import zlib
+
+from app.services.embedding import features
 
 GEMINI_KEY = "test-gemini-key"
 QDRANT_KEY = "test-qdrant-key"
@@ -58,18 +60,24 @@ def send_json(handler: BaseHTTPRequestHandler, status: int, payload: object) -> 
     handler.wfile.write(data)
 
 
-class _GeminiEmbedding(HashingEmbedder):
-    dimensions = 768
+def fake_gemini_embedding(text: str, dimensions: int = 768) -> list[float]:
+    """A deterministic dense vector that ranks texts by shared words, standing in for Gemini's model."""
+    vector = np.zeros(dimensions, dtype=np.float32)
+    for feature in features(text):  # the same terms and pairs as the local embedder
+        for salt in (b"a", b"b", b"c"):  # three buckets per feature dilute hash collisions
+            digest = zlib.crc32(salt + feature.encode())
+            vector[(digest >> 1) % dimensions] += 1.0 if digest & 1 else -1.0
+    norm = float(np.linalg.norm(vector))
+    return (vector / norm if norm else vector).tolist()
 
 
 class FakeGemini(_Server):
-    """`mode`: "ok", "down" (500 on every call) or "quota" (429)."""
+    """`mode`: "ok", "down" (500 on every call), "quota" (429) or "answers_down" (500 on generation only)."""
 
     _PATH = re.compile(r"^/v1beta/models/([^:/?]+)(?::(\w+))?")
 
     def __init__(self):
         self.mode = "ok"
-        self._embedding = _GeminiEmbedding()
         super().__init__(self._handle)
 
     def calls(self, method: str) -> list:
@@ -98,6 +106,8 @@ class FakeGemini(_Server):
         if not match:
             return self._error(handler, 404, f"unknown path {handler.path}", "NOT_FOUND")
         model, method = match.groups()
+        if self.mode == "answers_down" and method in ("generateContent", "streamGenerateContent"):
+            return self._error(handler, 500, "Internal error encountered.", "INTERNAL")
         if method is None and handler.command == "GET":
             return send_json(handler, 200, {
                 "name": f"models/{model}", "displayName": model, "version": "001",
@@ -109,7 +119,7 @@ class FakeGemini(_Server):
             for request in body["requests"]:
                 assert request["outputDimensionality"] == 768, request
                 text = " ".join(p["text"] for p in request["content"]["parts"])
-                embeddings.append({"values": self._embedding.embed(text)})
+                embeddings.append({"values": fake_gemini_embedding(text)})
             return send_json(handler, 200, {"embeddings": embeddings})
         if method == "generateContent":
             return send_json(handler, 200, self._response(self.answer_for(body), model))
@@ -183,7 +193,3 @@ def unused_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-def cosine(a, b) -> float:
-    return float(np.dot(a, b) / (np.linalg.norm(a) * np.linalg.norm(b)))

@@ -1,5 +1,8 @@
 """GET /api/health: seed shape, honest local states, and the failing service's reason."""
 
+import httpx
+
+from app.main import create_app
 from tests.conftest import gemini_settings, make_settings, running
 from tests.fakes import QDRANT_KEY, unused_port
 
@@ -82,3 +85,12 @@ async def test_rejected_gemini_key_answers_503_naming_gemini(tmp_path, gemini):
     assert gemini_state["status"] == "error"
     assert "GEMINI_API_KEY" in gemini_state["detail"]
     assert "wrong-key" not in response.text
+
+
+async def test_a_burst_of_health_checks_costs_one_round_of_probes(tmp_path, gemini):
+    app = create_app(make_settings(tmp_path, **gemini_settings(gemini)), health_cache_s=60)
+    async with app.router.lifespan_context(app):
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client:
+            answers = [await client.get("/api/health") for _ in range(5)]
+    assert [a.status_code for a in answers] == [200] * 5
+    assert len([r for r in gemini.requests if r[1] == "/v1beta/models/gemini-2.5-flash"]) == 1

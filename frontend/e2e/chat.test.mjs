@@ -9,6 +9,8 @@ import { ARTIFACTS_DIR, DIST_DIR, launchBrowser, serveStatic, startBackend } fro
 
 const QUESTION = 'How do I deploy the backend to Hugging Face Spaces?';
 const SCREENSHOT = path.join(ARTIFACTS_DIR, 'chat.png');
+/** A complete answer (a streaming one is still growing and has no sources yet). */
+const ANSWER = '#messages .message.assistant:not(.streaming)';
 
 let site; // the page's allowed origin
 let stranger; // the same page from an origin the backend does not allow
@@ -16,6 +18,7 @@ let backend;
 let browser;
 
 before(async () => {
+  mkdirSync(ARTIFACTS_DIR, { recursive: true });
   site = await serveStatic(DIST_DIR);
   stranger = await serveStatic(DIST_DIR);
   backend = await startBackend({ origins: [`http://localhost:${site.port}`] });
@@ -30,7 +33,7 @@ after(async () => {
 });
 
 /** A fresh profile on the page, collecting console errors and uncaught exceptions. */
-async function openPage(port, viewport = { width: 1000, height: 760 }) {
+async function openPage(port, viewport = { width: 1100, height: 1100 }) {
   const context = await browser.newContext({ viewport });
   const page = await context.newPage();
   const problems = [];
@@ -62,13 +65,18 @@ test('a question typed with the keyboard gets an answer with its sources, withou
       'the question box has focus on load',
     );
     await watchThinking(page);
+    const chatRequests = [];
+    page.on('request', (request) => {
+      if (request.method() === 'POST') chatRequests.push(new URL(request.url()).pathname);
+    });
     await page.keyboard.type(QUESTION);
     await page.keyboard.press('Enter');
 
-    const answer = page.locator('#messages .message.assistant').last();
+    const answer = page.locator(ANSWER).last();
     await answer.waitFor({ timeout: 30_000 });
     assert.equal(await page.locator('#messages .message.user .text').last().innerText(), QUESTION);
     assert.ok(await page.evaluate(() => window.__sawThinking), 'the thinking state was shown while waiting');
+    assert.deepEqual(chatRequests, ['/api/chat/stream'], 'the answer was streamed');
     assert.ok((await answer.locator('.text').innerText()).trim().length > 0, 'the answer has text');
     const sources = answer.locator('.source');
     assert.ok((await sources.count()) >= 1, 'the answer lists at least one source');
@@ -76,7 +84,6 @@ test('a question typed with the keyboard gets an answer with its sources, withou
     assert.equal(await page.locator('#messages .message.error').count(), 0);
     assert.equal(await page.locator('#send').isEnabled(), true, 'sending is possible again');
 
-    mkdirSync(ARTIFACTS_DIR, { recursive: true });
     await page.screenshot({ path: SCREENSHOT });
 
     // The session survives a reload: the conversation comes back from the backend.
@@ -84,7 +91,7 @@ test('a question typed with the keyboard gets an answer with its sources, withou
     assert.match(sessionId ?? '', /^[0-9a-f-]{36}$/, 'the session id is stored');
     const answerText = await answer.locator('.text').innerText();
     await page.reload();
-    await page.locator('#messages .message.assistant').first().waitFor();
+    await page.locator(ANSWER).first().waitFor();
     assert.equal(await page.locator('#messages .message.user .text').first().innerText(), QUESTION);
     assert.equal(await page.locator('#messages .message.assistant .text').first().innerText(), answerText);
     assert.ok((await page.locator('#messages .message.assistant .source').count()) >= 1, 'restored sources');
@@ -107,11 +114,12 @@ test('a phone-width screen shows the whole chat without horizontal scrolling', a
   const { context, page, problems } = await openPage(site.port, { width: 360, height: 740 });
   try {
     await page.locator('.suggestion').first().click();
-    await page.locator('#messages .message.assistant').waitFor({ timeout: 30_000 });
+    await page.locator(ANSWER).waitFor({ timeout: 30_000 });
     const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
     assert.ok(overflow <= 0, `the page is ${overflow}px wider than the screen`);
     assert.equal(await page.locator('#send').isVisible(), true);
     assert.equal(await page.locator('#new-chat').isVisible(), true);
+    await page.screenshot({ path: path.join(ARTIFACTS_DIR, 'chat-phone.png') });
     assert.deepEqual(problems, [], 'no console errors');
   } finally {
     await context.close();
@@ -130,6 +138,7 @@ test('an origin missing from ALLOWED_ORIGINS gets the CORS explanation', async (
     assert.match(text, /ALLOWED_ORIGINS/);
     assert.ok(text.includes(`http://localhost:${stranger.port}`), `names the refused origin: ${text}`);
     assert.equal(await page.locator('#message').inputValue(), QUESTION, 'the question is kept for a retry');
+    await page.screenshot({ path: path.join(ARTIFACTS_DIR, 'chat-cors.png') });
   } finally {
     await context.close();
   }
@@ -148,6 +157,7 @@ test('with the backend stopped, the page says the server is unreachable instead 
     assert.match(text, /unreachable/i);
     assert.match(text, /Cannot reach the chatbot server at http:\/\/localhost:8000/);
     assert.equal(await page.locator('#message').isEnabled(), true, 'the page stays usable');
+    await page.screenshot({ path: path.join(ARTIFACTS_DIR, 'chat-offline.png') });
     // The browser logs the refused connection itself; anything else is a page bug.
     const unexpected = problems.filter((p) => !/ERR_CONNECTION_REFUSED|Failed to load resource/.test(p));
     assert.deepEqual(unexpected, []);

@@ -124,15 +124,27 @@ export async function startBackend({ origins }) {
   child.stdout.on('data', keep);
   child.stderr.on('data', keep);
   const exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
-  // If the test process dies without running its cleanup, the backend must not outlive it.
-  const killOnExit = () => child.kill('SIGKILL');
+  // If the test process ends without running its cleanup (a crash, Ctrl-C, a CI timeout),
+  // the backend must not outlive it and keep port 8000.
+  const killOnExit = () => {
+    child.kill('SIGKILL');
+    rmSync(dataDir, { recursive: true, force: true });
+  };
+  const killOnSignal = (signal) => {
+    killOnExit();
+    process.exit(signal === 'SIGINT' ? 130 : 143);
+  };
   process.once('exit', killOnExit);
+  process.once('SIGINT', killOnSignal);
+  process.once('SIGTERM', killOnSignal);
 
   const backend = {
     url: `http://localhost:${BACKEND_PORT}`,
     log: () => log,
     async stop() {
       process.removeListener('exit', killOnExit);
+      process.removeListener('SIGINT', killOnSignal);
+      process.removeListener('SIGTERM', killOnSignal);
       if (child.exitCode === null && child.signalCode === null) {
         child.kill('SIGTERM');
         const timer = setTimeout(() => child.kill('SIGKILL'), BACKEND_STOP_TIMEOUT_MS);

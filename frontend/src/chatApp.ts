@@ -1,11 +1,11 @@
 // The chat panel's behaviour: sending, the thinking state, errors, new conversations and
 // restoring a session. It knows nothing about URLs; the client does.
 
-import { ChatError, type ChatClient, type HistoryMessage } from './services/chatClient';
+import { ChatError, type ChatClient, type ChatReply, type HistoryMessage } from './services/chatClient';
 import { renderEntry, type Entry } from './render';
 import type { SessionStore } from './session';
 
-export type Backend = Pick<ChatClient, 'sendMessage' | 'getHistory'>;
+export type Backend = Pick<ChatClient, 'streamMessage' | 'getHistory'>;
 
 const ERROR_TITLES: Record<ChatError['kind'], string> = {
   offline: 'The chatbot server is unreachable',
@@ -81,24 +81,47 @@ export class ChatApp {
     const generation = this.generation;
     this.input.value = '';
     this.fitInput();
-    this.append({ kind: 'user', text });
-    const thinking = this.append({ kind: 'thinking' });
+    const question = this.append({ kind: 'user', text });
+    let bubble = this.append({ kind: 'thinking' });
     this.setPending(true);
+    const showPartial = (answerSoFar: string) => {
+      if (generation !== this.generation) return;
+      const partial = renderEntry({ kind: 'assistant', text: answerSoFar, sources: [] });
+      partial.classList.add('streaming');
+      const first = bubble.classList.contains('thinking');
+      bubble.replaceWith(partial);
+      bubble = partial;
+      if (first) question.scrollIntoView({ block: 'start' });
+    };
     try {
-      const reply = await this.backend.sendMessage(text, this.session.get());
+      const reply = await this.ask(text, showPartial);
       if (generation !== this.generation) return;
       this.session.set(reply.sessionId);
-      thinking.replaceWith(renderEntry({ kind: 'assistant', text: reply.answer, sources: reply.sources }));
+      bubble.replaceWith(renderEntry({ kind: 'assistant', text: reply.answer, sources: reply.sources }));
+      // Long answers are read from their start, so the question goes to the top.
+      question.scrollIntoView({ block: 'start' });
     } catch (err) {
       if (generation !== this.generation) return;
-      thinking.replaceWith(renderEntry(errorEntry(err)));
+      bubble.replaceWith(renderEntry(errorEntry(err)));
       // Give the question back so retrying is one keypress.
       if (!this.input.value) this.input.value = text;
+      this.scrollToEnd();
     } finally {
-      if (generation === this.generation) {
-        this.setPending(false);
-        this.scrollToEnd();
+      if (generation === this.generation) this.setPending(false);
+    }
+  }
+
+  private async ask(text: string, onText: (answerSoFar: string) => void): Promise<ChatReply> {
+    const sessionId = this.session.get();
+    try {
+      return await this.backend.streamMessage(text, sessionId, onText);
+    } catch (err) {
+      // The backend no longer knows the session (e.g. its data folder was reset): go on in a new one.
+      if (sessionId && err instanceof ChatError && err.status === 404) {
+        this.session.clear();
+        return this.backend.streamMessage(text, null, onText);
       }
+      throw err;
     }
   }
 
@@ -113,8 +136,7 @@ export class ChatApp {
       history = await this.backend.getHistory(sessionId);
     } catch (err) {
       if (generation !== this.generation) return;
-      const entry = errorEntry(err);
-      thinking.replaceWith(renderEntry({ ...entry, title: `Could not restore your conversation: ${entry.title.toLowerCase()}` }));
+      thinking.replaceWith(renderEntry({ ...errorEntry(err), title: 'Could not restore your previous conversation' }));
       this.setPending(false);
       return;
     }
@@ -125,14 +147,15 @@ export class ChatApp {
       this.session.clear();
       return;
     }
+    let lastQuestion: HTMLElement | null = null;
     for (const message of history) {
-      this.append(
-        message.role === 'user'
-          ? { kind: 'user', text: message.content }
-          : { kind: 'assistant', text: message.content, sources: message.sources },
-      );
+      if (message.role === 'user') {
+        lastQuestion = this.append({ kind: 'user', text: message.content });
+      } else {
+        this.append({ kind: 'assistant', text: message.content, sources: message.sources });
+      }
     }
-    this.scrollToEnd();
+    lastQuestion?.scrollIntoView({ block: 'start' });
   }
 
   private startNewConversation(): void {

@@ -1,6 +1,7 @@
 // DOM for one conversation entry. Text goes in through textContent only: answers and
 // snippets come from documents and must never become markup.
 
+import { renderInline, renderMarkdown } from './markdown';
 import type { Source } from './services/chatClient';
 
 export type Entry =
@@ -15,10 +16,13 @@ export function renderEntry(entry: Entry): HTMLLIElement {
     case 'user':
       item.append(el('p', 'who visually-hidden', 'You:'), el('p', 'text', entry.text));
       break;
-    case 'assistant':
-      item.append(el('p', 'who visually-hidden', 'Assistant:'), el('p', 'text', entry.text));
+    case 'assistant': {
+      const text = el('div', 'text markdown');
+      text.append(renderMarkdown(entry.text));
+      item.append(el('p', 'who visually-hidden', 'Assistant:'), text);
       if (entry.sources.length) item.append(renderSources(entry.sources));
       break;
+    }
     case 'thinking': {
       const label = el('span', 'thinking-label', 'Thinking');
       const dots = el('span', 'dots');
@@ -54,7 +58,9 @@ function renderSource(source: Source): HTMLLIElement {
     link.rel = 'noopener noreferrer';
     head.append(link);
   } else {
-    head.append(el('span', 'source-title', source.title));
+    const title = el('span', 'source-title');
+    title.append(renderInline(source.title));
+    head.append(title);
     if (source.urlOrPath && source.urlOrPath !== source.title) {
       head.append(el('code', 'source-path', source.urlOrPath));
     }

@@ -9,6 +9,8 @@ mod flags;
 mod frontend;
 mod generate;
 mod hooks;
+mod interrupt;
+mod local;
 mod settings;
 mod space;
 

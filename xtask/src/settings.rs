@@ -2,7 +2,7 @@
 //!
 //! Read once in `main.rs` and passed down as plain values.
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, bail, ensure};
 use camino::{Utf8Path, Utf8PathBuf};
 use serde::Deserialize;
 
@@ -119,6 +119,106 @@ impl HfSpace {
     }
 }
 
+/// Where `deploy` goes: resolved once from flags, then `[workspace.metadata.hf-space]`, then
+/// a prompt on a terminal.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct DeployTarget {
+    pub(crate) user: String,
+    pub(crate) space: String,
+    /// An origin (`https://host[:port]`, no trailing slash): what CORS compares.
+    pub(crate) frontend_url: String,
+    /// `--space-url` or `space-url`; `None` means: the host the Hub reports, else the derived one.
+    pub(crate) space_url: Option<String>,
+}
+
+/// The deploy settings given as flags, before the manifest and the prompt fill the gaps.
+#[derive(Debug, Default)]
+pub(crate) struct DeployFlags {
+    pub(crate) user: Option<String>,
+    pub(crate) space: Option<String>,
+    pub(crate) frontend_url: Option<String>,
+    pub(crate) space_url: Option<String>,
+}
+
+impl DeployTarget {
+    /// `prompt` asks the user for one value (it is `None` when stdin is not a terminal);
+    /// whatever is still missing is reported in ONE error that says how to supply each value.
+    pub(crate) fn resolve(
+        flags: DeployFlags,
+        settings: &HfSpace,
+        mut prompt: Option<&mut dyn FnMut(&str) -> Result<String>>,
+    ) -> Result<DeployTarget> {
+        let mut values = Vec::new();
+        let mut missing = Vec::new();
+        for (key, flag, configured, example) in [
+            ("user", flags.user, &settings.user, "anusha-soh"),
+            ("space", flags.space, &settings.space, "rag-chatbot"),
+            ("frontend-url", flags.frontend_url, &settings.frontend_url, "https://my-app.vercel.app"),
+        ] {
+            let mut value = flag.or_else(|| configured.clone()).filter(|v| !v.trim().is_empty());
+            if value.is_none()
+                && let Some(ask) = prompt.as_mut()
+            {
+                value = Some(ask(&format!("Hugging Face {key} (e.g. {example})"))?).filter(|v| !v.trim().is_empty());
+            }
+            match value {
+                Some(v) => values.push(v.trim().to_owned()),
+                None => {
+                    missing.push(format!("  {key}: pass `--{key} {example}` or add `{key} = \"{example}\"` to [workspace.metadata.hf-space] in Cargo.toml"));
+                    values.push(String::new());
+                }
+            }
+        }
+        if !missing.is_empty() {
+            bail!("missing deploy settings (or run on a terminal to be asked):\n{}", missing.join("\n"));
+        }
+        let [user, space, frontend_url] = <[String; 3]>::try_from(values).unwrap();
+        validate_repo_name("user", &user)?;
+        validate_repo_name("space", &space)?;
+        let frontend_url = origin("frontend-url", &frontend_url)?;
+        let space_url = flags.space_url.or_else(|| settings.space_url.clone());
+        let space_url = space_url.map(|url| origin("space-url", &url)).transpose()?;
+        Ok(DeployTarget { user, space, frontend_url, space_url })
+    }
+
+    /// `USER/SPACE`, as the Hub API and the git remote name it.
+    pub(crate) fn repo_id(&self) -> String {
+        format!("{}/{}", self.user, self.space)
+    }
+}
+
+/// The Hub's repo-name rule (as `huggingface_hub` validates it): 1 to 96 of ASCII letters,
+/// digits, `-`, `_`, `.`; starting and ending with a letter, digit or `_`; no `--` or `..`;
+/// not ending in `.git`.
+pub(crate) fn validate_repo_name(key: &str, name: &str) -> Result<()> {
+    let allowed = |c: char| c.is_ascii_alphanumeric() || "-_.".contains(c);
+    let edge = |c: Option<char>| c.is_some_and(|c| c.is_ascii_alphanumeric() || c == '_');
+    let valid = (1..=96).contains(&name.len())
+        && name.chars().all(allowed)
+        && edge(name.chars().next())
+        && edge(name.chars().last())
+        && !name.contains("--")
+        && !name.contains("..")
+        && !name.ends_with(".git");
+    ensure!(
+        valid,
+        "{key} `{name}` is not a valid Hugging Face name: use 1-96 letters, digits, `-`, `_` or `.`, \
+         start and end with a letter or digit, no `--` or `..`, no `.git` suffix"
+    );
+    Ok(())
+}
+
+/// An `http(s)://host[:port]` origin without a path; a trailing `/` is dropped.
+pub(crate) fn origin(key: &str, url: &str) -> Result<String> {
+    let trimmed = url.trim().trim_end_matches('/');
+    let host = trimmed.strip_prefix("https://").or_else(|| trimmed.strip_prefix("http://"));
+    let valid = host.is_some_and(|host| {
+        !host.is_empty() && !host.contains(['/', '?', '#', ' ', '@']) && !host.starts_with(':')
+    });
+    ensure!(valid, "{key} `{url}` is not an origin: write it as `https://host` (optionally `:port`), without a path");
+    Ok(trimmed.to_owned())
+}
+
 /// The project root: the nearest directory at or above `start` whose `Cargo.toml` has
 /// `[workspace.metadata.hf-space]`, so the tool works from any subdirectory and on copies
 /// of the repository; `fallback` (where xtask was built) otherwise.
@@ -161,5 +261,63 @@ mod tests {
     fn a_missing_table_says_how_to_add_it() {
         let err = HfSpace::parse("[workspace]\nmembers = []\n").unwrap_err();
         assert!(format!("{err:#}").contains("add `[workspace.metadata.hf-space]`"), "{err:#}");
+    }
+
+    fn empty() -> HfSpace {
+        HfSpace::parse("[workspace.metadata.hf-space]\n").unwrap()
+    }
+
+    #[test]
+    fn flags_win_over_the_manifest() {
+        let settings = HfSpace::parse(
+            "[workspace.metadata.hf-space]\nuser = \"a\"\nspace = \"b\"\nfrontend-url = \"https://f.example/\"\n",
+        )
+        .unwrap();
+        let flags = DeployFlags { space: Some("c".into()), ..DeployFlags::default() };
+        let target = DeployTarget::resolve(flags, &settings, None).unwrap();
+        assert_eq!(target.repo_id(), "a/c");
+        assert_eq!(target.frontend_url, "https://f.example");
+        assert_eq!(target.space_url, None);
+    }
+
+    #[test]
+    fn every_missing_setting_is_named_in_one_error() {
+        let err = DeployTarget::resolve(DeployFlags::default(), &empty(), None).unwrap_err().to_string();
+        for key in ["--user", "--space", "--frontend-url", "[workspace.metadata.hf-space]"] {
+            assert!(err.contains(key), "{err}");
+        }
+    }
+
+    #[test]
+    fn the_prompt_fills_what_is_missing() {
+        let mut asked = Vec::new();
+        let mut ask = |question: &str| {
+            asked.push(question.to_owned());
+            Ok(format!(" v{} ", asked.len()))
+        };
+        let flags = DeployFlags { frontend_url: Some("http://localhost:5173".into()), ..DeployFlags::default() };
+        let target = DeployTarget::resolve(flags, &empty(), Some(&mut ask)).unwrap();
+        assert_eq!((target.user.as_str(), target.space.as_str()), ("v1", "v2"));
+        assert_eq!(asked.len(), 2);
+    }
+
+    #[test]
+    fn hub_names_follow_the_repo_name_rule() {
+        for good in ["rag-chatbot", "Alice_B", "my.bot", "a", "x1"] {
+            validate_repo_name("space", good).unwrap();
+        }
+        for bad in ["", "-a", "a-", "a--b", "a..b", "my bot", "a/b", "bot.git", &"a".repeat(97)] {
+            let err = validate_repo_name("space", bad).unwrap_err().to_string();
+            assert!(err.contains(&format!("space `{bad}`")), "{err}");
+        }
+    }
+
+    #[test]
+    fn origins_lose_a_trailing_slash_and_refuse_paths() {
+        assert_eq!(origin("frontend-url", "https://x.dev/").unwrap(), "https://x.dev");
+        assert_eq!(origin("space-url", "http://127.0.0.1:7860").unwrap(), "http://127.0.0.1:7860");
+        for bad in ["x.dev", "ftp://x.dev", "https://x.dev/app", "https://"] {
+            assert!(origin("frontend-url", bad).is_err(), "{bad}");
+        }
     }
 }

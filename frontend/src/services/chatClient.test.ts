@@ -41,9 +41,17 @@ async function failure(promise: Promise<unknown>): Promise<ChatError> {
   return err as ChatError;
 }
 
-afterEach(async () => {
-  await Promise.all(servers.splice(0).map((s) => new Promise((resolve) => s.close(resolve))));
-});
+async function closeAll(): Promise<void> {
+  await Promise.all(
+    servers.splice(0).map((s) => {
+      const closed = new Promise((resolve) => s.close(resolve));
+      s.closeAllConnections(); // keep-alive sockets would hold close() for seconds
+      return closed;
+    }),
+  );
+}
+
+afterEach(closeAll);
 
 describe('sendMessage', () => {
   it('posts the message and session id as JSON and maps the reply', async () => {
@@ -194,11 +202,133 @@ describe('errors', () => {
   it('says the server is unreachable when nothing listens', async () => {
     const client = new ChatClient();
     client.baseUrl = await serve(() => {});
-    await Promise.all(servers.splice(0).map((s) => new Promise((resolve) => s.close(resolve))));
+    await closeAll();
 
     const err = await failure(client.sendMessage('x'));
 
     expect(err.kind).toBe('offline');
     expect(err.message).toContain(`Cannot reach the chatbot server at ${client.baseUrl}`);
+  });
+});
+
+function sse(res: ServerResponse, events: [string, unknown][], { split = false } = {}): void {
+  res.writeHead(200, { 'Content-Type': 'text/event-stream' });
+  const text = events.map(([name, data]) => `event: ${name}\ndata: ${JSON.stringify(data)}\n\n`).join('');
+  if (!split) {
+    res.end(text);
+    return;
+  }
+  // Chunk boundaries that fall inside events and lines, as a proxy may deliver them.
+  res.socket?.setNoDelay(true);
+  let at = 0;
+  const next = () => {
+    if (at >= text.length) {
+      res.end();
+      return;
+    }
+    res.write(text.slice(at, at + 45));
+    at += 45;
+    setTimeout(next, 1);
+  };
+  next();
+}
+
+const SOURCE = { title: 'Deploy', url_or_path: 'docs/deploy.md', score: 0.5, snippet: 's' };
+
+describe('streamMessage', () => {
+  it('reports the answer as it grows and returns the final reply', async () => {
+    let seen: { url?: string; body?: unknown } = {};
+    const client = await clientFor((req, body, res) => {
+      seen = { url: req.url, body: JSON.parse(body) };
+      sse(
+        res,
+        [
+          ['sources', { session_id: 's-1', sources: [SOURCE] }],
+          ['delta', { text: 'Run ' }],
+          ['delta', { text: 'it.\n\nDone' }],
+          ['done', { answer: 'Run it.\n\nDone', sources: [SOURCE], session_id: 's-1' }],
+        ],
+        { split: true },
+      );
+    });
+    const partials: string[] = [];
+
+    const reply = await client.streamMessage('How?', 's-1', (text) => partials.push(text));
+
+    expect(seen).toEqual({ url: '/api/chat/stream', body: { message: 'How?', session_id: 's-1' } });
+    expect(partials).toEqual(['Run ', 'Run it.\n\nDone']);
+    expect(reply).toEqual({
+      answer: 'Run it.\n\nDone',
+      sources: [{ title: 'Deploy', urlOrPath: 'docs/deploy.md', score: 0.5, snippet: 's' }],
+      sessionId: 's-1',
+    });
+  });
+
+  it('turns an error event into a readable unavailable error', async () => {
+    const client = await clientFor((_req, _body, res) =>
+      sse(res, [
+        ['sources', { session_id: 's', sources: [] }],
+        ['delta', { text: 'Par' }],
+        ['error', { detail: 'gemini: quota exceeded (429)', service: 'gemini' }],
+      ]),
+    );
+
+    const err = await failure(client.streamMessage('q', null, () => {}));
+
+    expect(err.kind).toBe('unavailable');
+    expect(err.message).toBe('The chatbot is temporarily unavailable: gemini: quota exceeded (429).');
+  });
+
+  it('says so when the stream ends before the answer is complete', async () => {
+    const client = await clientFor((_req, _body, res) =>
+      sse(res, [
+        ['sources', { session_id: 's', sources: [] }],
+        ['delta', { text: 'Par' }],
+      ]),
+    );
+
+    const err = await failure(client.streamMessage('q', null, () => {}));
+
+    expect(err.kind).toBe('protocol');
+    expect(err.message).toContain('ended before it was complete');
+  });
+
+  it('maps a 4xx before the stream starts like any other request', async () => {
+    const client = await clientFor((_req, _body, res) =>
+      json(res, 404, { detail: 'session 9 not found: omit session_id to start a new conversation' }),
+    );
+
+    const err = await failure(client.streamMessage('q', '9', () => {}));
+
+    expect(err.kind).toBe('rejected');
+    expect(err.status).toBe(404);
+    expect(err.routeMissing).toBe(false);
+  });
+
+  it('falls back to /api/chat on a backend without the stream route', async () => {
+    const urls: (string | undefined)[] = [];
+    const client = await clientFor((req, _body, res) => {
+      urls.push(req.url);
+      if (req.url === '/api/chat/stream') json(res, 404, { detail: 'Not Found' });
+      else json(res, 200, { answer: 'whole', sources: [], session_id: 's' });
+    });
+
+    const reply = await client.streamMessage('q', null, () => {});
+
+    expect(urls).toEqual(['/api/chat/stream', '/api/chat']);
+    expect(reply.answer).toBe('whole');
+  });
+
+  it('says the connection broke when the server drops it mid-answer', async () => {
+    const client = await clientFor((_req, _body, res) => {
+      res.writeHead(200, { 'Content-Type': 'text/event-stream' });
+      res.write('event: delta\ndata: {"text": "Par"}\n\n');
+      setTimeout(() => res.socket?.destroy(), 20);
+    });
+
+    const err = await failure(client.streamMessage('q', null, () => {}));
+
+    expect(err.kind).toBe('offline');
+    expect(err.message).toContain('broke during the answer');
   });
 });

@@ -36,6 +36,8 @@ export class ChatError extends Error {
     readonly kind: ChatErrorKind,
     message: string,
     readonly status?: number,
+    /** FastAPI's own 404/405 for a path or method it has no route for (an older backend). */
+    readonly routeMissing = false,
   ) {
     super(message);
     this.name = 'ChatError';
@@ -58,53 +60,122 @@ export class ChatClient {
   }
 
   async sendMessage(message: string, sessionId?: string | null): Promise<ChatReply> {
-    const body: { message: string; session_id?: string } = { message };
-    if (sessionId) body.session_id = sessionId;
-    const json = await this.request('/api/chat', {
-      method: 'POST',
-      headers: { 'Content-Type': 'application/json' },
-      body: JSON.stringify(body),
-    });
-    return parseChatReply(json);
+    const response = await this.open('/api/chat', chatRequest(message, sessionId));
+    return parseChatReply(await readJson(response));
   }
 
-  /** The session's messages, oldest first; `null` when the server no longer knows the session. */
+  /**
+   * Like `sendMessage`, but the answer arrives as server-sent events; `onText` gets the answer
+   * so far after each piece. Falls back to `sendMessage` on a backend without the stream route.
+   */
+  async streamMessage(
+    message: string,
+    sessionId: string | null | undefined,
+    onText: (answerSoFar: string) => void,
+  ): Promise<ChatReply> {
+    let response: Response;
+    try {
+      response = await this.open('/api/chat/stream', chatRequest(message, sessionId), { idle: true });
+    } catch (err) {
+      if (err instanceof ChatError && err.routeMissing) return this.sendMessage(message, sessionId);
+      throw err;
+    }
+    let answer = '';
+    let session: string | null = null;
+    for await (const event of readEvents(response, this.baseUrl)) {
+      if (event.name === 'sources' && isRecord(event.data) && typeof event.data.session_id === 'string') {
+        session = event.data.session_id;
+      } else if (event.name === 'delta' && isRecord(event.data) && typeof event.data.text === 'string') {
+        answer += event.data.text;
+        onText(answer);
+      } else if (event.name === 'error') {
+        const detail = isRecord(event.data) && typeof event.data.detail === 'string' ? event.data.detail : null;
+        throw new ChatError(
+          'unavailable',
+          `The chatbot is temporarily unavailable: ${detail ?? 'the answer stopped half-way'}.`,
+          503,
+        );
+      } else if (event.name === 'done') {
+        return parseChatReply(event.data);
+      }
+    }
+    throw new ChatError(
+      'protocol',
+      `The answer stream ended before it was complete${session ? '' : ' (no session was started)'}. Try again.`,
+    );
+  }
+
+  /** The session's messages, oldest first; `null` when the server does not know the session (404) or rejects its id (422). */
   async getHistory(sessionId: string): Promise<HistoryMessage[] | null> {
     try {
-      const json = await this.request(`/api/chat/history/${encodeURIComponent(sessionId)}`);
-      return parseHistory(json);
+      const response = await this.open(`/api/chat/history/${encodeURIComponent(sessionId)}`);
+      return parseHistory(await readJson(response));
     } catch (err) {
-      if (err instanceof ChatError && err.status === 404) return null;
+      if (err instanceof ChatError && (err.status === 404 || err.status === 422)) return null;
       throw err;
     }
   }
 
-  private async request(path: string, init: RequestInit = {}): Promise<unknown> {
-    const url = this.baseUrl + path;
+  /**
+   * The response once its headers arrive, or a ChatError. The timeout covers the wait for
+   * the headers and then, with `idle`, every pause in the body (streams may run long but
+   * must keep moving); otherwise the whole body.
+   */
+  private async open(path: string, init: RequestInit = {}, { idle = false } = {}): Promise<Response> {
     const timeout = new AbortController();
-    const timer = setTimeout(() => timeout.abort(), REQUEST_TIMEOUT_MS);
+    let timer = setTimeout(() => timeout.abort(), REQUEST_TIMEOUT_MS);
     let response: Response;
     try {
-      response = await fetch(url, { ...init, signal: timeout.signal });
-    } catch (err) {
-      if (timeout.signal.aborted) {
-        throw new ChatError(
-          'timeout',
-          `The chatbot server at ${this.baseUrl} did not answer within ${REQUEST_TIMEOUT_MS / 1000} s. ` +
-            'It may be waking up or overloaded: try again in a moment.',
-        );
-      }
-      throw await this.diagnoseNetworkFailure();
-    } finally {
-      clearTimeout(timer);
-    }
-    const text = await response.text();
-    if (!response.ok) throw httpError(response.status, text);
-    try {
-      return JSON.parse(text);
+      response = await fetch(this.baseUrl + path, { ...init, signal: timeout.signal });
     } catch {
-      throw new ChatError('protocol', `The chatbot server sent an answer that is not JSON (HTTP ${response.status}).`);
+      clearTimeout(timer);
+      throw timeout.signal.aborted ? this.timeoutError() : await this.diagnoseNetworkFailure();
     }
+    if (!response.ok) {
+      clearTimeout(timer);
+      throw httpError(response.status, await response.text().catch(() => ''));
+    }
+    if (!response.body) {
+      clearTimeout(timer);
+      return response;
+    }
+    // Re-arms the timer on every chunk (idle) or clears it at the end, and maps an abort or a
+    // dropped connection mid-body to a sentence.
+    const reader = response.body.getReader();
+    const body = new ReadableStream<Uint8Array>({
+      pull: async (controller) => {
+        try {
+          const { done, value } = await reader.read();
+          if (idle || done) clearTimeout(timer);
+          if (done) {
+            controller.close();
+            return;
+          }
+          if (idle) timer = setTimeout(() => timeout.abort(), REQUEST_TIMEOUT_MS);
+          controller.enqueue(value);
+        } catch {
+          clearTimeout(timer);
+          controller.error(
+            timeout.signal.aborted
+              ? this.timeoutError()
+              : new ChatError('offline', `The connection to the chatbot server at ${this.baseUrl} broke during the answer. Try again.`),
+          );
+        }
+      },
+      cancel: (reason) => {
+        clearTimeout(timer);
+        return reader.cancel(reason);
+      },
+    });
+    return new Response(body, { status: response.status, headers: response.headers });
+  }
+
+  private timeoutError(): ChatError {
+    return new ChatError(
+      'timeout',
+      `The chatbot server at ${this.baseUrl} did not answer within ${REQUEST_TIMEOUT_MS / 1000} s. ` +
+        'It may be waking up or overloaded: try again in a moment.',
+    );
   }
 
   /**
@@ -136,9 +207,63 @@ export class ChatClient {
   }
 }
 
+function chatRequest(message: string, sessionId?: string | null): RequestInit {
+  const body: { message: string; session_id?: string } = { message };
+  if (sessionId) body.session_id = sessionId;
+  return {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify(body),
+  };
+}
+
+async function readJson(response: Response): Promise<unknown> {
+  const text = await response.text();
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new ChatError('protocol', `The chatbot server sent an answer that is not JSON (HTTP ${response.status}).`);
+  }
+}
+
+interface ServerEvent {
+  name: string;
+  data: unknown;
+}
+
+/** Server-sent events from a response body: `event:` and `data:` lines, blank-line separated. */
+async function* readEvents(response: Response, baseUrl: string): AsyncGenerator<ServerEvent> {
+  if (!response.body) return;
+  const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
+  let buffer = '';
+  for (;;) {
+    const { done, value } = await reader.read();
+    buffer = (buffer + (value ?? '')).replace(/\r\n?/g, '\n');
+    let end: number;
+    while ((end = buffer.indexOf('\n\n')) >= 0) {
+      const block = buffer.slice(0, end);
+      buffer = buffer.slice(end + 2);
+      let name = 'message';
+      const data: string[] = [];
+      for (const line of block.split('\n')) {
+        if (line.startsWith('event:')) name = line.slice(6).trim();
+        else if (line.startsWith('data:')) data.push(line.slice(5).replace(/^ /, ''));
+      }
+      if (!data.length) continue;
+      try {
+        yield { name, data: JSON.parse(data.join('\n')) };
+      } catch {
+        throw new ChatError('protocol', `The chatbot server at ${baseUrl} sent a stream event that is not JSON.`);
+      }
+    }
+    if (done) return;
+  }
+}
+
 /** Maps an error response to a sentence: FastAPI puts the reason in `detail`. */
 export function httpError(status: number, body: string): ChatError {
   const detail = readDetail(body);
+  const routeMissing = (status === 404 && detail === 'Not Found') || (status === 405 && detail === 'Method Not Allowed');
   if (status === 503) {
     return new ChatError(
       'unavailable',
@@ -147,7 +272,7 @@ export function httpError(status: number, body: string): ChatError {
     );
   }
   if (status >= 400 && status < 500) {
-    return new ChatError('rejected', detail ?? `The chatbot server rejected the request (HTTP ${status}).`, status);
+    return new ChatError('rejected', detail ?? `The chatbot server rejected the request (HTTP ${status}).`, status, routeMissing);
   }
   return new ChatError(
     'server',

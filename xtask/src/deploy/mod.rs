@@ -1,12 +1,339 @@
-//! `cargo xtask deploy`: the seed's steps 1-10.
+//! `cargo xtask deploy`: the seed's steps 1-10, to the Hub or (`--local`) to this machine.
+//!
+//! One job per module: `token` (finding the token), `hub` (the Hub API), `git` (clone,
+//! mirror, push), `secrets`, `verify` (runtime, health, CORS), `report` (progress and the
+//! final report), `lock`. This file runs them in the seed's order.
 
-use anyhow::Result;
+mod git;
+mod hub;
+mod locally;
+mod lock;
+mod report;
+mod secrets;
+mod token;
+mod verify;
+
+use std::io::{BufRead, IsTerminal, Write};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use camino::{Utf8Path, Utf8PathBuf};
 use xshell::Shell;
 
-use crate::{Project, flags};
+use crate::settings::{self, DeployFlags, DeployTarget};
+use crate::{Project, check, flags, frontend, generate, interrupt};
+use git::{Clone, GitEnv};
+use report::{FrontendReport, Progress, Report};
+
+/// The pushed commit's subject, as the seed writes it.
+const COMMIT_SUBJECT: &str = "Deploy RAG chatbot backend";
+/// The monorepo commit `--push-frontend` makes, as the seed writes it.
+const FRONTEND_SUBJECT: &str = "Update API URL for HF Spaces backend";
+const DEFAULT_ENDPOINT: &str = "https://huggingface.co";
+const DEFAULT_TIMEOUT: Duration = Duration::from_secs(900);
 
 impl flags::Deploy {
-    pub(crate) fn run(self, _sh: &Shell, _project: &Project) -> Result<()> {
-        anyhow::bail!("deploy: under construction (issue 5)")
+    pub(crate) fn run(self, sh: &Shell, project: &Project) -> Result<()> {
+        interrupt::install()?;
+        self.refuse_conflicting_flags()?;
+        if self.stop {
+            return crate::local::stop(project);
+        }
+        let progress = Progress::new();
+        if !self.local {
+            let report = self.deploy_to_hub(project, &progress)?;
+            print!("{}", report.render(self.json));
+            return Ok(());
+        }
+        let (report, space) = locally::deploy(sh, project, self.timeout, &progress)?;
+        print!("{}", report.render(self.json));
+        if self.detach {
+            space.detach()?;
+            eprintln!("The local Space keeps running at {}; stop it with `cargo xtask deploy --local --stop`.", report.space_url);
+            Ok(())
+        } else {
+            eprintln!("The local Space runs at {} until Ctrl-C (or use --detach next time).", report.space_url);
+            space.wait_until_interrupted()
+        }
     }
+
+    fn refuse_conflicting_flags(&self) -> Result<()> {
+        let hub_only = [
+            ("--create", self.create),
+            ("--secrets-file", self.secrets_file.is_some()),
+            ("--push-frontend", self.push_frontend),
+            ("--restart", self.restart),
+        ];
+        if self.local {
+            if let Some((flag, _)) = hub_only.iter().find(|(_, set)| *set) {
+                bail!("{flag} is for a Hub deploy and cannot be combined with --local");
+            }
+        } else if let Some(flag) = [("--detach", self.detach), ("--stop", self.stop)].iter().find(|(_, set)| *set) {
+            bail!("{} only applies to a local deploy: add --local", flag.0);
+        }
+        if self.stop && self.detach {
+            bail!("--stop and --detach contradict each other: use one");
+        }
+        if self.dry_run && (self.local || self.push_frontend || self.restart) {
+            bail!("--dry-run changes nothing, so it cannot be combined with --local, --push-frontend or --restart");
+        }
+        Ok(())
+    }
+
+    /// The seed's steps against the Hub at `HF_ENDPOINT`.
+    fn deploy_to_hub(&self, project: &Project, progress: &Progress) -> Result<Report> {
+        let root = &project.root;
+        // Step 1: settings, secrets file and token, all checked before any request.
+        let flags = DeployFlags {
+            user: self.user.clone(),
+            space: self.space.clone(),
+            frontend_url: self.frontend_url.clone(),
+            space_url: self.space_url.clone(),
+        };
+        let target = DeployTarget::resolve(flags, &project.settings, terminal_prompt().as_mut().map(|p| p as _))?;
+        let repo = target.repo_id();
+        let secrets = match &self.secrets_file {
+            Some(path) => Some(secrets::Secrets::load(&utf8(path)?, &target.frontend_url)?),
+            None => None,
+        };
+        let token = token::Token::find(&|key| std::env::var(key).ok())?;
+        let endpoint = std::env::var("HF_ENDPOINT").ok().filter(|e| !e.trim().is_empty());
+        let hub = hub::Hub::new(endpoint.as_deref().unwrap_or(DEFAULT_ENDPOINT), token);
+        let deadline = Instant::now() + self.timeout.map(Duration::from_secs).unwrap_or(DEFAULT_TIMEOUT);
+        GitEnv::user().git(root, &["--version"])?;
+        let _lock = lock::Lock::acquire(root)?;
+        let who = hub.whoami()?;
+        progress.step(format_args!("token from {}: logged in to {} as {}", hub.token().source, hub.endpoint(), who.name));
+
+        // Step 2: generate (its lints run below, once the Space URL is known).
+        let regenerated = regenerate(project, progress)?;
+
+        // The Space: it must exist (or be created) before anything is pushed to it.
+        let mut exists = true;
+        let info = match hub.space(&repo)? {
+            Some(info) => info,
+            None if self.create && self.dry_run => {
+                progress.step(format_args!("{repo} does not exist: --create would create it (sdk docker)"));
+                exists = false;
+                hub::SpaceInfo { host: None, subdomain: None, private: false }
+            }
+            None if self.create => {
+                let created = hub.create_space(&target.user, &target.space, &who.name)?;
+                progress.step(format_args!("Space {repo}: {:?} (sdk docker)", created));
+                hub.space(&repo)?.with_context(|| format!("the Hub created {repo} but does not show it yet: deploy again in a minute"))?
+            }
+            None => bail!(
+                "the Space {repo} does not exist: create it at {}/new-space (Docker SDK), or re-run with --create",
+                hub.endpoint()
+            ),
+        };
+        let space_url = match (&target.space_url, &info.host, &info.subdomain) {
+            (Some(url), _, _) => url.clone(),
+            (None, Some(host), _) => settings::origin("the Hub's host for the Space", host)?,
+            (None, None, Some(subdomain)) => format!("https://{subdomain}.hf.space"),
+            (None, None, None) => settings::derived_space_url(&target.user, &target.space),
+        };
+        let mut report = Report::new(repo.clone(), &space_url);
+        report.dry_run = self.dry_run;
+        report.regenerated = regenerated;
+        if info.private && !is_local_origin(&target.frontend_url) {
+            report.warnings.push(format!(
+                "the Space {repo} is private: browsers on {} get 404 from it; make it public in its settings",
+                target.frontend_url
+            ));
+        }
+
+        let client = project.settings.frontend_client.clone();
+        let preview = lint_before_publishing(project, &space_url, progress)?;
+
+        // Steps 3 and 6: publish.
+        let git = GitEnv::new(root, Some((&who.name, hub.token().secret())))?;
+        let remote = format!("{}/spaces/{repo}", hub.endpoint());
+        if exists {
+            drop(publish(&git, root, &remote, self.dry_run, progress, &mut report)?);
+        } else {
+            report.source_commit = git::source_commit(&git, root)?;
+            let files = git::worktree_files(&git, root, settings::SPACE_DIR)?;
+            report.changes = files.iter().map(|f| git::Change { status: "added", path: f.to_string() }).collect();
+            progress.step(format_args!("git: would push all {} file(s) to the new Space", files.len()));
+        }
+
+        // Step 7: secrets.
+        match &secrets {
+            Some(secrets) if self.dry_run => {
+                let keys: Vec<&str> = secrets.0.iter().map(|(k, _)| k.as_str()).collect();
+                progress.step(format_args!("secrets: would set {}", keys.join(", ")));
+            }
+            Some(secrets) => {
+                for (key, value) in &secrets.0 {
+                    hub.set_secret(&repo, key, value)?;
+                    report.secrets_set.push(key.clone());
+                }
+                progress.step(format_args!("secrets: set {} on {repo}", report.secrets_set.join(", ")));
+                let unset = secrets.unset();
+                if !unset.is_empty() {
+                    progress.step(format_args!("secrets: {} not in the file, left as they are on the Space", unset.join(", ")));
+                }
+            }
+            None => {
+                let intro = format!(
+                    "Set these secrets at {}/spaces/{repo}/settings (Variables and secrets), or pass --secrets-file FILE:",
+                    hub.endpoint()
+                );
+                eprint!("{}", secrets::table(&intro, &target.frontend_url));
+            }
+        }
+
+        // Step 8: the frontend's production URL.
+        let patch = if self.dry_run { preview } else { frontend::patch_base_url(root, &client, &space_url, true)? };
+        progress.step(format_args!(
+            "frontend: {}:{} {}",
+            patch.file,
+            patch.line,
+            if patch.changed() { format!("{} -> {}", patch.old_url, patch.new_url) } else { "already up to date".to_owned() }
+        ));
+        report.frontend = Some(FrontendReport {
+            file: patch.file.to_string(),
+            line: patch.line,
+            changed: patch.changed(),
+            written: patch.changed() && !self.dry_run,
+            old_url: patch.old_url,
+            new_url: patch.new_url,
+            pushed_commit: None,
+        });
+
+        // Step 9: verify.
+        if self.dry_run || self.no_verify {
+            report.health = "skipped".to_owned();
+        } else {
+            progress.step("verify: waiting for the Space to run the pushed commit");
+            let verified = verify::wait_for_runtime(&hub, &repo, report.commit.as_deref(), self.restart, deadline, progress)
+                .and_then(|()| {
+                    progress.step(format_args!("verify: the Space is RUNNING; polling {}", report.health_url));
+                    verify::wait_for_health(&space_url, &project.settings.generator.health_path, deadline, progress)
+                })
+                .and_then(|health| {
+                    verify::check_cors(&space_url, &target.frontend_url)?;
+                    Ok(health)
+                });
+            let health = verified.with_context(|| match &report.commit {
+                Some(commit) => format!("pushed {commit} to {repo}, but the Space is not working yet"),
+                None => format!("{repo} was already up to date, but the Space is not working"),
+            })?;
+            progress.step(format_args!("verify: /api/health says {}; CORS allows {}", health.status, target.frontend_url));
+            report.health = health.status;
+        }
+
+        // Step 10: commit and push the frontend change.
+        if self.push_frontend {
+            let pushed = push_frontend(root, &client)?;
+            progress.step(match &pushed {
+                Some(commit) => format!("frontend: pushed {commit} \"{FRONTEND_SUBJECT}\""),
+                None => "frontend: nothing to commit".to_owned(),
+            });
+            if let Some(f) = report.frontend.as_mut() {
+                f.pushed_commit = pushed;
+            }
+        }
+        report.elapsed_seconds = progress.elapsed_secs();
+        Ok(report)
+    }
+}
+
+/// Step 2: `generate`; returns what it rewrote (for the reminder to commit it).
+fn regenerate(project: &Project, progress: &Progress) -> Result<Vec<String>> {
+    let changed = generate::generate(project)?;
+    let changed: Vec<String> = changed.iter().map(|p| format!("{}/{p}", settings::SPACE_DIR)).collect();
+    if changed.is_empty() {
+        progress.step(format_args!("generate: {} is up to date", settings::SPACE_DIR));
+    } else {
+        progress.step(format_args!(
+            "generate: updated {} (commit them: the Space commit records this worktree as dirty)",
+            changed.join(", ")
+        ));
+    }
+    Ok(changed)
+}
+
+/// Step 2's lints, and step 8's patch checked without writing: nothing is pushed unless
+/// both pass. The lint that compares the chat client's URL with the configured Space URL is
+/// step 8's job here (this deploy's URL may come from flags or the Hub), so the lints see the
+/// client's current URL as the configured one; the patch itself must match exactly once.
+fn lint_before_publishing(project: &Project, space_url: &str, progress: &Progress) -> Result<frontend::Patch> {
+    let preview = frontend::patch_base_url(&project.root, &project.settings.frontend_client, space_url, false)?;
+    let settings = settings::HfSpace { space_url: Some(preview.old_url.clone()), ..project.settings.clone() };
+    check::lint(&Project { root: project.root.clone(), settings })?;
+    progress.step("lint: the Space folder and the frontend pass every lint");
+    Ok(preview)
+}
+
+/// Steps 3 and 6: clone `remote` into a temporary directory, mirror the Space folder into
+/// it, refuse what the Hub would reject, commit and push. The clone is returned (a `--local`
+/// deploy runs its tree) and removed when dropped.
+fn publish(git: &GitEnv, root: &Utf8Path, remote: &str, dry_run: bool, progress: &Progress, report: &mut Report) -> Result<Clone> {
+    let source = git::source_commit(git, root)?;
+    let files = git::worktree_files(git, root, settings::SPACE_DIR)?;
+    if files.is_empty() {
+        bail!("{} is empty: run `cargo xtask generate` and commit it", settings::SPACE_DIR);
+    }
+    let clone = Clone::new(git, remote)?;
+    progress.step(format_args!("git: cloned the Space repo into a temporary directory"));
+    let changes = clone.mirror(git, &root.join(settings::SPACE_DIR), &files)?;
+    report.source_commit = source.clone();
+    report.changes = changes;
+    if report.changes.is_empty() {
+        report.up_to_date = true;
+        progress.step("git: already up to date: nothing to commit, nothing pushed");
+        return Ok(clone);
+    }
+    clone.check_pushable(git, &report.changes)?;
+    if dry_run {
+        for change in &report.changes {
+            progress.step(format_args!("git: would push {} {}", change.status, change.path));
+        }
+        return Ok(clone);
+    }
+    let message = format!("{COMMIT_SUBJECT}\n\nSource commit: {source}\nDeployed with `cargo xtask deploy`.\n");
+    let commit = clone.commit(git, &message)?;
+    progress.step(format_args!("git: committed {} file(s) as {commit}; pushing", report.changes.len()));
+    clone.push(git, &format!("commit {commit}"))?;
+    progress.step("git: pushed");
+    report.commit = Some(commit);
+    Ok(clone)
+}
+
+/// Step 10: commits the chat client alone (other staged work stays staged) and pushes the
+/// current branch with the user's own git setup. `None` when there was nothing to commit.
+fn push_frontend(root: &Utf8Path, client: &Utf8Path) -> Result<Option<String>> {
+    let git = GitEnv::user();
+    let client = client.as_str();
+    if git.git(root, &["status", "--porcelain", "--", client])?.trim().is_empty() {
+        return Ok(None);
+    }
+    git.git(root, &["commit", "--quiet", "-m", FRONTEND_SUBJECT, "--", client])?;
+    let branch = git.git(root, &["symbolic-ref", "--short", "HEAD"]).context("--push-frontend: HEAD is detached; check out a branch")?;
+    let commit = git.git(root, &["rev-parse", "HEAD"])?.trim().to_owned();
+    git.git(root, &["push", "origin", branch.trim()])
+        .with_context(|| format!("--push-frontend: committed {commit}, but `git push origin {}` failed", branch.trim()))?;
+    Ok(Some(commit))
+}
+
+fn is_local_origin(url: &str) -> bool {
+    ["://localhost", "://127.0.0.1", "://[::1]"].iter().any(|local| url.contains(local))
+}
+
+fn utf8(path: &std::path::Path) -> Result<Utf8PathBuf> {
+    Utf8PathBuf::from_path_buf(path.to_owned()).map_err(|p| anyhow::anyhow!("{} is not a UTF-8 path", p.display()))
+}
+
+/// Asks on the terminal, when stdin is one.
+fn terminal_prompt() -> Option<impl FnMut(&str) -> Result<String>> {
+    std::io::stdin().is_terminal().then_some(|question: &str| {
+        eprint!("{question}: ");
+        std::io::stderr().flush()?;
+        let mut line = String::new();
+        std::io::stdin().lock().read_line(&mut line)?;
+        interrupt::check()?;
+        Ok(line.trim().to_owned())
+    })
 }

@@ -1,0 +1,79 @@
+"""The production start command, `uvicorn app.main:app`, as a real process on 127.0.0.1."""
+
+import json
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+
+from tests.conftest import BACKEND, KNOWLEDGE, gemini_settings, make_settings, running, subprocess_env
+from tests.fakes import unused_port
+
+
+class Uvicorn:
+    def __init__(self, **env: str):
+        self.port = unused_port()
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "uvicorn", "app.main:app", "--host", "127.0.0.1", "--port", str(self.port)],
+            cwd=BACKEND, env=subprocess_env(**env), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        )
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            assert self.process.poll() is None, self.process.stdout.read()
+            try:
+                self.call("GET", "/api/health")
+                return
+            except OSError:
+                time.sleep(0.1)
+        raise AssertionError("uvicorn did not answer within 60 s")
+
+    def call(self, method: str, path: str, body: dict | None = None) -> tuple[int, dict]:
+        data = json.dumps(body).encode() if body is not None else None
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{self.port}{path}", data=data, method=method, headers={"content-type": "application/json"}
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:
+                return response.status, json.loads(response.read())
+        except urllib.error.HTTPError as err:
+            return err.code, json.loads(err.read())
+
+    def stop(self) -> str:
+        self.process.terminate()
+        output, _ = self.process.communicate(timeout=30)
+        return output
+
+
+def test_the_app_serves_and_remembers_across_a_process_restart(tmp_path, pg_url):
+    env = {"DATA_DIR": str(tmp_path), "KNOWLEDGE_PATHS": str(KNOWLEDGE), "DATABASE_URL": pg_url}
+    server = Uvicorn(**env)
+    try:
+        status, health = server.call("GET", "/api/health")
+        assert status == 200 and health["services"]["postgres"] == {"status": "connected"}
+        status, answer = server.call("POST", "/api/chat", {"message": "How do I deploy to Hugging Face Spaces?"})
+        assert status == 200
+        assert answer["sources"][0]["url_or_path"] == "knowledge/deploy.md#deploy-to-hugging-face-spaces"
+    finally:
+        first_log = server.stop()
+    assert "35 embedded" in first_log and "Traceback" not in first_log
+
+    server = Uvicorn(**env)
+    try:
+        status, history = server.call("GET", f"/api/chat/history/{answer['session_id']}")
+    finally:
+        second_log = server.stop()
+    assert status == 200
+    assert [m["content"] for m in history["messages"]] == ["How do I deploy to Hugging Face Spaces?", answer["answer"]]
+    assert "0 embedded, 35 unchanged" in second_log
+
+
+async def test_a_collection_built_by_another_embedder_is_refused_with_the_fix(tmp_path, gemini):
+    async with running(make_settings(tmp_path, knowledge_paths=str(KNOWLEDGE))):
+        pass  # built by the local embedder
+    async with running(make_settings(tmp_path, **gemini_settings(gemini))) as client:
+        health = await client.get("/api/health")
+        chat = await client.post("/api/chat", json={"message": "How do I deploy?"})
+    assert health.status_code == 503
+    assert "built by embedder local-hashing-v1" in health.json()["services"]["qdrant"]["detail"]
+    assert chat.status_code == 503 and "set QDRANT_COLLECTION to a new name" in chat.json()["detail"]

@@ -1,0 +1,81 @@
+#!/usr/bin/env bash
+# Times `cargo xtask deploy` against the local test Hub on 127.0.0.1, side by side with its
+# baseline: the plain git commands a person types for the same tree (the seed's step 6:
+# `git clone` + copy + `git commit` + `git push`). One run, ROUNDS rounds, medians reported.
+#
+#   bench/deploy_bench.sh [ROUNDS]      (default 5)
+#
+# Targets (issue 5): a no-op deploy <= 1.5x and a real deploy <= 2x the baseline. Deploys run
+# with --no-verify: the baseline verifies nothing either (the test Hub's build stages would
+# only add its polling interval).
+set -euo pipefail
+rounds=${1:-5}
+root=$(cd "$(dirname "$0")/.." && pwd)
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$root/target}
+work=$(mktemp -d "${TMPDIR:-/tmp}/deploy-bench.XXXXXX")
+hub_pid=
+cleanup() {
+    touch "$work/stop"
+    [ -n "$hub_pid" ] && wait "$hub_pid" 2>/dev/null || true
+    rm -rf "$work"
+}
+trap cleanup EXIT
+
+echo "building xtask and the test Hub..." >&2
+{ cargo build --quiet -p xtask && cargo test --quiet -p xtask --test deploy --no-run; } 2>"$work/build.log" ||
+    { cat "$work/build.log" >&2; exit 1; }
+xtask=$CARGO_TARGET_DIR/debug/xtask
+
+# The test Hub, in the background until $work/stop appears.
+BENCH_HUB_DIR=$work cargo test --quiet -p xtask --test deploy -- --ignored --exact serve_test_hub_for_bench >/dev/null 2>&1 &
+hub_pid=$!
+for _ in $(seq 200); do [ -f "$work/hub.env" ] && break; sleep 0.05; done
+[ -f "$work/hub.env" ] || { echo "the test Hub did not start" >&2; exit 1; }
+# shellcheck disable=SC1091
+. "$work/hub.env"
+remote="$HF_ENDPOINT/spaces/$HF_USER/$HF_SPACE"
+auth="Authorization: Basic $(printf '%s:%s' "$HF_USER" "$HF_TOKEN" | base64 -w0)"
+
+# A copy of the monorepo as git sees it, committed.
+repo=$work/repo
+mkdir -p "$repo"
+(cd "$root" && git ls-files -z --cached --others --exclude-standard | grep -zv '^xtask/' | xargs -0 tar -cf -) | tar -xf - -C "$repo"
+git -C "$repo" init --quiet --initial-branch=main
+git -C "$repo" -c user.name=bench -c user.email=bench@localhost commit --quiet --allow-empty -m init
+git -C "$repo" add --all && git -C "$repo" -c user.name=bench -c user.email=bench@localhost commit --quiet -m monorepo
+
+export HF_ENDPOINT HF_TOKEN GIT_AUTHOR_NAME=bench GIT_AUTHOR_EMAIL=bench@localhost GIT_COMMITTER_NAME=bench GIT_COMMITTER_EMAIL=bench@localhost
+deploy() { (cd "$repo" && "$xtask" deploy --user "$HF_USER" --space "$HF_SPACE" --frontend-url https://my-app.vercel.app \
+    --space-url "$SPACE_URL" --no-verify >/dev/null 2>"$work/deploy.err") || { cat "$work/deploy.err" >&2; exit 1; }; }
+# The seed's step 6, as typed (with the token as a header instead of a password prompt).
+by_hand() {
+    git -c "http.extraHeader=$auth" clone --quiet "$remote" "$work/hf-deploy-temp"
+    cp -r "$repo/huggingface-spaces/." "$work/hf-deploy-temp/"
+    git -C "$work/hf-deploy-temp" add .
+    git -C "$work/hf-deploy-temp" commit --quiet -m "Deploy RAG chatbot backend"
+    git -C "$work/hf-deploy-temp" -c "http.extraHeader=$auth" push --quiet
+    rm -rf "$work/hf-deploy-temp"
+}
+edit_backend() { echo "# bench edit $1" >> "$repo/backend/app/main.py"; }
+now() { date +%s%N; }
+ms() { echo $(( ($2 - $1) / 1000000 )); }
+
+deploy # the first deploy pushes the whole tree; the rounds measure the steady state
+real=() noop=() hand=()
+for i in $(seq "$rounds"); do
+    edit_backend "$i-deploy"
+    t0=$(now); deploy; t1=$(now); real+=("$(ms "$t0" "$t1")")
+    t0=$(now); deploy; t1=$(now); noop+=("$(ms "$t0" "$t1")")
+    grep -q "already up to date" "$work/deploy.err" || { echo "the second deploy was not a no-op" >&2; exit 1; }
+    edit_backend "$i-by-hand"
+    (cd "$repo" && "$xtask" generate >/dev/null)  # the same kind of tree, generated outside the timing
+    t0=$(now); by_hand; t1=$(now); hand+=("$(ms "$t0" "$t1")")
+done
+
+median() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
+m_real=$(median "${real[@]}"); m_noop=$(median "${noop[@]}"); m_hand=$(median "${hand[@]}")
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", a/b}'; }
+echo "deploy benchmark: $rounds rounds against the test Hub at $HF_ENDPOINT (medians, ms)"
+printf '  %-44s %6s ms   runs: %s\n' "by hand: git clone + cp + git commit + git push" "$m_hand" "${hand[*]}"
+printf '  %-44s %6s ms   runs: %s   %sx baseline (target <= 2.0x)\n' "cargo xtask deploy --no-verify (real change)" "$m_real" "${real[*]}" "$(ratio "$m_real" "$m_hand")"
+printf '  %-44s %6s ms   runs: %s   %sx baseline (target <= 1.5x)\n' "cargo xtask deploy --no-verify (no-op)" "$m_noop" "${noop[*]}" "$(ratio "$m_noop" "$m_hand")"

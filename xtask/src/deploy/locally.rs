@@ -1,0 +1,101 @@
+//! `deploy --local`: the same pipeline with no account and no network. A bare repo under
+//! the state directory stands in for the Space's git remote (pushed to by the same publish
+//! code as the Hub path); the pushed tree is exported and run as the container would
+//! (`crate::local`), then verified through `/api/health` and one real chat question.
+
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use camino::Utf8Path;
+use xshell::Shell;
+
+use super::git::{self, GitEnv};
+use super::report::{FrontendReport, Progress, Report};
+use super::{lint_before_publishing, lock, publish, regenerate, secrets, verify};
+use crate::local::{self, LocalSpace};
+use crate::{Project, settings};
+
+/// The question `deploy --local` asks the running Space, as a user of the chat page would.
+const QUESTION: &str = "How do I deploy the backend to Hugging Face Spaces?";
+/// From a warm venv a start takes seconds; a cold one installs the requirements first.
+const HEALTH_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// Deploys to this machine; returns the report and the running Space (the lock is released,
+/// so the caller can wait for Ctrl-C or detach).
+pub(super) fn deploy(sh: &Shell, project: &Project, timeout: Option<u64>, progress: &Progress) -> Result<(Report, LocalSpace)> {
+    let root = &project.root;
+    let _lock = lock::Lock::acquire(root)?;
+    let state = root.join(settings::STATE_DIR).join("local");
+    let space_url = format!("http://127.0.0.1:{}", project.settings.generator.port);
+    let remote = state.join("space.git");
+    let mut report = Report::new(remote.strip_prefix(root).unwrap_or(&remote).to_string(), &space_url);
+    report.local = true;
+
+    report.regenerated = regenerate(project, progress)?;
+    let preview = lint_before_publishing(project, &space_url, progress)?;
+
+    let git = GitEnv::new(root, None)?;
+    git::ensure_bare(&git, &remote)?;
+    let clone = publish(&git, root, remote.as_str(), false, progress, &mut report)?;
+    let tree = state.join("tree");
+    export(clone.path(), &tree)?;
+    drop(clone);
+    progress.step(format_args!("local: exported the pushed tree to {tree}"));
+
+    let intro = "The Space on the Hub reads these secrets; deploy --local runs on embedded defaults and needs none:";
+    eprint!("{}", secrets::table(intro, "your frontend URL"));
+    // The committed frontend keeps pointing at the real Space: only say what would change.
+    report.frontend = Some(FrontendReport {
+        file: preview.file.to_string(),
+        line: preview.line,
+        changed: preview.changed(),
+        written: false,
+        old_url: preview.old_url.clone(),
+        new_url: preview.new_url.clone(),
+        pushed_commit: None,
+    });
+
+    progress.step("local: starting the Space (venv, PostgreSQL, uvicorn)");
+    let space = local::start(sh, project, &tree)?;
+    let deadline = Instant::now() + timeout.map(Duration::from_secs).unwrap_or(HEALTH_TIMEOUT);
+    let health = verify::wait_for_health(&space.url, &project.settings.generator.health_path, deadline, progress)
+        .with_context(|| format!("the local Space started but is not healthy; its logs are in {}", space.logs))?;
+    progress.step(format_args!("verify: /api/health says {}; asking: {QUESTION}", health.status));
+    let answer = space.ask(QUESTION)?;
+    progress.step(format_args!("verify: /api/chat answered with {} source(s)", answer.sources.len()));
+    report.health = health.status;
+    let answer_text = answer.answer.split_whitespace().collect::<Vec<_>>().join(" ");
+    let sources: Vec<&str> = answer.sources.iter().map(|s| s.title.as_str()).collect();
+    report.chat_answer = Some(format!("{} (sources: {})", clip(&answer_text, 200), sources.join("; ")));
+    report.elapsed_seconds = progress.elapsed_secs();
+    Ok((report, space))
+}
+
+/// Replaces `tree` with the clone's files (its `.git` left out).
+fn export(clone: &Utf8Path, tree: &Utf8Path) -> Result<()> {
+    if tree.exists() {
+        std::fs::remove_dir_all(tree).with_context(|| format!("cannot clear {tree}"))?;
+    }
+    copy_tree(clone, tree).with_context(|| format!("cannot export the pushed tree to {tree}"))
+}
+
+fn copy_tree(from: &Utf8Path, to: &Utf8Path) -> Result<()> {
+    std::fs::create_dir_all(to)?;
+    for entry in from.read_dir_utf8()? {
+        let entry = entry?;
+        if entry.file_name() == ".git" {
+            continue;
+        }
+        let target = to.join(entry.file_name());
+        if entry.file_type()?.is_dir() {
+            copy_tree(entry.path(), &target)?;
+        } else {
+            std::fs::copy(entry.path(), &target)?;
+        }
+    }
+    Ok(())
+}
+
+fn clip(text: &str, max: usize) -> String {
+    if text.chars().count() <= max { text.to_owned() } else { format!("{}…", text.chars().take(max).collect::<String>()) }
+}

@@ -1,0 +1,55 @@
+//! One deploy at a time per monorepo: a lock file under the state directory holding the pid.
+
+use anyhow::{Context, Result, bail};
+use camino::{Utf8Path, Utf8PathBuf};
+
+use crate::settings;
+
+/// Held for the whole deploy; the file is removed on drop (success, error or Ctrl-C).
+pub(crate) struct Lock {
+    path: Utf8PathBuf,
+}
+
+impl Lock {
+    pub(crate) fn acquire(root: &Utf8Path) -> Result<Lock> {
+        let dir = root.join(settings::STATE_DIR);
+        std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {dir}"))?;
+        let path = dir.join("deploy.lock");
+        for _ in 0..2 {
+            match std::fs::File::options().write(true).create_new(true).open(&path) {
+                Ok(mut file) => {
+                    use std::io::Write;
+                    writeln!(file, "{}", std::process::id())?;
+                    return Ok(Lock { path });
+                }
+                Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists => {
+                    let holder = std::fs::read_to_string(&path).unwrap_or_default();
+                    let pid: Option<u32> = holder.trim().parse().ok();
+                    if pid.is_some_and(alive) {
+                        bail!(
+                            "another `cargo xtask deploy` (pid {}) is running in this repository: wait for it to \
+                             finish (if it is gone, delete {path})",
+                            pid.unwrap()
+                        );
+                    }
+                    // Its owner died without cleaning up (killed, or the machine restarted).
+                    let _ = std::fs::remove_file(&path);
+                }
+                Err(err) => return Err(err).with_context(|| format!("cannot create the deploy lock {path}")),
+            }
+        }
+        bail!("cannot take the deploy lock {path}: another deploy keeps recreating it")
+    }
+}
+
+impl Drop for Lock {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+fn alive(pid: u32) -> bool {
+    // SAFETY: signal 0 only asks whether the process exists.
+    let answer = unsafe { libc::kill(pid as libc::pid_t, 0) };
+    answer == 0 || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
+}

@@ -1,0 +1,165 @@
+//! What the user sees: one progress line per step with the elapsed time (a spinner while
+//! waiting on a terminal), and the final report, as text or JSON.
+
+use std::cell::{Cell, RefCell};
+use std::io::{IsTerminal, Write};
+use std::time::Instant;
+
+use serde::Serialize;
+
+use super::git::Change;
+
+/// Progress on stderr, so stdout carries only the report (`--json` stays parseable).
+pub(crate) struct Progress {
+    started: Instant,
+    tty: bool,
+    spinner: Cell<usize>,
+    last_wait: RefCell<String>,
+}
+
+const SPINNER: [char; 4] = ['|', '/', '-', '\\'];
+
+impl Progress {
+    pub(crate) fn new() -> Progress {
+        Progress { started: Instant::now(), tty: std::io::stderr().is_terminal(), spinner: Cell::new(0), last_wait: RefCell::default() }
+    }
+
+    pub(crate) fn step(&self, message: impl std::fmt::Display) {
+        self.clear_spinner();
+        eprintln!("[{:>6.1}s] {message}", self.started.elapsed().as_secs_f64());
+    }
+
+    /// A state while waiting: a spinner line on a terminal, else a line when it changes.
+    pub(crate) fn waiting(&self, message: &str) {
+        if self.tty {
+            let n = self.spinner.get();
+            self.spinner.set(n + 1);
+            eprint!("\r\x1b[K{} [{:>6.1}s] {message}", SPINNER[n % SPINNER.len()], self.started.elapsed().as_secs_f64());
+            let _ = std::io::stderr().flush();
+            *self.last_wait.borrow_mut() = message.to_owned();
+        } else if *self.last_wait.borrow() != message {
+            *self.last_wait.borrow_mut() = message.to_owned();
+            self.step(format_args!("  {message}"));
+        }
+    }
+
+    fn clear_spinner(&self) {
+        if self.tty && !self.last_wait.borrow().is_empty() {
+            eprint!("\r\x1b[K");
+            self.last_wait.borrow_mut().clear();
+        }
+    }
+
+    pub(crate) fn elapsed_secs(&self) -> f64 {
+        self.started.elapsed().as_secs_f64()
+    }
+}
+
+/// The frontend patch, as reported.
+#[derive(Debug, Serialize)]
+pub(crate) struct FrontendReport {
+    pub(crate) file: String,
+    pub(crate) line: usize,
+    pub(crate) old_url: String,
+    pub(crate) new_url: String,
+    /// Whether the file was (or, in a dry run or a local deploy, would be) rewritten.
+    pub(crate) changed: bool,
+    pub(crate) written: bool,
+    /// The commit `--push-frontend` made and pushed.
+    pub(crate) pushed_commit: Option<String>,
+}
+
+/// The final report: the seed's "Output" plus what this run did.
+#[derive(Debug, Default, Serialize)]
+pub(crate) struct Report {
+    pub(crate) space: String,
+    pub(crate) space_url: String,
+    pub(crate) docs_url: String,
+    pub(crate) health_url: String,
+    pub(crate) dry_run: bool,
+    pub(crate) local: bool,
+    /// The commit pushed to the Space; `None` when it was already up to date (or a dry run).
+    pub(crate) commit: Option<String>,
+    pub(crate) up_to_date: bool,
+    pub(crate) changes: Vec<Change>,
+    /// The source commit recorded in the pushed commit's body.
+    pub(crate) source_commit: String,
+    /// Files `generate` rewrote in `huggingface-spaces/` (to be committed by the user).
+    pub(crate) regenerated: Vec<String>,
+    pub(crate) frontend: Option<FrontendReport>,
+    pub(crate) secrets_set: Vec<String>,
+    /// `healthy` when verified, `skipped` with `--no-verify`.
+    pub(crate) health: String,
+    pub(crate) chat_answer: Option<String>,
+    pub(crate) warnings: Vec<String>,
+    pub(crate) elapsed_seconds: f64,
+}
+
+impl Report {
+    pub(crate) fn new(space: String, space_url: &str) -> Report {
+        Report {
+            space,
+            space_url: space_url.to_owned(),
+            docs_url: format!("{space_url}/docs"),
+            health_url: format!("{space_url}/api/health"),
+            ..Report::default()
+        }
+    }
+
+    pub(crate) fn render(&self, json: bool) -> String {
+        if json {
+            return serde_json::to_string_pretty(self).expect("the report serializes") + "\n";
+        }
+        let mut out = String::new();
+        let title = match (self.dry_run, self.local) {
+            (true, _) => "Dry run (nothing was pushed, patched or set) for",
+            (false, true) => "Deployed locally:",
+            (false, false) => "Deployed",
+        };
+        out.push_str(&format!("\n{title} {}\n", self.space));
+        out.push_str(&format!("  HF Spaces URL: {}\n", self.space_url));
+        out.push_str(&format!("  API Docs:      {}\n", self.docs_url));
+        out.push_str(&format!("  Health Check:  {} ({})\n", self.health_url, self.health));
+        let files = self.changes.len();
+        let commit = match (&self.commit, self.dry_run) {
+            (Some(commit), _) => format!("{commit} ({files} file(s) changed; source {})", self.source_commit),
+            (None, true) if files > 0 => format!("would commit {files} file(s): {}", self.change_list()),
+            (None, _) => "already up to date (nothing pushed)".to_owned(),
+        };
+        out.push_str(&format!("  Space commit:  {commit}\n"));
+        if let Some(f) = &self.frontend {
+            let what = match (f.changed, f.written) {
+                (false, _) => format!("already points at {}", f.new_url),
+                (true, true) => format!("now points at {} (was {})", f.new_url, f.old_url),
+                (true, false) => format!("would point at {} (is {}); not written", f.new_url, f.old_url),
+            };
+            out.push_str(&format!("  Frontend:      {}:{} {what}\n", f.file, f.line));
+            if let Some(commit) = &f.pushed_commit {
+                out.push_str(&format!("  Frontend push: {commit}\n"));
+            }
+        }
+        if !self.secrets_set.is_empty() {
+            out.push_str(&format!("  Secrets set:   {}\n", self.secrets_set.join(", ")));
+        }
+        if let Some(answer) = &self.chat_answer {
+            out.push_str(&format!("  Chat answer:   {answer}\n"));
+        }
+        if !self.regenerated.is_empty() {
+            out.push_str(&format!(
+                "  Note: generate updated {} in huggingface-spaces/: commit it\n",
+                self.regenerated.join(", ")
+            ));
+        }
+        for warning in &self.warnings {
+            out.push_str(&format!("  Warning: {warning}\n"));
+        }
+        if !self.dry_run && self.health == "healthy" && !self.local {
+            out.push_str("The frontend should now connect to the backend.\n");
+        }
+        out
+    }
+
+    fn change_list(&self) -> String {
+        self.changes.iter().map(|c| format!("{} {}", c.status, c.path)).collect::<Vec<_>>().join(", ")
+    }
+}

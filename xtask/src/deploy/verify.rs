@@ -1,0 +1,245 @@
+//! Step 9: wait for the Space to run the pushed commit, then for `/api/health`, then check
+//! CORS from the frontend's origin; every failure ends in the seed's troubleshooting advice.
+
+use std::time::{Duration, Instant};
+
+use anyhow::{Result, bail};
+use serde_json::Value;
+
+use super::hub::Hub;
+use super::report::Progress;
+use crate::interrupt;
+
+/// Stages that show the Space picked up a new commit.
+const BUILD_STAGES: [&str; 4] = ["BUILDING", "RUNNING_BUILDING", "APP_STARTING", "RUNNING_APP_STARTING"];
+/// The longest wait for a build to start before suggesting (or, with --restart, doing) a factory restart.
+const PICKUP_WAIT: Duration = Duration::from_secs(180);
+/// Consecutive unhealthy answers (a JSON body that names failing services) before giving up:
+/// a service that fails three times over several seconds needs a fix, not patience.
+const UNHEALTHY_ANSWERS: u32 = 3;
+
+/// Waits until the runtime is RUNNING the pushed commit. `pushed` is `None` when nothing was
+/// pushed (then the current stage counts); a RUNNING or error stage seen before the new build
+/// started is stale and ignored.
+pub(crate) fn wait_for_runtime(
+    hub: &Hub,
+    repo: &str,
+    pushed: Option<&str>,
+    restart: bool,
+    deadline: Instant,
+    progress: &Progress,
+) -> Result<()> {
+    let started = Instant::now();
+    let mut pickup_deadline = (started + PICKUP_WAIT).min(started + (deadline - started) / 2);
+    let mut picked_up = pushed.is_none();
+    let mut restarted = false;
+    let mut wait = Duration::from_millis(500);
+    loop {
+        let runtime = hub.runtime(repo)?;
+        let stage = runtime.stage.as_str();
+        if BUILD_STAGES.contains(&stage) || (pushed.is_some() && runtime.sha.as_deref() == pushed) {
+            picked_up = true;
+        }
+        match stage {
+            "RUNNING" | "SLEEPING" if picked_up => return Ok(()),
+            "BUILD_ERROR" | "RUNTIME_ERROR" | "CONFIG_ERROR" | "NO_APP_FILE" if picked_up => {
+                bail!("{}", runtime_failure(hub, repo, &runtime))
+            }
+            "PAUSED" | "STOPPED" | "DELETING" => bail!(
+                "the Space {repo} is {stage}: it will not build; restart it from {}/spaces/{repo}/settings and deploy again",
+                hub.endpoint()
+            ),
+            _ => {}
+        }
+        let now = Instant::now();
+        if !picked_up && now >= pickup_deadline {
+            if restart && !restarted {
+                progress.step(format_args!("no build after {:.0}s: factory-restarting the Space (--restart)", (now - started).as_secs_f64()));
+                hub.restart(repo)?;
+                restarted = true;
+                pickup_deadline = deadline;
+                wait = Duration::from_millis(500);
+            } else if !restart {
+                bail!(
+                    "the Space {repo} shows no build of the pushed commit after {:.0}s (stage {stage}): \
+                     factory-restart it with `cargo xtask deploy --restart` (or Settings > Factory rebuild)",
+                    (now - started).as_secs_f64()
+                );
+            }
+        }
+        if now >= deadline {
+            bail!(
+                "the Space {repo} did not reach RUNNING within the --timeout (stage {stage}): see its logs at {}/spaces/{repo}?logs=container, \
+                 or wait longer with --timeout SECONDS",
+                hub.endpoint()
+            );
+        }
+        progress.waiting(&format!("waiting for the Space to build: {stage}{}", if picked_up { "" } else { " (previous build)" }));
+        interrupt::sleep(wait.min(deadline - now))?;
+        wait = (wait * 3 / 2).min(Duration::from_secs(5));
+    }
+}
+
+/// The stage, the Hub's error message, the log tail and the next step.
+fn runtime_failure(hub: &Hub, repo: &str, runtime: &super::hub::Runtime) -> String {
+    let stage = runtime.stage.as_str();
+    let mut out = format!("the Space {repo} failed: {stage}");
+    if let Some(message) = &runtime.error_message {
+        out.push_str(&format!(": {message}"));
+    }
+    let kind = if stage == "BUILD_ERROR" { "build" } else { "run" };
+    match hub.log_tail(repo, kind, 20) {
+        Ok(lines) if !lines.is_empty() => {
+            out.push_str(&format!("\nlast lines of the {kind} log:\n"));
+            for line in lines {
+                out.push_str(&format!("  | {line}\n"));
+            }
+        }
+        Ok(_) => {}
+        Err(err) => out.push_str(&format!("\n(the {kind} log is unavailable: {err:#})\n")),
+    }
+    let next = match stage {
+        "BUILD_ERROR" => "fix the Dockerfile or requirements.txt problem above in backend/ or the generator settings, then deploy again",
+        "CONFIG_ERROR" => "fix the README.md front matter (sdk: docker, app_port) via `cargo xtask generate`, then deploy again",
+        "NO_APP_FILE" => "the Space has no Dockerfile: check that huggingface-spaces/ was generated, then deploy again",
+        _ => "the app crashed on start: check the secrets (DATABASE_URL, QDRANT_URL, GEMINI_API_KEY) and the run log, then restart the Space",
+    };
+    out.push_str(&format!("\nnext: {next}"));
+    out
+}
+
+/// What `/api/health` last said.
+#[derive(Debug)]
+pub(crate) struct Health {
+    pub(crate) status: String,
+}
+
+/// Polls `{space_url}/api/health` with backoff until it answers 200 or `deadline`.
+pub(crate) fn wait_for_health(space_url: &str, health_path: &str, deadline: Instant, progress: &Progress) -> Result<Health> {
+    let url = format!("{space_url}{health_path}");
+    let agent = agent();
+    let mut wait = Duration::from_millis(250);
+    let mut unhealthy = 0;
+    loop {
+        interrupt::check()?;
+        let last = match agent.get(&url).call() {
+            Ok(mut response) => {
+                let status = response.status().as_u16();
+                let body = response.body_mut().read_to_string().unwrap_or_default();
+                let json: Option<Value> = serde_json::from_str(&body).ok();
+                match (status, json) {
+                    (200, json) => {
+                        let status = json.as_ref().and_then(|j| j["status"].as_str()).unwrap_or("healthy");
+                        return Ok(Health { status: status.to_owned() });
+                    }
+                    (_, Some(json)) if json.get("services").is_some() => {
+                        unhealthy += 1;
+                        if unhealthy >= UNHEALTHY_ANSWERS {
+                            bail!("{url} answered {status}: the Space is unhealthy\n{}", troubleshoot(&json));
+                        }
+                        format!("HTTP {status}, {}", json["status"].as_str().unwrap_or("unhealthy"))
+                    }
+                    (_, _) => {
+                        unhealthy = 0;
+                        format!("HTTP {status}")
+                    }
+                }
+            }
+            Err(err) => {
+                unhealthy = 0;
+                format!("no answer ({err})")
+            }
+        };
+        let now = Instant::now();
+        if now >= deadline {
+            bail!("{url} did not answer 200 before the --timeout (last: {last}): the app may still be starting (cold start) or crashed; check the Space's logs and retry with a larger --timeout");
+        }
+        progress.waiting(&format!("waiting for {health_path}: {last}"));
+        interrupt::sleep(wait.min(deadline - now))?;
+        wait = (wait * 2).min(Duration::from_secs(8));
+    }
+}
+
+/// The seed's troubleshooting advice for each failing service in a health answer.
+pub(crate) fn troubleshoot(health: &Value) -> String {
+    let mut advice = Vec::new();
+    for (service, details) in health["services"].as_object().into_iter().flatten() {
+        let status = details.as_str().or_else(|| details["status"].as_str()).unwrap_or_default();
+        let failing = ["error", "fail", "disconnected", "unavailable", "unreachable", "down", "unhealthy"]
+            .iter()
+            .any(|bad| status.to_ascii_lowercase().contains(bad));
+        if !failing {
+            continue;
+        }
+        let said = details.to_string();
+        let fix = match service.as_str() {
+            "qdrant" if said.contains("404") => {
+                "Qdrant answered 404: the cluster is suspended (the free tier sleeps after inactivity). Fix: resume it at cloud.qdrant.io, then restart the Space"
+            }
+            "qdrant" => "Qdrant is unreachable. Fix: check the QDRANT_URL (https, no trailing slash or space) and QDRANT_API_KEY secrets, then restart the Space",
+            "postgres" => {
+                "PostgreSQL is unreachable. Fix: DATABASE_URL needs `?sslmode=require` (Neon) and no surrounding spaces; correct the secret, then restart the Space"
+            }
+            "gemini" => "Gemini is failing. Fix: check the GEMINI_API_KEY secret (no surrounding spaces), then restart the Space",
+            _ => "Fix: see this service's error above, then restart the Space",
+        };
+        advice.push(format!("  {service}: {said}\n    {fix}"));
+    }
+    if advice.is_empty() {
+        format!("  {health}")
+    } else {
+        advice.join("\n")
+    }
+}
+
+/// A CORS preflight for `POST /api/chat` from the frontend's origin.
+pub(crate) fn check_cors(space_url: &str, origin: &str) -> Result<()> {
+    let url = format!("{space_url}/api/chat");
+    let response = agent()
+        .options(&url)
+        .header("Origin", origin)
+        .header("Access-Control-Request-Method", "POST")
+        .header("Access-Control-Request-Headers", "content-type")
+        .call()
+        .map_err(|err| anyhow::anyhow!("the CORS preflight to {url} got no answer: {err}"))?;
+    let allowed = response.headers().get("access-control-allow-origin").and_then(|v| v.to_str().ok()).unwrap_or("");
+    if allowed != origin && allowed != "*" {
+        let got = if allowed.is_empty() { "no Access-Control-Allow-Origin header".to_owned() } else { format!("`{allowed}`") };
+        bail!(
+            "CORS: a preflight from {origin} to {url} got {got} (HTTP {}), so browsers will block the frontend.\n  \
+             Fix: add {origin} to the ALLOWED_ORIGINS secret (comma-separated), then restart the Space",
+            response.status()
+        );
+    }
+    Ok(())
+}
+
+fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(10)))
+        .build()
+        .new_agent()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_failing_service_gets_the_seeds_advice() {
+        let health: Value = serde_json::json!({
+            "status": "unhealthy",
+            "services": {
+                "fastapi": "ok",
+                "qdrant": {"status": "error", "error": "Unexpected Response: 404 (Not Found)"},
+                "postgres": {"status": "disconnected", "error": "SSL required"},
+                "gemini": {"status": "ok"}
+            }
+        });
+        let advice = troubleshoot(&health);
+        assert!(advice.contains("cluster is suspended") && advice.contains("cloud.qdrant.io"), "{advice}");
+        assert!(advice.contains("sslmode=require"), "{advice}");
+        assert!(!advice.contains("gemini") && !advice.contains("fastapi"), "{advice}");
+    }
+}

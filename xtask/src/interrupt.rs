@@ -1,0 +1,97 @@
+//! Ctrl-C: one handler for the whole process and a flag that long waits poll.
+//!
+//! The handler only sets an atomic flag (the one thing a signal handler may safely do).
+//! Loops that wait on a child, the network or the user call [`check`] or [`sleep`] and
+//! unwind with [`Interrupted`], so every guard's `Drop` (temporary clone, lock, local
+//! Space) runs before the process exits. A second Ctrl-C exits at once.
+
+use std::sync::Once;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::Result;
+
+static REQUESTED: AtomicBool = AtomicBool::new(false);
+static INSTALL: Once = Once::new();
+
+/// The error a command unwinds with after Ctrl-C; its guards have cleaned up by the time
+/// `main` prints it.
+#[derive(Debug)]
+pub(crate) struct Interrupted;
+
+impl std::fmt::Display for Interrupted {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("interrupted (Ctrl-C); temporary files were removed")
+    }
+}
+
+impl std::error::Error for Interrupted {}
+
+/// Routes SIGINT and SIGTERM to the flag. Idempotent; call it before the first long wait.
+pub(crate) fn install() -> Result<()> {
+    let mut result = Ok(());
+    INSTALL.call_once(|| result = platform::install());
+    result
+}
+
+/// Whether Ctrl-C was pressed since [`install`].
+pub(crate) fn requested() -> bool {
+    REQUESTED.load(Ordering::SeqCst)
+}
+
+/// `Err(Interrupted)` once Ctrl-C was pressed.
+pub(crate) fn check() -> Result<()> {
+    if requested() { Err(Interrupted.into()) } else { Ok(()) }
+}
+
+/// Sleeps for `duration`, returning `Err(Interrupted)` as soon as Ctrl-C is pressed.
+pub(crate) fn sleep(duration: Duration) -> Result<()> {
+    let deadline = Instant::now() + duration;
+    loop {
+        check()?;
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Ok(());
+        }
+        std::thread::sleep(left.min(POLL));
+    }
+}
+
+/// How often waits look at the flag: short enough that Ctrl-C feels immediate.
+const POLL: Duration = Duration::from_millis(50);
+
+#[cfg(unix)]
+mod platform {
+    use super::{Ordering, REQUESTED};
+
+    extern "C" fn on_signal(_signal: libc::c_int) {
+        if REQUESTED.swap(true, Ordering::SeqCst) {
+            // Second Ctrl-C: the user does not want to wait for the cleanup.
+            unsafe { libc::_exit(130) };
+        }
+    }
+
+    pub(super) fn install() -> anyhow::Result<()> {
+        for signal in [libc::SIGINT, libc::SIGTERM] {
+            // SAFETY: a zeroed `sigaction` is valid; the handler only touches an atomic and
+            // calls `_exit`, both async-signal-safe.
+            let ok = unsafe {
+                let mut action: libc::sigaction = std::mem::zeroed();
+                action.sa_sigaction = on_signal as extern "C" fn(libc::c_int) as libc::sighandler_t;
+                action.sa_flags = libc::SA_RESTART;
+                libc::sigemptyset(&mut action.sa_mask);
+                libc::sigaction(signal, &action, std::ptr::null_mut()) == 0
+            };
+            anyhow::ensure!(ok, "cannot install the Ctrl-C handler: {}", std::io::Error::last_os_error());
+        }
+        Ok(())
+    }
+}
+
+#[cfg(not(unix))]
+mod platform {
+    /// Elsewhere Ctrl-C keeps its default (the process ends; temporary files may remain).
+    pub(super) fn install() -> anyhow::Result<()> {
+        Ok(())
+    }
+}

@@ -1,0 +1,355 @@
+//! The runtime of `deploy --local`: runs a pushed Space tree on this machine as its Docker
+//! container would — the Space's own venv from its `requirements.txt`, a real PostgreSQL, and
+//! `uvicorn app.main:app` on the Space's port — with the backend's embedded defaults and no
+//! secrets. What it runs, where its state lives and how it differs from the container:
+//! docs/local.md.
+
+mod postgres;
+mod process;
+#[cfg(test)]
+mod tests;
+
+use std::process::{Child, Command};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use camino::{Utf8Path, Utf8PathBuf};
+use serde::Deserialize;
+use xshell::Shell;
+
+use crate::{Project, ci, interrupt, settings};
+
+/// The Vite dev server's origins: the chat page in development talks to the local Space.
+const DEV_ORIGINS: [&str; 2] = ["http://localhost:5173", "http://127.0.0.1:5173"];
+/// What the backend ingests at startup, relative to the project root, when present.
+const KNOWLEDGE: [&str; 2] = ["README.md", "docs"];
+/// The first start builds the knowledge index; later ones find it unchanged.
+const START_TIMEOUT: Duration = Duration::from_secs(180);
+/// uvicorn's graceful shutdown waits for requests in flight and runs the app's lifespan exit.
+const STOP_GRACE: Duration = Duration::from_secs(10);
+const LOG_LINES: usize = 20;
+
+/// Where `deploy --local` keeps its state, all under `target/xtask/local/`.
+struct Paths {
+    dir: Utf8PathBuf,
+    logs: Utf8PathBuf,
+    run: Utf8PathBuf,
+    /// The backend's DATA_DIR: its local Qdrant index and files.
+    data: Utf8PathBuf,
+    /// HOME of the app, as the container has its own.
+    home: Utf8PathBuf,
+    pgdata: Utf8PathBuf,
+    tools: Utf8PathBuf,
+}
+
+impl Paths {
+    fn new(root: &Utf8Path) -> Paths {
+        let dir = root.join(settings::STATE_DIR).join("local");
+        Paths {
+            logs: dir.join("logs"),
+            run: dir.join("run"),
+            data: dir.join("data"),
+            home: dir.join("home"),
+            pgdata: dir.join("pgdata"),
+            tools: dir.join("tools"),
+            dir,
+        }
+    }
+
+    fn uvicorn_log(&self) -> Utf8PathBuf {
+        self.logs.join("uvicorn.log")
+    }
+
+    fn postgres_log(&self) -> Utf8PathBuf {
+        self.logs.join("postgres.log")
+    }
+
+    fn uvicorn_pid(&self) -> Utf8PathBuf {
+        self.run.join("uvicorn.pid")
+    }
+
+    /// The Space venv for these requirements. Named after their content so that a changed
+    /// `requirements.txt` gets a fresh venv, as the Docker build's `pip install` layer does,
+    /// and a package dropped from it cannot linger and hide the drop.
+    fn space_venv(&self, requirements: &str) -> Utf8PathBuf {
+        let hash = requirements.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3));
+        self.dir.join(format!("venv-{hash:016x}"))
+    }
+}
+
+/// A Space running on this machine. Dropping it stops what is still running, unless detached.
+pub(crate) struct LocalSpace {
+    pub(crate) url: String,
+    /// uvicorn's and PostgreSQL's logs.
+    pub(crate) logs: Utf8PathBuf,
+    port: u16,
+    uvicorn: Option<Child>,
+    postgres: Option<postgres::Postgres>,
+    paths: Paths,
+}
+
+/// `POST /api/chat`'s answer.
+#[derive(Debug, Deserialize)]
+pub(crate) struct ChatAnswer {
+    pub(crate) answer: String,
+    pub(crate) sources: Vec<ChatSource>,
+    pub(crate) session_id: String,
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct ChatSource {
+    pub(crate) title: String,
+    pub(crate) url_or_path: String,
+    pub(crate) score: f64,
+}
+
+/// Runs the Space tree `tree` (a clean export of the pushed commit): builds its venv (warm when
+/// its requirements are unchanged), starts PostgreSQL, starts uvicorn, and returns once the
+/// Space's port accepts connections — which uvicorn opens only after the app's startup.
+pub(crate) fn start(sh: &Shell, project: &Project, tree: &Utf8Path) -> Result<LocalSpace> {
+    let paths = Paths::new(&project.root);
+    let port = project.settings.generator.port;
+    for required in ["requirements.txt", "app/main.py"] {
+        if !tree.join(required).is_file() {
+            bail!("{tree} is not a Space tree: {required} is missing (`cargo xtask generate` writes it into {})", settings::SPACE_DIR);
+        }
+    }
+    refuse_if_running(&paths, port)?;
+    for dir in [&paths.logs, &paths.run, &paths.data, &paths.home] {
+        sh.create_dir(dir)?;
+    }
+    // Each start's logs begin empty, so an error quotes this run only.
+    for log in [paths.uvicorn_log(), paths.postgres_log()] {
+        sh.write_file(&log, "")?;
+    }
+
+    let requirements = tree.join("requirements.txt");
+    let venv = paths.space_venv(&sh.read_file(&requirements)?);
+    ci::ensure_venv(sh, &venv, &requirements)
+        .with_context(|| format!("cannot build the Space's venv from {requirements}"))?;
+    remove_other_venvs(&paths, &venv)?;
+
+    let mut space = LocalSpace {
+        url: format!("http://127.0.0.1:{port}"),
+        logs: paths.logs.clone(),
+        port,
+        uvicorn: None,
+        postgres: None,
+        paths,
+    };
+    let postgres = space.postgres.insert(postgres::start(sh, &project.root, &space.paths)?);
+    let database_url = postgres.database_url();
+
+    let mut uvicorn = Command::new(ci::venv_bin(&venv, "uvicorn"));
+    uvicorn
+        .args(["app.main:app", "--host", "127.0.0.1", "--port", &port.to_string()])
+        .current_dir(tree)
+        // The container's environment, not the user's shell: no secret can leak in.
+        .env_clear()
+        .env("PATH", format!("{}:/usr/local/bin:/usr/bin:/bin", venv.join("bin")))
+        .env("HOME", &space.paths.home)
+        .env("LANG", "C.UTF-8")
+        .env("PYTHONUNBUFFERED", "1")
+        .env("DATABASE_URL", database_url)
+        .env("ALLOWED_ORIGINS", allowed_origins(project))
+        .env("KNOWLEDGE_PATHS", knowledge_paths(&project.root)?)
+        .env("DATA_DIR", &space.paths.data);
+    let log = space.paths.uvicorn_log();
+    let child = space.uvicorn.insert(process::spawn_logged(&mut uvicorn, &log)?);
+    sh.write_file(space.paths.uvicorn_pid(), format!("{}\n", child.id()))?;
+    space.wait_for_port()?;
+    Ok(space)
+}
+
+impl LocalSpace {
+    /// Asks the Space one question through its real `POST /api/chat`.
+    pub(crate) fn ask(&self, question: &str) -> Result<ChatAnswer> {
+        let url = format!("{}/api/chat", self.url);
+        let body = serde_json::json!({ "message": question }).to_string();
+        let (status, text) = post_json(&url, &body)
+            .with_context(|| format!("POST {url} failed; the Space's log is {}", self.paths.uvicorn_log()))?;
+        if !(200..300).contains(&status) {
+            bail!("POST {url} answered {status}: {}\n  the Space's log is {}", error_detail(&text), self.paths.uvicorn_log());
+        }
+        serde_json::from_str(&text)
+            .with_context(|| format!("POST {url} answered {status} with a body that is not a chat answer: {}", clip(&text)))
+    }
+
+    /// Leaves uvicorn and PostgreSQL running; their pid files are what `stop` reads.
+    pub(crate) fn detach(mut self) -> Result<()> {
+        self.uvicorn.take();
+        if let Some(postgres) = self.postgres.take() {
+            postgres.detach();
+        }
+        Ok(())
+    }
+
+    /// Blocks until Ctrl-C, then stops everything. The Space crashing meanwhile is an error
+    /// that quotes its log.
+    pub(crate) fn wait_until_interrupted(mut self) -> Result<()> {
+        interrupt::install()?;
+        while !interrupt::requested() {
+            if let Some(status) = self.uvicorn.as_mut().and_then(|c| c.try_wait().ok().flatten()) {
+                return Err(self.crashed(&format!("the Space's app exited ({status})")));
+            }
+            if let Some(status) = self.postgres.as_mut().and_then(|p| p.exited()) {
+                let log = self.paths.postgres_log();
+                bail!("PostgreSQL exited ({status}); the last lines of {log}:\n{}", process::log_tail(&log, LOG_LINES));
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        self.shutdown();
+        eprintln!("stopped the local Space (uvicorn and PostgreSQL)");
+        Ok(())
+    }
+
+    fn wait_for_port(&mut self) -> Result<()> {
+        let address = std::net::SocketAddr::from(([127, 0, 0, 1], self.port));
+        let deadline = Instant::now() + START_TIMEOUT;
+        loop {
+            if let Some(status) = self.uvicorn.as_mut().and_then(|c| c.try_wait().ok().flatten()) {
+                return Err(self.crashed(&format!("uvicorn exited ({status}) before listening on {address}")));
+            }
+            if std::net::TcpStream::connect_timeout(&address, Duration::from_millis(200)).is_ok() {
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                return Err(self.crashed(&format!("uvicorn did not listen on {address} within {}s", START_TIMEOUT.as_secs())));
+            }
+            interrupt::sleep(Duration::from_millis(25))?;
+        }
+    }
+
+    /// The error for an app that stopped or never started: the Python exception as the cause,
+    /// then the log's last lines and its path.
+    fn crashed(&self, what: &str) -> anyhow::Error {
+        let log = self.paths.uvicorn_log();
+        let cause = process::crash_cause(&log).unwrap_or_else(|| "its log is empty".to_owned());
+        anyhow::anyhow!(
+            "the Space did not run: {cause}\n  {what}; the last lines of {log}:\n{}",
+            process::log_tail(&log, LOG_LINES)
+        )
+    }
+
+    /// Stops uvicorn first (it closes its database pool on the way out), then PostgreSQL.
+    fn shutdown(&mut self) {
+        if let Some(mut uvicorn) = self.uvicorn.take() {
+            process::stop_child(&mut uvicorn, libc::SIGTERM, STOP_GRACE);
+            let _ = std::fs::remove_file(self.paths.uvicorn_pid());
+        }
+        self.postgres.take();
+    }
+}
+
+impl Drop for LocalSpace {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
+/// `deploy --local --stop`: stops what `--detach` (or a killed xtask) left running.
+pub(crate) fn stop(project: &Project) -> Result<()> {
+    let paths = Paths::new(&project.root);
+    let stopped = stop_recorded(&paths)?;
+    if stopped.is_empty() {
+        println!("nothing running: no local Space process is recorded under {}", paths.dir);
+    } else {
+        println!("stopped {}", stopped.join(" and "));
+    }
+    Ok(())
+}
+
+/// Stops the processes the pid files name (uvicorn first); returns what was running.
+fn stop_recorded(paths: &Paths) -> Result<Vec<String>> {
+    let mut stopped = Vec::new();
+    if let Some(pid) = process::read_pid(&paths.uvicorn_pid()) {
+        if process::stop_pid(pid, "uvicorn", libc::SIGTERM, STOP_GRACE) {
+            stopped.push(format!("uvicorn (pid {pid})"));
+        }
+        std::fs::remove_file(paths.uvicorn_pid()).with_context(|| format!("cannot remove {}", paths.uvicorn_pid()))?;
+    }
+    if let Some(pid) = postgres::stop_detached(paths) {
+        stopped.push(format!("PostgreSQL (pid {pid})"));
+    }
+    Ok(stopped)
+}
+
+/// A clear error when the Space's port is taken: by our own earlier run (then `--stop`), or
+/// by another process (named when /proc shows it).
+fn refuse_if_running(paths: &Paths, port: u16) -> Result<()> {
+    let ours = process::read_pid(&paths.uvicorn_pid()).filter(|&pid| process::is_running(pid, "uvicorn"));
+    let free = std::net::TcpListener::bind(("127.0.0.1", port)).is_ok();
+    let stop = "stop it with `cargo xtask deploy --local --stop`, then re-run";
+    match (ours, free) {
+        (Some(pid), false) => bail!("port {port} is in use by the local Space started earlier (uvicorn pid {pid}): {stop}"),
+        (Some(pid), true) => bail!("a local Space started earlier is still running (uvicorn pid {pid}): {stop}"),
+        (None, true) if postgres::running_pid(paths).is_some() => {
+            bail!("the PostgreSQL of an earlier local Space is still running: {stop}")
+        }
+        (None, true) => Ok(()),
+        (None, false) => match process::port_holder(port) {
+            Some((pid, command)) => bail!("port {port} is in use by another process, pid {pid} (`{command}`): stop it, then re-run"),
+            None => bail!("port {port} is in use by another process (`ss -ltnp 'sport = :{port}'` shows which): stop it, then re-run"),
+        },
+    }
+}
+
+/// Venvs of earlier requirements are dead weight (hundreds of MB each).
+fn remove_other_venvs(paths: &Paths, keep: &Utf8Path) -> Result<()> {
+    for entry in std::fs::read_dir(&paths.dir)?.flatten() {
+        let path = paths.dir.join(entry.file_name().to_string_lossy().as_ref());
+        if path.file_name().is_some_and(|n| n.starts_with("venv-")) && path != keep {
+            std::fs::remove_dir_all(&path).with_context(|| format!("cannot remove the outdated venv {path}"))?;
+        }
+    }
+    Ok(())
+}
+
+fn allowed_origins(project: &Project) -> String {
+    let mut origins: Vec<String> = DEV_ORIGINS.map(String::from).to_vec();
+    origins.extend(project.settings.frontend_url.iter().map(|url| url.trim_end_matches('/').to_owned()));
+    origins.join(",")
+}
+
+/// The backend's KNOWLEDGE_PATHS: the project's README.md and docs/, absolute.
+fn knowledge_paths(root: &Utf8Path) -> Result<String> {
+    let paths: Vec<Utf8PathBuf> = KNOWLEDGE.iter().map(|p| root.join(p)).filter(|p| p.exists()).collect();
+    if let Some(path) = paths.iter().find(|p| p.as_str().contains(',')) {
+        bail!("{path} contains a comma, which KNOWLEDGE_PATHS uses as its separator: move the project to a path without one");
+    }
+    Ok(paths.iter().map(|p| p.as_str()).collect::<Vec<_>>().join(","))
+}
+
+/// POSTs a JSON body; returns the status and body of any answer, 4xx and 5xx included.
+fn post_json(url: &str, body: &str) -> Result<(u16, String)> {
+    let agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(60)))
+        .build()
+        .new_agent();
+    let mut response = agent.post(url).header("content-type", "application/json").send(body)?;
+    let status = response.status().as_u16();
+    Ok((status, response.body_mut().read_to_string()?))
+}
+
+/// FastAPI's `detail`: a message, or a list of validation errors.
+fn error_detail(body: &str) -> String {
+    let Ok(json) = serde_json::from_str::<serde_json::Value>(body) else { return clip(body) };
+    match &json["detail"] {
+        serde_json::Value::String(message) => message.clone(),
+        serde_json::Value::Array(errors) => errors
+            .iter()
+            .map(|e| e["msg"].as_str().map_or_else(|| e.to_string(), String::from))
+            .collect::<Vec<_>>()
+            .join("; "),
+        _ => clip(body),
+    }
+}
+
+fn clip(text: &str) -> String {
+    let text = text.trim();
+    match text.char_indices().nth(300) {
+        Some((end, _)) => format!("{}…", &text[..end]),
+        None => text.to_owned(),
+    }
+}

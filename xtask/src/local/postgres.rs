@@ -1,0 +1,271 @@
+//! The real PostgreSQL of `deploy --local`: the server binaries that PyPI's `pgserver` wheel
+//! ships, installed in a small tools venv (so the Space venv holds exactly the Space's
+//! requirements) and run directly, so xtask owns the process, its log and its shutdown.
+
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::os::unix::process::CommandExt;
+use std::process::{Child, Command};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use camino::{Utf8Path, Utf8PathBuf};
+use xshell::{Shell, cmd};
+
+use super::{Paths, process};
+use crate::{ci, interrupt, settings};
+
+/// The one place the pgserver version is pinned: the backend's own test requirements.
+const PIN_FILE: &str = "requirements-dev.txt";
+/// PostgreSQL refuses to run as root; pgserver's own convention for the user it runs as.
+const SERVER_USER: &str = "pgserver";
+const READY_TIMEOUT: Duration = Duration::from_secs(60);
+/// Fast shutdown (SIGINT) rolls back open transactions and checkpoints; give it time.
+const STOP_GRACE: Duration = Duration::from_secs(20);
+
+/// A PostgreSQL server we started and own.
+pub(super) struct Postgres {
+    child: Option<Child>,
+    pub(super) port: u16,
+}
+
+impl Postgres {
+    /// The URL the Space's `DATABASE_URL` gets: local, so no `sslmode` (the backend allows that
+    /// only for local hosts), and trust authentication on loopback, so no password anywhere.
+    pub(super) fn database_url(&self) -> String {
+        format!("postgresql://postgres@127.0.0.1:{}/postgres", self.port)
+    }
+
+    /// Whether the server has exited, with its status.
+    pub(super) fn exited(&mut self) -> Option<std::process::ExitStatus> {
+        self.child.as_mut().and_then(|c| c.try_wait().ok().flatten())
+    }
+
+    /// Leaves the server running; `postmaster.pid` in its data directory is what `stop` reads.
+    pub(super) fn detach(mut self) {
+        self.child.take();
+    }
+}
+
+impl Drop for Postgres {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            process::stop_child(&mut child, libc::SIGINT, STOP_GRACE);
+        }
+    }
+}
+
+/// Installs the pinned pgserver (warm when unchanged), initialises the data directory on
+/// first use and starts the server on a free loopback port; returns once it accepts
+/// connections.
+pub(super) fn start(sh: &Shell, root: &Utf8Path, paths: &Paths) -> Result<Postgres> {
+    let bin = install(sh, root, paths)?;
+    let user = server_user(sh)?;
+    if user.is_some() {
+        make_reachable(&[paths.dir.as_path(), bin.as_path()])?;
+    }
+    if !paths.pgdata.join("PG_VERSION").exists() {
+        init(&bin, user.as_ref(), paths)?;
+    }
+    if let Some(user) = &user {
+        user.own(sh, &paths.pgdata)?;
+    }
+    // A postmaster.pid whose process is gone (xtask or the machine was killed) would make
+    // PostgreSQL refuse to start if its pid now belongs to someone else.
+    let stale = paths.pgdata.join("postmaster.pid");
+    if stale.exists() && running_pid(paths).is_none() {
+        std::fs::remove_file(&stale).with_context(|| format!("cannot remove the stale {stale}"))?;
+    }
+
+    let port = free_port()?;
+    let log = paths.postgres_log();
+    let mut command = Command::new(bin.join("postgres"));
+    command
+        .args(["-D", paths.pgdata.as_str(), "-h", "127.0.0.1", "-p", &port.to_string()])
+        // No Unix socket: the app connects over TCP, as it does to a hosted database.
+        .args(["-k", ""])
+        .env_clear()
+        .env("LC_ALL", "C");
+    if let Some(user) = &user {
+        command.uid(user.uid).gid(user.gid);
+    }
+    let mut server = Postgres { child: Some(process::spawn_logged(&mut command, &log)?), port };
+    let deadline = Instant::now() + READY_TIMEOUT;
+    loop {
+        if let Some(status) = server.exited() {
+            bail!(
+                "PostgreSQL exited ({status}) while starting; the last lines of {log}:\n{}",
+                process::log_tail(&log, 15)
+            );
+        }
+        if status_line(paths).as_deref() == Some("ready") {
+            return Ok(server);
+        }
+        if Instant::now() > deadline {
+            bail!("PostgreSQL did not become ready within {}s; see {log}", READY_TIMEOUT.as_secs());
+        }
+        interrupt::sleep(Duration::from_millis(25))?;
+    }
+}
+
+/// The pid of a PostgreSQL server running on our data directory, from its `postmaster.pid`.
+pub(super) fn running_pid(paths: &Paths) -> Option<u32> {
+    let pid = process::read_pid(&paths.pgdata.join("postmaster.pid"))?;
+    process::is_running(pid, "postgres").then_some(pid)
+}
+
+/// Stops a server left running by `--detach` (or by an xtask that was killed).
+pub(super) fn stop_detached(paths: &Paths) -> Option<u32> {
+    let pid = running_pid(paths)?;
+    process::stop_pid(pid, "postgres", libc::SIGINT, STOP_GRACE).then_some(pid)
+}
+
+/// The last line of `postmaster.pid`: `starting`, `ready`, `stopping`.
+fn status_line(paths: &Paths) -> Option<String> {
+    let text = std::fs::read_to_string(paths.pgdata.join("postmaster.pid")).ok()?;
+    let lines: Vec<&str> = text.lines().collect();
+    (lines.len() >= 8).then(|| lines[7].trim().to_owned())
+}
+
+/// Installs the pinned `pgserver` into the tools venv; returns its PostgreSQL `bin/`.
+pub(super) fn install(sh: &Shell, root: &Utf8Path, paths: &Paths) -> Result<Utf8PathBuf> {
+    let pin_file = root.join(settings::BACKEND_DIR).join(PIN_FILE);
+    let pin = pgserver_pin(&pin_file)?;
+    let requirements = paths.dir.join("tools-requirements.txt");
+    let text = format!("# Written by `cargo xtask deploy --local` from {}/{PIN_FILE}.\n{pin}\n", settings::BACKEND_DIR);
+    if sh.read_file(&requirements).ok().as_deref() != Some(text.as_str()) {
+        sh.write_file(&requirements, &text)?;
+    }
+    ci::ensure_venv(sh, &paths.tools, &requirements)
+        .with_context(|| format!("cannot install {pin} (PostgreSQL for deploy --local)"))?;
+    let lib = paths.tools.join("lib");
+    let bin = std::fs::read_dir(&lib)
+        .with_context(|| format!("cannot read {lib}"))?
+        .flatten()
+        .map(|entry| lib.join(entry.file_name().to_string_lossy().as_ref()).join("site-packages/pgserver/pginstall/bin"))
+        .find(|bin| bin.join("postgres").is_file());
+    bin.with_context(|| format!("{pin} installed no PostgreSQL server under {lib}/python*/site-packages/pgserver/pginstall/bin"))
+}
+
+/// The `pgserver==VERSION` line of `file`, comments and whitespace removed.
+fn pgserver_pin(file: &Utf8Path) -> Result<String> {
+    let text = std::fs::read_to_string(file).with_context(|| format!("cannot read {file}"))?;
+    for line in text.lines() {
+        let requirement = line.split('#').next().unwrap_or("").trim();
+        let name_end = requirement.find(|c: char| !(c.is_ascii_alphanumeric() || "-_.".contains(c))).unwrap_or(requirement.len());
+        let name = requirement[..name_end].to_ascii_lowercase().replace(['_', '.'], "-");
+        if name == "pgserver" {
+            return Ok(requirement.to_owned());
+        }
+    }
+    bail!("{file}: no `pgserver==VERSION` line: add one (deploy --local runs PostgreSQL from that wheel)")
+}
+
+/// Creates the data directory: initdb into a staging directory, then one rename, so an
+/// interrupted first run never leaves a half-initialised cluster behind.
+fn init(bin: &Utf8Path, user: Option<&ServerUser>, paths: &Paths) -> Result<()> {
+    let staging = paths.dir.join("pgdata.init");
+    for dir in [&staging, &paths.pgdata] {
+        if dir.exists() {
+            std::fs::remove_dir_all(dir).with_context(|| format!("cannot remove the unfinished {dir}"))?;
+        }
+    }
+    std::fs::create_dir(&staging).with_context(|| format!("cannot create {staging}"))?;
+    let log = paths.postgres_log();
+    let mut command = Command::new(bin.join("initdb"));
+    command
+        .args(["-D", staging.as_str(), "--auth=trust", "--username=postgres", "--encoding=UTF8", "--no-locale"])
+        .env_clear();
+    if let Some(user) = user {
+        std::os::unix::fs::chown(&staging, Some(user.uid), Some(user.gid))?;
+        command.uid(user.uid).gid(user.gid);
+    }
+    let status = process::spawn_logged(&mut command, &log)?.wait()?;
+    if !status.success() {
+        bail!("PostgreSQL's initdb failed ({status}); the last lines of {log}:\n{}", process::log_tail(&log, 15));
+    }
+    std::fs::rename(&staging, &paths.pgdata).with_context(|| format!("cannot rename {staging} to {}", paths.pgdata))
+}
+
+/// A port the kernel reports free on loopback. PostgreSQL binds it a moment later; the
+/// window is tiny, and a clash shows as PostgreSQL's own error in its log.
+fn free_port() -> Result<u16> {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").context("cannot bind a loopback port")?;
+    Ok(listener.local_addr()?.port())
+}
+
+/// The unprivileged user PostgreSQL runs as when xtask runs as root.
+struct ServerUser {
+    uid: u32,
+    gid: u32,
+}
+
+impl ServerUser {
+    /// Gives `dir` (recursively) to this user when it does not own it yet.
+    fn own(&self, sh: &Shell, dir: &Utf8Path) -> Result<()> {
+        let owner = std::fs::metadata(dir).with_context(|| format!("cannot read {dir}"))?.uid();
+        if owner != self.uid {
+            let owner = format!("{}:{}", self.uid, self.gid);
+            cmd!(sh, "chown -R {owner} {dir}").quiet().run()?;
+        }
+        Ok(())
+    }
+}
+
+/// `None` when we are not root; as root, the `pgserver` system user, created when missing.
+fn server_user(sh: &Shell) -> Result<Option<ServerUser>> {
+    // SAFETY: geteuid(2) cannot fail and touches no memory.
+    if unsafe { libc::geteuid() } != 0 {
+        return Ok(None);
+    }
+    if cmd!(sh, "id -u {SERVER_USER}").quiet().ignore_stderr().read().is_err() {
+        cmd!(sh, "useradd --system --no-create-home --shell /usr/sbin/nologin {SERVER_USER}")
+            .quiet()
+            .run()
+            .with_context(|| format!("PostgreSQL refuses to run as root and the user `{SERVER_USER}` cannot be created: run as a normal user"))?;
+    }
+    let id = |flag: &str| -> Result<u32> {
+        Ok(cmd!(sh, "id {flag} {SERVER_USER}").quiet().read()?.trim().parse()?)
+    };
+    Ok(Some(ServerUser { uid: id("-u")?, gid: id("-g")? }))
+}
+
+/// PostgreSQL, running as `pgserver`, must traverse these directories and all above them (to
+/// its data and its binaries): add the search bit (o+x, not read) where it is missing, and
+/// say so.
+fn make_reachable(dirs: &[&Utf8Path]) -> Result<()> {
+    for path in dirs {
+        for dir in path.ancestors() {
+            let mode = std::fs::metadata(dir).with_context(|| format!("cannot read {dir}"))?.permissions().mode();
+            if mode & 0o001 == 0 {
+                std::fs::set_permissions(dir, std::fs::Permissions::from_mode(mode | 0o001))
+                    .with_context(|| format!("cannot make {dir} searchable for PostgreSQL's user `{SERVER_USER}`"))?;
+                eprintln!("note: made {dir} searchable by others (o+x) so PostgreSQL, which refuses to run as root, can reach its data as `{SERVER_USER}`");
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::local::tests::TempDir;
+
+    #[test]
+    fn the_pin_is_read_from_the_backends_requirements() {
+        let root = Utf8Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+        let pin = pgserver_pin(&root.join("backend").join(PIN_FILE)).unwrap();
+        assert!(pin.starts_with("pgserver=="), "{pin}");
+    }
+
+    #[test]
+    fn the_pin_matches_normalized_names_and_drops_comments() {
+        let dir = TempDir::new();
+        let file = dir.path.join(PIN_FILE);
+        std::fs::write(&file, "-r requirements.txt\npgserver-extras==1\nPGServer == 0.1.4  # local PostgreSQL\n").unwrap();
+        assert_eq!(pgserver_pin(&file).unwrap(), "PGServer == 0.1.4");
+        std::fs::write(&file, "httpx==0.28.1\n").unwrap();
+        let err = pgserver_pin(&file).unwrap_err().to_string();
+        assert!(err.contains("no `pgserver==VERSION` line") && err.contains(file.as_str()), "{err}");
+    }
+}

@@ -1,0 +1,580 @@
+//! `cargo xtask deploy` end to end: the real binary, in a temporary copy of this monorepo,
+//! against the local test Hub (real git over HTTP, the Hub API subset, a fake Space host).
+
+mod hub;
+#[path = "support/repo.rs"]
+mod repo;
+
+use hub::sandbox::Sandbox;
+use repo::Run;
+use hub::{Hub, TOKEN, USER, git_out};
+
+const SPACE: &str = "bot";
+const FRONTEND: &str = "https://my-app.vercel.app";
+const CLIENT: &str = "frontend/src/services/chatClient.ts";
+
+struct Setup {
+    sandbox: Sandbox,
+    hub: Hub,
+}
+
+fn setup() -> Setup {
+    let sandbox = Sandbox::new();
+    let hub = Hub::start(&sandbox.repos, FRONTEND);
+    Setup { sandbox, hub }
+}
+
+impl Setup {
+    /// `deploy --user alice --space bot --frontend-url ... ARGS` against the test Hub.
+    fn deploy(&self, args: &[&str]) -> Run {
+        self.deploy_with(args, &[("HF_TOKEN", TOKEN)])
+    }
+
+    fn deploy_with(&self, args: &[&str], env: &[(&str, &str)]) -> Run {
+        let mut full = vec!["deploy", "--user", USER, "--space", SPACE, "--frontend-url", FRONTEND];
+        if !args.contains(&"--timeout") {
+            full.extend(["--timeout", "20"]);
+        }
+        full.extend_from_slice(args);
+        let mut vars = vec![("HF_ENDPOINT", self.hub.url.as_str())];
+        vars.extend_from_slice(env);
+        self.sandbox.run(&full, &vars)
+    }
+
+    fn remote_files(&self) -> Vec<String> {
+        let bare = self.hub.bare(SPACE);
+        let mut files: Vec<String> = git_out(&bare, &["ls-tree", "-r", "--name-only", "HEAD"]).lines().map(str::to_owned).collect();
+        files.sort();
+        files
+    }
+
+    fn remote_head(&self) -> String {
+        git_out(&self.hub.bare(SPACE), &["rev-parse", "HEAD"])
+    }
+
+    fn space_files(&self) -> Vec<String> {
+        let mut files: Vec<String> = git_out(&self.sandbox.repo, &["ls-files", "--cached", "--others", "--exclude-standard", "huggingface-spaces"])
+            .lines()
+            .map(|f| f.strip_prefix("huggingface-spaces/").unwrap().to_owned())
+            .collect();
+        files.sort();
+        files
+    }
+
+    /// Nothing was pushed: no receive-pack request reached the Hub.
+    fn assert_nothing_pushed(&self, run: &Run) {
+        assert_eq!(self.hub.count("git-receive-pack"), 0, "something was pushed:\n{run}\n{:#?}", self.hub.log());
+    }
+
+    fn assert_clean(&self, run: &Run) {
+        assert!(self.sandbox.leftovers().is_empty(), "temporary files left: {:?}\n{run}", self.sandbox.leftovers());
+        assert!(!self.sandbox.repo.join("target/xtask/deploy.lock").exists(), "the lock was left behind\n{run}");
+    }
+}
+
+#[test]
+fn first_deploy_pushes_exactly_the_generated_files_and_the_second_is_a_no_op() {
+    let s = setup();
+    s.hub.add_space(SPACE);
+    let run = s.deploy(&["--space-url", &s.hub.space_url.clone()]);
+    assert!(run.success, "{run}");
+
+    let mut expected = s.space_files();
+    expected.push(".gitattributes".to_owned());
+    expected.sort();
+    assert_eq!(s.remote_files(), expected, "{run}");
+    let bare = s.hub.bare(SPACE);
+    assert_eq!(git_out(&bare, &["log", "-1", "--format=%s"]), "Deploy RAG chatbot backend");
+    let source = git_out(&s.sandbox.repo, &["rev-parse", "HEAD"]);
+    let body = git_out(&bare, &["log", "-1", "--format=%b"]);
+    assert!(body.contains(&format!("Source commit: {source}")), "{body}");
+    assert!(git_out(&bare, &["show", "HEAD:.gitattributes"]).contains("filter=lfs"));
+    assert_eq!(git_out(&bare, &["show", "HEAD:Dockerfile"]), s.sandbox.read("huggingface-spaces/Dockerfile").trim_end());
+
+    // The report (the seed's "Output") and the patched frontend.
+    let space_url = &s.hub.space_url;
+    for expected in [format!("HF Spaces URL: {space_url}"), format!("{space_url}/docs"), format!("{space_url}/api/health (healthy)")] {
+        assert!(run.stdout.contains(&expected), "missing {expected:?}\n{run}");
+    }
+    assert!(s.sandbox.read(CLIENT).contains(&format!("'{space_url}'")), "{run}");
+    assert!(run.stderr.contains("s] git: pushed"), "progress lines carry the elapsed time\n{run}");
+    s.assert_clean(&run);
+
+    let head = s.remote_head();
+    let pushes = s.hub.count("POST /spaces/alice/bot/git-receive-pack");
+    let again = s.deploy(&["--space-url", &s.hub.space_url.clone()]);
+    assert!(again.success, "{again}");
+    assert!(again.stdout.contains("already up to date"), "{again}");
+    assert!(again.stdout.contains("already points at"), "{again}");
+    assert_eq!(s.remote_head(), head);
+    assert_eq!(s.hub.count("POST /spaces/alice/bot/git-receive-pack"), pushes, "the no-op deploy pushed");
+    s.assert_clean(&again);
+}
+
+#[test]
+fn a_removed_backend_module_disappears_from_the_space() {
+    let s = setup();
+    s.hub.add_space(SPACE);
+    let main = s.sandbox.read("backend/app/main.py");
+    s.sandbox.write("backend/app/services/extra.py", "ANSWER = 42\n");
+    s.sandbox.write("backend/app/main.py", &format!("{main}\nfrom app.services import extra  # noqa: E402,F401\n"));
+    s.sandbox.commit_all("add a module");
+    let run = s.deploy(&["--no-verify"]);
+    assert!(run.success, "{run}");
+    assert!(s.remote_files().contains(&"app/services/extra.py".to_owned()), "{run}");
+
+    std::fs::remove_file(s.sandbox.repo.join("backend/app/services/extra.py")).unwrap();
+    s.sandbox.write("backend/app/main.py", &main);
+    s.sandbox.commit_all("remove it");
+    let run = s.deploy(&["--no-verify"]);
+    assert!(run.success, "{run}");
+    let files = s.remote_files();
+    assert!(!files.contains(&"app/services/extra.py".to_owned()), "{files:?}\n{run}");
+    assert!(files.contains(&".gitattributes".to_owned()));
+    assert!(run.stdout.contains("huggingface-spaces/app/services/extra.py") || run.stderr.contains("extra.py"), "the regenerated files are named\n{run}");
+}
+
+#[test]
+fn a_wrong_token_fails_first_and_leaks_nowhere() {
+    let s = setup();
+    s.hub.add_space(SPACE);
+    let client_before = s.sandbox.read(CLIENT);
+    let wrong = "hf_WrongTokenAbcdefghijklmnopqrstuvwx";
+    let run = s.deploy_with(&[], &[("HF_TOKEN", wrong)]);
+    assert!(!run.success, "{run}");
+    assert!(run.stderr.contains("the token from HF_TOKEN is invalid") && run.stderr.contains("/settings/tokens"), "{run}");
+    s.assert_nothing_pushed(&run);
+    assert_eq!(s.hub.count("/spaces/alice/bot/info/refs"), 0, "it cloned with a bad token");
+    assert_eq!(s.sandbox.read(CLIENT), client_before, "the frontend was touched");
+    s.assert_clean(&run);
+    assert_no_token(&s, wrong, &run);
+}
+
+#[test]
+fn the_token_reaches_no_output_url_file_or_credential_store() {
+    let s = setup();
+    s.hub.add_space(SPACE);
+    // A user whose git stores every credential it is given.
+    std::fs::write(s.sandbox.home.join(".gitconfig"), "[credential]\n\thelper = store\n").unwrap();
+    std::fs::write(s.sandbox.dir.join("secrets.env"), "LOG_LEVEL=INFO\nALLOWED_ORIGINS=https://my-app.vercel.app\n").unwrap();
+    let secrets = s.sandbox.dir.join("secrets.env");
+    let run = s.deploy(&["--secrets-file", secrets.to_str().unwrap(), "--json"]);
+    assert!(run.success, "{run}");
+    assert!(!s.sandbox.home.join(".git-credentials").exists(), "git stored the token");
+    assert_no_token(&s, TOKEN, &run);
+    // The token did reach the Hub, but only in Authorization headers.
+    let authorized = s.hub.state().seen.iter().filter(|r| r.headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("authorization"))).count();
+    assert!(authorized > 0);
+}
+
+/// The token is in no output, no file under the sandbox (repo, HOME, TMPDIR, Hub repos) and
+/// no request URL or body the servers saw.
+fn assert_no_token(s: &Setup, token: &str, run: &Run) {
+    assert!(!run.stdout.contains(token) && !run.stderr.contains(token), "the token is in the output\n{run}");
+    for file in s.sandbox.all_files() {
+        let bytes = std::fs::read(&file).unwrap_or_default();
+        assert!(!bytes.windows(token.len()).any(|w| w == token.as_bytes()), "the token is in {}", file.display());
+    }
+    for seen in &s.hub.state().seen {
+        assert!(!seen.url.contains(token), "the token is in a request URL: {}", seen.url);
+        assert!(!seen.body.windows(token.len()).any(|w| w == token.as_bytes()), "the token is in a request body to {}", seen.url);
+    }
+}
+
+#[test]
+fn a_read_only_token_is_refused_before_pushing() {
+    let s = setup();
+    s.hub.add_space(SPACE);
+    s.hub.state().role = "read".into();
+    let run = s.deploy(&[]);
+    assert!(!run.success && run.stderr.contains("read-only"), "{run}");
+    s.assert_nothing_pushed(&run);
+}
+
+#[test]
+fn create_makes_a_docker_space_and_explains_402() {
+    let s = setup();
+    let run = s.deploy(&["--no-verify"]);
+    assert!(!run.success && run.stderr.contains("does not exist") && run.stderr.contains("--create"), "{run}");
+
+    s.hub.state().create_status = Some(402);
+    let run = s.deploy(&["--create", "--no-verify"]);
+    assert!(!run.success && run.stderr.contains("402") && run.stderr.contains("paid"), "{run}");
+    s.assert_nothing_pushed(&run);
+
+    s.hub.state().create_status = None;
+    let run = s.deploy(&["--create", "--no-verify"]);
+    assert!(run.success, "{run}");
+    assert!(s.remote_files().contains(&"Dockerfile".to_owned()));
+    let create = s.hub.state().seen.iter().find(|r| r.url == "/api/repos/create" && r.body.starts_with(b"{")).map(|r| r.body.clone()).unwrap();
+    let create: serde_json::Value = serde_json::from_slice(&create).unwrap();
+    assert_eq!((create["type"].as_str(), create["sdk"].as_str(), create["name"].as_str()), (Some("space"), Some("docker"), Some(SPACE)));
+
+    // 409 (it exists now) is fine.
+    let run = s.deploy(&["--create", "--no-verify"]);
+    assert!(run.success, "{run}");
+}
+
+#[test]
+fn each_invalid_secret_is_refused_before_any_request() {
+    let s = setup();
+    s.hub.add_space(SPACE);
+    for (line, complaint) in [
+        ("GEMINI_API_KEY=abc ", "surrounding whitespace"),
+        ("DATABASE_URL=postgresql://u:p@ep-1.neon.tech/db", "sslmode=require"),
+        ("QDRANT_URL=http://x.cloud.qdrant.io", "https://"),
+        ("QDRANT_URL=https://x.cloud.qdrant.io/", "trailing"),
+        ("ALLOWED_ORIGINS=https://elsewhere.app", "must contain the frontend URL"),
+    ] {
+        let path = s.sandbox.dir.join("secrets.env");
+        std::fs::write(&path, format!("LOG_LEVEL=INFO\n{line}\n")).unwrap();
+        let run = s.deploy(&["--secrets-file", path.to_str().unwrap()]);
+        assert!(!run.success, "{line}: {run}");
+        assert!(run.stderr.contains(&format!("secrets.env:2: {}", line.split('=').next().unwrap())) && run.stderr.contains(complaint), "{line}: {run}");
+        assert!(s.hub.log().is_empty(), "{line}: requests were sent: {:?}", s.hub.log());
+    }
+
+    let path = s.sandbox.dir.join("secrets.env");
+    std::fs::write(&path, "QDRANT_URL=https://x.cloud.qdrant.io\nDATABASE_URL=postgresql://u:p@ep-1.neon.tech/db?sslmode=require\nALLOWED_ORIGINS=https://my-app.vercel.app\n").unwrap();
+    let run = s.deploy(&["--secrets-file", path.to_str().unwrap(), "--no-verify"]);
+    assert!(run.success, "{run}");
+    let set = s.hub.state().secrets.clone();
+    assert_eq!(set.iter().map(|(k, _)| k.as_str()).collect::<Vec<_>>(), ["QDRANT_URL", "DATABASE_URL", "ALLOWED_ORIGINS"]);
+    assert!(!run.stdout.contains("sslmode=require") && !run.stderr.contains("ep-1.neon.tech/db"), "a secret value was printed\n{run}");
+}
+
+#[test]
+fn without_a_secrets_file_the_table_is_printed() {
+    let s = setup();
+    s.hub.add_space(SPACE);
+    let run = s.deploy(&["--no-verify"]);
+    assert!(run.success, "{run}");
+    for key in ["GEMINI_API_KEY", "QDRANT_URL", "DATABASE_URL", "ALLOWED_ORIGINS", "LOG_LEVEL"] {
+        assert!(run.stderr.contains(&format!("`{key}`")), "{key}\n{run}");
+    }
+    assert_eq!(s.hub.count("/secrets"), 0);
+}
+
+#[test]
+fn a_running_stage_from_before_the_build_is_not_trusted() {
+    let s = setup();
+    s.hub.add_space(SPACE);
+    s.hub.state().after_push = ["RUNNING", "RUNNING", "RUNNING", "BUILDING", "RUNNING"].map(String::from).to_vec();
+    let run = s.deploy(&["--space-url", &s.hub.space_url.clone()]);
+    assert!(run.success, "{run}");
+    let log = s.hub.log();
+    let runtime_calls: Vec<usize> = log.iter().enumerate().filter(|(_, l)| l.ends_with("/runtime")).map(|(i, _)| i).collect();
+    let first_health = log.iter().position(|l| l.contains("/api/health")).unwrap();
+    assert!(runtime_calls.len() >= 5, "{log:#?}");
+    assert!(first_health > runtime_calls[4], "health was polled before the new build ran:\n{log:#?}");
+}
+
+#[test]
+fn a_build_error_shows_the_stage_message_and_log_tail() {
+    let s = setup();
+    s.hub.add_space(SPACE);
+    {
+        let mut state = s.hub.state();
+        state.after_push = vec!["BUILDING".into(), "BUILD_ERROR".into()];
+        state.error_message = Some("Build failed with exit code: 1".into());
+        state.build_log = (1..=30).map(|i| format!("step {i}")).collect();
+        state.build_log.push("ERROR: No matching distribution found for qdrant-clientt".into());
+    }
+    let run = s.deploy(&[]);
+    assert!(!run.success, "{run}");
+    for expected in ["BUILD_ERROR", "Build failed with exit code: 1", "No matching distribution found", "step 30", "next:"] {
+        assert!(run.stderr.contains(expected), "missing {expected:?}\n{run}");
+    }
+    assert!(!run.stderr.contains("step 5\n"), "only the tail is shown\n{run}");
+    s.assert_clean(&run);
+}
+
+#[test]
+fn a_space_that_never_builds_gets_the_factory_restart_advice_or_restart() {
+    let s = setup();
+    s.hub.add_space(SPACE);
+    s.hub.state().after_push = vec!["RUNNING".into()];
+    let run = s.deploy(&["--timeout", "3"]);
+    assert!(!run.success && run.stderr.contains("--restart") && run.stderr.contains("no build"), "{run}");
+    assert_eq!(s.hub.state().restarts, 0);
+
+    s.sandbox.write("backend/app/services/extra.py", "X = 1\n");
+    let main = s.sandbox.read("backend/app/main.py");
+    s.sandbox.write("backend/app/main.py", &format!("{main}\nfrom app.services import extra  # noqa: E402,F401\n"));
+    let run = s.deploy(&["--timeout", "10", "--restart"]);
+    assert!(run.success, "{run}");
+    assert_eq!(s.hub.state().restarts, 1, "{run}");
+    // Deployed from an uncommitted backend edit: the Space commit says so.
+    let source = git_out(&s.sandbox.repo, &["rev-parse", "HEAD"]);
+    let body = git_out(&s.hub.bare(SPACE), &["log", "-1", "--format=%b"]);
+    assert!(body.contains(&format!("Source commit: {source}-dirty")), "{body}");
+}
+
+#[test]
+fn an_unhealthy_qdrant_maps_to_the_suspended_cluster_advice() {
+    let s = setup();
+    s.hub.add_space(SPACE);
+    s.hub.state().health = (
+        503,
+        r#"{"status":"unhealthy","services":{"fastapi":"ok","qdrant":{"status":"error","error":"Unexpected Response: 404 (Not Found)"},"postgres":{"status":"connected"},"gemini":{"status":"ok"}}}"#.into(),
+    );
+    let run = s.deploy(&[]);
+    assert!(!run.success, "{run}");
+    assert!(run.stderr.contains("cluster is suspended") && run.stderr.contains("cloud.qdrant.io"), "{run}");
+    assert!(!run.stderr.contains("postgres:"), "healthy services get no advice\n{run}");
+}
+
+#[test]
+fn a_missing_cors_origin_says_to_add_it_to_allowed_origins() {
+    let s = setup();
+    s.hub.add_space(SPACE);
+    s.hub.state().cors_origins = vec!["http://localhost:5173".into()];
+    let run = s.deploy(&[]);
+    assert!(!run.success, "{run}");
+    assert!(run.stderr.contains("ALLOWED_ORIGINS") && run.stderr.contains(FRONTEND) && run.stderr.contains("restart"), "{run}");
+}
+
+#[test]
+fn a_push_rejected_by_a_pre_receive_hook_quotes_the_reason() {
+    let s = setup();
+    let bare = s.hub.add_space(SPACE);
+    let hook = bare.join("hooks/pre-receive");
+    std::fs::write(&hook, "#!/bin/sh\necho 'Your push was rejected because it contains files larger than 10 MiB.'\nexit 1\n").unwrap();
+    make_executable(&hook);
+    let head = s.remote_head();
+    let run = s.deploy(&[]);
+    assert!(!run.success, "{run}");
+    assert!(run.stderr.contains("remote: Your push was rejected because it contains files larger than 10 MiB."), "{run}");
+    assert!(run.stderr.contains("pre-receive hook declined"), "{run}");
+    assert_eq!(s.remote_head(), head);
+    s.assert_clean(&run);
+}
+
+#[test]
+fn a_file_over_10_mib_is_refused_before_pushing() {
+    let s = setup();
+    s.hub.add_space(SPACE);
+    let main = s.sandbox.read("backend/app/main.py");
+    let table: String = (0..240_000).map(|i| format!("# row {i:08} of a generated table..........\n")).collect();
+    assert!(table.len() > 10 * 1024 * 1024);
+    s.sandbox.write("backend/app/services/table.py", &table);
+    s.sandbox.write("backend/app/main.py", &format!("{main}\nfrom app.services import table  # noqa: E402,F401\n"));
+    let run = s.deploy(&[]);
+    assert!(!run.success, "{run}");
+    assert!(run.stderr.contains("app/services/table.py") && run.stderr.contains("10 MiB"), "{run}");
+    s.assert_nothing_pushed(&run);
+    s.assert_clean(&run);
+}
+
+#[test]
+fn ctrl_c_mid_push_cleans_up() {
+    let s = setup();
+    s.hub.add_space(SPACE);
+    s.hub.state().hang_push = Some(std::time::Duration::from_secs(20));
+    let head = s.remote_head();
+    let mut args = vec!["deploy", "--user", USER, "--space", SPACE, "--frontend-url", FRONTEND];
+    args.push("--no-verify");
+    let child = s
+        .sandbox
+        .command(&args, &[("HF_ENDPOINT", s.hub.url.as_str()), ("HF_TOKEN", TOKEN)])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    while s.hub.count("POST /spaces/alice/bot/git-receive-pack") == 0 {
+        assert!(started.elapsed().as_secs() < 60, "the push never started: {:#?}", s.hub.log());
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert!(s.sandbox.leftovers().len() == 1, "the clone is in TMPDIR while pushing");
+    let killed = std::process::Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+    assert!(killed.success());
+    let run = Run::from(child.wait_with_output().unwrap());
+    assert!(!run.success && run.stderr.contains("interrupted"), "{run}");
+    assert!(started.elapsed().as_secs() < 15, "Ctrl-C did not stop the push promptly");
+    s.assert_clean(&run);
+    assert_eq!(s.remote_head(), head);
+    assert_eq!(s.sandbox.read(CLIENT), git_out(&s.sandbox.repo, &["show", &format!("HEAD:{CLIENT}")]) + "\n");
+}
+
+#[test]
+fn dry_run_pushes_patches_and_sets_nothing() {
+    let s = setup();
+    s.hub.add_space(SPACE);
+    let client = s.sandbox.read(CLIENT);
+    let path = s.sandbox.dir.join("secrets.env");
+    std::fs::write(&path, "LOG_LEVEL=INFO\n").unwrap();
+    let run = s.deploy(&["--dry-run", "--secrets-file", path.to_str().unwrap(), "--space-url", &s.hub.space_url.clone()]);
+    assert!(run.success, "{run}");
+    assert!(run.stderr.contains("would push added Dockerfile"), "{run}");
+    assert!(run.stderr.contains("would set LOG_LEVEL"), "{run}");
+    assert!(run.stdout.contains("would point at"), "{run}");
+    s.assert_nothing_pushed(&run);
+    assert_eq!(s.hub.count("/secrets"), 0);
+    assert_eq!(s.sandbox.read(CLIENT), client);
+    s.assert_clean(&run);
+}
+
+#[test]
+fn json_reports_the_urls_the_commit_and_the_patch() {
+    let s = setup();
+    s.hub.add_space(SPACE);
+    let run = s.deploy(&["--json"]);
+    assert!(run.success, "{run}");
+    let report: serde_json::Value = serde_json::from_str(&run.stdout).expect("stdout is one JSON document");
+    let url = &s.hub.space_url; // the host the Hub reports, used without --space-url
+    assert_eq!(report["space_url"], url.as_str());
+    assert_eq!(report["docs_url"], format!("{url}/docs"));
+    assert_eq!(report["health_url"], format!("{url}/api/health"));
+    assert_eq!(report["commit"], s.remote_head().as_str());
+    assert_eq!(report["health"], "healthy");
+    assert_eq!(report["frontend"]["file"], CLIENT);
+    assert_eq!(report["frontend"]["new_url"], url.as_str());
+}
+
+#[test]
+fn a_second_deploy_in_the_same_repo_is_refused_while_one_runs() {
+    let s = setup();
+    s.hub.add_space(SPACE);
+    std::fs::create_dir_all(s.sandbox.repo.join("target/xtask")).unwrap();
+    // A live process holds the lock: this test itself.
+    std::fs::write(s.sandbox.repo.join("target/xtask/deploy.lock"), format!("{}\n", std::process::id())).unwrap();
+    let run = s.deploy(&[]);
+    assert!(!run.success && run.stderr.contains("another `cargo xtask deploy`"), "{run}");
+    assert!(s.hub.log().is_empty());
+    // A lock whose process is gone is taken over.
+    std::fs::write(s.sandbox.repo.join("target/xtask/deploy.lock"), "999999999\n").unwrap();
+    let run = s.deploy(&["--no-verify"]);
+    assert!(run.success, "{run}");
+}
+
+#[test]
+fn push_frontend_commits_the_new_url_and_pushes_the_branch() {
+    let s = setup();
+    s.hub.add_space(SPACE);
+    let run = s.deploy(&["--push-frontend", "--space-url", &s.hub.space_url.clone()]);
+    assert!(run.success, "{run}");
+    let origin = &s.sandbox.origin;
+    assert_eq!(git_out(origin, &["log", "-1", "--format=%s", "main"]), "Update API URL for HF Spaces backend");
+    assert_eq!(git_out(origin, &["diff", "--name-only", "main~1", "main"]), CLIENT);
+    assert!(git_out(origin, &["show", &format!("main:{CLIENT}")]).contains(&s.hub.space_url));
+}
+
+#[test]
+fn the_frontend_patch_needs_exactly_one_match_and_no_process_env() {
+    let s = setup();
+    s.hub.add_space(SPACE);
+    let client = s.sandbox.read(CLIENT);
+    let (line, _) = client.lines().enumerate().find(|(_, l)| l.contains("hf.space")).expect("the production literal");
+
+    // 0 matches.
+    s.sandbox.write(CLIENT, &client.replace("'http://localhost:8000'", "'http://127.0.0.1:8000/api'"));
+    let run = s.deploy(&[]);
+    assert!(!run.success && run.stderr.contains(&format!("{CLIENT}:")) && run.stderr.contains("baseUrl"), "{run}");
+    s.assert_nothing_pushed(&run);
+
+    // 2 matches.
+    s.sandbox.write(CLIENT, &format!("{client}\nconst other = isProduction ? 'https://a.hf.space' : 'http://localhost:8000';\n"));
+    let run = s.deploy(&[]);
+    assert!(!run.success && run.stderr.contains(&format!("{CLIENT}:{}", line + 1)) && run.stderr.contains("2 times"), "{run}");
+    s.assert_nothing_pushed(&run);
+
+    // process.env in browser code.
+    s.sandbox.write(CLIENT, &format!("{client}\nexport const key = process.env.API_KEY;\n"));
+    let run = s.deploy(&[]);
+    assert!(!run.success && run.stderr.contains("process.env") || run.stderr.contains("process-env"), "{run}");
+    assert!(run.stderr.contains(&format!("{CLIENT}:{}", client.lines().count() + 2)), "{run}");
+    s.assert_nothing_pushed(&run);
+    assert!(s.sandbox.read(CLIENT).contains("https://anusha-soh-rag-chatbot.hf.space"), "nothing was patched");
+
+    // Already patched: nothing to write.
+    s.sandbox.write(CLIENT, &client);
+    assert!(s.deploy(&["--no-verify"]).success);
+    let patched = s.sandbox.read(CLIENT);
+    let run = s.deploy(&["--no-verify"]);
+    assert!(run.success && run.stdout.contains("already points at"), "{run}");
+    assert_eq!(s.sandbox.read(CLIENT), patched);
+}
+
+#[test]
+fn rate_limited_calls_are_retried() {
+    let s = setup();
+    s.hub.add_space(SPACE);
+    s.hub.state().throttle = 2;
+    let run = s.deploy(&["--no-verify"]);
+    assert!(run.success, "{run}");
+    assert_eq!(s.hub.count("GET /api/whoami-v2"), 3);
+}
+
+#[test]
+fn a_private_space_with_a_public_frontend_is_warned_about() {
+    let s = setup();
+    s.hub.add_space(SPACE);
+    s.hub.state().private = true;
+    let run = s.deploy(&["--no-verify"]);
+    assert!(run.success && run.stdout.contains("is private"), "{run}");
+}
+
+fn make_executable(path: &std::path::Path) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
+}
+
+/// Not a test: serves the test Hub for `bench/deploy_bench.sh` (which sets BENCH_HUB_DIR),
+/// until the file `stop` appears there (at most ten minutes).
+#[test]
+#[ignore = "run by bench/deploy_bench.sh"]
+fn serve_test_hub_for_bench() {
+    let Some(dir) = std::env::var_os("BENCH_HUB_DIR").map(std::path::PathBuf::from) else { return };
+    let repos = dir.join("hub");
+    std::fs::create_dir_all(&repos).unwrap();
+    let hub = Hub::start(&repos, FRONTEND);
+    hub.add_space(SPACE);
+    let env = format!("HF_ENDPOINT={}\nSPACE_URL={}\nHF_TOKEN={TOKEN}\nHF_USER={USER}\nHF_SPACE={SPACE}\n", hub.url, hub.space_url);
+    std::fs::write(dir.join("hub.env.partial"), env).unwrap();
+    std::fs::rename(dir.join("hub.env.partial"), dir.join("hub.env")).unwrap();
+    let started = std::time::Instant::now();
+    while !dir.join("stop").exists() && started.elapsed() < std::time::Duration::from_secs(600) {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
+/// `deploy --local`: the same publish code into a bare repo under target/, the pushed tree
+/// run for real (venv, PostgreSQL, uvicorn), healthy, one real chat answer; then `--stop`.
+/// The Space port is moved to a free one (the copy's settings) so the test never collides
+/// with a Space running on 7860; the venvs of this repository's own `deploy --local` are
+/// linked in, so a warm machine does not reinstall them.
+#[test]
+fn deploy_local_runs_the_pushed_tree_and_stops() {
+    let sandbox = Sandbox::new();
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    sandbox.copy.edit("Cargo.toml", "port = 7860", &format!("port = {port}"));
+    let warm = Sandbox::source_state().join("local");
+    let state = sandbox.repo.join("target/xtask/local");
+    std::fs::create_dir_all(&state).unwrap();
+    for entry in std::fs::read_dir(&warm).into_iter().flatten().flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name.starts_with("venv-") || name == "tools" {
+            std::os::unix::fs::symlink(entry.path(), state.join(&name)).unwrap();
+        }
+    }
+    let client = sandbox.read(CLIENT);
+
+    let run = sandbox.run(&["deploy", "--local", "--detach", "--json"], &[]);
+    let stop = sandbox.run(&["deploy", "--local", "--stop"], &[]);
+    assert!(run.success, "{run}");
+    assert!(stop.success && stop.stdout.contains("stopped"), "{stop}");
+    let report: serde_json::Value = serde_json::from_str(&run.stdout).expect("one JSON report");
+    let url = format!("http://127.0.0.1:{port}");
+    assert_eq!(report["space_url"], url.as_str());
+    assert_eq!(report["health"], "healthy");
+    assert!(report["chat_answer"].as_str().is_some_and(|a| a.contains("sources:")), "{run}");
+    assert_eq!(report["frontend"]["written"], false);
+    assert_eq!(sandbox.read(CLIENT), client, "a local deploy rewrote the committed frontend");
+    let bare = state.join("space.git");
+    assert_eq!(git_out(&bare, &["log", "-1", "--format=%s", "main"]), "Deploy RAG chatbot backend");
+    assert_eq!(report["commit"], git_out(&bare, &["rev-parse", "main"]).as_str());
+    assert!(state.join("tree/app/main.py").is_file() && !state.join("tree/.git").exists());
+    assert!(std::net::TcpStream::connect(("127.0.0.1", port)).is_err(), "--stop left the Space listening");
+    assert!(sandbox.leftovers().is_empty(), "{:?}", sandbox.leftovers());
+}

@@ -1,0 +1,381 @@
+//! A local test Hub on 127.0.0.1: `git http-backend` behind token auth, the Hub API subset
+//! `deploy` uses, and a fake Space host serving `/api/health` and CORS preflights. Every
+//! request both servers see is recorded, so tests can prove what was (not) sent.
+
+#![allow(dead_code)] // each test binary uses a different part
+
+pub mod cgi;
+pub mod sandbox;
+
+use std::collections::VecDeque;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use tiny_http::{Header, Request, Response, Server};
+
+/// The token the test Hub accepts.
+pub const TOKEN: &str = "hf_TestTokenXtaskDeploy0123456789abcd";
+pub const USER: &str = "alice";
+
+/// One request as a server saw it.
+#[derive(Debug, Clone)]
+pub struct Seen {
+    /// `hub` or `space`.
+    pub server: &'static str,
+    pub method: String,
+    pub url: String,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+/// What the Hub and the Space host answer; tests change it between runs.
+pub struct State {
+    pub seen: Vec<Seen>,
+    /// `auth.accessToken.role` in whoami.
+    pub role: String,
+    /// When set, `POST /api/repos/create` answers this status without creating anything.
+    pub create_status: Option<u16>,
+    pub private: bool,
+    pub secrets: Vec<(String, String)>,
+    /// Runtime stages still to answer, one per `GET .../runtime`; the last one repeats.
+    pub runtime: VecDeque<String>,
+    /// The stages a push starts (the Hub rebuilds the Space on every push).
+    pub after_push: Vec<String>,
+    /// The stages a factory restart starts.
+    pub after_restart: Vec<String>,
+    pub error_message: Option<String>,
+    pub build_log: Vec<String>,
+    pub restarts: u32,
+    /// Answer the first N API calls with 429.
+    pub throttle: u32,
+    /// Hold every `git-receive-pack` POST for this long, then fail it without applying it.
+    pub hang_push: Option<Duration>,
+    /// `(status, body)` of the Space's `/api/health`.
+    pub health: (u16, String),
+    /// Origins the Space's CORS middleware allows.
+    pub cors_origins: Vec<String>,
+}
+
+pub const HEALTHY: &str = r#"{"status":"healthy","services":{"fastapi":"ok","qdrant":{"status":"connected"},"postgres":{"status":"connected"},"gemini":{"status":"ok"}}}"#;
+
+pub struct Hub {
+    pub url: String,
+    pub space_url: String,
+    /// Bare repos: `<repos>/<user>/<space>.git`.
+    pub repos: PathBuf,
+    state: Arc<Mutex<State>>,
+    servers: Vec<Arc<Server>>,
+}
+
+impl Drop for Hub {
+    fn drop(&mut self) {
+        for server in &self.servers {
+            server.unblock();
+        }
+    }
+}
+
+impl Hub {
+    /// Starts both servers; `repos` holds the bare repos.
+    pub fn start(repos: &Path, frontend_origin: &str) -> Hub {
+        let state = Arc::new(Mutex::new(State {
+            seen: Vec::new(),
+            role: "write".into(),
+            create_status: None,
+            private: false,
+            secrets: Vec::new(),
+            runtime: VecDeque::from(["RUNNING".to_owned()]),
+            after_push: vec!["BUILDING".into(), "APP_STARTING".into(), "RUNNING".into()],
+            after_restart: vec!["BUILDING".into(), "RUNNING".into()],
+            error_message: None,
+            build_log: Vec::new(),
+            restarts: 0,
+            throttle: 0,
+            hang_push: None,
+            health: (200, HEALTHY.to_owned()),
+            cors_origins: vec![frontend_origin.to_owned()],
+        }));
+        let hub_server = Arc::new(Server::http("127.0.0.1:0").unwrap());
+        let space_server = Arc::new(Server::http("127.0.0.1:0").unwrap());
+        let url = format!("http://{}", hub_server.server_addr().to_ip().unwrap());
+        let space_url = format!("http://{}", space_server.server_addr().to_ip().unwrap());
+        let hub = Hub { url, space_url, repos: repos.to_owned(), state, servers: vec![hub_server.clone(), space_server.clone()] };
+        let ctx = Arc::new(Ctx { repos: hub.repos.clone(), space_url: hub.space_url.clone(), state: hub.state.clone() });
+        serve(hub_server, ctx.clone(), handle_hub);
+        serve(space_server, ctx, handle_space);
+        hub
+    }
+
+    pub fn state(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap()
+    }
+
+    /// A Space repo with the Hub's initial commit (`.gitattributes` and `README.md`).
+    pub fn add_space(&self, space: &str) -> PathBuf {
+        create_space(&self.repos, USER, space)
+    }
+
+    pub fn bare(&self, space: &str) -> PathBuf {
+        self.repos.join(USER).join(format!("{space}.git"))
+    }
+
+    /// Requests seen, in order, as `METHOD url` lines.
+    pub fn log(&self) -> Vec<String> {
+        self.state().seen.iter().map(|s| format!("{} {} {}", s.server, s.method, s.url)).collect()
+    }
+
+    pub fn count(&self, needle: &str) -> usize {
+        self.log().iter().filter(|line| line.contains(needle)).count()
+    }
+}
+
+struct Ctx {
+    repos: PathBuf,
+    space_url: String,
+    state: Arc<Mutex<State>>,
+}
+
+fn serve(server: Arc<Server>, ctx: Arc<Ctx>, handle: fn(&Ctx, Request, Seen)) {
+    std::thread::spawn(move || {
+        for mut request in server.incoming_requests() {
+            let ctx = ctx.clone();
+            std::thread::spawn(move || {
+                let mut body = Vec::new();
+                let hang = ctx.state.lock().unwrap().hang_push;
+                let is_push = request.url().ends_with("/git-receive-pack");
+                if !(is_push && hang.is_some()) {
+                    let _ = request.as_reader().read_to_end(&mut body);
+                }
+                let seen = Seen {
+                    server: "",
+                    method: request.method().to_string(),
+                    url: request.url().to_owned(),
+                    headers: request.headers().iter().map(|h| (h.field.to_string(), h.value.to_string())).collect(),
+                    body,
+                };
+                handle(&ctx, request, seen);
+            });
+        }
+    });
+}
+
+fn header(name: &str, value: &str) -> Header {
+    Header::from_bytes(name.as_bytes(), value.as_bytes()).unwrap()
+}
+
+fn json(status: u16, body: &str) -> Response<std::io::Cursor<Vec<u8>>> {
+    Response::from_string(body).with_status_code(status).with_header(header("Content-Type", "application/json"))
+}
+
+fn authorized(seen: &Seen) -> Option<bool> {
+    let value = seen.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case("authorization")).map(|(_, v)| v.clone())?;
+    if let Some(bearer) = value.strip_prefix("Bearer ") {
+        return Some(bearer == TOKEN);
+    }
+    let basic = value.strip_prefix("Basic ")?;
+    let decoded = String::from_utf8(decode_base64(basic)).ok()?;
+    Some(decoded.split_once(':').is_some_and(|(_, token)| token == TOKEN))
+}
+
+fn decode_base64(text: &str) -> Vec<u8> {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut bits = 0u32;
+    let mut count = 0;
+    let mut out = Vec::new();
+    for c in text.bytes().filter(|&c| c != b'=') {
+        let Some(v) = ALPHABET.iter().position(|&a| a == c) else { return Vec::new() };
+        bits = (bits << 6) | v as u32;
+        count += 6;
+        if count >= 8 {
+            count -= 8;
+            out.push((bits >> count) as u8);
+        }
+    }
+    out
+}
+
+fn handle_hub(ctx: &Ctx, request: Request, mut seen: Seen) {
+    seen.server = "hub";
+    ctx.state.lock().unwrap().seen.push(seen.clone());
+    let path = seen.url.split('?').next().unwrap_or_default().to_owned();
+    let parts: Vec<&str> = path.trim_matches('/').split('/').collect();
+
+    if parts.first() == Some(&"spaces") && parts.len() >= 4 {
+        return git_route(ctx, request, &seen, parts[1], parts[2].trim_end_matches(".git"), &parts[3..].join("/"));
+    }
+    if authorized(&seen) != Some(true) {
+        let _ = request.respond(json(401, r#"{"error":"Invalid credentials in Authorization header"}"#));
+        return;
+    }
+    {
+        let mut state = ctx.state.lock().unwrap();
+        if state.throttle > 0 {
+            state.throttle -= 1;
+            drop(state);
+            let _ = request.respond(json(429, r#"{"error":"rate limited"}"#).with_header(header("Retry-After", "0")));
+            return;
+        }
+    }
+    let method = seen.method.as_str();
+    let response = match (method, parts.as_slice()) {
+        ("GET", ["api", "whoami-v2"]) => {
+            let role = ctx.state.lock().unwrap().role.clone();
+            json(200, &format!(r#"{{"type":"user","name":"{USER}","auth":{{"type":"access_token","accessToken":{{"displayName":"test","role":"{role}"}}}}}}"#))
+        }
+        ("POST", ["api", "repos", "create"]) => {
+            let body: serde_json::Value = serde_json::from_slice(&seen.body).unwrap_or_default();
+            let status = ctx.state.lock().unwrap().create_status;
+            let name = body["name"].as_str().unwrap_or_default();
+            let owner = body["organization"].as_str().unwrap_or(USER);
+            match status {
+                Some(status) => json(status, r#"{"error":"scripted"}"#),
+                None if body["type"] != "space" || body["sdk"] != "docker" => json(400, r#"{"error":"expected a docker space"}"#),
+                None if ctx.repos.join(owner).join(format!("{name}.git")).exists() => json(409, r#"{"error":"You already created this space repo"}"#),
+                None => {
+                    create_space(&ctx.repos, owner, name);
+                    json(200, &format!(r#"{{"url":"http://hub/spaces/{owner}/{name}"}}"#))
+                }
+            }
+        }
+        (_, ["api", "spaces", user, space, rest @ ..]) => {
+            let bare = ctx.repos.join(user).join(format!("{space}.git"));
+            if !bare.exists() {
+                json(404, r#"{"error":"Repository not found"}"#)
+            } else {
+                space_api(ctx, method, user, space, rest, &seen, &bare)
+            }
+        }
+        _ => json(404, r#"{"error":"not in the test Hub"}"#),
+    };
+    let _ = request.respond(response);
+}
+
+fn space_api(ctx: &Ctx, method: &str, user: &str, space: &str, rest: &[&str], seen: &Seen, bare: &Path) -> Response<std::io::Cursor<Vec<u8>>> {
+    let mut state = ctx.state.lock().unwrap();
+    match (method, rest) {
+        ("GET", []) => {
+            let sha = git_out(bare, &["rev-parse", "HEAD"]);
+            let private = state.private;
+            let host = &ctx.space_url;
+            json(200, &format!(
+                r#"{{"id":"{user}/{space}","sha":"{sha}","host":"{host}","subdomain":"{user}-{space}","private":{private},"sdk":"docker"}}"#
+            ))
+        }
+        ("GET", ["runtime"]) => {
+            let stage = if state.runtime.len() > 1 { state.runtime.pop_front().unwrap() } else { state.runtime[0].clone() };
+            let error = match (&state.error_message, stage.ends_with("_ERROR")) {
+                (Some(message), true) => format!(r#","errorMessage":{}"#, serde_json::to_string(message).unwrap()),
+                _ => String::new(),
+            };
+            json(200, &format!(r#"{{"stage":"{stage}","hardware":{{"current":"cpu-basic"}}{error}}}"#))
+        }
+        ("GET", ["logs", "build" | "run"]) => {
+            let mut body = String::new();
+            for line in &state.build_log {
+                body.push_str(&format!("data: {}\n\n", serde_json::json!({"data": format!("{line}\n"), "timestamp": "2026-01-01T00:00:00Z"})));
+            }
+            Response::from_string(body).with_header(header("Content-Type", "text/event-stream"))
+        }
+        ("POST", ["restart"]) if seen.url.contains("factory=true") => {
+            state.restarts += 1;
+            state.runtime = state.after_restart.iter().cloned().collect();
+            json(200, "{}")
+        }
+        ("POST", ["secrets"]) => {
+            let body: serde_json::Value = serde_json::from_slice(&seen.body).unwrap_or_default();
+            match (body["key"].as_str(), body["value"].as_str()) {
+                (Some(key), Some(value)) => {
+                    state.secrets.push((key.to_owned(), value.to_owned()));
+                    json(200, "{}")
+                }
+                _ => json(400, r#"{"error":"key and value are required"}"#),
+            }
+        }
+        _ => json(404, r#"{"error":"not in the test Hub"}"#),
+    }
+}
+
+fn git_route(ctx: &Ctx, request: Request, seen: &Seen, user: &str, space: &str, rest: &str) {
+    let push = rest == "git-receive-pack" || seen.url.contains("service=git-receive-pack");
+    let auth = authorized(seen);
+    if auth == Some(false) || (push && auth.is_none()) {
+        let _ = request.respond(
+            Response::from_string("Invalid username or password.").with_status_code(401).with_header(header("WWW-Authenticate", "Basic realm=\"test hub\"")),
+        );
+        return;
+    }
+    if rest == "git-receive-pack" {
+        let hang = ctx.state.lock().unwrap().hang_push;
+        if let Some(hang) = hang {
+            std::thread::sleep(hang);
+            let _ = request.respond(Response::from_string("held").with_status_code(500));
+            return;
+        }
+    }
+    let bare = ctx.repos.join(user).join(format!("{space}.git"));
+    if !bare.exists() {
+        let _ = request.respond(Response::from_string("Repository not found").with_status_code(404));
+        return;
+    }
+    let path_info = format!("/{user}/{space}.git/{rest}");
+    let (status, headers, body) = cgi::http_backend(&ctx.repos, &path_info, seen);
+    if rest == "git-receive-pack" && status == 200 {
+        let mut state = ctx.state.lock().unwrap();
+        // The Hub rebuilds the Space on every push that changes it.
+        state.runtime = state.after_push.iter().cloned().collect();
+    }
+    let mut response = Response::from_data(body).with_status_code(status);
+    for (k, v) in headers {
+        response.add_header(header(&k, &v));
+    }
+    let _ = request.respond(response);
+}
+
+fn handle_space(ctx: &Ctx, request: Request, mut seen: Seen) {
+    seen.server = "space";
+    let mut state = ctx.state.lock().unwrap();
+    state.seen.push(seen.clone());
+    let origin = seen.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case("origin")).map(|(_, v)| v.clone());
+    let response = match (seen.method.as_str(), seen.url.as_str()) {
+        ("GET", "/api/health") => json(state.health.0, &state.health.1.clone()),
+        ("OPTIONS", "/api/chat") => match origin {
+            Some(origin) if state.cors_origins.contains(&origin) => Response::from_string("OK")
+                .with_header(header("Access-Control-Allow-Origin", &origin))
+                .with_header(header("Access-Control-Allow-Methods", "GET, POST, OPTIONS"))
+                .with_header(header("Access-Control-Allow-Headers", "content-type"))
+                .with_header(header("Vary", "Origin")),
+            _ => Response::from_string("Disallowed CORS origin").with_status_code(400),
+        },
+        _ => json(404, r#"{"detail":"Not Found"}"#),
+    };
+    drop(state);
+    let _ = request.respond(response);
+}
+
+/// A bare repo with the Hub's initial commit: its `.gitattributes` (large and binary
+/// formats to LFS, not images) and a README.
+pub fn create_space(repos: &Path, user: &str, space: &str) -> PathBuf {
+    let bare = repos.join(user).join(format!("{space}.git"));
+    let work = repos.join(format!(".init-{user}-{space}"));
+    std::fs::create_dir_all(&work).unwrap();
+    git(&work, &["init", "--quiet", "--initial-branch=main"]);
+    std::fs::write(work.join(".gitattributes"), "*.bin filter=lfs diff=lfs merge=lfs -text\n*.zip filter=lfs diff=lfs merge=lfs -text\n*.pt filter=lfs diff=lfs merge=lfs -text\n").unwrap();
+    std::fs::write(work.join("README.md"), format!("---\ntitle: {space}\nsdk: docker\n---\n")).unwrap();
+    git(&work, &["add", "."]);
+    git(&work, &["-c", "user.name=hub", "-c", "user.email=hub@localhost", "commit", "--quiet", "-m", "initial commit"]);
+    std::fs::create_dir_all(bare.parent().unwrap()).unwrap();
+    git(repos, &["clone", "--quiet", "--bare", work.to_str().unwrap(), bare.to_str().unwrap()]);
+    std::fs::remove_dir_all(&work).unwrap();
+    bare
+}
+
+pub fn git(dir: &Path, args: &[&str]) {
+    let out = std::process::Command::new("git").current_dir(dir).args(args).output().unwrap();
+    assert!(out.status.success(), "git {args:?} in {}: {}", dir.display(), String::from_utf8_lossy(&out.stderr));
+}
+
+pub fn git_out(dir: &Path, args: &[&str]) -> String {
+    let out = std::process::Command::new("git").current_dir(dir).args(args).output().unwrap();
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
