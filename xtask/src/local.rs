@@ -270,7 +270,7 @@ pub(crate) fn stop(project: &Project) -> Result<()> {
 fn stop_recorded(paths: &Paths) -> Result<Vec<String>> {
     let mut stopped = Vec::new();
     if let Some(pid) = process::read_pid(&paths.uvicorn_pid()) {
-        if process::stop_pid(pid, "uvicorn", libc::SIGTERM, STOP_GRACE)? {
+        if process::stop_pid(pid, "uvicorn", paths.dir.as_str(), libc::SIGTERM, STOP_GRACE)? {
             stopped.push(format!("uvicorn (pid {pid})"));
         }
         std::fs::remove_file(paths.uvicorn_pid()).with_context(|| format!("cannot remove {}", paths.uvicorn_pid()))?;
@@ -287,7 +287,7 @@ fn stop_recorded(paths: &Paths) -> Result<Vec<String>> {
 pub(crate) fn ensure_not_running(project: &Project) -> Result<()> {
     let paths = Paths::new(&project.root);
     let port = project.settings.generator.port;
-    let ours = process::read_pid(&paths.uvicorn_pid()).filter(|&pid| process::is_running(pid, "uvicorn"));
+    let ours = process::read_pid(&paths.uvicorn_pid()).filter(|&pid| process::is_running(pid, paths.dir.as_str()));
     let free = std::net::TcpListener::bind(("127.0.0.1", port)).is_ok();
     let stop = "stop it with `cargo xtask deploy --local --stop`, then re-run";
     match (ours, free) {
