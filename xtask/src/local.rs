@@ -34,9 +34,9 @@ struct Paths {
     dir: Utf8PathBuf,
     logs: Utf8PathBuf,
     run: Utf8PathBuf,
-    /// The backend's DATA_DIR: its local Qdrant index and files.
+    /// The backend's DATA_DIR: its local Qdrant index, rebuilt at each start.
     data: Utf8PathBuf,
-    /// HOME of the app, as the container has its own.
+    /// HOME of the app, empty at each start like the container's.
     home: Utf8PathBuf,
     pgdata: Utf8PathBuf,
     tools: Utf8PathBuf,
@@ -117,7 +117,13 @@ pub(crate) fn start(sh: &Shell, project: &Project, tree: &Utf8Path) -> Result<Lo
         }
     }
     ensure_not_running(project)?;
-    for dir in [&paths.logs, &paths.run, &paths.data, &paths.home] {
+    for dir in [&paths.logs, &paths.run] {
+        sh.create_dir(dir)?;
+    }
+    // A Space's filesystem starts empty at every start; only its database persists. So does
+    // this one's: an index left by another backend version can never be served.
+    for dir in [&paths.data, &paths.home] {
+        sh.remove_path(dir)?;
         sh.create_dir(dir)?;
     }
     // Each start's logs begin empty, so an error quotes this run only.
