@@ -67,7 +67,7 @@ async def main() -> None:
     else:
         print("MINILM_TOKENIZER not set: skipping MiniLM (run bench/backend_recall.sh)")
     chunks = collect(str(KNOWLEDGE))[1]
-    texts = [f"{c.title}\n\n{c.text}" for c in chunks]
+    texts = [c.embedded_text for c in chunks]
     print(f"{'embedder':<18} {'recall@5':>8} {'embed 35 chunks':>16} {'→ 2,000 chunks':>15}  missed")
     for embedder in embedders:
         started = time.perf_counter()

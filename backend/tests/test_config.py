@@ -4,8 +4,9 @@ import subprocess
 import sys
 
 import pytest
+from pydantic import ValidationError
 
-from app.core.config import Settings
+from app.core.config import Settings, describe_errors
 from tests.conftest import BACKEND, subprocess_env
 
 
@@ -14,21 +15,32 @@ def start(**env: str) -> subprocess.CompletedProcess:
     return subprocess.run(command, cwd=BACKEND, env=subprocess_env(**env), capture_output=True, text=True, timeout=60)
 
 
-@pytest.mark.parametrize(
-    "name, value, expected",
-    [
-        ("GEMINI_API_KEY", "AIzaSecretValue ", "GEMINI_API_KEY has leading or trailing whitespace: remove it"),
-        ("QDRANT_URL", " https://xyz.cloud.qdrant.io", "QDRANT_URL has leading or trailing whitespace"),
-        ("QDRANT_URL", "xyz.cloud.qdrant.io:6333", "QDRANT_URL must be an http(s) URL"),
-        ("DATABASE_URL", "postgresql://u:pw@ep-cool.neon.tech/db", "DATABASE_URL points at a remote host without `sslmode=require`"),
-        ("DATABASE_URL", "mysql://u@localhost/db", "DATABASE_URL must start with postgresql://"),
-        ("LOG_LEVEL", "LOUD", "LOG_LEVEL must be one of"),
-        ("QDRANT_API_KEY", "key-without-url", "QDRANT_API_KEY is set but QDRANT_URL is not"),
-    ],
-)
-def test_a_bad_value_stops_startup_with_one_line_naming_it(name, value, expected):
+BAD_VALUES = [
+    ("GEMINI_API_KEY", "AIzaSecretValue ", "GEMINI_API_KEY has leading or trailing whitespace: remove it"),
+    ("QDRANT_URL", " https://xyz.cloud.qdrant.io", "QDRANT_URL has leading or trailing whitespace"),
+    ("QDRANT_URL", "xyz.cloud.qdrant.io:6333", "QDRANT_URL must be an http(s) URL"),
+    ("DATABASE_URL", "postgresql://u:pw@ep-cool.neon.tech/db", "DATABASE_URL points at a remote host without `sslmode=require`"),
+    ("DATABASE_URL", "mysql://u@localhost/db", "DATABASE_URL must start with postgresql://"),
+    ("LOG_LEVEL", "LOUD", "LOG_LEVEL must be one of"),
+    ("QDRANT_API_KEY", "key-without-url", "QDRANT_API_KEY is set but QDRANT_URL is not"),
+    ("DATA_DIR", "/proc/version/data", "DATA_DIR '/proc/version/data' cannot be created or written"),
+]
+
+
+@pytest.mark.parametrize("name, value, expected", BAD_VALUES)
+def test_a_bad_value_is_described_in_one_line_naming_it(monkeypatch, name, value, expected):
+    monkeypatch.setenv(name, value)
+    with pytest.raises(ValidationError) as raised:
+        Settings()
+    message = describe_errors(raised.value)
+    assert message.count("\n") == 0 and expected in message, message
+    assert "SecretValue" not in message and "pw@" not in message
+
+
+@pytest.mark.parametrize("name, value, expected", [BAD_VALUES[0], BAD_VALUES[3]])
+def test_a_bad_value_stops_uvicorn_without_a_traceback(name, value, expected):
     result = start(**{name: value})
-    assert result.returncode != 0
+    assert result.returncode == 1
     assert expected in result.stderr, result.stderr
     assert "Traceback" not in result.stderr
     assert "SecretValue" not in result.stderr and "pw@" not in result.stderr

@@ -50,8 +50,14 @@ def test_a_long_section_is_split_at_paragraphs():
     body = "\n\n".join(f"Paragraph {i} " + "word " * 60 for i in range(20))
     chunks = chunk_markdown(f"# Long\n\n{body}", "x", "x.md")
     assert len(chunks) > 3
-    assert all(len(c.text) <= 1500 for c in chunks)
+    assert all(len(c.text) <= 1500 + 1500 // 4 for c in chunks)
     assert "".join(c.text for c in chunks).count("Paragraph") == 20
+
+
+def test_a_code_block_with_blank_lines_is_never_split():
+    code = "```sh\n" + "\n\n".join(f"step {i}" for i in range(200)) + "\n```"
+    chunks = chunk_markdown(f"# Guide\n\nIntro.\n\n{code}\n\nAfter.", "x", "x.md")
+    assert [c.text.count("```") for c in chunks if "```" in c.text] == [2]
 
 
 async def test_reingest_replaces_changed_skips_unchanged_and_deletes_removed(tmp_path):

@@ -1,8 +1,10 @@
 //! `cargo xtask check`: drift between `huggingface-spaces/` and a fresh generation, then lints.
 //!
 //! Everything is read once into memory (from the worktree, or from the index with
-//! `--staged`), so a check costs a few file reads or two git processes.
+//! `--staged`), so a check costs a few file reads or two git processes; a check of inputs
+//! that already passed stops there (see `cache`).
 
+mod cache;
 mod lints;
 
 use std::fmt::Write;
@@ -13,19 +15,41 @@ use xshell::Shell;
 
 use crate::generate::{changed_files, space_files};
 use crate::settings::SPACE_DIR;
+use crate::space::source::IndexListing;
 use crate::space::{self, Origin, Snapshot};
+use cache::Cache;
 use crate::{Project, flags};
 
 impl flags::Check {
     pub(crate) fn run(self, sh: &Shell, project: &Project) -> Result<()> {
-        let snapshot = if self.staged {
-            Snapshot::index(sh, &project.settings)?
+        let passed = |origin| println!("{SPACE_DIR}/ is up to date and every lint passes ({})", origin_name(origin));
+        let (snapshot, cache) = if self.staged {
+            let listing = IndexListing::read(sh, &project.settings)?;
+            let cache = Cache::new(&project.root, |hash| hash.write(listing.text.as_bytes()));
+            if cache.passed_before() {
+                passed(Origin::Index);
+                return Ok(());
+            }
+            (listing.load(sh)?, cache)
         } else {
-            Snapshot::worktree(&project.root, &project.settings)?
+            let snapshot = Snapshot::worktree(&project.root, &project.settings)?;
+            let cache = Cache::new(&project.root, |hash| {
+                for (path, bytes) in snapshot.files() {
+                    hash.write(path.as_str().as_bytes());
+                    hash.write_u64(bytes.len() as u64);
+                    hash.write(bytes);
+                }
+            });
+            if cache.passed_before() {
+                passed(Origin::Worktree);
+                return Ok(());
+            }
+            (snapshot, cache)
         };
         let report = check(&snapshot, project);
         if report.problems.is_empty() {
-            println!("{SPACE_DIR}/ is up to date and every lint passes ({})", origin_name(snapshot.origin));
+            cache.remember_pass();
+            passed(snapshot.origin);
             return Ok(());
         }
         eprint!("{}", report.problems);

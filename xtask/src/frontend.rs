@@ -6,13 +6,13 @@ use std::sync::LazyLock;
 
 use anyhow::{Context, Result, bail};
 use camino::{Utf8Path, Utf8PathBuf};
-use regex::Regex;
+
+use crate::space::pattern::Pattern;
 
 /// The seed's step 8 ternary, `isProduction ? '<url>' : 'http://localhost:8000'`, possibly
 /// spread over lines; group `url` is the production literal (any JS quote style).
-static BASE_URL: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r#"\bisProduction\s*\?\s*['"`](?P<url>[^'"`\s]*)['"`]\s*:\s*['"`]http://localhost:\d+/?['"`]"#)
-        .unwrap()
+static BASE_URL: LazyLock<Pattern> = LazyLock::new(|| {
+    Pattern::new(r#"\bisProduction\s*\?\s*['"`](?P<url>[^'"`\s]*)['"`]\s*:\s*['"`]http://localhost:\d+/?['"`]"#)
 });
 
 /// The seed's ternary, quoted in error messages so the fix is obvious.
@@ -117,6 +117,9 @@ pub(crate) fn is_browser_source(path: &Utf8Path) -> bool {
 pub(crate) fn process_env_lines(text: &str) -> Vec<usize> {
     let mut in_block_comment = false;
     let mut lines = Vec::new();
+    if !text.contains("process.env") {
+        return lines;
+    }
     for (index, line) in text.lines().enumerate() {
         let mut code = String::new();
         let mut rest = line;

@@ -66,7 +66,8 @@ fn an_import_of_a_missing_module_names_file_and_line() {
     let repo = Repo::copy_of_this_repo("missing-import");
     let text = repo.read("backend/app/api/health.py");
     let line = text.lines().position(|l| l.starts_with("from ") || l.starts_with("import ")).unwrap() + 1;
-    repo.edit("backend/app/api/health.py", &text.lines().nth(line - 1).unwrap().to_owned(), &format!("from app.services.vanished import probe\n{}", text.lines().nth(line - 1).unwrap()));
+    let first_import = text.lines().nth(line - 1).unwrap();
+    repo.edit("backend/app/api/health.py", first_import, &format!("from app.services.vanished import probe\n{first_import}"));
     let expected = format!("backend/app/api/health.py:{line}: import of `app.services.vanished` resolves to nothing: there is no backend/app/services/vanished.py or backend/app/services/vanished/__init__.py; add the module or fix the import");
     for command in ["check", "generate"] {
         let run = repo.xtask_fails(&[command]);

@@ -22,6 +22,7 @@ from app.core.errors import ServiceUnavailable
 from app.core.logging import configure
 from app.db.qdrant import VectorStore
 from app.services.embedding import Embedder, make_embedder
+from app.services.markdown import paragraphs
 
 MAX_CHUNK_CHARS = 1500
 ID_NAMESPACE = uuid.UUID("6f1c1f0e-3d0a-4d55-9a59-7ad1d3c3a001")
@@ -36,10 +37,17 @@ class Chunk:
     url_or_path: str
     title: str
     text: str
+    # The headings embedded with the text: the title without the document's H1, which every
+    # section of a file shares and which would otherwise dominate short sections.
+    context: str = ""
+
+    @property
+    def embedded_text(self) -> str:
+        return f"{self.context or self.title}\n\n{self.text}"
 
     @property
     def hash(self) -> str:
-        return hashlib.sha256(f"{self.title}\n{self.text}".encode()).hexdigest()[:16]
+        return hashlib.sha256(f"{self.title}\n{self.context}\n{self.text}".encode()).hexdigest()[:16]
 
     def payload(self) -> dict:
         return {
@@ -71,15 +79,21 @@ def slug(heading: str) -> str:
 
 
 def _split_long(text: str) -> list[str]:
-    """Paragraph-aligned parts of at most MAX_CHUNK_CHARS (a longer single paragraph stays whole)."""
+    """Paragraph-aligned parts of about MAX_CHUNK_CHARS (a longer single paragraph stays whole).
+
+    A short remainder joins the previous part: a few lines alone would match any question on
+    their headings alone.
+    """
     parts, current = [], ""
-    for paragraph in text.split("\n\n"):
+    for paragraph in paragraphs(text):
         if current and len(current) + len(paragraph) + 2 > MAX_CHUNK_CHARS:
             parts.append(current)
             current = paragraph
         else:
             current = f"{current}\n\n{paragraph}" if current else paragraph
-    if current:
+    if parts and len(current) < MAX_CHUNK_CHARS // 4:
+        parts[-1] = f"{parts[-1]}\n\n{current}"
+    elif current:
         parts.append(current)
     return parts
 
@@ -105,13 +119,14 @@ def chunk_markdown(text: str, origin: str, rel_path: str) -> list[Chunk]:
         if not body:
             continue
         title = " › ".join(headings) if headings else Path(rel_path).name
+        context = " › ".join(headings[1:]) if len(headings) > 1 else title
         anchor = f"#{slug(headings[-1])}" if headings else ""
         key = f"{rel_path}{anchor}"
         occurrence = seen.get(key, 0)
         seen[key] = occurrence + 1
         for part, piece in enumerate(_split_long(body)):
             point = uuid.uuid5(ID_NAMESPACE, f"{origin}\n{rel_path}\n{' / '.join(headings)}\n{occurrence}\n{part}")
-            chunks.append(Chunk(str(point), origin, f"{rel_path}{anchor}", title, piece))
+            chunks.append(Chunk(str(point), origin, f"{rel_path}{anchor}", title, piece, context))
     return chunks
 
 
@@ -151,7 +166,7 @@ async def ingest_paths(paths: list[str], embedder: Embedder, store: VectorStore)
         existing = await store.hashes(origin)
         changed = [c for c in chunks if existing.get(c.id) != c.hash]
         if changed:
-            vectors = await embedder.embed_documents([f"{c.title}\n\n{c.text}" for c in changed])
+            vectors = await embedder.embed_documents([c.embedded_text for c in changed])
             await store.upsert([c.id for c in changed], vectors, [c.payload() for c in changed])
         stale = sorted(set(existing) - {c.id for c in chunks})
         await store.delete(stale)
@@ -168,11 +183,7 @@ async def _main(paths: list[str]) -> int:
     settings = load_settings()
     configure(settings.log_level)
     embedder = make_embedder(settings)
-    try:
-        store = VectorStore(settings, embedder.name, embedder.dimensions)
-    except ServiceUnavailable as err:
-        print(f"ingest: {err}", file=sys.stderr)
-        return 1
+    store = VectorStore(settings, embedder.name, embedder.dimensions)
     try:
         report = await ingest_paths(paths, embedder, store)
     except (ValueError, ServiceUnavailable) as err:

@@ -8,6 +8,7 @@ from app.core.config import Settings
 from app.core.gemini import make_client, unavailable
 from app.models.schemas import HistoryMessage, Passage
 from app.services.embedding import terms
+from app.services.markdown import paragraphs
 
 PROBE_TIMEOUT_S = 3.0
 OFFLINE_LABEL = "Offline answer (GEMINI_API_KEY is not set, so this quotes the documentation instead of writing a reply):"
@@ -91,24 +92,16 @@ def _finish_reason(response) -> str:
 
 def excerpt(text: str, question: str, limit: int = EXCERPT_CHARS) -> str:
     """The paragraphs of `text` that share most words with `question`, in their original order."""
-    paragraphs, fence = [], []
-    for block in text.split("\n\n"):
-        # A fenced code block with blank lines inside stays one paragraph.
-        fence.append(block)
-        if "\n\n".join(fence).count("```") % 2 == 0:
-            paragraphs.append("\n\n".join(fence).strip())
-            fence = []
-    if fence:
-        paragraphs.append("\n\n".join(fence).strip())
+    blocks = paragraphs(text)
     wanted = set(terms(question))
-    ranked = sorted(range(len(paragraphs)), key=lambda i: (-len(wanted & set(terms(paragraphs[i]))), i))
+    ranked = sorted(range(len(blocks)), key=lambda i: (-len(wanted & set(terms(blocks[i]))), i))
     chosen, used = set(), 0
     for i in ranked:
-        if used and used + len(paragraphs[i]) > limit:
+        if used and used + len(blocks[i]) > limit:
             continue
         chosen.add(i)
-        used += len(paragraphs[i])
-    body = "\n\n".join(paragraphs[i] for i in sorted(chosen) if paragraphs[i])
+        used += len(blocks[i])
+    body = "\n\n".join(blocks[i] for i in sorted(chosen))
     return body if len(body) <= limit else body[:limit].rsplit(" ", 1)[0] + " …"
 
 

@@ -5,6 +5,7 @@ table). Every secret is optional: unset ones fall back to the embedded defaults 
 docs/backend.md, and `/api/health` says which.
 """
 
+import os
 import sys
 from functools import cached_property
 from urllib.parse import parse_qs, urlsplit
@@ -72,6 +73,20 @@ class Settings(BaseSettings):
     def qdrant_key_needs_url(self) -> "Settings":
         if self.qdrant_api_key and not self.qdrant_url:
             raise ValueError("QDRANT_API_KEY is set but QDRANT_URL is not: set QDRANT_URL to your cluster URL")
+        return self
+
+    @model_validator(mode="after")
+    def writable_data_dir(self) -> "Settings":
+        if self.qdrant_url and self.database_url:
+            return self  # nothing is stored locally
+        existing = os.path.abspath(self.data_dir)
+        while not os.path.exists(existing):
+            existing = os.path.dirname(existing)
+        if not os.path.isdir(existing) or not os.access(existing, os.W_OK):
+            raise ValueError(
+                f"DATA_DIR {self.data_dir!r} cannot be created or written ({existing} is not a writable folder): "
+                "point DATA_DIR at a writable folder"
+            )
         return self
 
     @cached_property

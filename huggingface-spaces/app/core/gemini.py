@@ -1,8 +1,12 @@
-"""The google-genai client shared by the embedder and the answer writer, and its error mapping."""
+"""The google-genai client shared by the embedder and the answer writer, and its error mapping.
+
+google-genai is imported only when a client is made: it takes about a second to import, and the
+embedded defaults (no GEMINI_API_KEY) must start within three.
+"""
+
+from typing import TYPE_CHECKING
 
 import httpx
-from google import genai
-from google.genai import errors, types
 
 from app.core.config import Settings
 from app.core.errors import ServiceUnavailable
@@ -11,7 +15,14 @@ from app.core.errors import ServiceUnavailable
 REQUEST_TIMEOUT_MS = 60_000
 
 
-def make_client(settings: Settings) -> genai.Client:
+if TYPE_CHECKING:
+    from google import genai
+
+
+def make_client(settings: Settings) -> "genai.Client":
+    from google import genai
+    from google.genai import types
+
     # The API version is pinned so a base_url override (proxy, test server) gets the same paths.
     options = types.HttpOptions(timeout=REQUEST_TIMEOUT_MS, api_version="v1beta")
     if settings.gemini_base_url:
@@ -21,6 +32,8 @@ def make_client(settings: Settings) -> genai.Client:
 
 def unavailable(err: Exception) -> ServiceUnavailable:
     """A Gemini failure as a 503 reason a user can act on (the key never appears in it)."""
+    from google.genai import errors
+
     if isinstance(err, errors.APIError):
         if err.code in (401, 403):
             reason = f"the API key was rejected ({err.code}): check GEMINI_API_KEY"

@@ -4,6 +4,8 @@ from typing import Protocol
 from uuid import UUID
 
 from app.core.config import Settings
+from app.db.postgres import PostgresHistory
+from app.db.sqlite import SqliteHistory
 from app.models.schemas import HistoryMessage, Source
 
 
@@ -25,9 +27,5 @@ class HistoryStore(Protocol):
 
 def make_history(settings: Settings) -> HistoryStore:
     if settings.database_url:
-        from app.db.postgres import PostgresHistory
-
         return PostgresHistory(settings.database_url)
-    from app.db.sqlite import SqliteHistory
-
     return SqliteHistory(settings.data_dir)

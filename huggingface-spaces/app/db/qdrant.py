@@ -62,6 +62,7 @@ class VectorStore:
                     f"the embedded Qdrant at {self.path} is in use by another process (the running app?): "
                     "stop it first, or ingest at startup with KNOWLEDGE_PATHS",
                 ) from None
+            self._fast_local_commits()
         else:
             self.client = AsyncQdrantClient(
                 url=settings.qdrant_url, api_key=settings.qdrant_api_key or None, timeout=REQUEST_TIMEOUT_S,
@@ -69,6 +70,21 @@ class VectorStore:
                 check_compatibility=False,
             )
         self._ready = False
+
+    def _fast_local_commits(self) -> None:
+        """Local mode commits and fsyncs SQLite once per point: 2,000 chunks took 50 s here.
+
+        WAL with synchronous=NORMAL keeps each commit safe from an app crash (an OS crash may lose
+        the last few, which re-running the idempotent ingest restores) and makes ingest ~50x faster.
+        It reaches into qdrant-client's local storage (pinned version); if that changes, the
+        defaults stay in place: slower, still correct.
+        """
+        local = getattr(self.client, "_client", None)
+        for collection in getattr(local, "collections", {}).values():
+            storage = getattr(getattr(collection, "storage", None), "storage", None)
+            if storage is not None:
+                storage.execute("PRAGMA journal_mode=WAL")
+                storage.execute("PRAGMA synchronous=NORMAL")
 
     async def _call(self, coroutine):
         try:
@@ -92,14 +108,15 @@ class VectorStore:
                     },
                 )
             )
-            if not self.local:
+            if self.local:
+                self._fast_local_commits()
+            else:
                 # Qdrant Cloud filters on unindexed payload slowly (or not at all in strict mode).
                 await self._call(
                     self.client.create_payload_index(self.collection, "origin", models.PayloadSchemaType.KEYWORD)
                 )
         else:
-            info = await self._call(self.client.get_collection(self.collection))
-            vectors = info.config.params.vectors
+            vectors = (await self._call(self.client.get_collection(self.collection))).config.params.vectors
             found = vectors.get(self.vector_name) if isinstance(vectors, dict) else None
             if found is None or found.size != self.dimensions:
                 built_with = ", ".join(vectors) if isinstance(vectors, dict) else "an unnamed vector"

@@ -55,6 +55,7 @@ class SqliteHistory:
         os.makedirs(os.path.dirname(self.path) or ".", exist_ok=True)
         db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
         db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=NORMAL")  # an fsync per chat turn would cost more than the answer
         db.execute("PRAGMA foreign_keys=ON")
         db.executescript(SCHEMA)
         db.isolation_level = ""  # back to implicit transactions, committed by `with db`

@@ -4,12 +4,11 @@ import asyncio
 from collections.abc import AsyncIterator
 from typing import Protocol
 
-from google.genai import types
-
 from app.core.config import Settings
 from app.core.gemini import make_client, unavailable
 from app.models.schemas import HistoryMessage, Passage
 from app.services.embedding import terms
+from app.services.markdown import paragraphs
 
 PROBE_TIMEOUT_S = 3.0
 OFFLINE_LABEL = "Offline answer (GEMINI_API_KEY is not set, so this quotes the documentation instead of writing a reply):"
@@ -40,9 +39,13 @@ class GeminiWriter:
     def __init__(self, settings: Settings):
         self.model = settings.gemini_model
         self.client = make_client(settings)
+        from google.genai import types  # lazily: see app/core/gemini.py
+
+        self.types = types
         self.config = types.GenerateContentConfig(system_instruction=SYSTEM_PROMPT, temperature=0.2)
 
-    def _contents(self, question: str, passages: list[Passage], history: list[HistoryMessage]) -> list[types.Content]:
+    def _contents(self, question: str, passages: list[Passage], history: list[HistoryMessage]) -> list:
+        types = self.types
         turns = [
             types.Content(role="user" if m.role == "user" else "model", parts=[types.Part(text=m.content)])
             for m in history
@@ -82,31 +85,23 @@ class GeminiWriter:
         return {"status": "ok"}
 
 
-def _finish_reason(response: types.GenerateContentResponse) -> str:
+def _finish_reason(response) -> str:
     candidates = response.candidates or []
     return str(candidates[0].finish_reason) if candidates else "no candidates"
 
 
 def excerpt(text: str, question: str, limit: int = EXCERPT_CHARS) -> str:
     """The paragraphs of `text` that share most words with `question`, in their original order."""
-    paragraphs, fence = [], []
-    for block in text.split("\n\n"):
-        # A fenced code block with blank lines inside stays one paragraph.
-        fence.append(block)
-        if "\n\n".join(fence).count("```") % 2 == 0:
-            paragraphs.append("\n\n".join(fence).strip())
-            fence = []
-    if fence:
-        paragraphs.append("\n\n".join(fence).strip())
+    blocks = paragraphs(text)
     wanted = set(terms(question))
-    ranked = sorted(range(len(paragraphs)), key=lambda i: (-len(wanted & set(terms(paragraphs[i]))), i))
+    ranked = sorted(range(len(blocks)), key=lambda i: (-len(wanted & set(terms(blocks[i]))), i))
     chosen, used = set(), 0
     for i in ranked:
-        if used and used + len(paragraphs[i]) > limit:
+        if used and used + len(blocks[i]) > limit:
             continue
         chosen.add(i)
-        used += len(paragraphs[i])
-    body = "\n\n".join(paragraphs[i] for i in sorted(chosen) if paragraphs[i])
+        used += len(blocks[i])
+    body = "\n\n".join(blocks[i] for i in sorted(chosen))
     return body if len(body) <= limit else body[:limit].rsplit(" ", 1)[0] + " …"
 
 

@@ -11,6 +11,7 @@ from app.core.errors import ServiceUnavailable
 from app.db.history import HistoryStore, make_history
 from app.db.qdrant import VectorStore
 from app.services.embedding import make_embedder
+from app.services.ingest import ingest_paths
 from app.services.llm import make_writer
 from app.services.rag_service import RagService
 
@@ -19,6 +20,9 @@ log = logging.getLogger(__name__)
 # A burst of health checks (load balancers, dashboards) costs one round of probes per second
 # instead of one per request: Gemini and Neon are metered, and the answer is as fresh as needed.
 HEALTH_CACHE_S = 1.0
+# Up to this age a report is served while the next round of probes runs in the background, so
+# callers never queue behind a slow probe; an older one is never served.
+HEALTH_STALE_S = 10.0
 # Safety net above the per-service timeouts, so /api/health always answers.
 PROBE_DEADLINE_S = 8.0
 
@@ -34,6 +38,7 @@ class Services:
         self._health_cache_s = health_cache_s
         self._health: tuple[float, dict] | None = None
         self._health_lock = asyncio.Lock()
+        self._refresh: asyncio.Task | None = None
 
     async def open(self) -> None:
         await self.history.open()
@@ -43,8 +48,6 @@ class Services:
             # Start anyway: /api/health reports it and every use retries.
             log.warning("Qdrant not ready at startup: %s", err.reason)
         if self.settings.knowledge:
-            from app.services.ingest import ingest_paths
-
             try:
                 report = await ingest_paths(self.settings.knowledge, self.embedder, self.store)
                 log.info("knowledge ingested at startup: %s", report.summary())
@@ -52,6 +55,8 @@ class Services:
                 log.error("KNOWLEDGE_PATHS not ingested: %s", err)
 
     async def close(self) -> None:
+        if self._refresh is not None:
+            self._refresh.cancel()
         await self.history.close()
         await self.store.close()
 
@@ -66,10 +71,9 @@ class Services:
             log.exception("%s probe failed", name)
             return {"status": "error", "detail": f"{type(err).__name__}: {err}"}
 
-    async def health(self) -> dict:
-        async with self._health_lock:
-            now = time.monotonic()
-            if self._health and now - self._health[0] < self._health_cache_s:
+    async def _probe_all(self) -> dict:
+        async with self._health_lock:  # one round of probes at a time, however many callers
+            if self._health and time.monotonic() - self._health[0] < self._health_cache_s:
                 return self._health[1]
             qdrant, postgres, gemini = await asyncio.gather(
                 self._probe("qdrant", self.store.probe),
@@ -83,6 +87,18 @@ class Services:
             }
             self._health = (time.monotonic(), report)
             return report
+
+    async def health(self) -> dict:
+        """The last report if it is fresh; a slightly stale one while a refresh runs; else a new one."""
+        if self._health:
+            age = time.monotonic() - self._health[0]
+            if age < self._health_cache_s:
+                return self._health[1]
+            if age < HEALTH_STALE_S and self._health_cache_s > 0:
+                if self._refresh is None or self._refresh.done():
+                    self._refresh = asyncio.create_task(self._probe_all())
+                return self._health[1]
+        return await self._probe_all()
 
 
 def get_services(request: Request) -> Services:

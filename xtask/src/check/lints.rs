@@ -5,10 +5,10 @@ use std::fmt;
 use std::sync::LazyLock;
 
 use camino::{Utf8Path, Utf8PathBuf};
-use regex::Regex;
 
 use crate::frontend;
 use crate::settings::{FRONTEND_DIR, HfSpace, SPACE_DIR};
+use crate::space::pattern::Pattern;
 use crate::space::{Snapshot, readme, requirements};
 
 /// The UID Docker Spaces run the app as.
@@ -164,8 +164,21 @@ fn instructions(text: &str) -> Vec<Instruction> {
     found
 }
 
-static CMD_PORT: LazyLock<Regex> = LazyLock::new(|| Regex::new(r#"--port["']?\s*(?:,\s*["']|=|\s+)(\d+)"#).unwrap());
-static LOCAL_PORT: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"(?:localhost|127\.0\.0\.1|0\.0\.0\.0):(\d+)").unwrap());
+/// The port after `--port` in a CMD, in exec (`"--port", "7860"`) or shell form.
+fn cmd_port(args: &str) -> Option<&str> {
+    let after = &args[args.find("--port")? + "--port".len()..];
+    digits(after.trim_start_matches(|c: char| c.is_whitespace() || "\"',=".contains(c)))
+}
+
+/// The port of the local URL a HEALTHCHECK probes.
+fn local_port(args: &str) -> Option<&str> {
+    ["localhost:", "127.0.0.1:", "0.0.0.0:"].iter().find_map(|host| digits(&args[args.find(host)? + host.len()..]))
+}
+
+fn digits(text: &str) -> Option<&str> {
+    let end = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
+    (end > 0).then(|| &text[..end])
+}
 
 fn dockerfile(path: &Utf8Path, text: &str, app_port: u16, failures: &mut Failures) {
     let all = instructions(text);
@@ -181,8 +194,8 @@ fn dockerfile(path: &Utf8Path, text: &str, app_port: u16, failures: &mut Failure
                     }
                 }
             }
-            "CMD" | "ENTRYPOINT" => match CMD_PORT.captures(&ins.args) {
-                Some(caps) if caps[1] != *app_port.to_string() => failures.add(path, ins.line, "port", port_rule(&ins.keyword, &caps[1])),
+            "CMD" | "ENTRYPOINT" => match cmd_port(&ins.args) {
+                Some(port) if port != app_port.to_string() => failures.add(path, ins.line, "port", port_rule(&ins.keyword, port)),
                 Some(_) => {}
                 None if ins.keyword == "CMD" => failures.add(path, ins.line, "port", format!("CMD passes no `--port`: uvicorn would listen on 8000, not app_port {app_port}")),
                 None => {}
@@ -193,8 +206,8 @@ fn dockerfile(path: &Utf8Path, text: &str, app_port: u16, failures: &mut Failure
                     continue;
                 }
                 healthchecks += 1;
-                match LOCAL_PORT.captures(&ins.args) {
-                    Some(caps) if caps[1] != *app_port.to_string() => failures.add(path, ins.line, "port", port_rule("HEALTHCHECK", &caps[1])),
+                match local_port(&ins.args) {
+                    Some(port) if port != app_port.to_string() => failures.add(path, ins.line, "port", port_rule("HEALTHCHECK", port)),
                     Some(_) => {}
                     None => failures.add(path, ins.line, "port", format!("HEALTHCHECK does not probe localhost:{app_port}")),
                 }
@@ -287,14 +300,12 @@ fn frontend_lints(snapshot: &Snapshot, settings: &HfSpace, failures: &mut Failur
     }
 }
 
-static SECRETS: LazyLock<[(Regex, &'static str); 2]> = LazyLock::new(|| {
-    [
-        (Regex::new(r"\bhf_[A-Za-z0-9]{30,}\b").unwrap(), "a Hugging Face token (hf_…)"),
-        (Regex::new(r"\bAIza[0-9A-Za-z_\-]{35}").unwrap(), "a Google API key (AIza…)"),
-    ]
-});
-static URL_PASSWORD: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r#"\b[a-zA-Z][a-zA-Z0-9+.\-]*://[^/\s:@'"]+:([^/\s@'"]+)@(\[[^\]]*\]|[^/\s:?#'"]+)"#).unwrap()
+/// Tokens by their prefix, and `://` where a URL may carry a password: every alternative
+/// starts with a literal, so one pass over a file is a fast literal scan.
+static SECRET: LazyLock<Pattern> = LazyLock::new(|| Pattern::new(r"(hf_[A-Za-z0-9]{30,})|(AIza[0-9A-Za-z_\-]{35})|://"));
+/// A URL with `user:password@host`: the password and the host.
+static URL_PASSWORD: LazyLock<Pattern> = LazyLock::new(|| {
+    Pattern::new(r#"[a-zA-Z][a-zA-Z0-9+.\-]*://[^/\s:@'"]+:([^/\s@'"]+)@(\[[^\]]*\]|[^/\s:?#'"]+)"#)
 });
 
 /// Passwords in URLs that are not secrets: local development databases and placeholders.
@@ -320,17 +331,27 @@ fn secrets(snapshot: &Snapshot, failures: &mut Failures) {
         if in_space && (name == ".env" || name.starts_with(".env.") && !name.ends_with(".example")) {
             failures.add(path, 1, "secret", format!("{name} files hold secrets and must never be pushed: remove it from {space_prefix}"));
         }
+        // One pass over the whole file; line numbers only for matches.
         let text = String::from_utf8_lossy(bytes);
-        for (index, line) in text.lines().enumerate() {
-            for (re, what) in SECRETS.iter() {
-                if re.is_match(line) {
-                    failures.add(path, index + 1, "secret", format!("contains {what}: remove it and revoke it; secrets belong in the Space's settings"));
+        let line_of = |offset: usize| text[..offset].matches('\n').count() + 1;
+        let mut url_lines = Vec::new();
+        for caps in SECRET.captures_iter(&text) {
+            let line = line_of(caps.get(0).unwrap().start());
+            let what = match (caps.get(1), caps.get(2)) {
+                (Some(_), _) => "a Hugging Face token (hf_…)",
+                (_, Some(_)) => "a Google API key (AIza…)",
+                _ => {
+                    url_lines.push(line);
+                    continue;
                 }
-            }
-            for caps in URL_PASSWORD.captures_iter(line) {
-                if !is_harmless_url_password(&caps[1], &caps[2]) {
-                    failures.add(path, index + 1, "secret", "contains a URL with a password: remove the password and set the URL as a Space secret instead");
-                }
+            };
+            failures.add(path, line, "secret", format!("contains {what}: remove it and revoke it; secrets belong in the Space's settings"));
+        }
+        url_lines.dedup();
+        for line in url_lines {
+            let code = text.lines().nth(line - 1).unwrap_or_default();
+            if URL_PASSWORD.captures_iter(code).any(|caps| !is_harmless_url_password(&caps[1], &caps[2])) {
+                failures.add(path, line, "secret", "contains a URL with a password: remove the password and set the URL as a Space secret instead");
             }
         }
     }

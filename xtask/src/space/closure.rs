@@ -2,17 +2,9 @@
 //! read from source text (absolute `app.…` and relative imports; see the backend contract).
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::LazyLock;
 
 use anyhow::{Result, bail};
 use camino::{Utf8Path, Utf8PathBuf};
-use regex::Regex;
-
-/// `from <dots><module> import <names>`; the names may open a parenthesized list.
-static FROM_IMPORT: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"^\s*from\s+(\.*)([A-Za-z_][\w.]*)?\s+import\s+(.*)$").unwrap());
-/// `import a.b [as c], d`.
-static IMPORT: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^\s*import\s+(.*)$").unwrap());
 
 /// The seed's module list (step 3): the Space must contain these; `services/llm.py` too when
 /// the backend has it.
@@ -61,13 +53,18 @@ pub(crate) fn imports(text: &str) -> Vec<Import> {
             continue;
         }
         for quote in ["\"\"\"", "'''"] {
-            if line.matches(quote).count() % 2 == 1 {
+            if line.contains(quote) && line.matches(quote).count() % 2 == 1 {
                 in_string = Some(quote);
             }
         }
-        let code = strip_comment(line);
-        if let Some(caps) = FROM_IMPORT.captures(code) {
-            let mut names = caps[3].trim().to_owned();
+        // Import statements are simple enough to split by hand: this runs on every line of
+        // the backend in the pre-commit hook.
+        let statement = strip_comment(line).trim_start();
+        if let Some(rest) = statement.strip_prefix("from ") {
+            let Some((module, names)) = rest.trim_start().split_once(" import ") else { continue };
+            let module = module.trim();
+            let dots = module.len() - module.trim_start_matches('.').len();
+            let mut names = names.trim().to_owned();
             if names.starts_with('(') {
                 while !names.contains(')') && index < lines.len() {
                     names.push(' ');
@@ -84,13 +81,13 @@ pub(crate) fn imports(text: &str) -> Vec<Import> {
             let names = names.trim_matches(|c: char| c == '(' || c == ')' || c.is_whitespace());
             found.push(Import {
                 line: start + 1,
-                level: caps[1].len(),
-                module: caps.get(2).map_or("", |m| m.as_str()).to_owned(),
+                level: dots,
+                module: module[dots..].to_owned(),
                 names: split_names(names).into_iter().filter(|(name, _)| name != "*").collect(),
                 bound: None,
             });
-        } else if let Some(caps) = IMPORT.captures(code) {
-            for (module, bound) in split_names(&caps[1]) {
+        } else if let Some(rest) = statement.strip_prefix("import ") {
+            for (module, bound) in split_names(rest) {
                 found.push(Import { line: start + 1, level: 0, module, names: Vec::new(), bound: Some(bound) });
             }
         }
@@ -98,7 +95,7 @@ pub(crate) fn imports(text: &str) -> Vec<Import> {
     found
 }
 
-fn strip_comment(line: &str) -> &str {
+pub(crate) fn strip_comment(line: &str) -> &str {
     line.split('#').next().unwrap_or("")
 }
 

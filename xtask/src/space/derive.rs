@@ -5,9 +5,9 @@ use std::sync::LazyLock;
 
 use anyhow::{Result, bail};
 use camino::Utf8Path;
-use regex::Regex;
 
-use super::closure::{self, Resolved, Sources};
+use super::closure::{self, Resolved, Sources, strip_comment};
+use super::pattern::Pattern;
 
 /// The seed's secrets (step 7), in the seed's order: the README's first rows.
 pub(crate) const SEED_SECRETS: [&str; 7] =
@@ -15,42 +15,47 @@ pub(crate) const SEED_SECRETS: [&str; 7] =
 
 const CONFIG: &str = "app/core/config.py";
 const MAIN: &str = "app/main.py";
+const SETTINGS_CLASS: &str = "class Settings(BaseSettings):";
+const METHODS: [&str; 5] = ["get", "post", "put", "patch", "delete"];
 
-static SETTINGS_CLASS: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"^class\s+Settings\s*\(\s*BaseSettings\s*\)\s*:\s*(?:#.*)?$").unwrap());
-static FIELD: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"^    ([A-Za-z_]\w*)\s*:\s*(.+?)\s*=\s*Field\((.*)\)\s*(?:#.*)?$").unwrap()
+// The regexes read the lines the contract fixes; cheap string tests pick those lines first,
+// because `check` runs in the pre-commit hook from an unoptimized build.
+
+/// A Settings field on one line: name, type, the arguments of `Field(...)`.
+static FIELD: LazyLock<Pattern> =
+    LazyLock::new(|| Pattern::new(r"^    ([A-Za-z_]\w*)\s*:\s*(.+?)\s*=\s*Field\((.*)\)\s*(?:#.*)?$"));
+/// `router = APIRouter(...)` on one line: its arguments.
+static ROUTER: LazyLock<Pattern> =
+    LazyLock::new(|| Pattern::new(r"^router\s*=\s*APIRouter\((.*)\)\s*(?:#.*)?$"));
+/// A route decorator on one line: receiver, method, the path string, the other arguments.
+static ROUTE: LazyLock<Pattern> = LazyLock::new(|| {
+    Pattern::new(&format!(r"^\s*@(router|app)\.(get|post|put|patch|delete)\(\s*{STRING}(.*)\)\s*(?:#.*)?$"))
 });
-/// Anything at the class body's indentation that looks like an annotated attribute.
-static ANNOTATED: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^    ([A-Za-z_]\w*)\s*:").unwrap());
-static ROUTER: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"^router\s*=\s*APIRouter\((.*)\)\s*(?:#.*)?$").unwrap());
-/// A route decorator on one line: receiver, method, arguments.
-static ROUTE: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"^\s*@(router|app)\.(get|post|put|patch|delete)\((.*)\)\s*(?:#.*)?$").unwrap()
-});
-static ROUTE_START: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"^\s*@(router|app)\.(get|post|put|patch|delete)\b").unwrap());
-static INCLUDE: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^\s*app\.include_router\b(.*)$").unwrap());
-static INCLUDE_ONE: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"^\(\s*([A-Za-z_]\w*)\.router\s*\)\s*(?:#.*)?$").unwrap());
+/// `name="text"` keyword arguments.
+static KEYWORD: LazyLock<Pattern> = LazyLock::new(|| Pattern::new(&format!(r"\b([A-Za-z_]\w*)\s*=\s*{STRING}")));
 
 /// A string literal (either quote), group 1 or 2 holding its text.
 const STRING: &str = r#"(?:"((?:[^"\\]|\\.)*)"|'((?:[^'\\]|\\.)*)')"#;
 
-fn keyword(name: &str) -> Regex {
-    Regex::new(&format!(r"\b{name}\s*=\s*{STRING}")).unwrap()
-}
-static DESCRIPTION: LazyLock<Regex> = LazyLock::new(|| keyword("description"));
-static SUMMARY: LazyLock<Regex> = LazyLock::new(|| keyword("summary"));
-static PREFIX: LazyLock<Regex> = LazyLock::new(|| keyword("prefix"));
-static FIRST_STRING: LazyLock<Regex> = LazyLock::new(|| Regex::new(&format!(r"^\s*{STRING}")).unwrap());
-
-fn string_in(re: &Regex, text: &str) -> Option<String> {
-    re.captures(text).map(|caps| {
-        let raw = caps.get(1).or_else(|| caps.get(2)).unwrap().as_str();
-        raw.replace("\\\"", "\"").replace("\\'", "'").replace("\\\\", "\\")
+/// The text of the string passed as keyword argument `name` in `args`.
+fn keyword(args: &str, name: &str) -> Option<String> {
+    KEYWORD.captures_iter(args).find(|caps| &caps[1] == name).map(|caps| {
+        let raw = caps.get(2).or_else(|| caps.get(3)).unwrap().as_str();
+        unescape(raw)
     })
+}
+
+fn unescape(raw: &str) -> String {
+    raw.replace("\\\"", "\"").replace("\\'", "'").replace("\\\\", "\\")
+}
+
+/// The name of an attribute annotated at the class body's indentation (`    name: ...`).
+fn annotated_name(line: &str) -> Option<&str> {
+    let rest = line.strip_prefix("    ")?;
+    let end = rest.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).unwrap_or(rest.len());
+    let name = &rest[..end];
+    let starts_well = name.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_');
+    (starts_well && rest[end..].trim_start().starts_with(':')).then_some(name)
 }
 
 /// A row of the README's secrets table.
@@ -71,7 +76,7 @@ pub(crate) fn secrets(sources: &Sources) -> Result<Vec<Secret>> {
         bail!("{file} not found ({RULE_1}): the Settings class lives there");
     };
     let lines: Vec<&str> = text.lines().collect();
-    let Some(class_line) = lines.iter().position(|l| SETTINGS_CLASS.is_match(l)) else {
+    let Some(class_line) = lines.iter().position(|l| strip_comment(l).trim_end() == SETTINGS_CLASS) else {
         bail!("{file}:1: no `class Settings(BaseSettings):` ({RULE_1}): declare the settings in one such class");
     };
     let mut fields: Vec<(usize, Secret)> = Vec::new();
@@ -93,8 +98,7 @@ pub(crate) fn secrets(sources: &Sources) -> Result<Vec<Secret>> {
                 in_string = Some(quote);
             }
         }
-        let Some(annotated) = ANNOTATED.captures(line) else { continue };
-        let name = &annotated[1];
+        let Some(name) = annotated_name(line) else { continue };
         if line.contains("ClassVar") {
             continue;
         }
@@ -103,7 +107,7 @@ pub(crate) fn secrets(sources: &Sources) -> Result<Vec<Secret>> {
                 "{place}: field `{name}` is not declared on one line as `{name}: <type> = Field(<default>, description=\"...\")` ({RULE_1}): the README's secrets table is read from that line"
             );
         };
-        let Some(description) = string_in(&DESCRIPTION, &caps[3]) else {
+        let Some(description) = keyword(&caps[3], "description") else {
             bail!("{place}: field `{name}` has no `description=\"...\"` ({RULE_1}): it becomes the README's description of {}", name.to_uppercase());
         };
         fields.push((index + 1, Secret { env: name.to_uppercase(), description }));
@@ -145,12 +149,13 @@ pub(crate) fn endpoints(sources: &Sources) -> Result<Vec<Endpoint>> {
     let mut endpoints = Vec::new();
     for (index, line) in main.lines().enumerate() {
         let place = format!("backend/{MAIN}:{}", index + 1);
-        if let Some(include) = INCLUDE.captures(line) {
-            let Some(caps) = INCLUDE_ONE.captures(&include[1]) else {
+        if let Some(include) = line.trim_start().strip_prefix("app.include_router") {
+            let argument = strip_comment(include).trim().strip_prefix('(').and_then(|a| a.strip_suffix(')'));
+            let Some(name) = argument.and_then(|a| a.trim().strip_suffix(".router")).filter(|n| is_identifier(n)) else {
                 bail!("{place}: write `app.include_router(<module>.router)` on one line, without a prefix ({RULE_2}): the endpoints table is read from it");
             };
-            let module = router_module(sources, &imports, &caps[1])
-                .ok_or_else(|| anyhow::anyhow!("{place}: `{}` is not a module imported from app.api ({RULE_2}): import it as `from app.api import {}`", &caps[1], &caps[1]))?;
+            let module = router_module(sources, &imports, name)
+                .ok_or_else(|| anyhow::anyhow!("{place}: `{name}` is not a module imported from app.api ({RULE_2}): import it as `from app.api import {name}`"))?;
             endpoints.extend(router_routes(sources, &module)?);
         } else if let Some(route) = route_of(line, "app", &place, "")? {
             endpoints.push(route);
@@ -180,10 +185,10 @@ fn router_module(sources: &Sources, imports: &[closure::Import], name: &str) -> 
 fn router_routes(sources: &Sources, module: &Utf8Path) -> Result<Vec<Endpoint>> {
     let text = sources[module];
     let file = format!("backend/{module}");
-    let Some(router) = text.lines().find_map(|l| ROUTER.captures(l)) else {
+    let Some(router) = text.lines().filter(|l| l.starts_with("router")).find_map(|l| ROUTER.captures(l)) else {
         bail!("{file}:1: no one-line `router = APIRouter(prefix=\"/api\", tags=[...])` ({RULE_2}): declare the router on one line");
     };
-    let prefix = string_in(&PREFIX, &router[1]).unwrap_or_default();
+    let prefix = keyword(&router[1], "prefix").unwrap_or_default();
     let mut routes = Vec::new();
     for (index, line) in text.lines().enumerate() {
         if let Some(route) = route_of(line, "router", &format!("{file}:{}", index + 1), &prefix)? {
@@ -193,20 +198,25 @@ fn router_routes(sources: &Sources, module: &Utf8Path) -> Result<Vec<Endpoint>> 
     Ok(routes)
 }
 
+fn is_identifier(name: &str) -> bool {
+    name.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_') && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
 /// The endpoint a decorator line declares on `receiver`, if it is one.
 fn route_of(line: &str, receiver: &str, place: &str, prefix: &str) -> Result<Option<Endpoint>> {
-    let Some(start) = ROUTE_START.captures(line) else { return Ok(None) };
-    if &start[1] != receiver {
+    let Some(rest) = line.trim_start().strip_prefix('@').and_then(|r| r.strip_prefix(receiver)).and_then(|r| r.strip_prefix('.')) else {
+        return Ok(None);
+    };
+    let method_end = rest.find(|c: char| !c.is_ascii_alphabetic()).unwrap_or(rest.len());
+    if !METHODS.contains(&&rest[..method_end]) {
         return Ok(None);
     }
     let shape = format!("`@{receiver}.get(\"/path\", ..., summary=\"...\")` on one line");
     let Some(caps) = ROUTE.captures(line) else {
-        bail!("{place}: route decorator is not on one line ({RULE_2}): write it as {shape}");
+        bail!("{place}: route decorator is not on one line with its path string first ({RULE_2}): write it as {shape}");
     };
-    let Some(path) = string_in(&FIRST_STRING, &caps[3]) else {
-        bail!("{place}: route decorator has no path string first ({RULE_2}): write it as {shape}");
-    };
-    let Some(summary) = string_in(&SUMMARY, &caps[3]) else {
+    let path = unescape(caps.get(3).or_else(|| caps.get(4)).unwrap().as_str());
+    let Some(summary) = keyword(&caps[5], "summary") else {
         bail!("{place}: route decorator has no `summary=\"...\"` ({RULE_2}): it becomes the endpoint's README description");
     };
     let full = format!("{prefix}{path}");

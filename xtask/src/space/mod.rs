@@ -2,6 +2,7 @@
 
 mod closure;
 mod derive;
+pub(crate) mod pattern;
 pub(crate) mod dockerfile;
 pub(crate) mod readme;
 pub(crate) mod requirements;

@@ -1,16 +1,5 @@
 //! The Space's `requirements.txt`: the backend's, minus the test-only packages.
 
-use std::sync::LazyLock;
-
-use regex::Regex;
-
-/// A requirement line's project name (PEP 508), followed by what may follow a name: extras,
-/// a version spec, a marker, ` @ url`, a comment, a continuation or the end. URLs, paths and
-/// options (`-r`, `-e`, `--hash`) do not match.
-static REQUIREMENT: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"^\s*([A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?)\s*(?:$|[\[<>=!~;@#\\,(]|\s)").unwrap()
-});
-
 /// PEP 503 normalization: lower-case, runs of `-`, `_` and `.` become one `-`.
 pub(crate) fn normalize(name: &str) -> String {
     let mut out = String::with_capacity(name.len());
@@ -26,10 +15,22 @@ pub(crate) fn normalize(name: &str) -> String {
     out
 }
 
-/// The project name a requirement line starts with; `None` for comments, options, URLs and
-/// paths.
+/// The project name a requirement line starts with (PEP 508: letters, digits and `._-`,
+/// starting and ending with a letter or digit), when what follows it can follow a name:
+/// nothing, whitespace, extras, a version spec, a marker, ` @ url`, a comment or a
+/// continuation. `None` for comments, options (`-r`, `-e`, `--hash`), URLs and paths.
 pub(crate) fn requirement_name(line: &str) -> Option<&str> {
-    REQUIREMENT.captures(line).map(|caps| caps.get(1).unwrap().as_str())
+    let line = line.trim_start();
+    let run = line.find(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))).unwrap_or(line.len());
+    let name = line[..run].trim_end_matches(['.', '_', '-']);
+    if !name.starts_with(|c: char| c.is_ascii_alphanumeric()) {
+        return None;
+    }
+    match line[name.len()..].chars().next() {
+        None => Some(name),
+        Some(c) if c.is_whitespace() || "[<>=!~;@#\\,(".contains(c) => Some(name),
+        Some(_) => None,
+    }
 }
 
 /// Logical lines of a requirements file: each is a run of physical lines (with their line

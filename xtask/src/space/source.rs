@@ -50,49 +50,6 @@ impl Snapshot {
         Ok(Snapshot { origin: Origin::Worktree, files })
     }
 
-    /// Reads the staged files: one `git ls-files` and one `git cat-file --batch`.
-    pub(crate) fn index(sh: &Shell, settings: &HfSpace) -> Result<Snapshot> {
-        let roots = roots(settings);
-        let listing = cmd!(sh, "git ls-files --stage -z -- {roots...}")
-            .quiet()
-            .read()
-            .context("`git ls-files` failed: `check --staged` needs git and a git repository")?;
-        let mut entries = Vec::new();
-        for record in listing.split('\0').filter(|r| !r.is_empty()) {
-            let (meta, path) = record.split_once('\t').context("unexpected `git ls-files --stage` output")?;
-            let mut fields = meta.split(' ');
-            let (mode, object, stage) = (fields.next(), fields.next(), fields.next());
-            if stage != Some("0") {
-                bail!("{path}: unmerged in the index: resolve the conflict and `git add` it, then commit");
-            }
-            let path = Utf8PathBuf::from(path);
-            if mode == Some("160000") || is_cache(&path) {
-                continue;
-            }
-            entries.push((path, object.unwrap_or_default().to_owned()));
-        }
-        let mut request = String::new();
-        for (_, object) in &entries {
-            request.push_str(object);
-            request.push('\n');
-        }
-        let output = cmd!(sh, "git cat-file --batch").stdin(request).quiet().output()?;
-        let mut batch = output.stdout.as_slice();
-        let mut files = BTreeMap::new();
-        for (path, object) in entries {
-            let header_end = batch.iter().position(|&b| b == b'\n').context("truncated `git cat-file` output")?;
-            let header = std::str::from_utf8(&batch[..header_end])?;
-            let size: usize = header
-                .rsplit(' ')
-                .next()
-                .and_then(|s| s.parse().ok())
-                .with_context(|| format!("{path}: git cannot read staged object {object}: {header}"))?;
-            let body = &batch[header_end + 1..];
-            files.insert(path, body[..size].to_vec());
-            batch = &body[size + 1..];
-        }
-        Ok(Snapshot { origin: Origin::Index, files })
-    }
 
     /// A snapshot of exactly these files (for tests and for rendering a fixture).
     #[cfg(test)]
@@ -119,6 +76,66 @@ impl Snapshot {
     /// Every file, with its path relative to the root.
     pub(crate) fn files(&self) -> impl Iterator<Item = (&Utf8Path, &[u8])> {
         self.files.iter().map(|(p, b)| (p.as_path(), b.as_slice()))
+    }
+}
+
+/// The staged files under the snapshot's roots: `git ls-files --stage` output (modes, blob
+/// ids, paths) and the entries to read.
+pub(crate) struct IndexListing {
+    /// The raw listing: it names every staged content by its blob id.
+    pub(crate) text: String,
+    entries: Vec<(Utf8PathBuf, String)>,
+}
+
+impl IndexListing {
+    /// Lists the staged files (one `git ls-files`).
+    pub(crate) fn read(sh: &Shell, settings: &HfSpace) -> Result<IndexListing> {
+        let roots = roots(settings);
+        let listing = cmd!(sh, "git ls-files --stage -z -- {roots...}")
+            .quiet()
+            .read()
+            .context("`git ls-files` failed: `check --staged` needs git and a git repository")?;
+        let mut entries = Vec::new();
+        for record in listing.split('\0').filter(|r| !r.is_empty()) {
+            let (meta, path) = record.split_once('\t').context("unexpected `git ls-files --stage` output")?;
+            let mut fields = meta.split(' ');
+            let (mode, object, stage) = (fields.next(), fields.next(), fields.next());
+            if stage != Some("0") {
+                bail!("{path}: unmerged in the index: resolve the conflict and `git add` it, then commit");
+            }
+            let path = Utf8PathBuf::from(path);
+            if mode == Some("160000") || is_cache(&path) {
+                continue;
+            }
+            entries.push((path, object.unwrap_or_default().to_owned()));
+        }
+        Ok(IndexListing { text: listing, entries })
+    }
+
+    /// Reads the listed blobs (one `git cat-file --batch`).
+    pub(crate) fn load(self, sh: &Shell) -> Result<Snapshot> {
+        let entries = self.entries;
+        let mut request = String::new();
+        for (_, object) in &entries {
+            request.push_str(object);
+            request.push('\n');
+        }
+        let output = cmd!(sh, "git cat-file --batch").stdin(request).quiet().output()?;
+        let mut batch = output.stdout.as_slice();
+        let mut files = BTreeMap::new();
+        for (path, object) in entries {
+            let header_end = batch.iter().position(|&b| b == b'\n').context("truncated `git cat-file` output")?;
+            let header = std::str::from_utf8(&batch[..header_end])?;
+            let size: usize = header
+                .rsplit(' ')
+                .next()
+                .and_then(|s| s.parse().ok())
+                .with_context(|| format!("{path}: git cannot read staged object {object}: {header}"))?;
+            let body = &batch[header_end + 1..];
+            files.insert(path, body[..size].to_vec());
+            batch = &body[size + 1..];
+        }
+        Ok(Snapshot { origin: Origin::Index, files })
     }
 }
 

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# `cargo xtask check` (and `check --staged`) with the binary already built, against its
+# baseline `git status --porcelain`, in the same hyperfine run. Budget: median <= 20 ms and
+# <= 3x git status. Also a check whose inputs changed since the last pass (its cache of
+# passing fingerprints removed before each run), which is what a commit touching backend/
+# or huggingface-spaces/ pays.
+#   bench/xtask_check.sh [RUNS]     (default 100)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+runs="${1:-100}"
+command -v hyperfine >/dev/null || { apt-get install -y -qq hyperfine >/dev/null 2>&1 || { echo "install hyperfine (apt-get install hyperfine)" >&2; exit 1; }; }
+cargo build -p xtask --quiet
+bin="${CARGO_TARGET_DIR:-target}/debug/xtask"
+"$bin" check >/dev/null  # the benchmark is meaningless if check fails
+json="$(mktemp /tmp/xtask-check-bench.XXXXXX.json)"
+trap 'rm -f "$json" "$json.miss"' EXIT
+hyperfine --warmup 10 --runs "$runs" -N --export-json "$json" \
+    "git status --porcelain" "$bin check" "$bin check --staged"
+hyperfine --warmup 3 --runs "$runs" --export-json "$json.miss" \
+    --prepare "rm -f target/xtask/check-passed" -n "$bin check (inputs changed)" "$bin check"
+python3 - "$json" <<'PY'
+import json, sys
+results = json.load(open(sys.argv[1]))["results"] + json.load(open(sys.argv[1] + ".miss"))["results"]
+base = results[0]["median"]
+for r in results:
+    print(f"{r['command']:<40} median {r['median'] * 1000:6.2f} ms  ({r['median'] / base:4.2f}x git status)")
+PY

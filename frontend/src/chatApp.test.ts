@@ -1,0 +1,243 @@
+// @vitest-environment happy-dom
+// The panel's behaviour on the real index.html, with the real client talking to an HTTP
+// server on 127.0.0.1 that speaks the backend's wire format and answers when told to.
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { ChatApp } from './chatApp';
+import { ChatClient } from './services/chatClient';
+import { SessionStore } from './session';
+import indexHtml from '../index.html?raw';
+
+const SESSION_KEY = 'rag-chatbot.session-id';
+const BODY = indexHtml
+  .match(/<body>([\s\S]*)<\/body>/)![1]
+  .replace(/<script[\s\S]*?<\/script>/g, '');
+
+interface Seen {
+  method: string;
+  url: string;
+  body: Record<string, unknown> | null;
+}
+type Handler = (req: Seen, res: ServerResponse) => void | Promise<void>;
+
+let server: Server;
+let handler: Handler;
+let seen: Seen[];
+let baseUrl: string;
+
+beforeEach(async () => {
+  localStorage.clear();
+  document.body.innerHTML = BODY;
+  seen = [];
+  server = createServer((req: IncomingMessage, res) => {
+    res.setHeader('Access-Control-Allow-Origin', '*');
+    res.setHeader('Access-Control-Allow-Headers', 'Content-Type');
+    if (req.method === 'OPTIONS') {
+      res.end();
+      return;
+    }
+    let raw = '';
+    req.on('data', (chunk) => (raw += chunk));
+    req.on('end', () => {
+      const request = { method: req.method ?? '', url: req.url ?? '', body: raw ? JSON.parse(raw) : null };
+      seen.push(request);
+      void handler(request, res);
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+});
+
+afterEach(async () => {
+  const closed = new Promise((resolve) => server.close(resolve));
+  server.closeAllConnections();
+  await closed;
+});
+
+async function startApp(): Promise<void> {
+  const client = new ChatClient();
+  client.baseUrl = baseUrl;
+  await new ChatApp(document, client, new SessionStore(localStorage)).start();
+}
+
+function answer(res: ServerResponse, text: string, sessionId = 'session-1'): void {
+  const source = { title: 'Deploy', url_or_path: 'docs/deploy.md', score: 0.5, snippet: 'cargo xtask deploy' };
+  res.writeHead(200, { 'Content-Type': 'text/event-stream' });
+  res.end(
+    `event: delta\ndata: ${JSON.stringify({ text })}\n\n` +
+      `event: done\ndata: ${JSON.stringify({ answer: text, sources: [source], session_id: sessionId })}\n\n`,
+  );
+}
+
+function json(res: ServerResponse, status: number, value: unknown): void {
+  res.writeHead(status, { 'Content-Type': 'application/json' });
+  res.end(JSON.stringify(value));
+}
+
+/** A response the test releases when it wants to. */
+function held(): { handler: Handler; release: () => void } {
+  let release!: () => void;
+  const gate = new Promise<void>((resolve) => (release = resolve));
+  return {
+    handler: async (_req, res) => {
+      await gate;
+      answer(res, 'Late answer.');
+    },
+    release: () => release(),
+  };
+}
+
+const input = () => document.getElementById('message') as HTMLTextAreaElement;
+const messages = () => [...document.querySelectorAll('#messages > li')].map((li) => li.className);
+const press = (key: string, init: KeyboardEventInit = {}) =>
+  input().dispatchEvent(new KeyboardEvent('keydown', { key, bubbles: true, cancelable: true, ...init }));
+const settle = () => new Promise((resolve) => setTimeout(resolve, 50));
+
+describe('ChatApp', () => {
+  it('enables the controls it has wired and focuses the question box', async () => {
+    expect(input().disabled).toBe(true);
+
+    await startApp();
+
+    expect(input().disabled).toBe(false);
+    expect((document.getElementById('send') as HTMLButtonElement).disabled).toBe(false);
+    expect(document.activeElement).toBe(input());
+  });
+
+  it('sends on Enter but not on Shift+Enter, shows thinking, then the answer with its source', async () => {
+    const response = held();
+    handler = response.handler;
+    await startApp();
+
+    input().value = 'How do I deploy?';
+    press('Enter', { shiftKey: true });
+    await settle();
+    expect(seen).toEqual([]);
+
+    press('Enter');
+    await vi.waitFor(() => expect(seen).toHaveLength(1));
+    expect(seen[0]).toEqual({ method: 'POST', url: '/api/chat/stream', body: { message: 'How do I deploy?' } });
+    expect(messages()).toEqual(['message user', 'message thinking']);
+    expect(document.getElementById('messages')!.getAttribute('aria-busy')).toBe('true');
+    expect(input().value).toBe('');
+
+    response.release();
+    await vi.waitFor(() => expect(messages()).toEqual(['message user', 'message assistant']));
+    const reply = document.querySelector('#messages .assistant')!;
+    expect(reply.querySelector('.text')!.textContent).toBe('Late answer.');
+    expect(reply.querySelector('.source-path')!.textContent).toBe('docs/deploy.md');
+    expect(localStorage.getItem(SESSION_KEY)).toBe('session-1');
+    expect(document.getElementById('messages')!.getAttribute('aria-busy')).toBe('false');
+  });
+
+  it('sends nothing more while an answer is on its way', async () => {
+    const response = held();
+    handler = response.handler;
+    await startApp();
+
+    input().value = 'first';
+    press('Enter');
+    await vi.waitFor(() => expect(seen).toHaveLength(1));
+    input().value = 'second';
+    press('Enter');
+    await settle();
+
+    expect(seen).toHaveLength(1);
+    expect(input().value).toBe('second');
+    response.release();
+    await vi.waitFor(() => expect(messages()).toContain('message assistant'));
+  });
+
+  it('drops a late answer to a conversation the user has left', async () => {
+    const response = held();
+    handler = response.handler;
+    await startApp();
+    input().value = 'old question';
+    press('Enter');
+    await vi.waitFor(() => expect(seen).toHaveLength(1));
+
+    (document.getElementById('new-chat') as HTMLButtonElement).click();
+    response.release();
+    await settle();
+
+    expect(messages()).toEqual([]);
+    expect(localStorage.getItem(SESSION_KEY)).toBeNull();
+    expect(document.getElementById('welcome')!.hidden).toBe(false);
+    expect(document.activeElement).toBe(input());
+  });
+
+  it('sends a suggestion and keeps the focus in the question box', async () => {
+    handler = (_req, res) => answer(res, 'Suggested answer.');
+    await startApp();
+    const suggestion = document.querySelector('button.suggestion') as HTMLButtonElement;
+    suggestion.focus();
+
+    suggestion.click();
+
+    await vi.waitFor(() => expect(messages()).toEqual(['message user', 'message assistant']));
+    expect(seen[0].body).toEqual({ message: suggestion.textContent });
+    expect(document.getElementById('welcome')!.hidden).toBe(true);
+    expect(document.activeElement).toBe(input());
+  });
+
+  it('restores the stored session on start', async () => {
+    localStorage.setItem(SESSION_KEY, 'session-7');
+    handler = (_req, res) =>
+      json(res, 200, {
+        session_id: 'session-7',
+        messages: [
+          { role: 'user', content: 'q1', sources: [], created_at: '2026-01-01T00:00:00Z' },
+          { role: 'assistant', content: 'a1', sources: [], created_at: '2026-01-01T00:00:01Z' },
+        ],
+      });
+
+    await startApp();
+
+    expect(seen.map((r) => r.url)).toEqual(['/api/chat/history/session-7']);
+    expect(messages()).toEqual(['message user', 'message assistant']);
+    expect(document.querySelector('#messages .assistant .text')!.textContent).toBe('a1');
+    expect(document.getElementById('welcome')!.hidden).toBe(true);
+  });
+
+  it('forgets a stored session the backend does not know', async () => {
+    localStorage.setItem(SESSION_KEY, 'gone');
+    handler = (_req, res) => json(res, 404, { detail: 'session gone not found: it has no stored messages' });
+
+    await startApp();
+
+    expect(messages()).toEqual([]);
+    expect(localStorage.getItem(SESSION_KEY)).toBeNull();
+  });
+
+  it('asks again in a new session when the backend has forgotten the stored one', async () => {
+    localStorage.setItem(SESSION_KEY, 'stale');
+    handler = (req, res) => {
+      if (req.url.startsWith('/api/chat/history/')) json(res, 200, { session_id: 'stale', messages: [] });
+      else if (req.body?.session_id === 'stale') json(res, 404, { detail: 'session stale not found' });
+      else answer(res, 'Fresh answer.', 'session-2');
+    };
+    await startApp();
+
+    input().value = 'hello';
+    press('Enter');
+
+    await vi.waitFor(() => expect(messages()).toEqual(['message user', 'message assistant']));
+    expect(seen.slice(1).map((r) => r.body)).toEqual([{ message: 'hello', session_id: 'stale' }, { message: 'hello' }]);
+    expect(localStorage.getItem(SESSION_KEY)).toBe('session-2');
+  });
+
+  it('shows a rejected question as an alert and gives the question back', async () => {
+    handler = (_req, res) => json(res, 422, { detail: 'message: is 4100 characters long; the limit is 4000' });
+    await startApp();
+
+    input().value = 'too long';
+    press('Enter');
+
+    await vi.waitFor(() => expect(messages()).toEqual(['message user', 'message error']));
+    const alert = document.querySelector('#messages [role="alert"]')!;
+    expect(alert.textContent).toContain('message: is 4100 characters long; the limit is 4000');
+    expect(input().value).toBe('too long');
+    expect((document.getElementById('send') as HTMLButtonElement).disabled).toBe(false);
+  });
+});
