@@ -23,7 +23,8 @@ use crate::{Project, ci, interrupt, settings};
 const DEV_ORIGINS: [&str; 2] = ["http://localhost:5173", "http://127.0.0.1:5173"];
 /// What the backend ingests at startup, relative to the project root, when present.
 const KNOWLEDGE: [&str; 2] = ["README.md", "docs"];
-/// The first start builds the knowledge index; later ones find it unchanged.
+/// uvicorn opens the port only after the app's startup (imports, ingesting the docs): a few
+/// seconds, far more on a loaded machine.
 const START_TIMEOUT: Duration = Duration::from_secs(180);
 /// uvicorn's graceful shutdown waits for requests in flight and runs the app's lifespan exit.
 const STOP_GRACE: Duration = Duration::from_secs(10);
