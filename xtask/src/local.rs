@@ -23,7 +23,8 @@ use crate::{Project, ci, interrupt, settings};
 const DEV_ORIGINS: [&str; 2] = ["http://localhost:5173", "http://127.0.0.1:5173"];
 /// What the backend ingests at startup, relative to the project root, when present.
 const KNOWLEDGE: [&str; 2] = ["README.md", "docs"];
-/// The first start builds the knowledge index; later ones find it unchanged.
+/// uvicorn opens the port only after the app's startup (imports, ingesting the docs): a few
+/// seconds, far more on a loaded machine.
 const START_TIMEOUT: Duration = Duration::from_secs(180);
 /// uvicorn's graceful shutdown waits for requests in flight and runs the app's lifespan exit.
 const STOP_GRACE: Duration = Duration::from_secs(10);
@@ -34,9 +35,9 @@ struct Paths {
     dir: Utf8PathBuf,
     logs: Utf8PathBuf,
     run: Utf8PathBuf,
-    /// The backend's DATA_DIR: its local Qdrant index and files.
+    /// The backend's DATA_DIR: its local Qdrant index, rebuilt at each start.
     data: Utf8PathBuf,
-    /// HOME of the app, as the container has its own.
+    /// HOME of the app, empty at each start like the container's.
     home: Utf8PathBuf,
     pgdata: Utf8PathBuf,
     tools: Utf8PathBuf,
@@ -117,7 +118,13 @@ pub(crate) fn start(sh: &Shell, project: &Project, tree: &Utf8Path) -> Result<Lo
         }
     }
     ensure_not_running(project)?;
-    for dir in [&paths.logs, &paths.run, &paths.data, &paths.home] {
+    for dir in [&paths.logs, &paths.run] {
+        sh.create_dir(dir)?;
+    }
+    // A Space's filesystem starts empty at every start; only its database persists. So does
+    // this one's: an index left by another backend version can never be served.
+    for dir in [&paths.data, &paths.home] {
+        sh.remove_path(dir)?;
         sh.create_dir(dir)?;
     }
     // Each start's logs begin empty, so an error quotes this run only.
@@ -270,7 +277,7 @@ pub(crate) fn stop(project: &Project) -> Result<()> {
 fn stop_recorded(paths: &Paths) -> Result<Vec<String>> {
     let mut stopped = Vec::new();
     if let Some(pid) = process::read_pid(&paths.uvicorn_pid()) {
-        if process::stop_pid(pid, "uvicorn", libc::SIGTERM, STOP_GRACE)? {
+        if process::stop_pid(pid, "uvicorn", paths.dir.as_str(), libc::SIGTERM, STOP_GRACE)? {
             stopped.push(format!("uvicorn (pid {pid})"));
         }
         std::fs::remove_file(paths.uvicorn_pid()).with_context(|| format!("cannot remove {}", paths.uvicorn_pid()))?;
@@ -287,7 +294,7 @@ fn stop_recorded(paths: &Paths) -> Result<Vec<String>> {
 pub(crate) fn ensure_not_running(project: &Project) -> Result<()> {
     let paths = Paths::new(&project.root);
     let port = project.settings.generator.port;
-    let ours = process::read_pid(&paths.uvicorn_pid()).filter(|&pid| process::is_running(pid, "uvicorn"));
+    let ours = process::read_pid(&paths.uvicorn_pid()).filter(|&pid| process::is_running(pid, paths.dir.as_str()));
     let free = std::net::TcpListener::bind(("127.0.0.1", port)).is_ok();
     let stop = "stop it with `cargo xtask deploy --local --stop`, then re-run";
     match (ours, free) {

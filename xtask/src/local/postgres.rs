@@ -112,13 +112,13 @@ pub(super) fn start(sh: &Shell, root: &Utf8Path, paths: &Paths) -> Result<Postgr
 /// The pid of a PostgreSQL server running on our data directory, from its `postmaster.pid`.
 pub(super) fn running_pid(paths: &Paths) -> Option<u32> {
     let pid = process::read_pid(&paths.pgdata.join("postmaster.pid"))?;
-    process::is_running(pid, "postgres").then_some(pid)
+    process::is_running(pid, paths.pgdata.as_str()).then_some(pid)
 }
 
 /// Stops a server left running by `--detach` (or by an xtask that was killed).
 pub(super) fn stop_detached(paths: &Paths) -> Result<Option<u32>> {
     let Some(pid) = running_pid(paths) else { return Ok(None) };
-    Ok(process::stop_pid(pid, "postgres", libc::SIGINT, STOP_GRACE)?.then_some(pid))
+    Ok(process::stop_pid(pid, "PostgreSQL", paths.pgdata.as_str(), libc::SIGINT, STOP_GRACE)?.then_some(pid))
 }
 
 /// The last line of `postmaster.pid`: `starting`, `ready`, `stopping`.

@@ -24,13 +24,14 @@ pub(super) fn spawn_logged(command: &mut Command, log: &Utf8Path) -> Result<Chil
         .with_context(|| format!("cannot start {program}"))
 }
 
-/// Whether `pid` is a live process (not a zombie) whose command line contains `name`, so a pid
-/// file left behind never makes us signal an unrelated process that reused the pid.
-pub(super) fn is_running(pid: u32, name: &str) -> bool {
+/// Whether `pid` is a live process (not a zombie) whose command line contains `marker` (a
+/// path of this project's state), so a pid file left behind never makes us signal a process
+/// that reused the pid, nor another project's server.
+pub(super) fn is_running(pid: u32, marker: &str) -> bool {
     let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else { return false };
     // The state follows the parenthesised command name, which may itself contain spaces.
     let zombie = stat.rsplit_once(") ").is_some_and(|(_, rest)| rest.starts_with('Z'));
-    !zombie && command_line(pid).is_some_and(|cmd| cmd.contains(name))
+    !zombie && command_line(pid).is_some_and(|cmd| cmd.contains(marker))
 }
 
 /// The command line of `pid`, arguments separated by spaces.
@@ -63,22 +64,23 @@ pub(super) fn stop_child(child: &mut Child, signal: libc::c_int, grace: Duration
     let _ = child.wait();
 }
 
-/// Stops a process started by an earlier xtask (so not our child): `signal`, then SIGKILL
-/// after `grace`. Returns false when it was not running.
-pub(super) fn stop_pid(pid: u32, name: &str, signal: libc::c_int, grace: Duration) -> Result<bool> {
-    if !is_running(pid, name) {
+/// Stops `name`, a process started by an earlier xtask (so not our child) and recognised by
+/// `marker` (see [`is_running`]): `signal`, then SIGKILL after `grace`. Returns false when it
+/// was not running.
+pub(super) fn stop_pid(pid: u32, name: &str, marker: &str, signal: libc::c_int, grace: Duration) -> Result<bool> {
+    if !is_running(pid, marker) {
         return Ok(false);
     }
     send(pid, signal).with_context(|| format!("cannot stop {name} (pid {pid}): run this as the user who started it"))?;
     let deadline = Instant::now() + grace;
     while Instant::now() < deadline {
-        if !is_running(pid, name) {
+        if !is_running(pid, marker) {
             return Ok(true);
         }
         std::thread::sleep(POLL);
     }
     send(pid, libc::SIGKILL)?;
-    while is_running(pid, name) && Instant::now() < deadline + grace {
+    while is_running(pid, marker) && Instant::now() < deadline + grace {
         std::thread::sleep(POLL);
     }
     Ok(true)

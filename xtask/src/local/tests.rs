@@ -148,7 +148,13 @@ fn a_space_is_healthy_answers_from_the_docs_and_keeps_history_across_restarts() 
     drop(space);
     assert!(postgres::running_pid(&fixture.paths()).is_none(), "PostgreSQL outlived the Space");
 
+    // Left by an earlier run (say, an index of another backend version): a Space's files do
+    // not survive a restart, only its database does.
+    let leftover = fixture.paths().data.join("left-by-an-earlier-run");
+    std::fs::write(&leftover, "stale").unwrap();
     let space = fixture.start().unwrap();
+    assert!(!leftover.exists());
+    assert_eq!(get_json(&format!("{}/api/health", space.url)).0, 200);
     let (status, history) = get_json(&format!("{}/api/chat/history/{}", space.url, answer.session_id));
     assert_eq!(status, 200, "{history}");
     let messages = history["messages"].as_array().unwrap();
