@@ -31,7 +31,8 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             eprintln!("error: {err:#}");
-            ExitCode::FAILURE
+            // 130 = 128 + SIGINT, what shells report for a command stopped by Ctrl-C.
+            if err.is::<interrupt::Interrupted>() { ExitCode::from(130) } else { ExitCode::FAILURE }
         }
     }
 }

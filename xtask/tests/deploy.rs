@@ -410,8 +410,8 @@ fn ctrl_c_mid_push_cleans_up() {
     let killed = std::process::Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
     assert!(killed.success());
     let run = Run::from(child.wait_with_output().unwrap());
-    assert!(!run.success && run.stderr.contains("interrupted"), "{run}");
-    assert!(started.elapsed().as_secs() < 15, "Ctrl-C did not stop the push promptly");
+    assert!(run.stderr.contains("interrupted"), "{run}");
+    assert_eq!(run.code, Some(130), "Ctrl-C exits as shells expect (128 + SIGINT)\n{run}");
     s.assert_clean(&run);
     assert_eq!(s.remote_head(), head);
     assert_eq!(s.sandbox.read(CLIENT), git_out(&s.sandbox.repo, &["show", &format!("HEAD:{CLIENT}")]) + "\n");
