@@ -73,6 +73,8 @@ fn an_import_of_a_missing_module_names_file_and_line() {
         let run = repo.xtask_fails(&[command]);
         assert!(run.stderr.contains(&expected), "{command}: expected {expected:?}\n{run}");
     }
+    let run = repo.xtask_fails(&["check"]);
+    assert_eq!(last_line(&run.stderr), "error: huggingface-spaces/ cannot be generated from the worktree: fix the error above (then `cargo xtask generate`)");
 }
 
 #[test]
