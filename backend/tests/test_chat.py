@@ -151,6 +151,18 @@ async def test_a_body_over_the_limit_is_refused_with_413(tmp_path):
     assert "larger than 65536 bytes" in response.json()["detail"]
 
 
+async def test_a_streamed_body_over_the_limit_is_refused_with_413(tmp_path):
+    async def chunks():
+        yield b'{"message": "'
+        for _ in range(20):
+            yield b"x" * 4096
+        yield b'"}'
+
+    async with running(make_settings(tmp_path)) as client:
+        response = await client.post("/api/chat", content=chunks(), headers={"content-type": "application/json"})
+    assert response.status_code == 413
+
+
 async def test_unknown_session_is_a_404_for_chat_and_history(tmp_path, pg_url):
     unknown = str(uuid.uuid4())
     async with running(make_settings(tmp_path, database_url=pg_url)) as client:
@@ -193,6 +205,14 @@ async def test_gemini_failure_is_a_503_naming_gemini(tmp_path, gemini, mode, rea
         assert response.json()["service"] == "gemini"
         assert reason in response.json()["detail"]
         assert "test-gemini-key" not in response.text
+
+
+async def test_unreachable_gemini_is_a_503_saying_so(tmp_path):
+    settings = make_settings(tmp_path, gemini_api_key="k", gemini_base_url=f"http://127.0.0.1:{unused_port()}")
+    async with running(settings) as client:
+        response = await client.post("/api/chat", json={"message": "How do I deploy?"})
+    assert response.status_code == 503
+    assert response.json()["detail"].startswith("gemini: cannot reach the API")
 
 
 async def test_gemini_failing_after_retrieval_ends_the_stream_with_an_error_event(tmp_path, gemini):

@@ -2,6 +2,7 @@
 
 import httpx
 
+from app.db.qdrant import VectorStore
 from app.main import create_app
 from tests.conftest import gemini_settings, make_settings, running
 from tests.fakes import QDRANT_KEY, unused_port
@@ -94,3 +95,15 @@ async def test_a_burst_of_health_checks_costs_one_round_of_probes(tmp_path, gemi
             answers = [await client.get("/api/health") for _ in range(5)]
     assert [a.status_code for a in answers] == [200] * 5
     assert len([r for r in gemini.requests if r[1] == "/v1beta/models/gemini-2.5-flash"]) == 1
+
+
+async def test_a_local_qdrant_held_by_another_process_is_503_until_released(tmp_path):
+    settings = make_settings(tmp_path)
+    holder = VectorStore(settings, "other", 4)  # e.g. an ingest run on the same DATA_DIR
+    async with running(settings) as client:
+        held = await client.get("/api/health")
+        await holder.close()
+        released = await client.get("/api/health")
+    assert held.status_code == 503
+    assert "in use by another process" in held.json()["services"]["qdrant"]["detail"]
+    assert released.status_code == 200

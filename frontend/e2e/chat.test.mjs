@@ -158,6 +158,14 @@ test('with the backend stopped, the page says the server is unreachable instead 
     assert.match(text, /Cannot reach the chatbot server at http:\/\/localhost:8000/);
     assert.equal(await page.locator('#message').isEnabled(), true, 'the page stays usable');
     await page.screenshot({ path: path.join(ARTIFACTS_DIR, 'chat-offline.png') });
+
+    // A stored conversation that cannot be fetched is explained too, and the box stays usable.
+    await page.evaluate(() => localStorage.setItem('rag-chatbot.session-id', '00000000-0000-4000-8000-000000000000'));
+    await page.reload();
+    const restoreError = page.locator('#messages .message.error');
+    await restoreError.waitFor({ timeout: 30_000 });
+    assert.match(await restoreError.innerText(), /Could not restore your previous conversation[\s\S]*Cannot reach/);
+    assert.equal(await page.locator('#message').isEnabled(), true);
     // The browser logs the refused connection itself; anything else is a page bug.
     const unexpected = problems.filter((p) => !/ERR_CONNECTION_REFUSED|Failed to load resource/.test(p));
     assert.deepEqual(unexpected, []);

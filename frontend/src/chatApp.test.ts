@@ -167,6 +167,20 @@ describe('ChatApp', () => {
     expect(document.activeElement).toBe(input());
   });
 
+  it('sends a suggestion and keeps the focus in the question box', async () => {
+    handler = (_req, res) => answer(res, 'Suggested answer.');
+    await startApp();
+    const suggestion = document.querySelector('button.suggestion') as HTMLButtonElement;
+    suggestion.focus();
+
+    suggestion.click();
+
+    await vi.waitFor(() => expect(messages()).toEqual(['message user', 'message assistant']));
+    expect(seen[0].body).toEqual({ message: suggestion.textContent });
+    expect(document.getElementById('welcome')!.hidden).toBe(true);
+    expect(document.activeElement).toBe(input());
+  });
+
   it('restores the stored session on start', async () => {
     localStorage.setItem(SESSION_KEY, 'session-7');
     handler = (_req, res) =>

@@ -81,6 +81,9 @@ export class ChatApp {
     const generation = this.generation;
     this.input.value = '';
     this.fitInput();
+    // Keyboard users stay in the box: a clicked suggestion is about to be hidden and Send
+    // about to be disabled, and either would drop the focus to the page.
+    this.input.focus();
     const question = this.append({ kind: 'user', text });
     let bubble = this.append({ kind: 'thinking' });
     this.setPending(true);
@@ -129,7 +132,7 @@ export class ChatApp {
     const sessionId = this.session.get();
     if (!sessionId) return;
     const generation = this.generation;
-    const thinking = this.append({ kind: 'thinking' });
+    const thinking = this.append({ kind: 'thinking', label: 'Loading your conversation' });
     this.setPending(true);
     let history: HistoryMessage[] | null;
     try {

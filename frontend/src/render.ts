@@ -7,7 +7,7 @@ import type { Source } from './services/chatClient';
 export type Entry =
   | { kind: 'user'; text: string }
   | { kind: 'assistant'; text: string; sources: Source[] }
-  | { kind: 'thinking' }
+  | { kind: 'thinking'; label?: string }
   | { kind: 'error'; text: string; title: string };
 
 export function renderEntry(entry: Entry): HTMLLIElement {
@@ -24,7 +24,7 @@ export function renderEntry(entry: Entry): HTMLLIElement {
       break;
     }
     case 'thinking': {
-      const label = el('span', 'thinking-label', 'Thinking');
+      const label = el('span', 'thinking-label', entry.label ?? 'Thinking');
       const dots = el('span', 'dots');
       dots.setAttribute('aria-hidden', 'true');
       dots.append(el('span'), el('span'), el('span'));

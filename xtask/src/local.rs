@@ -88,8 +88,9 @@ pub(crate) struct LocalSpace {
     paths: Paths,
 }
 
-/// `POST /api/chat`'s answer.
+/// `POST /api/chat`'s answer, whole: the deploy report shows part of it, the tests the rest.
 #[derive(Debug, Deserialize)]
+#[allow(dead_code)]
 pub(crate) struct ChatAnswer {
     pub(crate) answer: String,
     pub(crate) sources: Vec<ChatSource>,
@@ -97,6 +98,7 @@ pub(crate) struct ChatAnswer {
 }
 
 #[derive(Debug, Deserialize)]
+#[allow(dead_code)]
 pub(crate) struct ChatSource {
     pub(crate) title: String,
     pub(crate) url_or_path: String,
@@ -114,7 +116,7 @@ pub(crate) fn start(sh: &Shell, project: &Project, tree: &Utf8Path) -> Result<Lo
             bail!("{tree} is not a Space tree: {required} is missing (`cargo xtask generate` writes it into {})", settings::SPACE_DIR);
         }
     }
-    refuse_if_running(&paths, port)?;
+    ensure_not_running(project)?;
     for dir in [&paths.logs, &paths.run, &paths.data, &paths.home] {
         sh.create_dir(dir)?;
     }
@@ -140,7 +142,11 @@ pub(crate) fn start(sh: &Shell, project: &Project, tree: &Utf8Path) -> Result<Lo
     let postgres = space.postgres.insert(postgres::start(sh, &project.root, &space.paths)?);
     let database_url = postgres.database_url();
 
-    let mut uvicorn = Command::new(ci::venv_bin(&venv, "uvicorn"));
+    let program = ci::venv_bin(&venv, "uvicorn");
+    if !program.is_file() {
+        bail!("{requirements} does not install uvicorn, which the Dockerfile's CMD runs: add `uvicorn` to backend/requirements.txt");
+    }
+    let mut uvicorn = Command::new(program);
     uvicorn
         .args(["app.main:app", "--host", "127.0.0.1", "--port", &port.to_string()])
         .current_dir(tree)
@@ -190,7 +196,7 @@ impl LocalSpace {
         interrupt::install()?;
         while !interrupt::requested() {
             if let Some(status) = self.uvicorn.as_mut().and_then(|c| c.try_wait().ok().flatten()) {
-                return Err(self.crashed(&format!("the Space's app exited ({status})")));
+                return Err(self.crashed("the Space stopped", &format!("uvicorn exited ({status})")));
             }
             if let Some(status) = self.postgres.as_mut().and_then(|p| p.exited()) {
                 let log = self.paths.postgres_log();
@@ -208,13 +214,14 @@ impl LocalSpace {
         let deadline = Instant::now() + START_TIMEOUT;
         loop {
             if let Some(status) = self.uvicorn.as_mut().and_then(|c| c.try_wait().ok().flatten()) {
-                return Err(self.crashed(&format!("uvicorn exited ({status}) before listening on {address}")));
+                return Err(self.crashed("the Space did not start", &format!("uvicorn exited ({status}) before listening on {address}")));
             }
             if std::net::TcpStream::connect_timeout(&address, Duration::from_millis(200)).is_ok() {
                 return Ok(());
             }
             if Instant::now() > deadline {
-                return Err(self.crashed(&format!("uvicorn did not listen on {address} within {}s", START_TIMEOUT.as_secs())));
+                let what = format!("uvicorn did not listen on {address} within {}s", START_TIMEOUT.as_secs());
+                return Err(self.crashed("the Space did not start", &what));
             }
             interrupt::sleep(Duration::from_millis(25))?;
         }
@@ -222,11 +229,11 @@ impl LocalSpace {
 
     /// The error for an app that stopped or never started: the Python exception as the cause,
     /// then the log's last lines and its path.
-    fn crashed(&self, what: &str) -> anyhow::Error {
+    fn crashed(&self, headline: &str, what: &str) -> anyhow::Error {
         let log = self.paths.uvicorn_log();
         let cause = process::crash_cause(&log).unwrap_or_else(|| "its log is empty".to_owned());
         anyhow::anyhow!(
-            "the Space did not run: {cause}\n  {what}; the last lines of {log}:\n{}",
+            "{headline}: {cause}\n  {what}; the last lines of {log}:\n{}",
             process::log_tail(&log, LOG_LINES)
         )
     }
@@ -263,27 +270,30 @@ pub(crate) fn stop(project: &Project) -> Result<()> {
 fn stop_recorded(paths: &Paths) -> Result<Vec<String>> {
     let mut stopped = Vec::new();
     if let Some(pid) = process::read_pid(&paths.uvicorn_pid()) {
-        if process::stop_pid(pid, "uvicorn", libc::SIGTERM, STOP_GRACE) {
+        if process::stop_pid(pid, "uvicorn", libc::SIGTERM, STOP_GRACE)? {
             stopped.push(format!("uvicorn (pid {pid})"));
         }
         std::fs::remove_file(paths.uvicorn_pid()).with_context(|| format!("cannot remove {}", paths.uvicorn_pid()))?;
     }
-    if let Some(pid) = postgres::stop_detached(paths) {
+    if let Some(pid) = postgres::stop_detached(paths)? {
         stopped.push(format!("PostgreSQL (pid {pid})"));
     }
     Ok(stopped)
 }
 
 /// A clear error when the Space's port is taken: by our own earlier run (then `--stop`), or
-/// by another process (named when /proc shows it).
-fn refuse_if_running(paths: &Paths, port: u16) -> Result<()> {
+/// by another process (named when /proc shows it). `start` checks this first; the pipeline
+/// may call it before replacing the tree a detached Space may still be running from.
+pub(crate) fn ensure_not_running(project: &Project) -> Result<()> {
+    let paths = Paths::new(&project.root);
+    let port = project.settings.generator.port;
     let ours = process::read_pid(&paths.uvicorn_pid()).filter(|&pid| process::is_running(pid, "uvicorn"));
     let free = std::net::TcpListener::bind(("127.0.0.1", port)).is_ok();
     let stop = "stop it with `cargo xtask deploy --local --stop`, then re-run";
     match (ours, free) {
         (Some(pid), false) => bail!("port {port} is in use by the local Space started earlier (uvicorn pid {pid}): {stop}"),
         (Some(pid), true) => bail!("a local Space started earlier is still running (uvicorn pid {pid}): {stop}"),
-        (None, true) if postgres::running_pid(paths).is_some() => {
+        (None, true) if postgres::running_pid(&paths).is_some() => {
             bail!("the PostgreSQL of an earlier local Space is still running: {stop}")
         }
         (None, true) => Ok(()),

@@ -131,6 +131,9 @@ pub(crate) struct DeployTarget {
     pub(crate) space_url: Option<String>,
 }
 
+/// Asks the user for one value, given the question.
+pub(crate) type Prompt<'a> = &'a mut dyn FnMut(&str) -> Result<String>;
+
 /// The deploy settings given as flags, before the manifest and the prompt fill the gaps.
 #[derive(Debug, Default)]
 pub(crate) struct DeployFlags {
@@ -146,20 +149,20 @@ impl DeployTarget {
     pub(crate) fn resolve(
         flags: DeployFlags,
         settings: &HfSpace,
-        mut prompt: Option<&mut dyn FnMut(&str) -> Result<String>>,
+        mut prompt: Option<Prompt<'_>>,
     ) -> Result<DeployTarget> {
         let mut values = Vec::new();
         let mut missing = Vec::new();
-        for (key, flag, configured, example) in [
-            ("user", flags.user, &settings.user, "anusha-soh"),
-            ("space", flags.space, &settings.space, "rag-chatbot"),
-            ("frontend-url", flags.frontend_url, &settings.frontend_url, "https://my-app.vercel.app"),
+        for (key, label, flag, configured, example) in [
+            ("user", "Hugging Face user or organisation", flags.user, &settings.user, "anusha-soh"),
+            ("space", "Space name", flags.space, &settings.space, "rag-chatbot"),
+            ("frontend-url", "Frontend URL", flags.frontend_url, &settings.frontend_url, "https://my-app.vercel.app"),
         ] {
             let mut value = flag.or_else(|| configured.clone()).filter(|v| !v.trim().is_empty());
             if value.is_none()
                 && let Some(ask) = prompt.as_mut()
             {
-                value = Some(ask(&format!("Hugging Face {key} (e.g. {example})"))?).filter(|v| !v.trim().is_empty());
+                value = Some(ask(&format!("{label} (e.g. {example})"))?).filter(|v| !v.trim().is_empty());
             }
             match value {
                 Some(v) => values.push(v.trim().to_owned()),

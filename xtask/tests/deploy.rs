@@ -139,7 +139,7 @@ fn a_wrong_token_fails_first_and_leaks_nowhere() {
     let s = setup();
     s.hub.add_space(SPACE);
     let client_before = s.sandbox.read(CLIENT);
-    let wrong = "hf_WrongTokenAbcdefghijklmnopqrstuvwx";
+    let wrong = concat!("hf_", "WrongTokenAbcdefghijklmnopqrstuvwx");
     let run = s.deploy_with(&[], &[("HF_TOKEN", wrong)]);
     assert!(!run.success, "{run}");
     assert!(run.stderr.contains("the token from HF_TOKEN is invalid") && run.stderr.contains("/settings/tokens"), "{run}");
@@ -351,6 +351,21 @@ fn a_push_rejected_by_a_pre_receive_hook_quotes_the_reason() {
 }
 
 #[test]
+fn a_push_that_lost_a_race_says_to_deploy_again() {
+    let s = setup();
+    s.hub.add_space(SPACE);
+    s.hub.state().race_push = true;
+    let run = s.deploy(&["--no-verify"]);
+    assert!(!run.success, "{run}");
+    assert!(run.stderr.contains("[rejected] (fetch first)") && run.stderr.contains("someone pushed to the Space while this deploy ran"), "{run}");
+    assert_eq!(git_out(&s.hub.bare(SPACE), &["log", "-1", "--format=%s"]), "someone else's change");
+    s.assert_clean(&run);
+    let again = s.deploy(&["--no-verify"]);
+    assert!(again.success, "{again}");
+    assert!(!s.remote_files().contains(&"ELSEWHERE.md".to_owned()), "the mirror removes what the Space folder lacks");
+}
+
+#[test]
 fn a_file_over_10_mib_is_refused_before_pushing() {
     let s = setup();
     s.hub.add_space(SPACE);
@@ -387,6 +402,11 @@ fn ctrl_c_mid_push_cleans_up() {
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
     assert!(s.sandbox.leftovers().len() == 1, "the clone is in TMPDIR while pushing");
+    // The clone as git has it mid-push (its .git/config included) holds no token.
+    for file in s.sandbox.all_files().iter().filter(|f| f.starts_with(&s.sandbox.tmp)) {
+        let bytes = std::fs::read(file).unwrap_or_default();
+        assert!(!bytes.windows(TOKEN.len()).any(|w| w == TOKEN.as_bytes()), "the token is in {}", file.display());
+    }
     let killed = std::process::Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
     assert!(killed.success());
     let run = Run::from(child.wait_with_output().unwrap());
@@ -577,4 +597,62 @@ fn deploy_local_runs_the_pushed_tree_and_stops() {
     assert!(state.join("tree/app/main.py").is_file() && !state.join("tree/.git").exists());
     assert!(std::net::TcpStream::connect(("127.0.0.1", port)).is_err(), "--stop left the Space listening");
     assert!(sandbox.leftovers().is_empty(), "{:?}", sandbox.leftovers());
+}
+
+/// A second `deploy --local` while the port is taken (a detached Space, or anything else)
+/// says how to stop it and leaves the running tree alone.
+#[test]
+fn deploy_local_leaves_a_running_space_alone() {
+    let sandbox = Sandbox::new();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    sandbox.copy.edit("Cargo.toml", "port = 7860", &format!("port = {port}"));
+    let tree = sandbox.repo.join("target/xtask/local/tree");
+    std::fs::create_dir_all(tree.join("app")).unwrap();
+    std::fs::write(tree.join("app/main.py"), "# the running Space\n").unwrap();
+    let run = sandbox.run(&["deploy", "--local"], &[]);
+    assert!(!run.success && run.stderr.contains(&format!("port {port} is in use")), "{run}");
+    assert!(!sandbox.repo.join("target/xtask/local/space.git").exists(), "it published before checking\n{run}");
+    assert_eq!(std::fs::read_to_string(tree.join("app/main.py")).unwrap(), "# the running Space\n");
+    assert!(sandbox.leftovers().is_empty());
+    drop(listener);
+}
+
+/// On a terminal: missing settings are asked for, and a spinner shows while waiting.
+/// (`script` gives the binary a pseudo-terminal.)
+#[test]
+fn on_a_terminal_it_prompts_for_missing_settings_and_spins() {
+    use std::io::Write;
+    let s = setup();
+    s.hub.add_space(SPACE);
+    for key in ["user = \"anusha-soh\"\n", "space = \"rag-chatbot\"\n", "frontend-url = \"https://my-app.vercel.app\"\n"] {
+        s.sandbox.copy.edit("Cargo.toml", key, "");
+    }
+    let xtask = env!("CARGO_BIN_EXE_xtask");
+    let mut child = std::process::Command::new("script")
+        .args(["-qec", &format!("{xtask} deploy --timeout 20"), "/dev/null"])
+        .current_dir(&s.sandbox.repo)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap())
+        .env("HOME", &s.sandbox.home)
+        .env("TMPDIR", &s.sandbox.tmp)
+        .env("TERM", "dumb")
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("HF_ENDPOINT", &s.hub.url)
+        .env("HF_TOKEN", TOKEN)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(format!("{USER}\n{SPACE}\n{FRONTEND}\n").as_bytes()).unwrap();
+    let run = Run::from(child.wait_with_output().unwrap());
+    drop(stdin);
+    assert!(run.success, "{run}");
+    for expected in ["Hugging Face user or organisation (e.g. anusha-soh): ", "Space name (e.g. rag-chatbot): ", "Frontend URL (e.g. https://my-app.vercel.app): ", "Deployed alice/bot"] {
+        assert!(run.stdout.contains(expected), "missing {expected:?}\n{run}");
+    }
+    assert!(run.stdout.contains("\r\x1b[K| ["), "no spinner line while waiting\n{run}");
+    assert!(s.remote_files().contains(&"Dockerfile".to_owned()));
 }

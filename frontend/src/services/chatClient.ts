@@ -80,12 +80,11 @@ export class ChatClient {
       if (err instanceof ChatError && err.routeMissing) return this.sendMessage(message, sessionId);
       throw err;
     }
+    // `sources` arrives first, but `done` repeats it with the whole answer: only deltas and
+    // the end matter here.
     let answer = '';
-    let session: string | null = null;
     for await (const event of readEvents(response, this.baseUrl)) {
-      if (event.name === 'sources' && isRecord(event.data) && typeof event.data.session_id === 'string') {
-        session = event.data.session_id;
-      } else if (event.name === 'delta' && isRecord(event.data) && typeof event.data.text === 'string') {
+      if (event.name === 'delta' && isRecord(event.data) && typeof event.data.text === 'string') {
         answer += event.data.text;
         onText(answer);
       } else if (event.name === 'error') {
@@ -99,10 +98,7 @@ export class ChatClient {
         return parseChatReply(event.data);
       }
     }
-    throw new ChatError(
-      'protocol',
-      `The answer stream ended before it was complete${session ? '' : ' (no session was started)'}. Try again.`,
-    );
+    throw new ChatError('protocol', 'The answer stream ended before it was complete. Try again.');
   }
 
   /** The session's messages, oldest first; `null` when the server does not know the session (404) or rejects its id (422). */
@@ -184,13 +180,10 @@ export class ChatClient {
    * failure means nothing is listening.
    */
   private async diagnoseNetworkFailure(): Promise<ChatError> {
-    let serverAnswers = false;
-    try {
-      await fetch(`${this.baseUrl}/api/health`, { mode: 'no-cors', cache: 'no-store' });
-      serverAnswers = true;
-    } catch {
-      serverAnswers = false;
-    }
+    const serverAnswers = await fetch(`${this.baseUrl}/api/health`, { mode: 'no-cors', cache: 'no-store' }).then(
+      () => true,
+      () => false,
+    );
     if (serverAnswers) {
       const origin = typeof window !== 'undefined' ? window.location.origin : 'this page';
       return new ChatError(

@@ -40,15 +40,16 @@ impl GitEnv {
             vars.push((format!("GIT_CONFIG_KEY_{i}"), key));
             vars.push((format!("GIT_CONFIG_VALUE_{i}"), value));
         }
-        let bare = GitEnv::user();
-        for (key, fallback, vars_) in [
+        // The temporary clone has no identity of its own; a user without one still gets a commit.
+        let users_git = GitEnv::user();
+        for (key, fallback, identity_vars) in [
             ("user.name", "cargo xtask deploy", ["GIT_AUTHOR_NAME", "GIT_COMMITTER_NAME"]),
             ("user.email", "xtask-deploy@localhost", ["GIT_AUTHOR_EMAIL", "GIT_COMMITTER_EMAIL"]),
         ] {
-            let configured = bare.run(root, &["config", "--get", key])?;
+            let configured = users_git.run(root, &["config", "--get", key])?;
             let value = String::from_utf8_lossy(&configured.stdout).trim().to_owned();
             let value = if configured.ok && !value.is_empty() { value } else { fallback.to_owned() };
-            vars.extend(vars_.map(|var| (var.to_owned(), value.clone())));
+            vars.extend(identity_vars.map(|var| (var.to_owned(), value.clone())));
         }
         Ok(GitEnv { vars, isolated: true })
     }
@@ -283,7 +284,7 @@ fn quote_git(text: &str) -> String {
         .lines()
         .map(str::trim_end)
         .filter(|line| line.starts_with("remote:") || line.starts_with('!') || line.starts_with("error:") || line.starts_with("fatal:"))
-        .map(|line| format!("  {line}"))
+        .map(|line| format!("  {}", line.replace('\t', " ")))
         .collect();
     if lines.is_empty() { format!("  {}", text.trim()) } else { lines.join("\n") }
 }

@@ -11,7 +11,7 @@ use xshell::Shell;
 
 use super::git::{self, GitEnv};
 use super::report::{FrontendReport, Progress, Report};
-use super::{lint_before_publishing, lock, publish, regenerate, secrets, verify};
+use super::{clone_while, lint_before_publishing, lock, publish, regenerate, secrets, verify};
 use crate::local::{self, LocalSpace};
 use crate::{Project, settings};
 
@@ -22,21 +22,31 @@ const HEALTH_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// Deploys to this machine; returns the report and the running Space (the lock is released,
 /// so the caller can wait for Ctrl-C or detach).
-pub(super) fn deploy(sh: &Shell, project: &Project, timeout: Option<u64>, progress: &Progress) -> Result<(Report, LocalSpace)> {
+pub(super) fn deploy(
+    sh: &Shell,
+    project: &Project,
+    timeout: Option<u64>,
+    no_verify: bool,
+    progress: &Progress,
+) -> Result<(Report, LocalSpace)> {
     let root = &project.root;
     let _lock = lock::Lock::acquire(root)?;
+    // A Space left running (--detach) runs from the tree this deploy replaces.
+    local::ensure_not_running(project)?;
     let state = root.join(settings::STATE_DIR).join("local");
     let space_url = format!("http://127.0.0.1:{}", project.settings.generator.port);
     let remote = state.join("space.git");
     let mut report = Report::new(remote.strip_prefix(root).unwrap_or(&remote).to_string(), &space_url);
     report.local = true;
 
-    report.regenerated = regenerate(project, progress)?;
-    let preview = lint_before_publishing(project, &space_url, progress)?;
-
     let git = GitEnv::new(root, None)?;
     git::ensure_bare(&git, &remote)?;
-    let clone = publish(&git, root, remote.as_str(), false, progress, &mut report)?;
+    let (clone, (regenerated, preview)) = clone_while(&git, remote.as_str(), || {
+        let regenerated = regenerate(project, progress)?;
+        Ok((regenerated, lint_before_publishing(project, &space_url, progress)?))
+    })?;
+    report.regenerated = regenerated;
+    publish(&git, root, &clone, false, progress, &mut report)?;
     let tree = state.join("tree");
     export(clone.path(), &tree)?;
     drop(clone);
@@ -45,18 +55,15 @@ pub(super) fn deploy(sh: &Shell, project: &Project, timeout: Option<u64>, progre
     let intro = "The Space on the Hub reads these secrets; deploy --local runs on embedded defaults and needs none:";
     eprint!("{}", secrets::table(intro, "your frontend URL"));
     // The committed frontend keeps pointing at the real Space: only say what would change.
-    report.frontend = Some(FrontendReport {
-        file: preview.file.to_string(),
-        line: preview.line,
-        changed: preview.changed(),
-        written: false,
-        old_url: preview.old_url.clone(),
-        new_url: preview.new_url.clone(),
-        pushed_commit: None,
-    });
+    report.frontend = Some(FrontendReport::new(&preview, false));
 
     progress.step("local: starting the Space (venv, PostgreSQL, uvicorn)");
     let space = local::start(sh, project, &tree)?;
+    if no_verify {
+        report.health = "skipped".to_owned();
+        report.elapsed_seconds = progress.elapsed_secs();
+        return Ok((report, space));
+    }
     let deadline = Instant::now() + timeout.map(Duration::from_secs).unwrap_or(HEALTH_TIMEOUT);
     let health = verify::wait_for_health(&space.url, &project.settings.generator.health_path, deadline, progress)
         .with_context(|| format!("the local Space started but is not healthy; its logs are in {}", space.logs))?;

@@ -45,7 +45,7 @@ impl flags::Deploy {
             print!("{}", report.render(self.json));
             return Ok(());
         }
-        let (report, space) = locally::deploy(sh, project, self.timeout, &progress)?;
+        let (report, space) = locally::deploy(sh, project, self.timeout, self.no_verify, &progress)?;
         print!("{}", report.render(self.json));
         if self.detach {
             space.detach()?;
@@ -105,10 +105,7 @@ impl flags::Deploy {
         let who = hub.whoami()?;
         progress.step(format_args!("token from {}: logged in to {} as {}", hub.token().source, hub.endpoint(), who.name));
 
-        // Step 2: generate (its lints run below, once the Space URL is known).
-        let regenerated = regenerate(project, progress)?;
-
-        // The Space: it must exist (or be created) before anything is pushed to it.
+        // The Space: it must exist (or be created) before it is cloned.
         let mut exists = true;
         let info = match hub.space(&repo)? {
             Some(info) => info,
@@ -135,7 +132,6 @@ impl flags::Deploy {
         };
         let mut report = Report::new(repo.clone(), &space_url);
         report.dry_run = self.dry_run;
-        report.regenerated = regenerated;
         if info.private && !is_local_origin(&target.frontend_url) {
             report.warnings.push(format!(
                 "the Space {repo} is private: browsers on {} get 404 from it; make it public in its settings",
@@ -143,38 +139,32 @@ impl flags::Deploy {
             ));
         }
 
+        // Steps 2 and 3: generate and lint while the Space repo is cloned, then publish.
         let client = project.settings.frontend_client.clone();
-        let preview = lint_before_publishing(project, &space_url, progress)?;
-
-        // Steps 3 and 6: publish.
         let git = GitEnv::new(root, Some((&who.name, hub.token().secret())))?;
         let remote = format!("{}/spaces/{repo}", hub.endpoint());
-        if exists {
-            drop(publish(&git, root, &remote, self.dry_run, progress, &mut report)?);
+        let prepare = || -> Result<_> {
+            let regenerated = regenerate(project, progress)?;
+            Ok((regenerated, lint_before_publishing(project, &space_url, progress)?))
+        };
+        let preview = if exists {
+            let (clone, (regenerated, preview)) = clone_while(&git, &remote, prepare)?;
+            report.regenerated = regenerated;
+            publish(&git, root, &clone, self.dry_run, progress, &mut report)?;
+            preview
         } else {
+            let (regenerated, preview) = prepare()?;
+            report.regenerated = regenerated;
             report.source_commit = git::source_commit(&git, root)?;
             let files = git::worktree_files(&git, root, settings::SPACE_DIR)?;
             report.changes = files.iter().map(|f| git::Change { status: "added", path: f.to_string() }).collect();
             progress.step(format_args!("git: would push all {} file(s) to the new Space", files.len()));
-        }
+            preview
+        };
 
         // Step 7: secrets.
         match &secrets {
-            Some(secrets) if self.dry_run => {
-                let keys: Vec<&str> = secrets.0.iter().map(|(k, _)| k.as_str()).collect();
-                progress.step(format_args!("secrets: would set {}", keys.join(", ")));
-            }
-            Some(secrets) => {
-                for (key, value) in &secrets.0 {
-                    hub.set_secret(&repo, key, value)?;
-                    report.secrets_set.push(key.clone());
-                }
-                progress.step(format_args!("secrets: set {} on {repo}", report.secrets_set.join(", ")));
-                let unset = secrets.unset();
-                if !unset.is_empty() {
-                    progress.step(format_args!("secrets: {} not in the file, left as they are on the Space", unset.join(", ")));
-                }
-            }
+            Some(secrets) => set_secrets(&hub, &repo, secrets, self.dry_run, progress, &mut report)?,
             None => {
                 let intro = format!(
                     "Set these secrets at {}/spaces/{repo}/settings (Variables and secrets), or pass --secrets-file FILE:",
@@ -192,34 +182,28 @@ impl flags::Deploy {
             patch.line,
             if patch.changed() { format!("{} -> {}", patch.old_url, patch.new_url) } else { "already up to date".to_owned() }
         ));
-        report.frontend = Some(FrontendReport {
-            file: patch.file.to_string(),
-            line: patch.line,
-            changed: patch.changed(),
-            written: patch.changed() && !self.dry_run,
-            old_url: patch.old_url,
-            new_url: patch.new_url,
-            pushed_commit: None,
-        });
+        report.frontend = Some(FrontendReport::new(&patch, !self.dry_run));
 
         // Step 9: verify.
         if self.dry_run || self.no_verify {
             report.health = "skipped".to_owned();
         } else {
-            progress.step("verify: waiting for the Space to run the pushed commit");
-            let verified = verify::wait_for_runtime(&hub, &repo, report.commit.as_deref(), self.restart, deadline, progress)
-                .and_then(|()| {
-                    progress.step(format_args!("verify: the Space is RUNNING; polling {}", report.health_url));
-                    verify::wait_for_health(&space_url, &project.settings.generator.health_path, deadline, progress)
-                })
-                .and_then(|health| {
-                    verify::check_cors(&space_url, &target.frontend_url)?;
-                    Ok(health)
-                });
-            let health = verified.with_context(|| match &report.commit {
-                Some(commit) => format!("pushed {commit} to {repo}, but the Space is not working yet"),
-                None => format!("{repo} was already up to date, but the Space is not working"),
-            })?;
+            let checks = verify::Checks {
+                hub: &hub,
+                repo: &repo,
+                pushed: report.commit.as_deref(),
+                space_url: &space_url,
+                health_path: &project.settings.generator.health_path,
+                frontend_url: &target.frontend_url,
+                restart: self.restart,
+                deadline,
+            };
+            let health = checks
+                .run(progress)
+                .with_context(|| match &report.commit {
+                    Some(commit) => format!("pushed {commit} to {repo}, but the Space is not working yet"),
+                    None => format!("{repo} was already up to date, but the Space is not working"),
+                })?;
             progress.step(format_args!("verify: /api/health says {}; CORS allows {}", health.status, target.frontend_url));
             report.health = health.status;
         }
@@ -238,6 +222,32 @@ impl flags::Deploy {
         report.elapsed_seconds = progress.elapsed_secs();
         Ok(report)
     }
+}
+
+/// Step 7 with `--secrets-file`: sets each secret (names only in the output, never values).
+fn set_secrets(
+    hub: &hub::Hub,
+    repo: &str,
+    secrets: &secrets::Secrets,
+    dry_run: bool,
+    progress: &Progress,
+    report: &mut Report,
+) -> Result<()> {
+    let keys: Vec<&str> = secrets.0.iter().map(|(k, _)| k.as_str()).collect();
+    if dry_run {
+        progress.step(format_args!("secrets: would set {}", keys.join(", ")));
+        return Ok(());
+    }
+    for (key, value) in &secrets.0 {
+        hub.set_secret(repo, key, value)?;
+        report.secrets_set.push(key.clone());
+    }
+    progress.step(format_args!("secrets: set {} on {repo}", keys.join(", ")));
+    let unset = secrets.unset();
+    if !unset.is_empty() {
+        progress.step(format_args!("secrets: {} not in the file, left as they are on the Space", unset.join(", ")));
+    }
+    Ok(())
 }
 
 /// Step 2: `generate`; returns what it rewrote (for the reminder to commit it).
@@ -267,16 +277,27 @@ fn lint_before_publishing(project: &Project, space_url: &str, progress: &Progres
     Ok(preview)
 }
 
-/// Steps 3 and 6: clone `remote` into a temporary directory, mirror the Space folder into
-/// it, refuse what the Hub would reject, commit and push. The clone is returned (a `--local`
-/// deploy runs its tree) and removed when dropped.
-fn publish(git: &GitEnv, root: &Utf8Path, remote: &str, dry_run: bool, progress: &Progress, report: &mut Report) -> Result<Clone> {
+/// Steps 2 and 3 overlap: `Clone::new` (network) runs on its own thread while `prepare`
+/// (generate, lints: CPU) runs on this one. Both finish before this returns, so an error or
+/// Ctrl-C in either still removes the temporary clone.
+fn clone_while<T>(git: &GitEnv, remote: &str, prepare: impl FnOnce() -> Result<T>) -> Result<(Clone, T)> {
+    std::thread::scope(|scope| {
+        let cloning = scope.spawn(|| Clone::new(git, remote));
+        let prepared = prepare();
+        let clone = cloning.join().map_err(|_| anyhow::anyhow!("the clone thread panicked"))?;
+        let prepared = prepared?;
+        Ok((clone?, prepared))
+    })
+}
+
+/// Step 3 after the clone: mirror the Space folder into it, refuse what the Hub would
+/// reject, commit and push.
+fn publish(git: &GitEnv, root: &Utf8Path, clone: &Clone, dry_run: bool, progress: &Progress, report: &mut Report) -> Result<()> {
     let source = git::source_commit(git, root)?;
     let files = git::worktree_files(git, root, settings::SPACE_DIR)?;
     if files.is_empty() {
         bail!("{} is empty: run `cargo xtask generate` and commit it", settings::SPACE_DIR);
     }
-    let clone = Clone::new(git, remote)?;
     progress.step(format_args!("git: cloned the Space repo into a temporary directory"));
     let changes = clone.mirror(git, &root.join(settings::SPACE_DIR), &files)?;
     report.source_commit = source.clone();
@@ -284,14 +305,14 @@ fn publish(git: &GitEnv, root: &Utf8Path, remote: &str, dry_run: bool, progress:
     if report.changes.is_empty() {
         report.up_to_date = true;
         progress.step("git: already up to date: nothing to commit, nothing pushed");
-        return Ok(clone);
+        return Ok(());
     }
     clone.check_pushable(git, &report.changes)?;
     if dry_run {
         for change in &report.changes {
             progress.step(format_args!("git: would push {} {}", change.status, change.path));
         }
-        return Ok(clone);
+        return Ok(());
     }
     let message = format!("{COMMIT_SUBJECT}\n\nSource commit: {source}\nDeployed with `cargo xtask deploy`.\n");
     let commit = clone.commit(git, &message)?;
@@ -299,7 +320,7 @@ fn publish(git: &GitEnv, root: &Utf8Path, remote: &str, dry_run: bool, progress:
     clone.push(git, &format!("commit {commit}"))?;
     progress.step("git: pushed");
     report.commit = Some(commit);
-    Ok(clone)
+    Ok(())
 }
 
 /// Step 10: commits the chat client alone (other staged work stays staged) and pushes the

@@ -69,6 +69,20 @@ pub(crate) struct FrontendReport {
     pub(crate) pushed_commit: Option<String>,
 }
 
+impl FrontendReport {
+    pub(crate) fn new(patch: &crate::frontend::Patch, written: bool) -> FrontendReport {
+        FrontendReport {
+            file: patch.file.to_string(),
+            line: patch.line,
+            old_url: patch.old_url.clone(),
+            new_url: patch.new_url.clone(),
+            changed: patch.changed(),
+            written: written && patch.changed(),
+            pushed_commit: None,
+        }
+    }
+}
+
 /// The final report: the seed's "Output" plus what this run did.
 #[derive(Debug, Default, Serialize)]
 pub(crate) struct Report {

@@ -18,10 +18,36 @@ const PICKUP_WAIT: Duration = Duration::from_secs(180);
 /// a service that fails three times over several seconds needs a fix, not patience.
 const UNHEALTHY_ANSWERS: u32 = 3;
 
+/// Step 9 for one deploy.
+pub(crate) struct Checks<'a> {
+    pub(crate) hub: &'a Hub,
+    pub(crate) repo: &'a str,
+    /// The commit just pushed; `None` when the Space was already up to date.
+    pub(crate) pushed: Option<&'a str>,
+    pub(crate) space_url: &'a str,
+    pub(crate) health_path: &'a str,
+    pub(crate) frontend_url: &'a str,
+    /// Factory-restart a Space that shows no build.
+    pub(crate) restart: bool,
+    pub(crate) deadline: Instant,
+}
+
+impl Checks<'_> {
+    /// The runtime runs the pushed commit, `/api/health` answers 200, CORS allows the frontend.
+    pub(crate) fn run(&self, progress: &Progress) -> Result<Health> {
+        progress.step("verify: waiting for the Space to run the pushed commit");
+        wait_for_runtime(self.hub, self.repo, self.pushed, self.restart, self.deadline, progress)?;
+        progress.step(format_args!("verify: the Space is RUNNING; polling {}{}", self.space_url, self.health_path));
+        let health = wait_for_health(self.space_url, self.health_path, self.deadline, progress)?;
+        check_cors(self.space_url, self.frontend_url)?;
+        Ok(health)
+    }
+}
+
 /// Waits until the runtime is RUNNING the pushed commit. `pushed` is `None` when nothing was
 /// pushed (then the current stage counts); a RUNNING or error stage seen before the new build
 /// started is stale and ignored.
-pub(crate) fn wait_for_runtime(
+fn wait_for_runtime(
     hub: &Hub,
     repo: &str,
     pushed: Option<&str>,
@@ -193,7 +219,7 @@ pub(crate) fn troubleshoot(health: &Value) -> String {
 }
 
 /// A CORS preflight for `POST /api/chat` from the frontend's origin.
-pub(crate) fn check_cors(space_url: &str, origin: &str) -> Result<()> {
+fn check_cors(space_url: &str, origin: &str) -> Result<()> {
     let url = format!("{space_url}/api/chat");
     let response = agent()
         .options(&url)

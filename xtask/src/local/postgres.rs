@@ -63,7 +63,9 @@ pub(super) fn start(sh: &Shell, root: &Utf8Path, paths: &Paths) -> Result<Postgr
     if user.is_some() {
         make_reachable(&[paths.dir.as_path(), bin.as_path()])?;
     }
-    if !paths.pgdata.join("PG_VERSION").exists() {
+    if paths.pgdata.join("PG_VERSION").exists() {
+        ensure_same_major(&bin, paths)?;
+    } else {
         init(&bin, user.as_ref(), paths)?;
     }
     if let Some(user) = &user {
@@ -114,9 +116,9 @@ pub(super) fn running_pid(paths: &Paths) -> Option<u32> {
 }
 
 /// Stops a server left running by `--detach` (or by an xtask that was killed).
-pub(super) fn stop_detached(paths: &Paths) -> Option<u32> {
-    let pid = running_pid(paths)?;
-    process::stop_pid(pid, "postgres", libc::SIGINT, STOP_GRACE).then_some(pid)
+pub(super) fn stop_detached(paths: &Paths) -> Result<Option<u32>> {
+    let Some(pid) = running_pid(paths) else { return Ok(None) };
+    Ok(process::stop_pid(pid, "postgres", libc::SIGINT, STOP_GRACE)?.then_some(pid))
 }
 
 /// The last line of `postmaster.pid`: `starting`, `ready`, `stopping`.
@@ -186,6 +188,25 @@ fn init(bin: &Utf8Path, user: Option<&ServerUser>, paths: &Paths) -> Result<()> 
     std::fs::rename(&staging, &paths.pgdata).with_context(|| format!("cannot rename {staging} to {}", paths.pgdata))
 }
 
+/// A data directory from another major version (after a `pgserver` upgrade) cannot be
+/// opened; say so rather than leave the user with PostgreSQL's log.
+fn ensure_same_major(bin: &Utf8Path, paths: &Paths) -> Result<()> {
+    let data = std::fs::read_to_string(paths.pgdata.join("PG_VERSION"))?.trim().to_owned();
+    let output = Command::new(bin.join("postgres")).arg("--version").output()?;
+    // `postgres (PostgreSQL) 16.2`
+    let version = String::from_utf8_lossy(&output.stdout);
+    let server = version.split_whitespace().last().and_then(|v| v.split('.').next()).unwrap_or_default();
+    if server != data {
+        bail!(
+            "{} holds PostgreSQL {data} data but the pinned pgserver runs PostgreSQL {server}: delete that folder \
+             (it only holds the local chat history) or pin the earlier pgserver in {}/{PIN_FILE}",
+            paths.pgdata,
+            settings::BACKEND_DIR
+        );
+    }
+    Ok(())
+}
+
 /// A port the kernel reports free on loopback. PostgreSQL binds it a moment later; the
 /// window is tiny, and a clash shows as PostgreSQL's own error in its log.
 fn free_port() -> Result<u16> {
@@ -250,6 +271,23 @@ fn make_reachable(dirs: &[&Utf8Path]) -> Result<()> {
 mod tests {
     use super::*;
     use crate::local::tests::TempDir;
+
+    #[test]
+    fn data_of_another_major_version_is_refused_with_the_fix() {
+        let dir = TempDir::new();
+        let paths = Paths::new(&dir.path);
+        std::fs::create_dir_all(&paths.pgdata).unwrap();
+        std::fs::write(paths.pgdata.join("PG_VERSION"), "9\n").unwrap();
+        let bin = dir.path.join("bin");
+        std::fs::create_dir_all(&bin).unwrap();
+        let fake = bin.join("postgres");
+        std::fs::write(&fake, "#!/bin/sh\necho 'postgres (PostgreSQL) 16.2'\n").unwrap();
+        std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let err = ensure_same_major(&bin, &paths).unwrap_err().to_string();
+        assert!(err.contains("PostgreSQL 9 data but the pinned pgserver runs PostgreSQL 16: delete that folder"), "{err}");
+        std::fs::write(paths.pgdata.join("PG_VERSION"), "16\n").unwrap();
+        ensure_same_major(&bin, &paths).unwrap();
+    }
 
     #[test]
     fn the_pin_is_read_from_the_backends_requirements() {

@@ -50,7 +50,8 @@ pub(super) fn stop_child(child: &mut Child, signal: libc::c_int, grace: Duration
     if matches!(child.try_wait(), Ok(Some(_))) {
         return;
     }
-    send(child.id(), signal);
+    // Our own child: a failure can only mean it has just exited, which the loop sees.
+    let _ = send(child.id(), signal);
     let deadline = Instant::now() + grace;
     while Instant::now() < deadline {
         if matches!(child.try_wait(), Ok(Some(_))) {
@@ -64,28 +65,33 @@ pub(super) fn stop_child(child: &mut Child, signal: libc::c_int, grace: Duration
 
 /// Stops a process started by an earlier xtask (so not our child): `signal`, then SIGKILL
 /// after `grace`. Returns false when it was not running.
-pub(super) fn stop_pid(pid: u32, name: &str, signal: libc::c_int, grace: Duration) -> bool {
+pub(super) fn stop_pid(pid: u32, name: &str, signal: libc::c_int, grace: Duration) -> Result<bool> {
     if !is_running(pid, name) {
-        return false;
+        return Ok(false);
     }
-    send(pid, signal);
+    send(pid, signal).with_context(|| format!("cannot stop {name} (pid {pid}): run this as the user who started it"))?;
     let deadline = Instant::now() + grace;
     while Instant::now() < deadline {
         if !is_running(pid, name) {
-            return true;
+            return Ok(true);
         }
         std::thread::sleep(POLL);
     }
-    send(pid, libc::SIGKILL);
+    send(pid, libc::SIGKILL)?;
     while is_running(pid, name) && Instant::now() < deadline + grace {
         std::thread::sleep(POLL);
     }
-    true
+    Ok(true)
 }
 
-fn send(pid: u32, signal: libc::c_int) {
-    // SAFETY: kill(2) has no memory-safety preconditions; a vanished pid is only an error code.
-    unsafe { libc::kill(pid as libc::pid_t, signal) };
+/// kill(2); a process that is already gone counts as signalled.
+fn send(pid: u32, signal: libc::c_int) -> std::io::Result<()> {
+    // SAFETY: kill(2) has no memory-safety preconditions.
+    if unsafe { libc::kill(pid as libc::pid_t, signal) } == 0 {
+        return Ok(());
+    }
+    let err = std::io::Error::last_os_error();
+    if err.raw_os_error() == Some(libc::ESRCH) { Ok(()) } else { Err(err) }
 }
 
 const POLL: Duration = Duration::from_millis(50);

@@ -14,8 +14,9 @@ use std::time::Duration;
 
 use tiny_http::{Header, Request, Response, Server};
 
-/// The token the test Hub accepts.
-pub const TOKEN: &str = "hf_TestTokenXtaskDeploy0123456789abcd";
+/// The token the test Hub accepts. Split in the source, so the copy of this repository the
+/// tests scan for it does not contain it.
+pub const TOKEN: &str = concat!("hf_", "TestTokenXtaskDeploy0123456789abcd");
 pub const USER: &str = "alice";
 
 /// One request as a server saw it.
@@ -45,12 +46,17 @@ pub struct State {
     /// The stages a factory restart starts.
     pub after_restart: Vec<String>,
     pub error_message: Option<String>,
+    /// The commit the runtime runs (its `sha`), and the one the next build stage picks up.
+    pub runtime_sha: String,
+    pub pushed_sha: String,
     pub build_log: Vec<String>,
     pub restarts: u32,
     /// Answer the first N API calls with 429.
     pub throttle: u32,
     /// Hold every `git-receive-pack` POST for this long, then fail it without applying it.
     pub hang_push: Option<Duration>,
+    /// Someone else pushes to the Space just as a push starts (once).
+    pub race_push: bool,
     /// `(status, body)` of the Space's `/api/health`.
     pub health: (u16, String),
     /// Origins the Space's CORS middleware allows.
@@ -89,10 +95,13 @@ impl Hub {
             after_push: vec!["BUILDING".into(), "APP_STARTING".into(), "RUNNING".into()],
             after_restart: vec!["BUILDING".into(), "RUNNING".into()],
             error_message: None,
+            runtime_sha: String::new(),
+            pushed_sha: String::new(),
             build_log: Vec::new(),
             restarts: 0,
             throttle: 0,
             hang_push: None,
+            race_push: false,
             health: (200, HEALTHY.to_owned()),
             cors_origins: vec![frontend_origin.to_owned()],
         }));
@@ -264,11 +273,15 @@ fn space_api(ctx: &Ctx, method: &str, user: &str, space: &str, rest: &[&str], se
         }
         ("GET", ["runtime"]) => {
             let stage = if state.runtime.len() > 1 { state.runtime.pop_front().unwrap() } else { state.runtime[0].clone() };
+            if stage.contains("BUILDING") {
+                state.runtime_sha = state.pushed_sha.clone();
+            }
+            let sha = state.runtime_sha.clone();
             let error = match (&state.error_message, stage.ends_with("_ERROR")) {
                 (Some(message), true) => format!(r#","errorMessage":{}"#, serde_json::to_string(message).unwrap()),
                 _ => String::new(),
             };
-            json(200, &format!(r#"{{"stage":"{stage}","hardware":{{"current":"cpu-basic"}}{error}}}"#))
+            json(200, &format!(r#"{{"stage":"{stage}","sha":"{sha}","hardware":{{"current":"cpu-basic"}}{error}}}"#))
         }
         ("GET", ["logs", "build" | "run"]) => {
             let mut body = String::new();
@@ -318,12 +331,16 @@ fn git_route(ctx: &Ctx, request: Request, seen: &Seen, user: &str, space: &str, 
         let _ = request.respond(Response::from_string("Repository not found").with_status_code(404));
         return;
     }
+    if rest == "info/refs" && push && std::mem::take(&mut ctx.state.lock().unwrap().race_push) {
+        commit_elsewhere(&bare, "someone else's change");
+    }
     let path_info = format!("/{user}/{space}.git/{rest}");
     let (status, headers, body) = cgi::http_backend(&ctx.repos, &path_info, seen);
     if rest == "git-receive-pack" && status == 200 {
         let mut state = ctx.state.lock().unwrap();
         // The Hub rebuilds the Space on every push that changes it.
         state.runtime = state.after_push.iter().cloned().collect();
+        state.pushed_sha = git_out(&bare, &["rev-parse", "HEAD"]);
     }
     let mut response = Response::from_data(body).with_status_code(status);
     for (k, v) in headers {
@@ -368,6 +385,17 @@ pub fn create_space(repos: &Path, user: &str, space: &str) -> PathBuf {
     git(repos, &["clone", "--quiet", "--bare", work.to_str().unwrap(), bare.to_str().unwrap()]);
     std::fs::remove_dir_all(&work).unwrap();
     bare
+}
+
+/// A commit pushed to `bare` from another clone, as a second user would.
+pub fn commit_elsewhere(bare: &Path, message: &str) {
+    let work = bare.with_extension("elsewhere");
+    git(bare.parent().unwrap(), &["clone", "--quiet", bare.to_str().unwrap(), work.to_str().unwrap()]);
+    std::fs::write(work.join("ELSEWHERE.md"), message).unwrap();
+    git(&work, &["add", "."]);
+    git(&work, &["-c", "user.name=other", "-c", "user.email=other@localhost", "commit", "--quiet", "-m", message]);
+    git(&work, &["push", "--quiet", "origin", "HEAD"]);
+    std::fs::remove_dir_all(&work).unwrap();
 }
 
 pub fn git(dir: &Path, args: &[&str]) {
