@@ -53,6 +53,9 @@ impl flags::Check {
             return Ok(());
         }
         eprint!("{}", report.problems);
+        if report.render_failed {
+            bail!("{SPACE_DIR}/ cannot be generated from the {}: fix the error above (then `cargo xtask generate`)", origin_name(snapshot.origin));
+        }
         match (report.stale, snapshot.origin) {
             (0, _) => bail!("{} lint failure(s) above (file:line: rule: message): fix them and re-run `cargo xtask check`", report.lint_failures),
             (n, Origin::Worktree) => bail!("{SPACE_DIR}/ is stale ({n} file(s)): run `cargo xtask generate`"),
@@ -66,6 +69,8 @@ struct Report {
     problems: String,
     /// How many Space files are stale, extra or missing.
     stale: usize,
+    /// The backend could not be rendered (the reason is in `problems`).
+    render_failed: bool,
     lint_failures: usize,
 }
 
@@ -77,12 +82,12 @@ fn origin_name(origin: Origin) -> &'static str {
 }
 
 fn check(snapshot: &Snapshot, project: &Project) -> Report {
-    let mut report = Report { problems: String::new(), stale: 0, lint_failures: 0 };
+    let mut report = Report { problems: String::new(), stale: 0, render_failed: false, lint_failures: 0 };
     let origin = origin_name(snapshot.origin);
     match space::render(snapshot, &project.settings.generator) {
         Err(err) => {
             writeln!(report.problems, "cannot generate {SPACE_DIR}/ from the {origin}: {err:#}").unwrap();
-            report.stale = 1;
+            report.render_failed = true;
         }
         Ok(expected) => {
             let current = space_files(snapshot);

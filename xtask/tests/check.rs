@@ -47,7 +47,7 @@ fn drift_is_shown_and_fixed_by_generate(repo: &Repo) {
     repo.edit("huggingface-spaces/Dockerfile", "COPY --chown=user . .", "COPY . .");
     let run = repo.xtask_fails(&["check"]);
     assert!(run.stderr.contains("-COPY . .\n+COPY --chown=user . .\n"), "{run}");
-    assert!(run.stderr.contains("huggingface-spaces/Dockerfile:18: copy-chown: COPY without `--chown=user`"), "{run}");
+    assert!(run.stderr.contains("huggingface-spaces/Dockerfile:19: copy-chown: COPY without `--chown=user`"), "{run}");
     assert_fixed_by_generate(repo);
 }
 
@@ -73,6 +73,8 @@ fn an_import_of_a_missing_module_names_file_and_line() {
         let run = repo.xtask_fails(&[command]);
         assert!(run.stderr.contains(&expected), "{command}: expected {expected:?}\n{run}");
     }
+    let run = repo.xtask_fails(&["check"]);
+    assert_eq!(last_line(&run.stderr), "error: huggingface-spaces/ cannot be generated from the worktree: fix the error above (then `cargo xtask generate`)");
 }
 
 #[test]
@@ -124,15 +126,15 @@ fn each_lint_fails_on_its_fixture_with_file_line_and_rule() {
     // (file, text to replace, replacement, regenerate afterwards?, expected failure line)
     let cases: &[(&str, &str, &str, bool, &str)] = &[
         ("huggingface-spaces/Dockerfile", "EXPOSE 7860", "EXPOSE 8000", false,
-         "huggingface-spaces/Dockerfile:24: port: EXPOSE uses port 8000 but README.md says app_port 7860: Spaces route traffic to app_port, so both must agree"),
+         "huggingface-spaces/Dockerfile:25: port: EXPOSE uses port 8000 but README.md says app_port 7860: Spaces route traffic to app_port, so both must agree"),
         ("huggingface-spaces/README.md", "app_port: 7860", "app_port: 8000", false,
-         "huggingface-spaces/Dockerfile:24: port: EXPOSE uses port 7860 but README.md says app_port 8000"),
+         "huggingface-spaces/Dockerfile:25: port: EXPOSE uses port 7860 but README.md says app_port 8000"),
         ("huggingface-spaces/Dockerfile", "useradd -m -u 1000 user", "useradd -m -u 1001 user", false,
-         "huggingface-spaces/Dockerfile:8: user-uid: user `user` is created with UID 1001: Spaces need `useradd -u 1000 user`"),
+         "huggingface-spaces/Dockerfile:9: user-uid: user `user` is created with UID 1001: Spaces need `useradd -u 1000 user`"),
         ("huggingface-spaces/Dockerfile", "USER user\n", "", false,
          "huggingface-spaces/Dockerfile:1: user-uid: no USER instruction: Spaces run the app as UID 1000"),
         ("huggingface-spaces/Dockerfile", "COPY --chown=user requirements.txt .", "COPY requirements.txt .", false,
-         "huggingface-spaces/Dockerfile:14: copy-chown: COPY without `--chown=user`"),
+         "huggingface-spaces/Dockerfile:15: copy-chown: COPY without `--chown=user`"),
         ("huggingface-spaces/Dockerfile", "HEALTHCHECK --interval=30s --timeout=10s --start-period=60s --retries=3 \\\n    CMD curl -f http://localhost:7860/api/health || exit 1\n", "", false,
          "huggingface-spaces/Dockerfile:1: healthcheck: no HEALTHCHECK: add one that curls the health endpoint"),
         ("huggingface-spaces/README.md", "colorFrom: blue", "colorFrom: orange", false,

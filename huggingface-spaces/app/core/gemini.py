@@ -6,8 +6,6 @@ embedded defaults (no GEMINI_API_KEY) must start within three.
 
 from typing import TYPE_CHECKING
 
-import httpx
-
 from app.core.config import Settings
 from app.core.errors import ServiceUnavailable
 
@@ -43,10 +41,15 @@ def unavailable(err: Exception) -> ServiceUnavailable:
             reason = f"model not found (404): check GEMINI_MODEL / GEMINI_EMBEDDING_MODEL ({err.message})"
         else:
             reason = f"the API answered {err.code}: {err.message}"
-    elif isinstance(err, httpx.TimeoutException):
+    # google-genai raises its own copy of httpx's exceptions (module `httpx2`): match them by name.
+    elif "TimeoutException" in _class_names(err) or isinstance(err, TimeoutError):
         reason = "the API did not answer in time"
-    elif isinstance(err, httpx.HTTPError):
-        reason = f"cannot reach the API: {type(err).__name__}: {err}"
+    elif "TransportError" in _class_names(err):
+        reason = f"cannot reach the API (check GEMINI_BASE_URL if set): {type(err).__name__}: {err}"
     else:
         reason = f"{type(err).__name__}: {err}"
     return ServiceUnavailable("gemini", reason)
+
+
+def _class_names(err: Exception) -> set[str]:
+    return {cls.__name__ for cls in type(err).__mro__}

@@ -5,10 +5,6 @@ import json
 MAX_BODY_BYTES = 64 * 1024
 
 
-class _TooLarge(Exception):
-    pass
-
-
 class BodySizeLimit:
     """Answers 413 to any request body over MAX_BODY_BYTES, declared or streamed."""
 
@@ -22,26 +18,35 @@ class BodySizeLimit:
         if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
             return await self._reject(send)
         received = 0
+        too_large = False
         started = False
 
         async def counting_receive():
-            nonlocal received
+            # Past the limit the app is told the client left, so it stops reading and answering.
+            nonlocal received, too_large
+            if too_large:
+                return {"type": "http.disconnect"}
             message = await receive()
             received += len(message.get("body", b""))
             if received > MAX_BODY_BYTES:
-                raise _TooLarge
+                too_large = True
+                return {"type": "http.disconnect"}
             return message
 
-        async def tracking_send(message):
+        async def guarded_send(message):
             nonlocal started
+            if too_large:
+                return  # the 413 below answers instead
             started = started or message["type"] == "http.response.start"
             await send(message)
 
         try:
-            await self.app(scope, counting_receive, tracking_send)
-        except _TooLarge:
-            if not started:
-                await self._reject(send)
+            await self.app(scope, counting_receive, guarded_send)
+        except Exception:
+            if not too_large:
+                raise
+        if too_large and not started:
+            await self._reject(send)
 
     async def _reject(self, send):
         body = json.dumps({"detail": f"request body is larger than {MAX_BODY_BYTES} bytes: send a shorter message"}).encode()

@@ -1,14 +1,14 @@
-"""Conversation history in PostgreSQL (Neon in production) through a psycopg 3 async pool."""
+"""Conversation history in PostgreSQL (Neon in production) through a psycopg 3 async pool.
+
+psycopg is imported when a PostgresHistory is made, not with this module: the embedded defaults
+(no DATABASE_URL) must start within three seconds, and it costs 0.3 s of that.
+"""
 
 import asyncio
 import json
 import logging
 import re
 from uuid import UUID
-
-import psycopg
-from psycopg.rows import dict_row
-from psycopg_pool import AsyncConnectionPool
 
 from app.core.errors import ServiceUnavailable
 from app.models.schemas import HistoryMessage, Source
@@ -43,6 +43,11 @@ def _redact(text: str) -> str:
 
 class PostgresHistory:
     def __init__(self, url: str):
+        import psycopg
+        import psycopg.rows
+        from psycopg_pool import AsyncConnectionPool
+
+        self.psycopg = psycopg
         self.url = url
         self.pool = AsyncConnectionPool(
             url, min_size=1, max_size=5, open=False, timeout=PROBE_TIMEOUT_S,
@@ -64,7 +69,7 @@ class PostgresHistory:
     async def _why_down(self) -> str:
         """The pool only says it timed out; one direct attempt tells the user the real cause."""
         try:
-            conn = await psycopg.AsyncConnection.connect(self.url, connect_timeout=CONNECT_TIMEOUT_S)
+            conn = await self.psycopg.AsyncConnection.connect(self.url, connect_timeout=CONNECT_TIMEOUT_S)
             await conn.close()
             return "no connection available in time (pool exhausted or server slow)"
         except Exception as err:
@@ -75,11 +80,11 @@ class PostgresHistory:
     async def _run(self, query: str, params: tuple = (), fetch: bool = False):
         try:
             async with self.pool.connection() as conn:
-                async with conn.cursor(row_factory=dict_row) as cursor:
+                async with conn.cursor(row_factory=self.psycopg.rows.dict_row) as cursor:
                     await cursor.execute(query, params)
                     return await cursor.fetchall() if fetch else None
-        except psycopg.Error as err:
-            if isinstance(err, psycopg.OperationalError) or "pool" in type(err).__module__:
+        except self.psycopg.Error as err:
+            if isinstance(err, self.psycopg.OperationalError) or "pool" in type(err).__module__:
                 raise ServiceUnavailable("postgres", await self._why_down()) from err
             raise ServiceUnavailable("postgres", _redact(f"query failed: {err}")) from err
 
@@ -109,7 +114,7 @@ class PostgresHistory:
                                 for role, content, sources in turns
                             ],
                         )
-        except psycopg.Error as err:
+        except self.psycopg.Error as err:
             raise ServiceUnavailable("postgres", await self._why_down()) from err
 
     async def messages(self, session_id: UUID, limit: int | None = None) -> list[HistoryMessage] | None:

@@ -50,19 +50,13 @@ class VectorStore:
         self.vector_name = vector_name
         self.dimensions = dimensions
         self.local = not settings.qdrant_url
+        self.client: AsyncQdrantClient | None = None
         if self.local:
             self.path = os.path.join(settings.data_dir, "qdrant")
             try:
-                self.client = AsyncQdrantClient(path=self.path)
-            except RuntimeError as err:
-                if "already accessed" not in str(err):
-                    raise
-                raise ServiceUnavailable(
-                    "qdrant",
-                    f"the embedded Qdrant at {self.path} is in use by another process (the running app?): "
-                    "stop it first, or ingest at startup with KNOWLEDGE_PATHS",
-                ) from None
-            self._fast_local_commits()
+                self._open_local()
+            except ServiceUnavailable as err:
+                log.warning("%s", err)  # reported by /api/health; retried on every use
         else:
             self.client = AsyncQdrantClient(
                 url=settings.qdrant_url, api_key=settings.qdrant_api_key or None, timeout=REQUEST_TIMEOUT_S,
@@ -70,6 +64,19 @@ class VectorStore:
                 check_compatibility=False,
             )
         self._ready = False
+
+    def _open_local(self) -> None:
+        try:
+            self.client = AsyncQdrantClient(path=self.path)
+        except RuntimeError as err:
+            if "already accessed" not in str(err):
+                raise
+            raise ServiceUnavailable(
+                "qdrant",
+                f"the embedded Qdrant at {self.path} is in use by another process (another app or ingest on "
+                "the same DATA_DIR): stop it first, or ingest at startup with KNOWLEDGE_PATHS",
+            ) from None
+        self._fast_local_commits()
 
     def _fast_local_commits(self) -> None:
         """Local mode commits and fsyncs SQLite once per point: 2,000 chunks took 50 s here.
@@ -98,6 +105,8 @@ class VectorStore:
         """Creates the collection if missing; refuses one built by another embedder. Retried until it works."""
         if self._ready:
             return
+        if self.client is None:
+            self._open_local()
         if not await self._call(self.client.collection_exists(self.collection)):
             log.info("creating Qdrant collection %s", self.collection)
             await self._call(
@@ -182,4 +191,5 @@ class VectorStore:
         return {"status": "connected"}
 
     async def close(self) -> None:
-        await self.client.close()
+        if self.client is not None:
+            await self.client.close()

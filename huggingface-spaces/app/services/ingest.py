@@ -183,11 +183,7 @@ async def _main(paths: list[str]) -> int:
     settings = load_settings()
     configure(settings.log_level)
     embedder = make_embedder(settings)
-    try:
-        store = VectorStore(settings, embedder.name, embedder.dimensions)
-    except ServiceUnavailable as err:
-        print(f"ingest: {err}", file=sys.stderr)
-        return 1
+    store = VectorStore(settings, embedder.name, embedder.dimensions)
     try:
         report = await ingest_paths(paths, embedder, store)
     except (ValueError, ServiceUnavailable) as err:
