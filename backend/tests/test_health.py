@@ -1,5 +1,7 @@
 """GET /api/health: seed shape, honest local states, and the failing service's reason."""
 
+import asyncio
+
 import httpx
 
 from app.db.qdrant import VectorStore
@@ -107,3 +109,20 @@ async def test_a_local_qdrant_held_by_another_process_is_503_until_released(tmp_
     assert held.status_code == 503
     assert "in use by another process" in held.json()["services"]["qdrant"]["detail"]
     assert released.status_code == 200
+
+
+async def test_a_recent_report_is_served_while_fresh_probes_run_in_the_background(tmp_path, gemini):
+    app = create_app(make_settings(tmp_path, **gemini_settings(gemini)), health_cache_s=0.001)
+    async with app.router.lifespan_context(app):
+        services = app.state.services
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client:
+            assert (await client.get("/api/health")).status_code == 200
+            gemini.mode = "down"
+            await asyncio.sleep(0.01)
+            # Served at once from the last report; the probe round that sees Gemini down runs behind it.
+            assert (await client.get("/api/health")).status_code == 200
+            await services._refresh
+            await asyncio.sleep(0.01)
+            after = await client.get("/api/health")
+    assert after.status_code == 503
+    assert after.json()["services"]["gemini"]["status"] == "error"
