@@ -40,6 +40,13 @@ async def test_offline_answer_quotes_the_right_section_with_its_source(tmp_path)
     uuid.UUID(body["session_id"])
 
 
+async def test_an_empty_knowledge_base_says_how_to_fill_it(tmp_path):
+    async with running(make_settings(tmp_path)) as client:
+        body = (await client.post("/api/chat", json={"message": "How do I deploy?"})).json()
+    assert body["sources"] == []
+    assert "set KNOWLEDGE_PATHS or run `python -m app.services.ingest PATH...`" in body["answer"]
+
+
 async def test_gemini_answer_is_grounded_in_the_retrieved_passages(tmp_path, gemini, pg_url):
     settings = with_knowledge(tmp_path, database_url=pg_url, **gemini_settings(gemini))
     async with running(settings) as client:
