@@ -126,3 +126,12 @@ async def test_a_recent_report_is_served_while_fresh_probes_run_in_the_backgroun
             after = await client.get("/api/health")
     assert after.status_code == 503
     assert after.json()["services"]["gemini"]["status"] == "error"
+
+
+async def test_unreachable_qdrant_answers_503_saying_so(tmp_path):
+    settings = make_settings(tmp_path, qdrant_url=f"http://127.0.0.1:{unused_port()}", qdrant_api_key=QDRANT_KEY)
+    async with running(settings) as client:
+        response = await client.get("/api/health")
+    assert response.status_code == 503
+    assert response.json()["services"]["qdrant"]["detail"].startswith("cannot reach Qdrant at QDRANT_URL")
+    assert QDRANT_KEY not in response.text
