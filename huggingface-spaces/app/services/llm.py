@@ -108,7 +108,10 @@ def excerpt(text: str, question: str, limit: int = EXCERPT_CHARS) -> str:
 class OfflineWriter:
     async def write(self, question: str, passages: list[Passage], history: list[HistoryMessage]) -> str:
         if not passages:
-            return f"{OFFLINE_LABEL}\n\nNothing in the ingested documentation matches this question."
+            return (
+                f"{OFFLINE_LABEL}\n\nNothing in the ingested documentation matches this question. If nothing "
+                "was ingested yet, set KNOWLEDGE_PATHS or run `python -m app.services.ingest PATH...`."
+            )
         best, others = passages[0], passages[1:]
         parts = [
             OFFLINE_LABEL,

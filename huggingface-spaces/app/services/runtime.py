@@ -101,5 +101,6 @@ class Services:
         return await self._probe_all()
 
 
-def get_services(request: Request) -> Services:
+async def get_services(request: Request) -> Services:
+    # async: FastAPI would run a plain function in its thread pool, a thread hop per request.
     return request.app.state.services
