@@ -4,16 +4,7 @@
 use anyhow::{Context, Result, bail};
 use camino::Utf8Path;
 
-/// The seed's secrets, in its order, with what each one is.
-pub(crate) const SECRETS: [(&str, &str); 7] = [
-    ("GEMINI_API_KEY", "Google Gemini API key"),
-    ("QDRANT_URL", "Qdrant Cloud cluster URL: https, no trailing slash or space"),
-    ("QDRANT_API_KEY", "Qdrant Cloud API key"),
-    ("QDRANT_COLLECTION", "Collection name"),
-    ("DATABASE_URL", "PostgreSQL connection string with `?sslmode=require`"),
-    ("ALLOWED_ORIGINS", "Frontend URLs (comma-separated), including the frontend URL"),
-    ("LOG_LEVEL", "`INFO`"),
-];
+use crate::settings::{SEED_SECRETS as SECRETS, is_seed_secret};
 
 /// Secrets read from a file: `(key, value)` in file order.
 #[derive(Debug)]
@@ -41,7 +32,7 @@ impl Secrets {
             };
             let key = key.trim();
             let value = unquote(value);
-            if !SECRETS.iter().any(|(known, _)| *known == key) {
+            if !is_seed_secret(key) {
                 let known: Vec<&str> = SECRETS.iter().map(|(k, _)| *k).collect();
                 problems.push(format!("{at}: {key}: not one of the Space's secrets ({})", known.join(", ")));
             } else if secrets.iter().any(|(k, _)| k == key) {

@@ -9,9 +9,7 @@ use camino::Utf8Path;
 use super::closure::{self, Resolved, Sources, strip_comment};
 use super::pattern::Pattern;
 
-/// The seed's secrets (step 7), in the seed's order: the README's first rows.
-pub(crate) const SEED_SECRETS: [&str; 7] =
-    ["GEMINI_API_KEY", "QDRANT_URL", "QDRANT_API_KEY", "QDRANT_COLLECTION", "DATABASE_URL", "ALLOWED_ORIGINS", "LOG_LEVEL"];
+use crate::settings::{SEED_SECRETS, is_seed_secret};
 
 const CONFIG: &str = "app/core/config.py";
 const MAIN: &str = "app/main.py";
@@ -112,7 +110,7 @@ pub(crate) fn secrets(sources: &Sources) -> Result<Vec<Secret>> {
         };
         fields.push((index + 1, Secret { env: name.to_uppercase(), description }));
     }
-    let missing: Vec<&str> = SEED_SECRETS.iter().copied().filter(|s| !fields.iter().any(|(_, f)| f.env == *s)).collect();
+    let missing: Vec<&str> = SEED_SECRETS.iter().map(|(s, _)| *s).filter(|s| !fields.iter().any(|(_, f)| f.env == *s)).collect();
     if !missing.is_empty() {
         bail!(
             "{file}:{}: Settings lacks the seed's secret(s) {} ({RULE_1}): add a field for each (lower-case name), with a description",
@@ -127,9 +125,9 @@ pub(crate) fn secrets(sources: &Sources) -> Result<Vec<Secret>> {
     }
     let mut ordered: Vec<Secret> = SEED_SECRETS
         .iter()
-        .map(|s| fields.iter().find(|(_, f)| f.env == *s).unwrap().1.clone())
+        .map(|(s, _)| fields.iter().find(|(_, f)| f.env == *s).unwrap().1.clone())
         .collect();
-    ordered.extend(fields.into_iter().map(|(_, f)| f).filter(|f| !SEED_SECRETS.contains(&f.env.as_str())));
+    ordered.extend(fields.into_iter().map(|(_, f)| f).filter(|f| !is_seed_secret(&f.env)));
     Ok(ordered)
 }
 
@@ -244,7 +242,8 @@ mod tests {
         );
         let found = secrets(&sources(&[(CONFIG, &text)])).unwrap();
         let envs: Vec<&str> = found.iter().map(|s| s.env.as_str()).collect();
-        assert_eq!(envs, [&SEED_SECRETS[..], &["TOP_K"]].concat());
+        let seed: Vec<&str> = SEED_SECRETS.iter().map(|(s, _)| *s).collect();
+        assert_eq!(envs, [&seed[..], &["TOP_K"]].concat());
         assert_eq!(found[7].description, "Chunks 'retrieved'");
         assert_eq!(found[6].description, "`INFO`");
     }
