@@ -3,7 +3,7 @@
 //! code as the Hub path); the pushed tree is exported and run as the container would
 //! (`crate::local`), then verified through `/api/health` and one real chat question.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::{Context, Result};
 use camino::Utf8Path;
@@ -11,7 +11,7 @@ use xshell::Shell;
 
 use super::git::{self, GitEnv};
 use super::report::{FrontendReport, Progress, Report};
-use super::{clone_while, lint_before_publishing, lock, publish, regenerate, secrets, verify};
+use super::{clone_while, deadline, lint_before_publishing, lock, publish, regenerate, secrets, verify};
 use crate::local::{self, LocalSpace};
 use crate::{Project, settings};
 
@@ -64,7 +64,7 @@ pub(super) fn deploy(
         report.elapsed_seconds = progress.elapsed_secs();
         return Ok((report, space));
     }
-    let deadline = Instant::now() + timeout.map(Duration::from_secs).unwrap_or(HEALTH_TIMEOUT);
+    let deadline = deadline(timeout, HEALTH_TIMEOUT)?;
     let health = verify::wait_for_health(&space.url, &project.settings.generator.health_path, deadline, progress)
         .with_context(|| format!("the local Space started but is not healthy; its logs are in {}", space.logs))?;
     progress.step(format_args!("verify: /api/health says {}; asking: {QUESTION}", health.status));

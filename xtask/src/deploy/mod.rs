@@ -74,6 +74,8 @@ impl flags::Deploy {
         if self.stop && self.detach {
             bail!("--stop and --detach contradict each other: use one");
         }
+        // Checked before anything runs: `--local` starts its clock only once the Space is up.
+        deadline(self.timeout, DEFAULT_TIMEOUT)?;
         if self.dry_run && (self.local || self.push_frontend || self.restart) {
             bail!("--dry-run changes nothing, so it cannot be combined with --local, --push-frontend or --restart");
         }
@@ -99,7 +101,7 @@ impl flags::Deploy {
         let token = token::Token::find(&|key| std::env::var(key).ok())?;
         let endpoint = std::env::var("HF_ENDPOINT").ok().filter(|e| !e.trim().is_empty());
         let hub = hub::Hub::new(endpoint.as_deref().unwrap_or(DEFAULT_ENDPOINT), token);
-        let deadline = Instant::now() + self.timeout.map(Duration::from_secs).unwrap_or(DEFAULT_TIMEOUT);
+        let deadline = deadline(self.timeout, DEFAULT_TIMEOUT)?;
         GitEnv::user().git(root, &["--version"])?;
         let _lock = lock::Lock::acquire(root)?;
         let who = hub.whoami()?;
@@ -339,6 +341,15 @@ fn push_frontend(root: &Utf8Path, client: &Utf8Path) -> Result<Option<String>> {
     Ok(Some(commit))
 }
 
+/// When `--timeout SECONDS` (else `default`) runs out; a value too large for the clock is
+/// refused here rather than overflowing it later.
+fn deadline(timeout: Option<u64>, default: Duration) -> Result<Instant> {
+    let wait = timeout.map_or(default, Duration::from_secs);
+    Instant::now()
+        .checked_add(wait)
+        .with_context(|| format!("--timeout {}: too large; give the seconds to wait, e.g. --timeout 900", wait.as_secs()))
+}
+
 fn is_local_origin(url: &str) -> bool {
     ["://localhost", "://127.0.0.1", "://[::1]"].iter().any(|local| url.contains(local))
 }
@@ -357,4 +368,16 @@ fn terminal_prompt() -> Option<impl FnMut(&str) -> Result<String>> {
         interrupt::check()?;
         Ok(line.trim().to_owned())
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_timeout_beyond_the_clock_is_an_error_not_a_panic() {
+        let err = deadline(Some(u64::MAX), DEFAULT_TIMEOUT).unwrap_err().to_string();
+        assert!(err.starts_with(&format!("--timeout {}: too large", u64::MAX)), "{err}");
+        assert!(deadline(Some(0), DEFAULT_TIMEOUT).is_ok());
+    }
 }
