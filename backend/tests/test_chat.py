@@ -144,6 +144,18 @@ async def test_bad_chat_input_is_a_422_naming_the_field(tmp_path, body, expected
             assert expected in response.json()["detail"]
 
 
+@pytest.mark.parametrize(
+    "escaped, expected", [("\\ud800", "lone UTF-16 surrogate"), ("\\udc00\\ud800", "lone UTF-16 surrogate"), ("\\u0000", "NUL")]
+)
+async def test_text_that_cannot_be_stored_is_a_422_not_a_lost_answer(tmp_path, escaped, expected):
+    body = f'{{"message": "How do I deploy? {escaped}"}}'.encode()
+    async with running(make_settings(tmp_path)) as client:
+        for path in ("/api/chat", "/api/chat/stream"):
+            response = await client.post(path, content=body, headers={"content-type": "application/json"})
+            assert response.status_code == 422, response.text
+            assert response.json()["detail"].startswith(f"message: contains a {expected}")
+
+
 async def test_malformed_json_is_a_422_that_says_so(tmp_path):
     async with running(make_settings(tmp_path)) as client:
         response = await client.post("/api/chat", content=b'{"message": "hi"', headers={"content-type": "application/json"})

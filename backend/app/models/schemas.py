@@ -1,5 +1,6 @@
 """Request and response bodies of the API: the shapes the frontend builds against."""
 
+import re
 from datetime import datetime
 from typing import Literal
 from uuid import UUID
@@ -8,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 # Documented in docs/backend.md ("Request limits").
 MAX_MESSAGE_CHARS = 4000
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 class ChatRequest(BaseModel):
@@ -27,6 +29,12 @@ class ChatRequest(BaseModel):
             raise ValueError("must not be empty or only whitespace")
         if len(value) > MAX_MESSAGE_CHARS:
             raise ValueError(f"is {len(value)} characters long; the limit is {MAX_MESSAGE_CHARS}")
+        # JSON can escape both (`\ud800`, `\u0000`), but neither can be stored (UTF-8 in SQLite,
+        # PostgreSQL text) nor sent to Gemini: refused up front, not after the answer was written.
+        if "\x00" in value:
+            raise ValueError("contains a NUL character (\\u0000): remove it")
+        if _LONE_SURROGATE.search(value):
+            raise ValueError("contains a lone UTF-16 surrogate (\\ud800-\\udfff), which is not text: send valid Unicode")
         return value
 
 
