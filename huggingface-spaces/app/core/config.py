@@ -8,13 +8,29 @@ docs/backend.md, and `/api/health` says which.
 import os
 import sys
 from functools import cached_property
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import SplitResult, parse_qs, urlsplit
 
 from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 LOG_LEVELS = ("CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG")
 LOCAL_DB_HOSTS = ("", "localhost", "127.0.0.1", "::1")
+COLLECTION_FORBIDDEN = ("<", ">", ":", '"', "/", "\\", "|", "?", "*")
+
+
+def _split_url(value: str) -> SplitResult:
+    """The URL's parts; a malformed host or port is a settings error, not a traceback at connect time.
+
+    The parser's own message is not shown: with a `/` in a password it quotes part of the password.
+    """
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 - parsing the port is the check
+        return parts
+    except ValueError:
+        raise ValueError(
+            "is not a valid URL (bad host or port): check them, and percent-encode : / @ in a password"
+        ) from None
 
 
 class Settings(BaseSettings):
@@ -43,16 +59,27 @@ class Settings(BaseSettings):
     @field_validator("qdrant_url", "gemini_base_url")
     @classmethod
     def http_url(cls, value: str) -> str:
-        if value and urlsplit(value).scheme not in ("http", "https"):
-            raise ValueError(f"must be an http(s) URL such as https://xyz.cloud.qdrant.io, got {value[:40]!r}")
+        if not value:
+            return value
+        parts = _split_url(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError("must be an http(s) URL with a host, such as https://xyz.cloud.qdrant.io")
         return value.rstrip("/")
+
+    @field_validator("qdrant_collection")
+    @classmethod
+    def collection_name(cls, value: str) -> str:
+        # Qdrant refuses these only when the collection is first created, long after startup.
+        if not value or any(c in value for c in COLLECTION_FORBIDDEN) or value in (".", ".."):
+            raise ValueError(f"must be a non-empty name without {' '.join(COLLECTION_FORBIDDEN)}, such as docs")
+        return value
 
     @field_validator("database_url")
     @classmethod
     def postgres_url(cls, value: str) -> str:
         if not value:
             return value
-        parts = urlsplit(value)
+        parts = _split_url(value)
         if parts.scheme not in ("postgres", "postgresql"):
             raise ValueError("must start with postgresql://")
         query = parse_qs(parts.query)
