@@ -5,6 +5,8 @@ import uuid
 
 import pytest
 
+from app.core.errors import ServiceUnavailable
+from app.db.postgres import PostgresHistory
 from app.models.schemas import MAX_MESSAGE_CHARS
 from app.services.llm import OFFLINE_LABEL
 from tests.conftest import KNOWLEDGE, gemini_settings, make_settings, running
@@ -203,6 +205,17 @@ async def test_postgres_down_still_answers_but_history_is_503(tmp_path):
     assert history.status_code == 503
     assert history.json()["service"] == "postgres"
     assert "cannot connect to DATABASE_URL" in history.json()["detail"]
+
+
+async def test_a_rejected_insert_is_reported_as_the_query_error_not_as_the_server_down(pg_url):
+    history = PostgresHistory(pg_url)
+    await history.open()
+    try:
+        with pytest.raises(ServiceUnavailable) as raised:
+            await history.append(uuid.uuid4(), [("user", "nul \x00 byte", [])])
+    finally:
+        await history.close()
+    assert raised.value.reason.startswith("query failed:") and "0x00" in raised.value.reason, raised.value.reason
 
 
 async def test_qdrant_down_is_a_503_naming_qdrant(tmp_path, suspended_qdrant):

@@ -84,9 +84,13 @@ class PostgresHistory:
                     await cursor.execute(query, params)
                     return await cursor.fetchall() if fetch else None
         except self.psycopg.Error as err:
-            if isinstance(err, self.psycopg.OperationalError) or "pool" in type(err).__module__:
-                raise ServiceUnavailable("postgres", await self._why_down()) from err
-            raise ServiceUnavailable("postgres", _redact(f"query failed: {err}")) from err
+            raise await self._unavailable(err) from err
+
+    async def _unavailable(self, err: Exception) -> ServiceUnavailable:
+        """A lost or refused connection gets its real cause; any other error is the query's own."""
+        if isinstance(err, self.psycopg.OperationalError) or "pool" in type(err).__module__:
+            return ServiceUnavailable("postgres", await self._why_down())
+        return ServiceUnavailable("postgres", _redact(f"query failed: {err}"))
 
     async def _ready(self) -> None:
         if not self._migrated:
@@ -115,7 +119,7 @@ class PostgresHistory:
                             ],
                         )
         except self.psycopg.Error as err:
-            raise ServiceUnavailable("postgres", await self._why_down()) from err
+            raise await self._unavailable(err) from err
 
     async def messages(self, session_id: UUID, limit: int | None = None) -> list[HistoryMessage] | None:
         if not await self.session_exists(session_id):
