@@ -31,20 +31,28 @@ impl flags::InstallHooks {
             .context("`git rev-parse` failed: install-hooks needs git and a git repository")?;
         let hooks = project.root.join(hooks.trim());
         let path = hooks.join("pre-commit");
-        match std::fs::read_to_string(&path) {
-            Ok(existing) if existing == HOOK => {
+        // Bytes, not text: a foreign hook may be a binary, and must be kept all the same.
+        let existing = match std::fs::read(&path) {
+            Ok(bytes) => Some(bytes),
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => None,
+            Err(err) => return Err(err).with_context(|| format!("cannot read the existing hook {path}")),
+        };
+        if let Some(existing) = existing {
+            if existing == HOOK.as_bytes() {
                 println!("{path} is already installed and up to date");
                 return Ok(());
             }
-            Ok(existing) if !existing.contains(MARKER) && !self.force => bail!(
-                "{path} exists and was not written by xtask: re-run with `cargo xtask install-hooks --force` to replace it (it is kept as pre-commit.xtask-backup), or call `cargo xtask check --staged` from it yourself"
-            ),
-            Ok(existing) if !existing.contains(MARKER) => {
+            let ours = existing.windows(MARKER.len()).any(|w| w == MARKER.as_bytes());
+            if !ours && !self.force {
+                bail!(
+                    "{path} exists and was not written by xtask: re-run with `cargo xtask install-hooks --force` to replace it (it is kept as pre-commit.xtask-backup), or call `cargo xtask check --staged` from it yourself"
+                );
+            }
+            if !ours {
                 let backup = hooks.join("pre-commit.xtask-backup");
                 std::fs::rename(&path, &backup).with_context(|| format!("cannot move {path} to {backup}"))?;
                 println!("moved the previous hook to {backup}");
             }
-            _ => {}
         }
         std::fs::create_dir_all(&hooks).with_context(|| format!("cannot create {hooks}"))?;
         write_executable(&path, HOOK)?;
@@ -59,7 +67,8 @@ fn write_executable(path: &Utf8PathBuf, text: &str) -> Result<()> {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&temp, std::fs::Permissions::from_mode(0o755))?;
+        std::fs::set_permissions(&temp, std::fs::Permissions::from_mode(0o755))
+            .with_context(|| format!("cannot make {temp} executable"))?;
     }
     std::fs::rename(&temp, path).with_context(|| format!("cannot write {path}"))
 }

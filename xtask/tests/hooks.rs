@@ -87,6 +87,18 @@ fn a_foreign_hook_is_kept_unless_forced() {
 }
 
 #[test]
+fn a_foreign_hook_that_is_not_text_is_kept_too() {
+    let repo = Repo::empty("binary-hook");
+    std::fs::copy(repo::source_root().join("Cargo.toml"), repo.path("Cargo.toml")).unwrap();
+    let foreign: &[u8] = b"\x7fELF\x02\x01\x01\0\xff\xfe not UTF-8";
+    std::fs::write(repo.path(".git/hooks/pre-commit"), foreign).unwrap();
+
+    let run = repo.xtask_fails(&["install-hooks"]);
+    assert!(run.stderr.contains("was not written by xtask"), "{run}");
+    assert_eq!(std::fs::read(repo.path(".git/hooks/pre-commit")).unwrap(), foreign);
+}
+
+#[test]
 fn an_outdated_hook_of_ours_is_replaced_without_force() {
     let repo = Repo::empty("own-hook");
     std::fs::copy(repo::source_root().join("Cargo.toml"), repo.path("Cargo.toml")).unwrap();
