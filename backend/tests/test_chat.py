@@ -268,3 +268,15 @@ async def test_cors_allows_the_configured_origin_only(tmp_path):
     assert allowed.headers["access-control-allow-origin"] == "http://localhost:5173"
     assert "access-control-allow-origin" not in denied.headers
     assert error.headers["access-control-allow-origin"] == "http://localhost:5173"
+
+
+async def test_an_unexpected_error_is_a_json_500_the_browser_can_read(tmp_path, monkeypatch):
+    async with running(make_settings(tmp_path)) as client:
+        async def broken(request):
+            raise RuntimeError("a bug")
+
+        monkeypatch.setattr(client.app.state.services.rag, "chat", broken)
+        response = await client.post("/api/chat", json={"message": "hi"}, headers={"origin": "http://localhost:5173"})
+    assert response.status_code == 500
+    assert response.headers["access-control-allow-origin"] == "http://localhost:5173"
+    assert "internal error" in response.json()["detail"]

@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse
 from app.api import chat, health
 from app.core import logging as app_logging
 from app.core.config import Settings, load_settings
-from app.core.errors import ServiceUnavailable
+from app.core.errors import ServiceUnavailable, UnexpectedErrors
 from app.core.limits import BodySizeLimit
 from app.services.runtime import Services
 
@@ -53,6 +53,7 @@ def create_app(settings: Settings, health_cache_s: float | None = None) -> FastA
         lifespan=lifespan,
     )
     app.add_middleware(BodySizeLimit)
+    app.add_middleware(UnexpectedErrors)  # outside the body limit, which answers its own 413s
     # Outermost, so error answers carry CORS headers too and the browser can show them.
     app.add_middleware(
         CORSMiddleware,

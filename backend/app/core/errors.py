@@ -1,4 +1,9 @@
-"""The one error the services raise when a dependency cannot answer."""
+"""The one error the services raise when a dependency cannot answer, and the last resort for any other."""
+
+import json
+import logging
+
+log = logging.getLogger(__name__)
 
 
 class ServiceUnavailable(Exception):
@@ -11,3 +16,35 @@ class ServiceUnavailable(Exception):
         super().__init__(f"{service}: {reason}")
         self.service = service
         self.reason = reason
+
+
+class UnexpectedErrors:
+    """Answers an exception no handler took with a JSON 500, from inside the CORS middleware.
+
+    Starlette's own 500 comes from its outermost layer, without CORS headers: a browser then sees
+    a network failure, and the chat page would blame CORS instead of saying the server failed.
+    """
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        started = False
+
+        async def tracking_send(message):
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        except Exception:
+            if started:
+                raise  # too late for a 500: uvicorn closes the connection and logs it
+            log.exception("500 on %s %s", scope["method"], scope["path"])
+            body = json.dumps({"detail": "internal error in the chatbot server: the traceback is in its log"}).encode()
+            headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+            await send({"type": "http.response.start", "status": 500, "headers": headers})
+            await send({"type": "http.response.body", "body": body})
