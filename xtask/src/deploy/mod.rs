@@ -126,14 +126,12 @@ impl flags::Deploy {
                 hub.endpoint()
             ),
         };
-        let space_url = match (&target.space_url, &info.host, &info.subdomain) {
-            (Some(url), _, _) => url.clone(),
-            (None, Some(host), _) => settings::origin("the Hub's host for the Space", host)?,
-            (None, None, Some(subdomain)) => format!("https://{subdomain}.hf.space"),
-            (None, None, None) => settings::derived_space_url(&target.user, &target.space),
-        };
+        let (space_url, unusable) = space_url(&target, &info);
         let mut report = Report::new(repo.clone(), &space_url);
         report.dry_run = self.dry_run;
+        if let Some(reported) = unusable {
+            report.warnings.push(format!("the Hub reported {reported:?} as the Space's host, which is not an origin; using {space_url}"));
+        }
         if info.private && !is_local_origin(&target.frontend_url) {
             report.warnings.push(format!(
                 "the Space {repo} is private: browsers on {} get 404 from it; make it public in its settings",
@@ -341,6 +339,30 @@ fn push_frontend(root: &Utf8Path, client: &Utf8Path) -> Result<Option<String>> {
     Ok(Some(commit))
 }
 
+/// The Space's public URL: `--space-url`/`space-url`, else the host the Hub reports (or its
+/// subdomain), else the one derived by the subdomain rule. Also returns what the Hub reported
+/// when it is not an origin (the derived URL is then used: an answer to ignore, not a reason
+/// to stop the deploy).
+fn space_url(target: &DeployTarget, info: &hub::SpaceInfo) -> (String, Option<String>) {
+    if let Some(url) = &target.space_url {
+        return (url.clone(), None);
+    }
+    let present = |value: &Option<String>| value.clone().filter(|v| !v.trim().is_empty());
+    let reported = match (present(&info.host), present(&info.subdomain)) {
+        (Some(host), _) => Some(host),
+        (None, Some(subdomain)) => Some(format!("https://{subdomain}.hf.space")),
+        (None, None) => None,
+    };
+    let derived = || settings::derived_space_url(&target.user, &target.space);
+    match reported {
+        Some(reported) => match settings::origin("host", &reported) {
+            Ok(url) => (url, None),
+            Err(_) => (derived(), Some(reported)),
+        },
+        None => (derived(), None),
+    }
+}
+
 /// When `--timeout SECONDS` (else `default`) runs out; a value too large for the clock is
 /// refused here rather than overflowing it later.
 fn deadline(timeout: Option<u64>, default: Duration) -> Result<Instant> {
@@ -373,6 +395,27 @@ fn terminal_prompt() -> Option<impl FnMut(&str) -> Result<String>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_space_url_is_the_reported_host_unless_it_is_not_an_origin() {
+        let target = DeployTarget { user: "Alice_B".into(), space: "my.bot".into(), frontend_url: "https://f.dev".into(), space_url: None };
+        let info = |host: Option<&str>, subdomain: Option<&str>| hub::SpaceInfo {
+            host: host.map(Into::into),
+            subdomain: subdomain.map(Into::into),
+            private: false,
+        };
+        let derived = "https://alice-b-my-bot.hf.space".to_owned();
+        assert_eq!(space_url(&target, &info(Some("https://h.hf.space/"), None)), ("https://h.hf.space".into(), None));
+        assert_eq!(space_url(&target, &info(None, Some("sub"))), ("https://sub.hf.space".into(), None));
+        assert_eq!(space_url(&target, &info(None, None)), (derived.clone(), None));
+        assert_eq!(space_url(&target, &info(Some(""), Some("sub"))), ("https://sub.hf.space".into(), None));
+        for garbage in ["h.hf.space", "https://h.hf.space/x y", "javascript:alert(1)"] {
+            assert_eq!(space_url(&target, &info(Some(garbage), Some("sub"))), (derived.clone(), Some(garbage.to_owned())), "{garbage}");
+        }
+        assert_eq!(space_url(&target, &info(None, Some("a/b"))), (derived.clone(), Some("https://a/b.hf.space".to_owned())));
+        let flagged = DeployTarget { space_url: Some("https://custom.dev".into()), ..target };
+        assert_eq!(space_url(&flagged, &info(Some("https://h.hf.space"), None)).0, "https://custom.dev");
+    }
 
     #[test]
     fn a_timeout_beyond_the_clock_is_an_error_not_a_panic() {
