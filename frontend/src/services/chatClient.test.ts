@@ -319,6 +319,20 @@ describe('streamMessage', () => {
     expect(reply.answer).toBe('whole');
   });
 
+  it('lets go of the connection once the answer is complete', async () => {
+    let closed!: Promise<void>;
+    const client = await clientFor((_req, _body, res) => {
+      closed = new Promise((resolve) => res.on('close', () => resolve()));
+      res.writeHead(200, { 'Content-Type': 'text/event-stream' });
+      // The end of the answer, but a proxy (or a slow server) keeps the response open.
+      res.write(`event: done\ndata: ${JSON.stringify({ answer: 'a', sources: [], session_id: 's' })}\n\n`);
+    });
+
+    await client.streamMessage('q', null, () => {});
+
+    await closed; // without a cancel, this waits for the 90 s timeout and the test times out
+  });
+
   it('says the connection broke when the server drops it mid-answer', async () => {
     const client = await clientFor((_req, _body, res) => {
       res.writeHead(200, { 'Content-Type': 'text/event-stream' });

@@ -229,27 +229,35 @@ async function* readEvents(response: Response, baseUrl: string): AsyncGenerator<
   if (!response.body) return;
   const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
   let buffer = '';
-  for (;;) {
-    const { done, value } = await reader.read();
-    buffer = (buffer + (value ?? '')).replace(/\r\n?/g, '\n');
-    let end: number;
-    while ((end = buffer.indexOf('\n\n')) >= 0) {
-      const block = buffer.slice(0, end);
-      buffer = buffer.slice(end + 2);
-      let name = 'message';
-      const data: string[] = [];
-      for (const line of block.split('\n')) {
-        if (line.startsWith('event:')) name = line.slice(6).trim();
-        else if (line.startsWith('data:')) data.push(line.slice(5).replace(/^ /, ''));
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      buffer = (buffer + (value ?? '')).replace(/\r\n?/g, '\n');
+      let end: number;
+      while ((end = buffer.indexOf('\n\n')) >= 0) {
+        const block = buffer.slice(0, end);
+        buffer = buffer.slice(end + 2);
+        let name = 'message';
+        const data: string[] = [];
+        for (const line of block.split('\n')) {
+          if (line.startsWith('event:')) name = line.slice(6).trim();
+          else if (line.startsWith('data:')) data.push(line.slice(5).replace(/^ /, ''));
+        }
+        if (!data.length) continue;
+        let parsed: unknown;
+        try {
+          parsed = JSON.parse(data.join('\n'));
+        } catch {
+          throw new ChatError('protocol', `The chatbot server at ${baseUrl} sent a stream event that is not JSON.`);
+        }
+        yield { name, data: parsed };
       }
-      if (!data.length) continue;
-      try {
-        yield { name, data: JSON.parse(data.join('\n')) };
-      } catch {
-        throw new ChatError('protocol', `The chatbot server at ${baseUrl} sent a stream event that is not JSON.`);
-      }
+      if (done) return;
     }
-    if (done) return;
+  } finally {
+    // The caller stops at `done` or `error`: close the connection and its idle timer now
+    // instead of holding both until the server hangs up or the timer fires.
+    reader.cancel().catch(() => {});
   }
 }
 
