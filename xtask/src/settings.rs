@@ -107,11 +107,23 @@ impl HfSpace {
 
     pub(crate) fn parse(text: &str) -> Result<HfSpace> {
         let manifest: Manifest = toml::from_str(text)?;
-        manifest
+        let settings = manifest
             .workspace
             .and_then(|w| w.metadata)
             .and_then(|m| m.hf_space)
-            .context("the table is missing: add `[workspace.metadata.hf-space]` (see README.md, \"Settings\")")
+            .context("the table is missing: add `[workspace.metadata.hf-space]` (see README.md, \"Settings\")")?;
+        // `check --staged` reads the client from the index and `deploy` rewrites it: it must
+        // be a file of this repository.
+        let client = &settings.frontend_client;
+        let inside = client.is_relative()
+            && client.components().all(|c| matches!(c, camino::Utf8Component::Normal(_)))
+            && client.file_name().is_some();
+        ensure!(
+            inside,
+            "frontend-client = \"{client}\" is not a file inside the repository: give its path relative to the root, without `..`, e.g. \"{}\"",
+            default_frontend_client()
+        );
+        Ok(settings)
     }
 }
 
@@ -223,7 +235,7 @@ pub(crate) fn validate_repo_name(key: &str, name: &str) -> Result<()> {
     ensure!(
         valid,
         "{key} `{name}` is not a valid Hugging Face name: use 1-96 letters, digits, `-`, `_` or `.`, \
-         start and end with a letter or digit, no `--` or `..`, no `.git` suffix"
+         start and end with a letter, digit or `_`, no `--` or `..`, no `.git` suffix"
     );
     Ok(())
 }
@@ -281,6 +293,17 @@ mod tests {
     fn a_missing_table_says_how_to_add_it() {
         let err = HfSpace::parse("[workspace]\nmembers = []\n").unwrap_err();
         assert!(format!("{err:#}").contains("add `[workspace.metadata.hf-space]`"), "{err:#}");
+    }
+
+    #[test]
+    fn a_frontend_client_outside_the_repository_is_refused() {
+        for bad in ["/etc/passwd", "../other/chatClient.ts", "frontend/../../x.ts", "./frontend/src/a.ts", ""] {
+            let err = HfSpace::parse(&format!("[workspace.metadata.hf-space]\nfrontend-client = \"{bad}\"\n")).unwrap_err();
+            let msg = format!("{err:#}");
+            assert!(msg.starts_with(&format!("frontend-client = \"{bad}\" is not a file inside the repository")), "{msg}");
+        }
+        let ok = HfSpace::parse("[workspace.metadata.hf-space]\nfrontend-client = \"web/src/api.ts\"\n").unwrap();
+        assert_eq!(ok.frontend_client, "web/src/api.ts");
     }
 
     fn empty() -> HfSpace {
