@@ -120,20 +120,26 @@ impl IndexListing {
             request.push_str(object);
             request.push('\n');
         }
-        let output = cmd!(sh, "git cat-file --batch").stdin(request).quiet().output()?;
+        let output = cmd!(sh, "git cat-file --batch")
+            .stdin(request)
+            .quiet()
+            .output()
+            .context("`git cat-file` failed: `check --staged` needs git and a git repository")?;
         let mut batch = output.stdout.as_slice();
         let mut files = BTreeMap::new();
         for (path, object) in entries {
-            let header_end = batch.iter().position(|&b| b == b'\n').context("truncated `git cat-file` output")?;
-            let header = std::str::from_utf8(&batch[..header_end])?;
+            let truncated = || format!("{path}: `git cat-file` output ends before staged object {object}: re-run the check");
+            let header_end = batch.iter().position(|&b| b == b'\n').with_context(truncated)?;
+            let header = String::from_utf8_lossy(&batch[..header_end]);
             let size: usize = header
                 .rsplit(' ')
                 .next()
                 .and_then(|s| s.parse().ok())
                 .with_context(|| format!("{path}: git cannot read staged object {object}: {header}"))?;
-            let body = &batch[header_end + 1..];
+            // Each object is followed by a newline.
+            let body = batch[header_end + 1..].get(..size + 1).with_context(truncated)?;
             files.insert(path, body[..size].to_vec());
-            batch = &body[size + 1..];
+            batch = &batch[header_end + 1 + size + 1..];
         }
         Ok(Snapshot { origin: Origin::Index, files })
     }
