@@ -29,6 +29,8 @@ const START_TIMEOUT: Duration = Duration::from_secs(180);
 /// uvicorn's graceful shutdown waits for requests in flight and runs the app's lifespan exit.
 const STOP_GRACE: Duration = Duration::from_secs(10);
 const LOG_LINES: usize = 20;
+/// A chat answer embeds the question and searches the index: seconds, more on a loaded machine.
+const CHAT_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// Where `deploy --local` keeps its state, all under `target/xtask/local/`.
 struct Paths {
@@ -339,12 +341,7 @@ fn knowledge_paths(root: &Utf8Path) -> Result<String> {
 
 /// POSTs a JSON body; returns the status and body of any answer, 4xx and 5xx included.
 fn post_json(url: &str, body: &str) -> Result<(u16, String)> {
-    let agent = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .timeout_global(Some(Duration::from_secs(60)))
-        .build()
-        .new_agent();
-    let mut response = agent.post(url).header("content-type", "application/json").send(body)?;
+    let mut response = crate::http::agent(CHAT_TIMEOUT).post(url).header("content-type", "application/json").send(body)?;
     let status = response.status().as_u16();
     Ok((status, response.body_mut().read_to_string()?))
 }

@@ -9,6 +9,7 @@ mod flags;
 mod frontend;
 mod generate;
 mod hooks;
+mod http;
 mod interrupt;
 mod local;
 mod settings;

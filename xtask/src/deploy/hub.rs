@@ -67,12 +67,7 @@ pub(crate) enum Created {
 
 impl Hub {
     pub(crate) fn new(endpoint: &str, token: Token) -> Hub {
-        let config = ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .timeout_global(Some(CALL_TIMEOUT))
-            .user_agent(concat!("cargo-xtask-deploy/", env!("CARGO_PKG_VERSION")))
-            .build();
-        Hub { agent: config.new_agent(), endpoint: endpoint.trim_end_matches('/').to_owned(), token }
+        Hub { agent: crate::http::agent(CALL_TIMEOUT), endpoint: endpoint.trim_end_matches('/').to_owned(), token }
     }
 
     pub(crate) fn endpoint(&self) -> &str {

@@ -17,6 +17,8 @@ const PICKUP_WAIT: Duration = Duration::from_secs(180);
 /// Consecutive unhealthy answers (a JSON body that names failing services) before giving up:
 /// a service that fails three times over several seconds needs a fix, not patience.
 const UNHEALTHY_ANSWERS: u32 = 3;
+/// How long one request to the Space may take; the health wait has its own deadline.
+const SPACE_CALL_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Step 9 for one deploy.
 pub(crate) struct Checks<'a> {
@@ -143,7 +145,7 @@ pub(crate) struct Health {
 /// Polls `{space_url}/api/health` with backoff until it answers 200 or `deadline`.
 pub(crate) fn wait_for_health(space_url: &str, health_path: &str, deadline: Instant, progress: &Progress) -> Result<Health> {
     let url = format!("{space_url}{health_path}");
-    let agent = agent();
+    let agent = crate::http::agent(SPACE_CALL_TIMEOUT);
     let mut wait = Duration::from_millis(250);
     let mut unhealthy = 0;
     loop {
@@ -221,7 +223,7 @@ pub(crate) fn troubleshoot(health: &Value) -> String {
 /// A CORS preflight for `POST /api/chat` from the frontend's origin.
 fn check_cors(space_url: &str, origin: &str) -> Result<()> {
     let url = format!("{space_url}/api/chat");
-    let response = agent()
+    let response = crate::http::agent(SPACE_CALL_TIMEOUT)
         .options(&url)
         .header("Origin", origin)
         .header("Access-Control-Request-Method", "POST")
@@ -238,14 +240,6 @@ fn check_cors(space_url: &str, origin: &str) -> Result<()> {
         );
     }
     Ok(())
-}
-
-fn agent() -> ureq::Agent {
-    ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .timeout_global(Some(Duration::from_secs(10)))
-        .build()
-        .new_agent()
 }
 
 #[cfg(test)]

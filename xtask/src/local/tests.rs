@@ -115,12 +115,7 @@ impl Fixture {
 
 /// GET `url`: status and parsed JSON body.
 fn get_json(url: &str) -> (u16, serde_json::Value) {
-    let agent = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .timeout_global(Some(Duration::from_secs(30)))
-        .build()
-        .new_agent();
-    let mut response = agent.get(url).call().unwrap();
+    let mut response = crate::http::agent(Duration::from_secs(30)).get(url).call().unwrap();
     let status = response.status().as_u16();
     let body = response.body_mut().read_to_string().unwrap();
     (status, serde_json::from_str(&body).unwrap_or_else(|e| panic!("{url}: {e}: {body}")))
