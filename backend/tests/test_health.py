@@ -135,3 +135,19 @@ async def test_unreachable_qdrant_answers_503_saying_so(tmp_path):
     assert response.status_code == 503
     assert response.json()["services"]["qdrant"]["detail"].startswith("cannot reach Qdrant at QDRANT_URL")
     assert QDRANT_KEY not in response.text
+
+
+async def test_a_damaged_local_history_file_is_503_saying_so_until_moved_away(tmp_path):
+    settings = make_settings(tmp_path)
+    history_file = tmp_path / "data" / "history.sqlite3"
+    history_file.parent.mkdir(parents=True)
+    history_file.write_bytes(b"not a database " * 400)
+    async with running(settings) as client:
+        damaged = await client.get("/api/health")
+        chat = await client.post("/api/chat", json={"message": "How do I deploy?"})
+        history_file.rename(tmp_path / "damaged.sqlite3")
+        repaired = await client.get("/api/health")
+    assert damaged.status_code == 503
+    assert "the file is damaged; move it away" in damaged.json()["services"]["postgres"]["detail"]
+    assert chat.status_code == 200  # the answer is not lost to the history store
+    assert repaired.status_code == 200, repaired.text

@@ -6,6 +6,7 @@ event loop never blocks on disk.
 
 import asyncio
 import json
+import logging
 import os
 import sqlite3
 import threading
@@ -14,6 +15,8 @@ from uuid import UUID
 
 from app.core.errors import ServiceUnavailable
 from app.models.schemas import HistoryMessage, Source
+
+log = logging.getLogger(__name__)
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS chat_sessions (
@@ -38,28 +41,41 @@ class SqliteHistory:
         self._lock = threading.Lock()
         self._db: sqlite3.Connection | None = None
 
+    def _connect(self) -> sqlite3.Connection:
+        os.makedirs(os.path.dirname(self.path) or ".", exist_ok=True)
+        db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=NORMAL")  # an fsync per chat turn would cost more than the answer
+            db.execute("PRAGMA foreign_keys=ON")
+            db.executescript(SCHEMA)
+        except BaseException:
+            db.close()
+            raise
+        db.isolation_level = ""  # back to implicit transactions, committed by `with db`
+        return db
+
     async def _do(self, work):
         def locked():
             with self._lock:
                 if self._db is None:
-                    raise sqlite3.OperationalError("the history store is closed")
+                    self._db = self._connect()  # at startup, or again after it failed there
                 with self._db:
                     return work(self._db)
 
         try:
             return await asyncio.to_thread(locked)
-        except sqlite3.Error as err:
-            raise ServiceUnavailable("postgres", f"local SQLite history at {self.path} failed: {err}") from err
+        except (sqlite3.Error, OSError) as err:
+            damaged = type(err) is sqlite3.DatabaseError  # "file is not a database", "malformed"
+            hint = ": the file is damaged; move it away and a new, empty history is created" if damaged else ""
+            raise ServiceUnavailable("postgres", f"local SQLite history at {self.path} failed: {err}{hint}") from err
 
     async def open(self) -> None:
-        os.makedirs(os.path.dirname(self.path) or ".", exist_ok=True)
-        db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
-        db.execute("PRAGMA journal_mode=WAL")
-        db.execute("PRAGMA synchronous=NORMAL")  # an fsync per chat turn would cost more than the answer
-        db.execute("PRAGMA foreign_keys=ON")
-        db.executescript(SCHEMA)
-        db.isolation_level = ""  # back to implicit transactions, committed by `with db`
-        self._db = db
+        try:
+            await self._do(lambda db: None)
+        except ServiceUnavailable as err:
+            # Like PostgreSQL: start anyway, /api/health reports it and every use retries.
+            log.warning("SQLite history not ready at startup: %s", err.reason)
 
     async def close(self) -> None:
         with self._lock:
