@@ -151,3 +151,15 @@ async def test_a_damaged_local_history_file_is_503_saying_so_until_moved_away(tm
     assert "the file is damaged; move it away" in damaged.json()["services"]["postgres"]["detail"]
     assert chat.status_code == 200  # the answer is not lost to the history store
     assert repaired.status_code == 200, repaired.text
+
+
+async def test_a_damaged_local_qdrant_folder_is_503_saying_so_not_a_startup_traceback(tmp_path):
+    settings = make_settings(tmp_path)
+    meta = tmp_path / "data" / "qdrant" / "meta.json"
+    meta.parent.mkdir(parents=True)
+    meta.write_text("{ truncated")
+    async with running(settings) as client:
+        response = await client.get("/api/health")
+    assert response.status_code == 503
+    assert "cannot be opened" in response.json()["services"]["qdrant"]["detail"]
+    assert "move the folder away and ingest again" in response.json()["services"]["qdrant"]["detail"]

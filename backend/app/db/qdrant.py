@@ -68,14 +68,18 @@ class VectorStore:
     def _open_local(self) -> None:
         try:
             self.client = AsyncQdrantClient(path=self.path)
-        except RuntimeError as err:
-            if "already accessed" not in str(err):
-                raise
-            raise ServiceUnavailable(
-                "qdrant",
-                f"the embedded Qdrant at {self.path} is in use by another process (another app or ingest on "
-                "the same DATA_DIR): stop it first, or ingest at startup with KNOWLEDGE_PATHS",
-            ) from None
+        except Exception as err:
+            if isinstance(err, RuntimeError) and "already accessed" in str(err):
+                reason = (
+                    f"the embedded Qdrant at {self.path} is in use by another process (another app or ingest on "
+                    "the same DATA_DIR): stop it first, or ingest at startup with KNOWLEDGE_PATHS"
+                )
+            else:  # a damaged meta.json or collection file
+                reason = (
+                    f"the embedded Qdrant at {self.path} cannot be opened ({type(err).__name__}: {err}): "
+                    "move the folder away and ingest again (KNOWLEDGE_PATHS or python -m app.services.ingest)"
+                )
+            raise ServiceUnavailable("qdrant", reason) from None
         self._fast_local_commits()
 
     def _fast_local_commits(self) -> None:
