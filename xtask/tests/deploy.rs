@@ -167,6 +167,24 @@ fn the_token_reaches_no_output_url_file_or_credential_store() {
     assert!(authorized > 0);
 }
 
+#[test]
+fn the_monorepos_own_git_programs_never_see_the_credentials() {
+    let s = setup();
+    s.hub.add_space(SPACE);
+    // A program git runs on its own inside the monorepo (an fsmonitor; filters and hooks are
+    // alike): it inherits git's environment, and dumps it where the test can read it.
+    let dump = s.sandbox.dir.join("monorepo-git-env");
+    let program = s.sandbox.dir.join("fsmonitor");
+    std::fs::write(&program, format!("#!/bin/sh\nenv >> '{}'\nexit 1\n", dump.display())).unwrap();
+    make_executable(&program);
+    git_out(&s.sandbox.repo, &["config", "core.fsmonitor", program.to_str().unwrap()]);
+    let run = s.deploy(&["--no-verify"]);
+    assert!(run.success, "{run}");
+    let seen = std::fs::read_to_string(&dump).unwrap_or_default();
+    assert!(seen.contains("GIT_DIR") || seen.contains("PATH="), "the fsmonitor never ran, so this test proves nothing\n{run}");
+    assert!(!seen.to_ascii_lowercase().contains("authorization"), "the Space's credentials reached a monorepo git program:\n{seen}");
+}
+
 /// The token is in no output, no file under the sandbox (repo, HOME, TMPDIR, Hub repos) and
 /// no request URL or body the servers saw.
 fn assert_no_token(s: &Setup, token: &str, run: &Run) {

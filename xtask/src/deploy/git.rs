@@ -289,10 +289,13 @@ fn quote_git(text: &str) -> String {
     if lines.is_empty() { format!("  {}", text.trim()) } else { lines.join("\n") }
 }
 
+// The monorepo's own git commands run with the user's setup: the Space's credentials are
+// for the Space's clone only, never in the environment of the monorepo's filters and hooks.
+
 /// The files of `dir` (relative to `root`) as git sees them: tracked or new, not ignored,
 /// present on disk.
-pub(crate) fn worktree_files(env: &GitEnv, root: &Utf8Path, dir: &str) -> Result<Vec<Utf8PathBuf>> {
-    let listed = env.git(root, &["ls-files", "-z", "--cached", "--others", "--exclude-standard", "--", dir])?;
+pub(crate) fn worktree_files(root: &Utf8Path, dir: &str) -> Result<Vec<Utf8PathBuf>> {
+    let listed = GitEnv::user().git(root, &["ls-files", "-z", "--cached", "--others", "--exclude-standard", "--", dir])?;
     let mut files: Vec<Utf8PathBuf> = listed
         .split('\0')
         .filter(|p| !p.is_empty())
@@ -305,7 +308,8 @@ pub(crate) fn worktree_files(env: &GitEnv, root: &Utf8Path, dir: &str) -> Result
 }
 
 /// The monorepo's HEAD commit, with `-dirty` when its worktree differs from it.
-pub(crate) fn source_commit(env: &GitEnv, root: &Utf8Path) -> Result<String> {
+pub(crate) fn source_commit(root: &Utf8Path) -> Result<String> {
+    let env = GitEnv::user();
     let head = env.git(root, &["rev-parse", "--verify", "HEAD"]).context("the monorepo has no commit yet: commit it, then deploy")?;
     let dirty = !env.git(root, &["status", "--porcelain"])?.trim().is_empty();
     Ok(format!("{}{}", head.trim(), if dirty { "-dirty" } else { "" }))

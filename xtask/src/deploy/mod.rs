@@ -155,8 +155,8 @@ impl flags::Deploy {
         } else {
             let (regenerated, preview) = prepare()?;
             report.regenerated = regenerated;
-            report.source_commit = git::source_commit(&git, root)?;
-            let files = git::worktree_files(&git, root, settings::SPACE_DIR)?;
+            report.source_commit = git::source_commit(root)?;
+            let files = git::worktree_files(root, settings::SPACE_DIR)?;
             report.changes = files.iter().map(|f| git::Change { status: "added", path: f.to_string() }).collect();
             progress.step(format_args!("git: would push all {} file(s) to the new Space", files.len()));
             preview
@@ -293,8 +293,8 @@ fn clone_while<T>(git: &GitEnv, remote: &str, prepare: impl FnOnce() -> Result<T
 /// Step 3 after the clone: mirror the Space folder into it, refuse what the Hub would
 /// reject, commit and push.
 fn publish(git: &GitEnv, root: &Utf8Path, clone: &Clone, dry_run: bool, progress: &Progress, report: &mut Report) -> Result<()> {
-    let source = git::source_commit(git, root)?;
-    let files = git::worktree_files(git, root, settings::SPACE_DIR)?;
+    let source = git::source_commit(root)?;
+    let files = git::worktree_files(root, settings::SPACE_DIR)?;
     if files.is_empty() {
         bail!("{} is empty: run `cargo xtask generate` and commit it", settings::SPACE_DIR);
     }
