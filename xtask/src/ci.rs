@@ -137,15 +137,32 @@ pub(crate) fn venv_bin(venv_or_python: &Utf8Path, name: &str) -> Utf8PathBuf {
 /// The content of `requirements` and of every file it includes with `-r`, so editing any of
 /// them triggers a reinstall.
 fn requirements_stamp(requirements: &Utf8Path) -> Result<String> {
-    let text = std::fs::read_to_string(requirements)
-        .with_context(|| format!("cannot read {requirements}"))?;
-    let mut stamp = text.clone();
+    let mut stamp = String::new();
+    add_to_stamp(requirements, &mut Vec::new(), &mut stamp)?;
+    Ok(stamp)
+}
+
+/// `including` is the chain of files that led here: an include cycle would recurse forever
+/// (the depth bound catches one spelled with different paths).
+fn add_to_stamp(requirements: &Utf8Path, including: &mut Vec<Utf8PathBuf>, stamp: &mut String) -> Result<()> {
+    let cycle = including.iter().any(|p| p == requirements) || including.len() >= 16;
+    if let Some(parent) = including.last().filter(|_| cycle) {
+        bail!("{parent}: `-r {requirements}` includes a file that includes it back: remove one of the two lines");
+    }
+    let text = std::fs::read_to_string(requirements).with_context(|| match including.last() {
+        Some(parent) => format!("cannot read {requirements}, included by {parent} with -r"),
+        None => format!("cannot read {requirements}"),
+    })?;
+    stamp.push_str(&text);
+    including.push(requirements.to_owned());
     for line in text.lines() {
         if let Some(included) = line.trim().strip_prefix("-r ") {
-            stamp.push_str(&requirements_stamp(&requirements.parent().unwrap().join(included.trim()))?);
+            let dir = requirements.parent().unwrap_or(Utf8Path::new("."));
+            add_to_stamp(&dir.join(included.trim()), including, stamp)?;
         }
     }
-    Ok(stamp)
+    including.pop();
+    Ok(())
 }
 
 fn find_python(sh: &Shell) -> Result<String> {
@@ -199,4 +216,22 @@ fn apt_install(sh: &Shell, packages: &[&str], what: &str) -> Result<()> {
         .run()
         .with_context(|| format!("installing {what} ({}) failed", packages.join(" ")))?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_stamp_follows_includes_and_refuses_a_cycle() {
+        let dir = Utf8PathBuf::try_from(std::env::temp_dir()).unwrap().join(format!("xtask-ci-stamp-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("a.txt"), "fastapi\n-r b.txt\n").unwrap();
+        std::fs::write(dir.join("b.txt"), "pytest\n").unwrap();
+        assert_eq!(requirements_stamp(&dir.join("a.txt")).unwrap(), "fastapi\n-r b.txt\npytest\n");
+        std::fs::write(dir.join("b.txt"), "pytest\n-r a.txt\n").unwrap();
+        let err = requirements_stamp(&dir.join("a.txt")).unwrap_err().to_string();
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert!(err.contains("b.txt: `-r ") && err.contains("a.txt` includes a file that includes it back"), "{err}");
+    }
 }
