@@ -4,10 +4,12 @@ import shutil
 import subprocess
 import sys
 
+import pytest
+
 from app.core.config import Settings
 from app.db.qdrant import VectorStore
 from app.services.embedding import HashingEmbedder
-from app.services.ingest import chunk_markdown, ingest_paths
+from app.services.ingest import chunk_markdown, collect, ingest_paths
 from tests.conftest import BACKEND, KNOWLEDGE, make_settings, running, subprocess_env
 
 DOC = """# Guide
@@ -137,3 +139,12 @@ async def test_the_cli_explains_a_locked_local_store(tmp_path):
         await store.close()
     assert result.returncode == 1
     assert "in use by another process" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_a_file_that_cannot_be_read_is_named_not_a_traceback(tmp_path):
+    # As root nothing is unreadable by permissions; /proc/self/mem is a regular file whose first
+    # bytes cannot be read (EIO), as a permission error would be for the Space's non-root user.
+    unreadable = tmp_path / "unreadable.md"
+    unreadable.symlink_to("/proc/self/mem")
+    with pytest.raises(ValueError, match=r"mem: cannot be read \(Input/output error\): make it a readable file"):
+        collect(str(unreadable))

@@ -157,6 +157,8 @@ def collect(raw_path: str) -> tuple[str, list[Chunk], int]:
             text = file.read_text(encoding="utf-8")
         except UnicodeDecodeError as err:
             raise ValueError(f"{file}: not UTF-8 text ({err.reason} at byte {err.start})") from None
+        except OSError as err:
+            raise ValueError(f"{file}: cannot be read ({err.strerror or err}): make it a readable file or leave it out") from None
         chunks.extend(chunk_markdown(text, origin, file.relative_to(base).as_posix()))
     return origin, chunks, len(files)
 
