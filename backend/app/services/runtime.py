@@ -56,9 +56,13 @@ class Services:
 
     async def close(self) -> None:
         if self._refresh is not None:
+            # A probe round still running would use the stores while they close.
             self._refresh.cancel()
-        await self.history.close()
-        await self.store.close()
+            await asyncio.gather(self._refresh, return_exceptions=True)
+        try:
+            await self.history.close()
+        finally:
+            await self.store.close()
 
     async def _probe(self, name: str, probe) -> dict:
         try:
