@@ -14,8 +14,6 @@ class HistoryStore(Protocol):
 
     async def close(self) -> None: ...
 
-    async def session_exists(self, session_id: UUID) -> bool: ...
-
     async def append(self, session_id: UUID, turns: list[tuple[str, str, list[Source]]]) -> None:
         """Stores (role, content, sources) turns in order, creating the session if it is new."""
 

@@ -97,7 +97,7 @@ class PostgresHistory:
             await self._run(SCHEMA)
             self._migrated = True
 
-    async def session_exists(self, session_id: UUID) -> bool:
+    async def _session_exists(self, session_id: UUID) -> bool:
         await self._ready()
         rows = await self._run("SELECT 1 FROM chat_sessions WHERE id = %s", (session_id,), fetch=True)
         return bool(rows)
@@ -122,7 +122,7 @@ class PostgresHistory:
             raise await self._unavailable(err) from err
 
     async def messages(self, session_id: UUID, limit: int | None = None) -> list[HistoryMessage] | None:
-        if not await self.session_exists(session_id):
+        if not await self._session_exists(session_id):
             return None
         rows = await self._run(
             "SELECT role, content, sources, created_at FROM ("

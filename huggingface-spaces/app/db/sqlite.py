@@ -83,10 +83,6 @@ class SqliteHistory:
                 self._db.close()
                 self._db = None
 
-    async def session_exists(self, session_id: UUID) -> bool:
-        row = await self._do(lambda db: db.execute("SELECT 1 FROM chat_sessions WHERE id = ?", (str(session_id),)).fetchone())
-        return row is not None
-
     async def append(self, session_id: UUID, turns: list[tuple[str, str, list[Source]]]) -> None:
         now = datetime.now(timezone.utc).isoformat()
 
