@@ -31,6 +31,8 @@ const STOP_GRACE: Duration = Duration::from_secs(10);
 const LOG_LINES: usize = 20;
 /// A chat answer embeds the question and searches the index: seconds, more on a loaded machine.
 const CHAT_TIMEOUT: Duration = Duration::from_secs(60);
+/// How much of an unexpected answer body an error quotes.
+const BODY_SHOWN: usize = 300;
 
 /// Where `deploy --local` keeps its state, all under `target/xtask/local/`.
 struct Paths {
@@ -187,7 +189,7 @@ impl LocalSpace {
             bail!("POST {url} answered {status}: {}\n  the Space's log is {}", error_detail(&text), self.paths.uvicorn_log());
         }
         serde_json::from_str(&text)
-            .with_context(|| format!("POST {url} answered {status} with a body that is not a chat answer: {}", clip(&text)))
+            .with_context(|| format!("POST {url} answered {status} with a body that is not a chat answer: {}", clip(&text, BODY_SHOWN)))
     }
 
     /// Leaves uvicorn and PostgreSQL running; their pid files are what `stop` reads.
@@ -348,7 +350,7 @@ fn post_json(url: &str, body: &str) -> Result<(u16, String)> {
 
 /// FastAPI's `detail`: a message, or a list of validation errors.
 fn error_detail(body: &str) -> String {
-    let Ok(json) = serde_json::from_str::<serde_json::Value>(body) else { return clip(body) };
+    let Ok(json) = serde_json::from_str::<serde_json::Value>(body) else { return clip(body, BODY_SHOWN) };
     match &json["detail"] {
         serde_json::Value::String(message) => message.clone(),
         serde_json::Value::Array(errors) => errors
@@ -356,13 +358,14 @@ fn error_detail(body: &str) -> String {
             .map(|e| e["msg"].as_str().map_or_else(|| e.to_string(), String::from))
             .collect::<Vec<_>>()
             .join("; "),
-        _ => clip(body),
+        _ => clip(body, BODY_SHOWN),
     }
 }
 
-fn clip(text: &str) -> String {
+/// At most `max` characters of `text`, trimmed; `…` marks a cut.
+pub(crate) fn clip(text: &str, max: usize) -> String {
     let text = text.trim();
-    match text.char_indices().nth(300) {
+    match text.char_indices().nth(max) {
         Some((end, _)) => format!("{}…", &text[..end]),
         None => text.to_owned(),
     }

@@ -73,7 +73,7 @@ pub(super) fn deploy(
     report.health = health.status;
     let answer_text = answer.answer.split_whitespace().collect::<Vec<_>>().join(" ");
     let sources: Vec<&str> = answer.sources.iter().map(|s| s.title.as_str()).collect();
-    report.chat_answer = Some(format!("{} (sources: {})", clip(&answer_text, 200), sources.join("; ")));
+    report.chat_answer = Some(format!("{} (sources: {})", local::clip(&answer_text, 200), sources.join("; ")));
     report.elapsed_seconds = progress.elapsed_secs();
     Ok((report, space))
 }
@@ -101,8 +101,4 @@ fn copy_tree(from: &Utf8Path, to: &Utf8Path) -> Result<()> {
         }
     }
     Ok(())
-}
-
-fn clip(text: &str, max: usize) -> String {
-    if text.chars().count() <= max { text.to_owned() } else { format!("{}…", text.chars().take(max).collect::<String>()) }
 }
