@@ -12,6 +12,7 @@ use camino::{Utf8Path, Utf8PathBuf};
 use xshell::{Shell, cmd};
 
 use super::{Paths, process};
+use crate::space::requirements;
 use crate::{ci, interrupt, settings};
 
 /// The one place the pgserver version is pinned: the backend's own test requirements.
@@ -152,11 +153,8 @@ pub(super) fn install(sh: &Shell, root: &Utf8Path, paths: &Paths) -> Result<Utf8
 fn pgserver_pin(file: &Utf8Path) -> Result<String> {
     let text = std::fs::read_to_string(file).with_context(|| format!("cannot read {file}"))?;
     for line in text.lines() {
-        let requirement = line.split('#').next().unwrap_or("").trim();
-        let name_end = requirement.find(|c: char| !(c.is_ascii_alphanumeric() || "-_.".contains(c))).unwrap_or(requirement.len());
-        let name = requirement[..name_end].to_ascii_lowercase().replace(['_', '.'], "-");
-        if name == "pgserver" {
-            return Ok(requirement.to_owned());
+        if requirements::requirement_name(line).is_some_and(|name| requirements::normalize(name) == "pgserver") {
+            return Ok(line.split('#').next().unwrap_or("").trim().to_owned());
         }
     }
     bail!("{file}: no `pgserver==VERSION` line: add one (deploy --local runs PostgreSQL from that wheel)")
