@@ -67,7 +67,8 @@ fn run_suite(sh: &Shell, project: &Project, suite: &str, python: Option<&Utf8Pat
         "xtask" => cmd!(sh, "cargo test --workspace --locked").run()?,
         "check" => flags::Check { staged: false }.run(sh, project)?,
         "hadolint" => {
-            let hadolint = venv_bin(python.unwrap(), "hadolint");
+            // The dev venv's programs sit beside its Python.
+            let hadolint = python.unwrap().with_file_name("hadolint");
             let dockerfile = project.root.join(settings::SPACE_DIR).join("Dockerfile");
             cmd!(sh, "{hadolint} {dockerfile}").run()?
         }
@@ -125,13 +126,9 @@ pub(crate) fn ensure_venv(sh: &Shell, venv: &Utf8Path, requirements: &Utf8Path) 
     Ok(python)
 }
 
-pub(crate) fn venv_bin(venv_or_python: &Utf8Path, name: &str) -> Utf8PathBuf {
-    let bin = if venv_or_python.ends_with("python") {
-        venv_or_python.parent().unwrap().to_owned()
-    } else {
-        venv_or_python.join("bin")
-    };
-    bin.join(name)
+/// The program `name` installed in `venv`.
+pub(crate) fn venv_bin(venv: &Utf8Path, name: &str) -> Utf8PathBuf {
+    venv.join("bin").join(name)
 }
 
 /// The content of `requirements` and of every file it includes with `-r`, so editing any of
