@@ -95,7 +95,7 @@ impl flags::Deploy {
         let target = DeployTarget::resolve(flags, &project.settings, terminal_prompt().as_mut().map(|p| p as _))?;
         let repo = target.repo_id();
         let secrets = match &self.secrets_file {
-            Some(path) => Some(secrets::Secrets::load(&utf8(path)?, &target.frontend_url)?),
+            Some(path) => Some(secrets::Secrets::load(&secrets_file(path)?, &target.frontend_url)?),
             None => None,
         };
         let token = token::Token::find(&|key| std::env::var(key).ok())?;
@@ -376,8 +376,9 @@ fn is_local_origin(url: &str) -> bool {
     ["://localhost", "://127.0.0.1", "://[::1]"].iter().any(|local| url.contains(local))
 }
 
-fn utf8(path: &std::path::Path) -> Result<Utf8PathBuf> {
-    Utf8PathBuf::from_path_buf(path.to_owned()).map_err(|p| anyhow::anyhow!("{} is not a UTF-8 path", p.display()))
+fn secrets_file(path: &std::path::Path) -> Result<Utf8PathBuf> {
+    Utf8PathBuf::from_path_buf(path.to_owned())
+        .map_err(|p| anyhow::anyhow!("--secrets-file {}: the path is not valid UTF-8: rename the file or move it to a UTF-8 path", p.display()))
 }
 
 /// Asks on the terminal, when stdin is one.
