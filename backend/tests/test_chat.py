@@ -49,6 +49,14 @@ async def test_an_empty_knowledge_base_says_how_to_fill_it(tmp_path):
     assert "set KNOWLEDGE_PATHS or run `python -m app.services.ingest PATH...`" in body["answer"]
 
 
+@pytest.mark.parametrize("question", ["???", "如何部署？"])
+async def test_a_question_sharing_no_word_with_the_docs_gets_no_arbitrary_sources(tmp_path, question):
+    async with running(with_knowledge(tmp_path)) as client:
+        body = (await client.post("/api/chat", json={"message": question})).json()
+    assert body["sources"] == []
+    assert "Nothing in the ingested documentation matches this question" in body["answer"]
+
+
 async def test_gemini_answer_is_grounded_in_the_retrieved_passages(tmp_path, gemini, pg_url):
     settings = with_knowledge(tmp_path, database_url=pg_url, **gemini_settings(gemini))
     async with running(settings) as client:

@@ -59,7 +59,10 @@ class RagService:
                 ),
                 text=h.payload.get("text", ""),
             )
+            # Not even one shared word (the local embedder on "???" or a question in another
+            # script): no source is more honest than five arbitrary ones at score 0.
             for h in hits
+            if h.score > 0
         ]
 
     async def prepare(self, request: ChatRequest) -> Prepared:
