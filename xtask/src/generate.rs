@@ -31,6 +31,7 @@ impl flags::Generate {
 /// Regenerates `huggingface-spaces/` atomically. Returns the files (relative to the Space
 /// folder) that were written, added or removed; empty when it was already up to date.
 pub(crate) fn generate(project: &Project) -> Result<Vec<Utf8PathBuf>> {
+    remove_leftovers(&project.root);
     let snapshot = Snapshot::worktree(&project.root, &project.settings)?;
     let expected = space::render(&snapshot, &project.settings.generator)?;
     let current = space_files(&snapshot);
@@ -56,11 +57,15 @@ pub(crate) fn changed_files(current: &SpaceFiles, expected: &SpaceFiles) -> Vec<
     changed
 }
 
+/// The names of a generate's staging tree and of the tree it moves aside, made unique by pid.
+const STAGING: &str = "staging-";
+const MOVED_ASIDE: &str = "old-";
+
 fn replace_tree(root: &Utf8Path, current: &SpaceFiles, expected: &SpaceFiles) -> Result<()> {
     let target = root.join(SPACE_DIR);
     let pid = std::process::id();
-    let staging = root.join(format!(".{SPACE_DIR}.staging-{pid}"));
-    let old = root.join(format!(".{SPACE_DIR}.old-{pid}"));
+    let staging = root.join(format!(".{SPACE_DIR}.{STAGING}{pid}"));
+    let old = root.join(format!(".{SPACE_DIR}.{MOVED_ASIDE}{pid}"));
     let built = write_staging(&target, &staging, current, expected);
     if let Err(err) = built {
         let _ = std::fs::remove_dir_all(&staging);
@@ -81,6 +86,20 @@ fn replace_tree(root: &Utf8Path, current: &SpaceFiles, expected: &SpaceFiles) ->
         std::fs::remove_dir_all(&old).with_context(|| format!("cannot remove the previous tree, moved to {old}"))?;
     }
     Ok(())
+}
+
+/// Removes the staging or moved-aside trees of a generate that was stopped midway (Ctrl-C,
+/// a kill), which would otherwise sit untracked in the root forever; those of a generate
+/// still running are left alone. Best effort: leftovers only cost space.
+fn remove_leftovers(root: &Utf8Path) {
+    let Ok(entries) = root.read_dir_utf8() else { return };
+    for entry in entries.flatten() {
+        let Some(rest) = entry.file_name().strip_prefix(&format!(".{SPACE_DIR}.")) else { continue };
+        let pid = [STAGING, MOVED_ASIDE].iter().find_map(|kind| rest.strip_prefix(kind)?.parse::<u32>().ok());
+        if pid.is_some_and(|pid| !crate::local::process::alive(pid)) {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
 }
 
 fn write_staging(target: &Utf8Path, staging: &Utf8Path, current: &SpaceFiles, expected: &SpaceFiles) -> Result<()> {

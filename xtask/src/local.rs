@@ -5,7 +5,7 @@
 //! docs/local.md.
 
 mod postgres;
-mod process;
+pub(crate) mod process;
 #[cfg(test)]
 mod tests;
 

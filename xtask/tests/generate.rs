@@ -145,6 +145,23 @@ fn a_failed_generate_leaves_the_previous_tree() {
 }
 
 #[test]
+fn the_leftovers_of_a_killed_generate_are_removed_and_a_running_ones_kept() {
+    let repo = Repo::with_fixture_backend("leftovers");
+    let mut gone = std::process::Command::new("true").spawn().unwrap();
+    let dead = gone.id();
+    gone.wait().unwrap();
+    let alive = std::process::id();
+    for name in [format!(".huggingface-spaces.staging-{dead}"), format!(".huggingface-spaces.old-{dead}"), format!(".huggingface-spaces.staging-{alive}")] {
+        repo.write(&format!("{name}/app/main.py"), "# half-written\n");
+    }
+    let run = repo.xtask_ok(&["generate"]);
+    assert_eq!(run.stdout, "huggingface-spaces/ is up to date\n");
+    assert!(!repo.path(&format!(".huggingface-spaces.staging-{dead}")).exists(), "{run}");
+    assert!(!repo.path(&format!(".huggingface-spaces.old-{dead}")).exists(), "{run}");
+    assert!(repo.path(&format!(".huggingface-spaces.staging-{alive}")).exists(), "a running generate's staging tree is not touched");
+}
+
+#[test]
 fn contract_violations_name_file_line_and_rule() {
     let cases: [(&str, &str, &str, &str); 4] = [
         (

@@ -3,6 +3,7 @@
 use anyhow::{Context, Result, bail};
 use camino::{Utf8Path, Utf8PathBuf};
 
+use crate::local::process;
 use crate::settings;
 
 /// Held for the whole deploy; the file is removed on drop (success, error or Ctrl-C).
@@ -25,7 +26,7 @@ impl Lock {
                 Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists => {
                     let holder = std::fs::read_to_string(&path).unwrap_or_default();
                     let pid: Option<u32> = holder.trim().parse().ok();
-                    if pid.is_some_and(alive) {
+                    if pid.is_some_and(process::alive) {
                         bail!(
                             "another `cargo xtask deploy` (pid {}) is running in this repository: wait for it to \
                              finish (if it is gone, delete {path})",
@@ -46,10 +47,4 @@ impl Drop for Lock {
     fn drop(&mut self) {
         let _ = std::fs::remove_file(&self.path);
     }
-}
-
-fn alive(pid: u32) -> bool {
-    // SAFETY: signal 0 only asks whether the process exists.
-    let answer = unsafe { libc::kill(pid as libc::pid_t, 0) };
-    answer == 0 || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
 }

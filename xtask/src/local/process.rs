@@ -86,6 +86,13 @@ pub(super) fn stop_pid(pid: u32, name: &str, marker: &str, signal: libc::c_int, 
     Ok(true)
 }
 
+/// Whether a process with this pid exists (possibly another user's).
+pub(crate) fn alive(pid: u32) -> bool {
+    // SAFETY: signal 0 only asks whether the process exists.
+    let answer = unsafe { libc::kill(pid as libc::pid_t, 0) };
+    answer == 0 || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
+}
+
 /// kill(2); a process that is already gone counts as signalled.
 fn send(pid: u32, signal: libc::c_int) -> std::io::Result<()> {
     // SAFETY: kill(2) has no memory-safety preconditions.
