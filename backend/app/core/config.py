@@ -40,7 +40,7 @@ class Settings(BaseSettings):
     qdrant_collection: str = Field("docs", description="Qdrant collection holding the knowledge chunks")
     database_url: str = Field("", description="PostgreSQL connection string with `?sslmode=require` (empty: SQLite file under DATA_DIR)")
     allowed_origins: str = Field("http://localhost:5173,http://localhost:3000", description="Frontend URLs allowed by CORS (comma-separated)")
-    log_level: str = Field("INFO", description="Log level: DEBUG, INFO, WARNING or ERROR")
+    log_level: str = Field("INFO", description="Log level: DEBUG, INFO, WARNING, ERROR or CRITICAL")
     data_dir: str = Field(".data", description="Writable folder for the embedded defaults (local Qdrant, SQLite history)")
     knowledge_paths: str = Field("", description="Markdown files or folders (comma-separated) ingested at startup; unchanged ones are skipped")
     gemini_base_url: str = Field("", description="Gemini API endpoint override (a proxy or a test server); empty: Google's")
