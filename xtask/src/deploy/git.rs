@@ -176,22 +176,24 @@ impl Clone {
     /// `.gitattributes` stays unless `files` brings its own; stages everything and returns
     /// what changed.
     pub(crate) fn mirror(&self, env: &GitEnv, source: &Utf8Path, files: &[Utf8PathBuf]) -> Result<Vec<Change>> {
-        for entry in self.path().read_dir_utf8()? {
-            let entry = entry?;
+        let clone = self.path();
+        for entry in clone.read_dir_utf8().with_context(|| format!("cannot list the clone {clone}"))? {
+            let entry = entry.with_context(|| format!("cannot list the clone {clone}"))?;
             let name = entry.file_name();
             if name == ".git" || name == GITATTRIBUTES {
                 continue;
             }
-            if entry.file_type()?.is_dir() {
-                std::fs::remove_dir_all(entry.path())?;
-            } else {
-                std::fs::remove_file(entry.path())?;
-            }
+            let path = entry.path();
+            let removed = match entry.file_type() {
+                Ok(kind) if kind.is_dir() => std::fs::remove_dir_all(path),
+                _ => std::fs::remove_file(path),
+            };
+            removed.with_context(|| format!("cannot clear {path} in the clone"))?;
         }
         for file in files {
-            let to = self.path().join(file);
+            let to = clone.join(file);
             if let Some(parent) = to.parent() {
-                std::fs::create_dir_all(parent)?;
+                std::fs::create_dir_all(parent).with_context(|| format!("cannot create {parent} in the clone"))?;
             }
             std::fs::copy(source.join(file), &to).with_context(|| format!("cannot copy {source}/{file} into the clone"))?;
         }
@@ -217,9 +219,10 @@ impl Clone {
         let mut suspects = Vec::new();
         for change in changes.iter().filter(|c| c.status != "deleted") {
             let path = self.path().join(&change.path);
-            let size = std::fs::metadata(&path)?.len();
+            let cannot_read = || format!("cannot read {} in the clone", change.path);
+            let size = std::fs::metadata(&path).with_context(cannot_read)?.len();
             let mut head = Vec::with_capacity(8000);
-            std::fs::File::open(&path)?.take(8000).read_to_end(&mut head)?;
+            std::fs::File::open(&path).and_then(|file| file.take(8000).read_to_end(&mut head)).with_context(cannot_read)?;
             if size > MAX_PLAIN_FILE {
                 suspects.push((change.path.as_str(), format!("{:.1} MiB, over the Hub's 10 MiB limit", size as f64 / 1048576.0)));
             } else if head.contains(&0) {

@@ -189,8 +189,10 @@ fn init(bin: &Utf8Path, user: Option<&ServerUser>, paths: &Paths) -> Result<()> 
 /// A data directory from another major version (after a `pgserver` upgrade) cannot be
 /// opened; say so rather than leave the user with PostgreSQL's log.
 fn ensure_same_major(bin: &Utf8Path, paths: &Paths) -> Result<()> {
-    let data = std::fs::read_to_string(paths.pgdata.join("PG_VERSION"))?.trim().to_owned();
-    let output = Command::new(bin.join("postgres")).arg("--version").output()?;
+    let version_file = paths.pgdata.join("PG_VERSION");
+    let data = std::fs::read_to_string(&version_file).with_context(|| format!("cannot read {version_file}"))?.trim().to_owned();
+    let program = bin.join("postgres");
+    let output = Command::new(&program).arg("--version").output().with_context(|| format!("cannot run {program} --version"))?;
     // `postgres (PostgreSQL) 16.2`
     let version = String::from_utf8_lossy(&output.stdout);
     let server = version.split_whitespace().last().and_then(|v| v.split('.').next()).unwrap_or_default();
