@@ -22,7 +22,7 @@ def _validation_detail(err: RequestValidationError) -> str:
     """FastAPI's error list as one readable line: `message: must not be empty or only whitespace`."""
     parts = []
     for error in err.errors():
-        where = ".".join(str(p) for p in error["loc"] if p != "body") or "body"
+        where = ".".join(str(p) for p in error["loc"] if p not in ("body", "path")) or "body"
         message = error["msg"].removeprefix("Value error, ")
         if error["type"] == "json_invalid":
             where = "body"
