@@ -13,7 +13,7 @@ from app.core import logging as app_logging
 from app.core.config import Settings, load_settings
 from app.core.errors import ServiceUnavailable, UnexpectedErrors
 from app.core.limits import BodySizeLimit
-from app.services.runtime import Services
+from app.services.runtime import HEALTH_CACHE_S, Services
 
 log = logging.getLogger("app.main")
 
@@ -31,12 +31,12 @@ def _validation_detail(err: RequestValidationError) -> str:
     return "; ".join(parts)
 
 
-def create_app(settings: Settings, health_cache_s: float | None = None) -> FastAPI:
+def create_app(settings: Settings, health_cache_s: float = HEALTH_CACHE_S) -> FastAPI:
     app_logging.configure(settings.log_level)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
-        services = Services(settings) if health_cache_s is None else Services(settings, health_cache_s)
+        services = Services(settings, health_cache_s)
         await services.open()
         app.state.services = services
         log.info("ready: qdrant=%s history=%s answers=%s", "local" if services.store.local else "cloud",
