@@ -104,7 +104,7 @@ fn remove_leftovers(root: &Utf8Path) {
 
 fn write_staging(target: &Utf8Path, staging: &Utf8Path, current: &SpaceFiles, expected: &SpaceFiles) -> Result<()> {
     if staging.exists() {
-        std::fs::remove_dir_all(staging)?;
+        std::fs::remove_dir_all(staging).with_context(|| format!("cannot remove the old staging tree {staging}"))?;
     }
     for (path, bytes) in expected {
         let dest = staging.join(path);

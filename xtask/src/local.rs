@@ -317,7 +317,7 @@ pub(crate) fn ensure_not_running(project: &Project) -> Result<()> {
 
 /// Venvs of earlier requirements are dead weight (hundreds of MB each).
 fn remove_other_venvs(paths: &Paths, keep: &Utf8Path) -> Result<()> {
-    for entry in std::fs::read_dir(&paths.dir)?.flatten() {
+    for entry in std::fs::read_dir(&paths.dir).with_context(|| format!("cannot list {}", paths.dir))?.flatten() {
         let path = paths.dir.join(entry.file_name().to_string_lossy().as_ref());
         if path.file_name().is_some_and(|n| n.starts_with("venv-")) && path != keep {
             std::fs::remove_dir_all(&path).with_context(|| format!("cannot remove the outdated venv {path}"))?;

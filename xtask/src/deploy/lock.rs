@@ -20,7 +20,7 @@ impl Lock {
             match std::fs::File::options().write(true).create_new(true).open(&path) {
                 Ok(mut file) => {
                     use std::io::Write;
-                    writeln!(file, "{}", std::process::id())?;
+                    writeln!(file, "{}", std::process::id()).with_context(|| format!("cannot write the deploy lock {path}"))?;
                     return Ok(Lock { path });
                 }
                 Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists => {
