@@ -72,7 +72,8 @@ def fake_gemini_embedding(text: str, dimensions: int = 768) -> list[float]:
 
 
 class FakeGemini(_Server):
-    """`mode`: "ok", "down" (500 on every call), "quota" (429) or "answers_down" (500 on generation only)."""
+    """`mode`: "ok", "down" (500 on every call), "quota" (429), "answers_down" (500 on generation only)
+    or "blocked" (generation answers a candidate without text, finish reason SAFETY)."""
 
     _PATH = re.compile(r"^/v1beta/models/([^:/?]+)(?::(\w+))?")
 
@@ -121,17 +122,19 @@ class FakeGemini(_Server):
                 text = " ".join(p["text"] for p in request["content"]["parts"])
                 embeddings.append({"values": fake_gemini_embedding(text)})
             return send_json(handler, 200, {"embeddings": embeddings})
+        blocked = {"candidates": [{"finishReason": "SAFETY", "index": 0}], "modelVersion": model}
         if method == "generateContent":
-            return send_json(handler, 200, self._response(self.answer_for(body), model))
+            return send_json(handler, 200, blocked if self.mode == "blocked" else self._response(self.answer_for(body), model))
         if method == "streamGenerateContent":
             words = self.answer_for(body).split(" ")
             pieces = [" ".join(words[i : i + 3]) + (" " if i + 3 < len(words) else "") for i in range(0, len(words), 3)]
+            responses = [blocked] if self.mode == "blocked" else [self._response(piece, model) for piece in pieces]
             handler.send_response(200)
             handler.send_header("content-type", "text/event-stream")
             handler.send_header("transfer-encoding", "chunked")
             handler.end_headers()
-            for piece in pieces:
-                event = f"data: {json.dumps(self._response(piece, model))}\r\n\r\n".encode()
+            for response in responses:
+                event = f"data: {json.dumps(response)}\r\n\r\n".encode()
                 handler.wfile.write(b"%x\r\n%s\r\n" % (len(event), event))
                 handler.wfile.flush()
             handler.wfile.write(b"0\r\n\r\n")

@@ -288,3 +288,17 @@ async def test_an_unexpected_error_is_a_json_500_the_browser_can_read(tmp_path, 
     assert response.status_code == 500
     assert response.headers["access-control-allow-origin"] == "http://localhost:5173"
     assert "internal error" in response.json()["detail"]
+
+
+async def test_a_blocked_answer_is_a_503_and_is_not_stored_as_an_empty_turn(tmp_path, gemini):
+    async with running(with_knowledge(tmp_path, **gemini_settings(gemini))) as client:
+        first = (await client.post("/api/chat", json={"message": "How do I deploy?"})).json()
+        gemini.mode = "blocked"
+        question = {"message": "And then?", "session_id": first["session_id"]}
+        whole = await client.post("/api/chat", json=question)
+        streamed = sse_events((await client.post("/api/chat/stream", json=question)).text)
+        history = (await client.get(f"/api/chat/history/{first['session_id']}")).json()
+    assert whole.status_code == 503 and "finish reason" in whole.json()["detail"] and "SAFETY" in whole.json()["detail"]
+    assert [name for name, _ in streamed] == ["sources", "error"]
+    assert "SAFETY" in streamed[1][1]["detail"]
+    assert [m["role"] for m in history["messages"]] == ["user", "assistant"]

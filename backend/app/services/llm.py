@@ -5,6 +5,7 @@ from collections.abc import AsyncIterator
 from typing import Protocol
 
 from app.core.config import Settings
+from app.core.errors import ServiceUnavailable
 from app.core.gemini import make_client, unavailable
 from app.models.schemas import HistoryMessage, Passage
 from app.services.embedding import terms
@@ -61,19 +62,24 @@ class GeminiWriter:
         except Exception as err:
             raise unavailable(err) from err
         if not response.text:
-            raise unavailable(ValueError(f"the model returned no text (finish reason: {_finish_reason(response)})"))
+            raise _no_text(response)
         return response.text
 
     async def stream(self, question: str, passages: list[Passage], history: list[HistoryMessage]) -> AsyncIterator[str]:
+        wrote, last = False, None
         try:
             chunks = await self.client.aio.models.generate_content_stream(
                 model=self.model, contents=self._contents(question, passages, history), config=self.config
             )
-            async for chunk in chunks:
-                if chunk.text:
-                    yield chunk.text
+            async for last in chunks:
+                if last.text:
+                    wrote = True
+                    yield last.text
         except Exception as err:
             raise unavailable(err) from err
+        # As in write(): an empty answer (blocked, say) is an error, not a turn stored without text.
+        if not wrote:
+            raise _no_text(last)
 
     async def probe(self) -> dict:
         try:
@@ -85,9 +91,10 @@ class GeminiWriter:
         return {"status": "ok"}
 
 
-def _finish_reason(response) -> str:
-    candidates = response.candidates or []
-    return str(candidates[0].finish_reason) if candidates else "no candidates"
+def _no_text(response) -> ServiceUnavailable:
+    candidates = (response.candidates if response is not None else None) or []
+    reason = str(candidates[0].finish_reason) if candidates else "no candidates"
+    return unavailable(ValueError(f"the model returned no text (finish reason: {reason})"))
 
 
 def excerpt(text: str, question: str, limit: int = EXCERPT_CHARS) -> str:
