@@ -262,6 +262,19 @@ fn each_invalid_secret_is_refused_before_any_request() {
 }
 
 #[test]
+fn a_refused_secret_is_reported_without_its_value() {
+    let s = setup();
+    s.hub.add_space(SPACE);
+    s.hub.state().refuse_secrets = true;
+    let value = "postgresql://u:s3cr3t-pw@ep-1.neon.tech/db?sslmode=require";
+    let path = s.sandbox.dir.join("secrets.env");
+    std::fs::write(&path, format!("DATABASE_URL={value}\n")).unwrap();
+    let run = s.deploy(&["--secrets-file", path.to_str().unwrap(), "--no-verify"]);
+    assert!(!run.success && run.stderr.contains("cannot set the secret DATABASE_URL") && run.stderr.contains("422"), "{run}");
+    assert!(!run.stdout.contains("s3cr3t") && !run.stderr.contains("s3cr3t"), "the secret's value is in the output\n{run}");
+}
+
+#[test]
 fn without_a_secrets_file_the_table_is_printed() {
     let s = setup();
     s.hub.add_space(SPACE);

@@ -132,7 +132,11 @@ impl Hub {
         let path = format!("/api/spaces/{repo}/secrets");
         match self.call("POST", &path, Some(json!({ "key": key, "value": value })))? {
             (200 | 201 | 204, _) => Ok(()),
-            (status, body) => bail!("cannot set the secret {key}: {}", unexpected(&format!("POST {path}"), status, &body)),
+            (status, body) => {
+                // An error body may quote the value it refused; the value never reaches the output.
+                let body = if value.is_empty() { body } else { body.replace(value, "<the value>") };
+                bail!("cannot set the secret {key}: {}", unexpected(&format!("POST {path}"), status, &body))
+            }
         }
     }
 

@@ -39,6 +39,8 @@ pub struct State {
     pub create_status: Option<u16>,
     pub private: bool,
     pub secrets: Vec<(String, String)>,
+    /// Refuse every secret with a 422 whose body quotes the value, as a validating API may.
+    pub refuse_secrets: bool,
     /// Runtime stages still to answer, one per `GET .../runtime`; the last one repeats.
     pub runtime: VecDeque<String>,
     /// The stages a push starts (the Hub rebuilds the Space on every push).
@@ -91,6 +93,7 @@ impl Hub {
             create_status: None,
             private: false,
             secrets: Vec::new(),
+            refuse_secrets: false,
             runtime: VecDeque::from(["RUNNING".to_owned()]),
             after_push: vec!["BUILDING".into(), "APP_STARTING".into(), "RUNNING".into()],
             after_restart: vec!["BUILDING".into(), "RUNNING".into()],
@@ -298,6 +301,9 @@ fn space_api(ctx: &Ctx, method: &str, user: &str, space: &str, rest: &[&str], se
         ("POST", ["secrets"]) => {
             let body: serde_json::Value = serde_json::from_slice(&seen.body).unwrap_or_default();
             match (body["key"].as_str(), body["value"].as_str()) {
+                (Some(_), Some(value)) if state.refuse_secrets => {
+                    json(422, &serde_json::json!({ "error": format!("invalid value: {value}") }).to_string())
+                }
                 (Some(key), Some(value)) => {
                     state.secrets.push((key.to_owned(), value.to_owned()));
                     json(200, "{}")
