@@ -244,8 +244,13 @@ pub(crate) fn validate_repo_name(key: &str, name: &str) -> Result<()> {
 pub(crate) fn origin(key: &str, url: &str) -> Result<String> {
     let trimmed = url.trim().trim_end_matches('/');
     let host = trimmed.strip_prefix("https://").or_else(|| trimmed.strip_prefix("http://"));
+    // The port, when there is one, is what follows the last `:` outside an IPv6 `[...]`.
+    let port_ok = |host: &str| match host.rsplit_once(':').filter(|(_, port)| !port.contains(']')) {
+        Some((_, port)) => port.parse::<u16>().is_ok_and(|p| p > 0),
+        None => true,
+    };
     let valid = host.is_some_and(|host| {
-        !host.is_empty() && !host.contains(['/', '?', '#', ' ', '@']) && !host.starts_with(':')
+        !host.is_empty() && !host.contains(['/', '?', '#', ' ', '@']) && !host.starts_with(':') && port_ok(host)
     });
     ensure!(valid, "{key} `{url}` is not an origin: write it as `https://host` (optionally `:port`), without a path");
     Ok(trimmed.to_owned())
@@ -359,7 +364,9 @@ mod tests {
     fn origins_lose_a_trailing_slash_and_refuse_paths() {
         assert_eq!(origin("frontend-url", "https://x.dev/").unwrap(), "https://x.dev");
         assert_eq!(origin("space-url", "http://127.0.0.1:7860").unwrap(), "http://127.0.0.1:7860");
-        for bad in ["x.dev", "ftp://x.dev", "https://x.dev/app", "https://"] {
+        assert_eq!(origin("space-url", "http://[::1]:7860").unwrap(), "http://[::1]:7860");
+        assert_eq!(origin("space-url", "http://[::1]").unwrap(), "http://[::1]");
+        for bad in ["x.dev", "ftp://x.dev", "https://x.dev/app", "https://", "https://x.dev:", "https://x.dev:port", "https://x.dev:99999", "https://a:b:c"] {
             assert!(origin("frontend-url", bad).is_err(), "{bad}");
         }
     }
