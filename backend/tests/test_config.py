@@ -28,6 +28,8 @@ BAD_VALUES = [
     ("QDRANT_COLLECTION", "", "QDRANT_COLLECTION must be a non-empty name"),
     ("QDRANT_COLLECTION", "team/docs", "QDRANT_COLLECTION must be a non-empty name without"),
     ("LOG_LEVEL", "LOUD", "LOG_LEVEL must be one of"),
+    ("ALLOWED_ORIGINS", "http://localhost:5173,my-app.vercel.app", "ALLOWED_ORIGINS entry 'my-app.vercel.app' is not an origin"),
+    ("ALLOWED_ORIGINS", "https://my-app.vercel.app/chat", "write scheme and host only, such as https://my-app.vercel.app"),
     ("QDRANT_API_KEY", "key-without-url", "QDRANT_API_KEY is set but QDRANT_URL is not"),
     ("DATA_DIR", "/proc/version/data", "DATA_DIR '/proc/version/data' cannot be created or written"),
 ]

@@ -89,6 +89,22 @@ class Settings(BaseSettings):
             raise ValueError("points at a remote host without `sslmode=require`: append `?sslmode=require` (Neon needs it)")
         return value
 
+    @field_validator("allowed_origins")
+    @classmethod
+    def origin_list(cls, value: str) -> str:
+        # A browser sends `Origin: https://host[:port]`; an entry without a scheme, or with a path,
+        # never matches it, and the page fails with a CORS error that does not say why.
+        # Origins are public (every CORS answer repeats them), so the entry may be quoted.
+        for origin in (o.strip().rstrip("/") for o in value.split(",")):
+            if not origin or origin == "*":
+                continue
+            parts = _split_url(origin)
+            if parts.scheme not in ("http", "https") or not parts.hostname or parts.path or parts.query:
+                raise ValueError(
+                    f"entry {origin[:60]!r} is not an origin: write scheme and host only, such as https://my-app.vercel.app"
+                )
+        return value
+
     @field_validator("log_level")
     @classmethod
     def known_level(cls, value: str) -> str:
