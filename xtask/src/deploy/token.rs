@@ -30,7 +30,9 @@ impl Token {
             (None, Some(home), ..) => Utf8PathBuf::from(home).join("token"),
             (None, None, Some(cache), _) => Utf8PathBuf::from(cache).join("huggingface/token"),
             (None, None, None, Some(home)) => Utf8PathBuf::from(home).join(".cache/huggingface/token"),
-            (None, None, None, None) => Utf8PathBuf::from("~/.cache/huggingface/token"),
+            (None, None, None, None) => anyhow::bail!(
+                "no Hugging Face token: set HF_TOKEN (HOME, HF_HOME and HF_TOKEN_PATH are all unset, so there is no token file to read)"
+            ),
         };
         let text = match std::fs::read_to_string(&path) {
             Ok(text) => text,
@@ -54,6 +56,12 @@ impl Token {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn without_home_or_token_paths_only_hf_token_is_asked_for() {
+        let err = find(&[]).unwrap_err().to_string();
+        assert!(err.contains("set HF_TOKEN") && err.contains("no token file"), "{err}");
+    }
 
     fn find(vars: &[(&str, &str)]) -> Result<Token> {
         let vars: Vec<(String, String)> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
