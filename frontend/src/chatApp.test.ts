@@ -167,6 +167,25 @@ describe('ChatApp', () => {
     expect(document.activeElement).toBe(input());
   });
 
+  it('stops the request of a conversation the user has left', async () => {
+    let closed!: Promise<void>;
+    handler = (_req, res) => {
+      closed = new Promise((resolve) => res.on('close', () => resolve()));
+      res.writeHead(200, { 'Content-Type': 'text/event-stream' });
+      res.write('event: delta\ndata: {"text": "Half an ans"}\n\n'); // and never more
+    };
+    await startApp();
+    input().value = 'old question';
+    press('Enter');
+    await vi.waitFor(() => expect(messages()).toEqual(['message user', 'message assistant streaming']));
+
+    (document.getElementById('new-chat') as HTMLButtonElement).click();
+
+    await closed; // without the abort, the connection stays open until the 90 s timeout
+    await settle();
+    expect(messages()).toEqual([]);
+  });
+
   it('sends a suggestion and keeps the focus in the question box', async () => {
     handler = (_req, res) => answer(res, 'Suggested answer.');
     await startApp();

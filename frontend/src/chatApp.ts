@@ -28,6 +28,8 @@ export class ChatApp {
   private pending = false;
   /** Bumped by "New conversation", so a late reply to the old one is dropped. */
   private generation = 0;
+  /** Aborts the answer on its way, when "New conversation" makes it unwanted. */
+  private inFlight: AbortController | null = null;
 
   constructor(
     root: Document,
@@ -96,8 +98,10 @@ export class ChatApp {
       bubble = partial;
       if (first) question.scrollIntoView({ block: 'start' });
     };
+    const request = new AbortController();
+    this.inFlight = request;
     try {
-      const reply = await this.ask(text, showPartial);
+      const reply = await this.ask(text, showPartial, request.signal);
       if (generation !== this.generation) return;
       this.session.set(reply.sessionId);
       bubble.replaceWith(renderEntry({ kind: 'assistant', text: reply.answer, sources: reply.sources }));
@@ -110,19 +114,20 @@ export class ChatApp {
       if (!this.input.value) this.input.value = text;
       this.scrollToEnd();
     } finally {
+      if (this.inFlight === request) this.inFlight = null;
       if (generation === this.generation) this.setPending(false);
     }
   }
 
-  private async ask(text: string, onText: (answerSoFar: string) => void): Promise<ChatReply> {
+  private async ask(text: string, onText: (answerSoFar: string) => void, signal: AbortSignal): Promise<ChatReply> {
     const sessionId = this.session.get();
     try {
-      return await this.backend.streamMessage(text, sessionId, onText);
+      return await this.backend.streamMessage(text, sessionId, onText, signal);
     } catch (err) {
       // The backend no longer knows the session (e.g. its data folder was reset): go on in a new one.
       if (sessionId && err instanceof ChatError && err.status === 404) {
         this.session.clear();
-        return this.backend.streamMessage(text, null, onText);
+        return this.backend.streamMessage(text, null, onText, signal);
       }
       throw err;
     }
@@ -163,6 +168,8 @@ export class ChatApp {
 
   private startNewConversation(): void {
     this.generation += 1;
+    this.inFlight?.abort();
+    this.inFlight = null;
     this.session.clear();
     this.messages.replaceChildren();
     this.welcome.hidden = false;

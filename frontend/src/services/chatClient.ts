@@ -59,25 +59,27 @@ export class ChatClient {
       : 'http://localhost:8000';
   }
 
-  async sendMessage(message: string, sessionId?: string | null): Promise<ChatReply> {
-    const response = await this.open('/api/chat', chatRequest(message, sessionId));
+  async sendMessage(message: string, sessionId?: string | null, signal?: AbortSignal): Promise<ChatReply> {
+    const response = await this.open('/api/chat', chatRequest(message, sessionId), { signal });
     return parseChatReply(await readJson(response));
   }
 
   /**
    * Like `sendMessage`, but the answer arrives as server-sent events; `onText` gets the answer
    * so far after each piece. Falls back to `sendMessage` on a backend without the stream route.
+   * `signal` stops the request when the answer is no longer wanted (the server then stops streaming).
    */
   async streamMessage(
     message: string,
     sessionId: string | null | undefined,
     onText: (answerSoFar: string) => void,
+    signal?: AbortSignal,
   ): Promise<ChatReply> {
     let response: Response;
     try {
-      response = await this.open('/api/chat/stream', chatRequest(message, sessionId), { idle: true });
+      response = await this.open('/api/chat/stream', chatRequest(message, sessionId), { idle: true, signal });
     } catch (err) {
-      if (err instanceof ChatError && err.routeMissing) return this.sendMessage(message, sessionId);
+      if (err instanceof ChatError && err.routeMissing) return this.sendMessage(message, sessionId, signal);
       throw err;
     }
     // `sources` arrives first, but `done` repeats it with the whole answer: only deltas and
@@ -115,16 +117,24 @@ export class ChatClient {
   /**
    * The response once its headers arrive, or a ChatError. The timeout covers the wait for
    * the headers and then, with `idle`, every pause in the body (streams may run long but
-   * must keep moving); otherwise the whole body.
+   * must keep moving); otherwise the whole body. The caller's `signal` aborts it too, and
+   * the call then rejects with an AbortError, not a ChatError: nobody is waiting to read it.
    */
-  private async open(path: string, init: RequestInit = {}, { idle = false } = {}): Promise<Response> {
+  private async open(
+    path: string,
+    init: RequestInit = {},
+    { idle = false, signal }: { idle?: boolean; signal?: AbortSignal } = {},
+  ): Promise<Response> {
+    if (signal?.aborted) throw cancelled();
     const timeout = new AbortController();
+    signal?.addEventListener('abort', () => timeout.abort(), { once: true });
     let timer = setTimeout(() => timeout.abort(), REQUEST_TIMEOUT_MS);
     let response: Response;
     try {
       response = await fetch(this.baseUrl + path, { ...init, signal: timeout.signal });
     } catch {
       clearTimeout(timer);
+      if (signal?.aborted) throw cancelled();
       throw timeout.signal.aborted ? this.timeoutError() : await this.diagnoseNetworkFailure();
     }
     if (!response.ok) {
@@ -152,7 +162,9 @@ export class ChatClient {
         } catch {
           clearTimeout(timer);
           controller.error(
-            timeout.signal.aborted
+            signal?.aborted
+              ? cancelled()
+              : timeout.signal.aborted
               ? this.timeoutError()
               : new ChatError('offline', `The connection to the chatbot server at ${this.baseUrl} broke during the answer. Try again.`),
           );
@@ -198,6 +210,11 @@ export class ChatClient {
         '(a sleeping Hugging Face Space takes a minute to wake): try again shortly.',
     );
   }
+}
+
+// Not `signal.throwIfAborted()` / `signal.reason`: Safari before 15.4 has neither.
+function cancelled(): DOMException {
+  return new DOMException('The answer is no longer wanted.', 'AbortError');
 }
 
 function chatRequest(message: string, sessionId?: string | null): RequestInit {
