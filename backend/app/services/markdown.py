@@ -1,4 +1,4 @@
-"""Markdown paragraphs, the unit in which sections are split and answers quoted."""
+"""Markdown paragraphs, the unit in which sections are split and answers quoted, and clipping."""
 
 
 def paragraphs(text: str) -> list[str]:
@@ -13,3 +13,8 @@ def paragraphs(text: str) -> list[str]:
     if pending:
         blocks.append("\n\n".join(pending).strip())
     return [b for b in blocks if b]
+
+
+def clip(text: str, limit: int) -> str:
+    """`text` if it fits in `limit` characters, else cut at a word boundary and marked with " …"."""
+    return text if len(text) <= limit else text[:limit].rsplit(" ", 1)[0] + " …"

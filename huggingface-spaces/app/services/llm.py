@@ -9,7 +9,7 @@ from app.core.errors import ServiceUnavailable
 from app.core.gemini import make_client, unavailable
 from app.models.schemas import HistoryMessage, Passage
 from app.services.embedding import terms
-from app.services.markdown import paragraphs
+from app.services.markdown import clip, paragraphs
 
 PROBE_TIMEOUT_S = 3.0
 OFFLINE_LABEL = "Offline answer (GEMINI_API_KEY is not set, so this quotes the documentation instead of writing a reply):"
@@ -109,7 +109,7 @@ def excerpt(text: str, question: str, limit: int = EXCERPT_CHARS) -> str:
         chosen.add(i)
         used += len(blocks[i])
     body = "\n\n".join(blocks[i] for i in sorted(chosen))
-    return body if len(body) <= limit else body[:limit].rsplit(" ", 1)[0] + " …"
+    return clip(body, limit)
 
 
 class OfflineWriter:

@@ -11,6 +11,7 @@ from app.db.qdrant import VectorStore
 from app.models.schemas import ChatRequest, ChatResponse, HistoryMessage, Passage, Source
 from app.services.embedding import Embedder
 from app.services.llm import AnswerWriter
+from app.services.markdown import clip
 
 log = logging.getLogger(__name__)
 
@@ -36,8 +37,7 @@ class Prepared:
 
 
 def _snippet(text: str) -> str:
-    flat = " ".join(text.split())
-    return flat if len(flat) <= SNIPPET_CHARS else flat[:SNIPPET_CHARS].rsplit(" ", 1)[0] + " …"
+    return clip(" ".join(text.split()), SNIPPET_CHARS)
 
 
 class RagService:
