@@ -5,7 +5,7 @@ import uuid
 
 import pytest
 
-from app.core.errors import ServiceUnavailable
+from app.core.errors import INTERNAL_ERROR, ServiceUnavailable
 from app.db.postgres import PostgresHistory
 from app.models.schemas import MAX_MESSAGE_CHARS
 from app.services.llm import OFFLINE_LABEL
@@ -302,3 +302,16 @@ async def test_a_blocked_answer_is_a_503_and_is_not_stored_as_an_empty_turn(tmp_
     assert [name for name, _ in streamed] == ["sources", "error"]
     assert "SAFETY" in streamed[1][1]["detail"]
     assert [m["role"] for m in history["messages"]] == ["user", "assistant"]
+
+
+async def test_an_unexpected_error_mid_stream_ends_it_with_an_error_event(tmp_path, monkeypatch):
+    async with running(make_settings(tmp_path)) as client:
+        async def broken(request, prepared):
+            yield "Half an "
+            raise RuntimeError("a bug")
+
+        monkeypatch.setattr(client.app.state.services.rag, "stream", broken)
+        response = await client.post("/api/chat/stream", json={"message": "hi"})
+    events = sse_events(response.text)
+    assert [name for name, _ in events] == ["sources", "delta", "error"]
+    assert events[-1][1] == {"detail": INTERNAL_ERROR, "service": "fastapi"}

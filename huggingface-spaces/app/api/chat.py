@@ -7,7 +7,7 @@ from uuid import UUID
 from fastapi import APIRouter, Depends, HTTPException
 from fastapi.responses import StreamingResponse
 
-from app.core.errors import ServiceUnavailable
+from app.core.errors import INTERNAL_ERROR, ServiceUnavailable
 from app.models.schemas import ChatRequest, ChatResponse, ErrorResponse, HistoryResponse
 from app.services.rag_service import UnknownSession
 from app.services.runtime import Services, get_services
@@ -53,6 +53,12 @@ async def chat_stream(request: ChatRequest, services: Services = Depends(get_ser
                 yield _event("delta", {"text": piece})
         except ServiceUnavailable as err:
             yield _event("error", {"detail": str(err), "service": err.service})
+            return
+        except Exception:
+            # The 200 is already sent, so UnexpectedErrors cannot answer 500: end the stream with
+            # an error event rather than a cut connection the page would report as a network break.
+            log.exception("stream failed after it started")
+            yield _event("error", {"detail": INTERNAL_ERROR, "service": "fastapi"})
             return
         yield _event("done", {"answer": "".join(pieces), "sources": sources, "session_id": str(prepared.session_id)})
 

@@ -5,6 +5,8 @@ import logging
 
 log = logging.getLogger(__name__)
 
+INTERNAL_ERROR = "internal error in the chatbot server: the traceback is in its log"
+
 
 class ServiceUnavailable(Exception):
     """`service` (qdrant, postgres, gemini) is down or misconfigured; `reason` says why and what to do.
@@ -44,7 +46,7 @@ class UnexpectedErrors:
             if started:
                 raise  # too late for a 500: uvicorn closes the connection and logs it
             log.exception("500 on %s %s", scope["method"], scope["path"])
-            body = json.dumps({"detail": "internal error in the chatbot server: the traceback is in its log"}).encode()
+            body = json.dumps({"detail": INTERNAL_ERROR}).encode()
             headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
             await send({"type": "http.response.start", "status": 500, "headers": headers})
             await send({"type": "http.response.body", "body": body})
