@@ -77,7 +77,7 @@ impl Paths {
     /// `requirements.txt` gets a fresh venv, as the Docker build's `pip install` layer does,
     /// and a package dropped from it cannot linger and hide the drop.
     fn space_venv(&self, requirements: &str) -> Utf8PathBuf {
-        let hash = requirements.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3));
+        let hash = crate::fingerprint::of(requirements.as_bytes());
         self.dir.join(format!("venv-{hash:016x}"))
     }
 }
