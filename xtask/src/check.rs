@@ -17,12 +17,17 @@ use crate::generate::{changed_files, space_files};
 use crate::settings::SPACE_DIR;
 use crate::space::source::IndexListing;
 use crate::space::{self, Origin, Snapshot};
-use cache::Cache;
 use crate::{Project, flags};
+use cache::Cache;
 
 impl flags::Check {
     pub(crate) fn run(self, sh: &Shell, project: &Project) -> Result<()> {
-        let passed = |origin| println!("{SPACE_DIR}/ is up to date and every lint passes ({})", origin_name(origin));
+        let passed = |origin| {
+            println!(
+                "{SPACE_DIR}/ is up to date and every lint passes ({})",
+                origin_name(origin)
+            )
+        };
         let (snapshot, cache) = if self.staged {
             let listing = IndexListing::read(sh, &project.settings)?;
             let cache = Cache::new(&project.root, |hash| hash.write(listing.text.as_bytes()));
@@ -54,12 +59,22 @@ impl flags::Check {
         }
         eprint!("{}", report.problems);
         if report.render_failed {
-            bail!("{SPACE_DIR}/ cannot be generated from the {}: fix the error above (then `cargo xtask generate`)", origin_name(snapshot.origin));
+            bail!(
+                "{SPACE_DIR}/ cannot be generated from the {}: fix the error above (then `cargo xtask generate`)",
+                origin_name(snapshot.origin)
+            );
         }
         match (report.stale, snapshot.origin) {
-            (0, _) => bail!("{} lint failure(s) above (file:line: rule: message): fix them and re-run `cargo xtask check`", report.lint_failures),
-            (n, Origin::Worktree) => bail!("{SPACE_DIR}/ is stale ({n} file(s)): run `cargo xtask generate`"),
-            (n, Origin::Index) => bail!("the staged {SPACE_DIR}/ is stale ({n} file(s)): run `cargo xtask generate && git add {SPACE_DIR}`"),
+            (0, _) => bail!(
+                "{} lint failure(s) above (file:line: rule: message): fix them and re-run `cargo xtask check`",
+                report.lint_failures
+            ),
+            (n, Origin::Worktree) => {
+                bail!("{SPACE_DIR}/ is stale ({n} file(s)): run `cargo xtask generate`")
+            }
+            (n, Origin::Index) => bail!(
+                "the staged {SPACE_DIR}/ is stale ({n} file(s)): run `cargo xtask generate && git add {SPACE_DIR}`"
+            ),
         }
     }
 }
@@ -82,11 +97,20 @@ fn origin_name(origin: Origin) -> &'static str {
 }
 
 fn check(snapshot: &Snapshot, project: &Project) -> Report {
-    let mut report = Report { problems: String::new(), stale: 0, render_failed: false, lint_failures: 0 };
+    let mut report = Report {
+        problems: String::new(),
+        stale: 0,
+        render_failed: false,
+        lint_failures: 0,
+    };
     let origin = origin_name(snapshot.origin);
     match space::render(snapshot, &project.settings.generator) {
         Err(err) => {
-            writeln!(report.problems, "cannot generate {SPACE_DIR}/ from the {origin}: {err:#}").unwrap();
+            writeln!(
+                report.problems,
+                "cannot generate {SPACE_DIR}/ from the {origin}: {err:#}"
+            )
+            .unwrap();
             report.render_failed = true;
         }
         Ok(expected) => {
@@ -95,19 +119,35 @@ fn check(snapshot: &Snapshot, project: &Project) -> Report {
                 report.stale += 1;
                 let shown = format!("{SPACE_DIR}/{path}");
                 match (current.get(&path), expected.get(&path)) {
-                    (Some(_), None) => writeln!(report.problems, "extra file: {shown} (generate does not write it)").unwrap(),
+                    (Some(_), None) => writeln!(
+                        report.problems,
+                        "extra file: {shown} (generate does not write it)"
+                    )
+                    .unwrap(),
                     (None, _) => writeln!(report.problems, "missing file: {shown}").unwrap(),
-                    (Some(old), Some(new)) => match (std::str::from_utf8(old), std::str::from_utf8(new)) {
-                        (Ok(old), Ok(new)) => {
-                            let diff = TextDiff::from_lines(old, new);
-                            let unified = diff.unified_diff().header(&format!("{shown} ({origin})"), &format!("{shown} (generated)")).to_string();
-                            report.problems.push_str(&unified);
-                            if !unified.ends_with('\n') {
-                                report.problems.push('\n');
+                    (Some(old), Some(new)) => {
+                        match (std::str::from_utf8(old), std::str::from_utf8(new)) {
+                            (Ok(old), Ok(new)) => {
+                                let diff = TextDiff::from_lines(old, new);
+                                let unified = diff
+                                    .unified_diff()
+                                    .header(
+                                        &format!("{shown} ({origin})"),
+                                        &format!("{shown} (generated)"),
+                                    )
+                                    .to_string();
+                                report.problems.push_str(&unified);
+                                if !unified.ends_with('\n') {
+                                    report.problems.push('\n');
+                                }
                             }
+                            _ => writeln!(
+                                report.problems,
+                                "stale file: {shown} (binary content differs)"
+                            )
+                            .unwrap(),
                         }
-                        _ => writeln!(report.problems, "stale file: {shown} (binary content differs)").unwrap(),
-                    },
+                    }
                 }
             }
         }

@@ -22,14 +22,23 @@ impl flags::Ci {
             Some(list) => {
                 let wanted: Vec<&str> = list.split(',').map(str::trim).collect();
                 if let Some(unknown) = wanted.iter().find(|s| !SUITES.contains(s)) {
-                    bail!("--only: unknown suite `{unknown}`; choose from {}", SUITES.join(","));
+                    bail!(
+                        "--only: unknown suite `{unknown}`; choose from {}",
+                        SUITES.join(",")
+                    );
                 }
                 SUITES.into_iter().filter(|s| wanted.contains(s)).collect()
             }
         };
-        let needs_python = selected.iter().any(|s| ["hadolint", "backend", "e2e"].contains(s));
+        let needs_python = selected
+            .iter()
+            .any(|s| ["hadolint", "backend", "e2e"].contains(s));
         let needs_node = selected.iter().any(|s| ["frontend", "e2e"].contains(s));
-        let python = if needs_python { Some(dev_venv(sh, &project.root)?) } else { None };
+        let python = if needs_python {
+            Some(dev_venv(sh, &project.root)?)
+        } else {
+            None
+        };
         if needs_node {
             npm_install(sh, &project.root.join(settings::FRONTEND_DIR))?;
         }
@@ -50,7 +59,12 @@ impl flags::Ci {
 
         eprintln!();
         for (suite, ok, elapsed) in &results {
-            eprintln!("  {:<9} {:<4} {:>6.1}s", suite, if *ok { "ok" } else { "FAIL" }, elapsed.as_secs_f64());
+            eprintln!(
+                "  {:<9} {:<4} {:>6.1}s",
+                suite,
+                if *ok { "ok" } else { "FAIL" },
+                elapsed.as_secs_f64()
+            );
         }
         let failed = results.iter().filter(|(_, ok, _)| !ok).count();
         println!("suites: {} passed, {failed} failed", results.len() - failed);
@@ -104,7 +118,11 @@ pub(crate) fn dev_venv(sh: &Shell, root: &Utf8Path) -> Result<Utf8PathBuf> {
 
 /// A venv at `venv` with `requirements` installed; reinstalls only when the requirement files
 /// it was built from have changed. Returns its Python.
-pub(crate) fn ensure_venv(sh: &Shell, venv: &Utf8Path, requirements: &Utf8Path) -> Result<Utf8PathBuf> {
+pub(crate) fn ensure_venv(
+    sh: &Shell,
+    venv: &Utf8Path,
+    requirements: &Utf8Path,
+) -> Result<Utf8PathBuf> {
     let python = venv_bin(venv, "python");
     let stamp_file = venv.join(".xtask-requirements");
     let stamp = requirements_stamp(requirements)?;
@@ -141,10 +159,16 @@ fn requirements_stamp(requirements: &Utf8Path) -> Result<String> {
 
 /// `including` is the chain of files that led here: an include cycle would recurse forever
 /// (the depth bound catches one spelled with different paths).
-fn add_to_stamp(requirements: &Utf8Path, including: &mut Vec<Utf8PathBuf>, stamp: &mut String) -> Result<()> {
+fn add_to_stamp(
+    requirements: &Utf8Path,
+    including: &mut Vec<Utf8PathBuf>,
+    stamp: &mut String,
+) -> Result<()> {
     let cycle = including.iter().any(|p| p == requirements) || including.len() >= 16;
     if let Some(parent) = including.last().filter(|_| cycle) {
-        bail!("{parent}: `-r {requirements}` includes a file that includes it back: remove one of the two lines");
+        bail!(
+            "{parent}: `-r {requirements}` includes a file that includes it back: remove one of the two lines"
+        );
     }
     let text = std::fs::read_to_string(requirements).with_context(|| match including.last() {
         Some(parent) => format!("cannot read {requirements}, included by {parent} with -r"),
@@ -164,16 +188,21 @@ fn add_to_stamp(requirements: &Utf8Path, including: &mut Vec<Utf8PathBuf>, stamp
 
 fn find_python(sh: &Shell) -> Result<String> {
     for candidate in ["python3.11", "python3", "python"] {
-        let ok = cmd!(sh, "{candidate} -c 'import sys; assert sys.version_info >= (3, 10)'")
-            .quiet()
-            .ignore_stderr()
-            .run()
-            .is_ok();
+        let ok = cmd!(
+            sh,
+            "{candidate} -c 'import sys; assert sys.version_info >= (3, 10)'"
+        )
+        .quiet()
+        .ignore_stderr()
+        .run()
+        .is_ok();
         if ok {
             return Ok(candidate.to_owned());
         }
     }
-    bail!("Python 3.10 or newer is required: install it (`apt-get install python3 python3-venv`) and re-run")
+    bail!(
+        "Python 3.10 or newer is required: install it (`apt-get install python3 python3-venv`) and re-run"
+    )
 }
 
 fn npm_install(sh: &Shell, frontend: &Utf8Path) -> Result<()> {
@@ -184,7 +213,9 @@ fn npm_install(sh: &Shell, frontend: &Utf8Path) -> Result<()> {
         .context("`npm` is required for the frontend: install Node.js 20 and re-run")?;
     let lock = frontend.join("package-lock.json");
     let stamp_file = frontend.join("node_modules/.xtask-lock");
-    let lock_text = sh.read_file(&lock).with_context(|| format!("cannot read {lock}"))?;
+    let lock_text = sh
+        .read_file(&lock)
+        .with_context(|| format!("cannot read {lock}"))?;
     if sh.read_file(&stamp_file).is_ok_and(|s| s == lock_text) {
         return Ok(());
     }
@@ -203,9 +234,15 @@ fn ensure_chromium(sh: &Shell) -> Result<()> {
 
 /// Installs Debian packages when running as root; otherwise says which command to run.
 fn apt_install(sh: &Shell, packages: &[&str], what: &str) -> Result<()> {
-    let is_root = cmd!(sh, "id -u").quiet().read().is_ok_and(|uid| uid.trim() == "0");
+    let is_root = cmd!(sh, "id -u")
+        .quiet()
+        .read()
+        .is_ok_and(|uid| uid.trim() == "0");
     if !is_root {
-        bail!("{what} is missing: run `sudo apt-get install {}` and re-run", packages.join(" "));
+        bail!(
+            "{what} is missing: run `sudo apt-get install {}` and re-run",
+            packages.join(" ")
+        );
     }
     let _noninteractive = sh.push_env("DEBIAN_FRONTEND", "noninteractive");
     cmd!(sh, "apt-get update -qq").run()?;
@@ -221,14 +258,25 @@ mod tests {
 
     #[test]
     fn the_stamp_follows_includes_and_refuses_a_cycle() {
-        let dir = Utf8PathBuf::try_from(std::env::temp_dir()).unwrap().join(format!("xtask-ci-stamp-{}", std::process::id()));
+        let dir = Utf8PathBuf::try_from(std::env::temp_dir())
+            .unwrap()
+            .join(format!("xtask-ci-stamp-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         std::fs::write(dir.join("a.txt"), "fastapi\n-r b.txt\n").unwrap();
         std::fs::write(dir.join("b.txt"), "pytest\n").unwrap();
-        assert_eq!(requirements_stamp(&dir.join("a.txt")).unwrap(), "fastapi\n-r b.txt\npytest\n");
+        assert_eq!(
+            requirements_stamp(&dir.join("a.txt")).unwrap(),
+            "fastapi\n-r b.txt\npytest\n"
+        );
         std::fs::write(dir.join("b.txt"), "pytest\n-r a.txt\n").unwrap();
-        let err = requirements_stamp(&dir.join("a.txt")).unwrap_err().to_string();
+        let err = requirements_stamp(&dir.join("a.txt"))
+            .unwrap_err()
+            .to_string();
         std::fs::remove_dir_all(&dir).unwrap();
-        assert!(err.contains("b.txt: `-r ") && err.contains("a.txt` includes a file that includes it back"), "{err}");
+        assert!(
+            err.contains("b.txt: `-r ")
+                && err.contains("a.txt` includes a file that includes it back"),
+            "{err}"
+        );
     }
 }

@@ -12,7 +12,9 @@ use crate::space::pattern::Pattern;
 /// The seed's step 8 ternary, `isProduction ? '<url>' : 'http://localhost:8000'`, possibly
 /// spread over lines; group `url` is the production literal (any JS quote style).
 static BASE_URL: LazyLock<Pattern> = LazyLock::new(|| {
-    Pattern::new(r#"\bisProduction\s*\?\s*['"`](?P<url>[^'"`\s]*)['"`]\s*:\s*['"`]http://localhost:\d+/?['"`]"#)
+    Pattern::new(
+        r#"\bisProduction\s*\?\s*['"`](?P<url>[^'"`\s]*)['"`]\s*:\s*['"`]http://localhost:\d+/?['"`]"#,
+    )
 });
 
 /// The seed's ternary, quoted in error messages so the fix is obvious.
@@ -52,7 +54,9 @@ pub(crate) fn find_base_url(file: &Utf8Path, text: &str) -> Result<BaseUrl> {
     let found = base_urls(text);
     match found.len() {
         1 => Ok(found.into_iter().next().unwrap()),
-        0 => bail!("{file}:1: no production baseUrl literal found: write the chat client's URL as {EXPECTED_SHAPE}"),
+        0 => bail!(
+            "{file}:1: no production baseUrl literal found: write the chat client's URL as {EXPECTED_SHAPE}"
+        ),
         n => {
             let places: Vec<String> = found.iter().map(|b| format!("{file}:{}", b.line)).collect();
             bail!(
@@ -69,7 +73,11 @@ pub(crate) fn base_urls(text: &str) -> Vec<BaseUrl> {
         .captures_iter(text)
         .map(|caps| {
             let url = caps.name("url").unwrap();
-            BaseUrl { line: line_of(text, url.start()), url: url.as_str().to_owned(), span: url.range() }
+            BaseUrl {
+                line: line_of(text, url.start()),
+                url: url.as_str().to_owned(),
+                span: url.range(),
+            }
         })
         .collect()
 }
@@ -77,20 +85,36 @@ pub(crate) fn base_urls(text: &str) -> Vec<BaseUrl> {
 /// Points the chat client's production `baseUrl` at `url`. The regex must match exactly once
 /// (else an error with file:line, nothing written); writes atomically, and only when
 /// `write` is true and the URL differs.
-pub(crate) fn patch_base_url(root: &Utf8Path, client: &Utf8Path, url: &str, write: bool) -> Result<Patch> {
+pub(crate) fn patch_base_url(
+    root: &Utf8Path,
+    client: &Utf8Path,
+    url: &str,
+    write: bool,
+) -> Result<Patch> {
     if !(url.starts_with("https://") || url.starts_with("http://"))
-        || url.chars().any(|c| c.is_whitespace() || "'\"`\\".contains(c))
+        || url
+            .chars()
+            .any(|c| c.is_whitespace() || "'\"`\\".contains(c))
     {
-        bail!("the Space URL `{url}` is not a plain http(s) URL: give it as https://HOST without quotes or spaces");
+        bail!(
+            "the Space URL `{url}` is not a plain http(s) URL: give it as https://HOST without quotes or spaces"
+        );
     }
     if url.ends_with('/') {
-        bail!("the Space URL `{url}` ends with `/`: give it without the trailing slash (the client appends /api/...)");
+        bail!(
+            "the Space URL `{url}` ends with `/`: give it without the trailing slash (the client appends /api/...)"
+        );
     }
     let path = root.join(client);
     let text = std::fs::read_to_string(&path)
         .with_context(|| format!("cannot read the chat client {client}: set `frontend-client` in Cargo.toml [workspace.metadata.hf-space] to its path"))?;
     let found = find_base_url(client, &text)?;
-    let patch = Patch { file: client.to_owned(), line: found.line, old_url: found.url.clone(), new_url: url.to_owned() };
+    let patch = Patch {
+        file: client.to_owned(),
+        line: found.line,
+        old_url: found.url.clone(),
+        new_url: url.to_owned(),
+    };
     if write && patch.changed() {
         let mut patched = String::with_capacity(text.len() + url.len());
         patched.push_str(&text[..found.span.start]);
@@ -105,11 +129,17 @@ pub(crate) fn patch_base_url(root: &Utf8Path, client: &Utf8Path, url: &str, writ
 /// under `frontend/src`, except tests (Vitest runs those in Node, where `process` exists).
 pub(crate) fn is_browser_source(path: &Utf8Path) -> bool {
     let name = path.file_name().unwrap_or_default();
-    let is_code = ["ts", "tsx", "js", "jsx", "mjs", "cjs", "mts", "vue", "svelte"]
-        .iter()
-        .any(|ext| path.extension() == Some(ext));
-    let is_test = name.contains(".test.") || name.contains(".spec.") || path.components().any(|c| c.as_str() == "__tests__");
-    path.starts_with(Utf8Path::new(crate::settings::FRONTEND_DIR).join("src")) && is_code && !is_test
+    let is_code = [
+        "ts", "tsx", "js", "jsx", "mjs", "cjs", "mts", "vue", "svelte",
+    ]
+    .iter()
+    .any(|ext| path.extension() == Some(ext));
+    let is_test = name.contains(".test.")
+        || name.contains(".spec.")
+        || path.components().any(|c| c.as_str() == "__tests__");
+    path.starts_with(Utf8Path::new(crate::settings::FRONTEND_DIR).join("src"))
+        && is_code
+        && !is_test
 }
 
 /// 1-based lines of `text` that use `process.env` outside a comment: in the browser it
@@ -161,7 +191,9 @@ pub(crate) fn process_env_lines(text: &str) -> Vec<usize> {
 
 /// Where a `//` comment starts, ignoring the `//` of a URL scheme (`'http://…'`).
 fn line_comment_start(code: &str) -> Option<usize> {
-    code.match_indices("//").map(|(i, _)| i).find(|&i| !code[..i].ends_with(':'))
+    code.match_indices("//")
+        .map(|(i, _)| i)
+        .find(|&i| !code[..i].ends_with(':'))
 }
 
 fn line_of(text: &str, offset: usize) -> usize {
@@ -171,7 +203,11 @@ fn line_of(text: &str, offset: usize) -> usize {
 /// Replaces `path` with `contents` in one rename, keeping its permissions.
 fn write_atomic(path: &Utf8Path, contents: &[u8]) -> Result<()> {
     let dir = path.parent().unwrap_or(Utf8Path::new("."));
-    let temp = dir.join(format!(".{}.xtask-{}", path.file_name().unwrap_or("file"), std::process::id()));
+    let temp = dir.join(format!(
+        ".{}.xtask-{}",
+        path.file_name().unwrap_or("file"),
+        std::process::id()
+    ));
     let result = (|| -> std::io::Result<()> {
         std::fs::write(&temp, contents)?;
         if let Ok(meta) = std::fs::metadata(path) {
@@ -213,7 +249,10 @@ mod tests {
     #[test]
     fn finds_the_seed_ternary_across_lines() {
         let found = find_base_url(CLIENT.into(), SEED_CLIENT).unwrap();
-        assert_eq!((found.line, found.url.as_str()), (9, "https://USERNAME-SPACE_NAME.hf.space"));
+        assert_eq!(
+            (found.line, found.url.as_str()),
+            (9, "https://USERNAME-SPACE_NAME.hf.space")
+        );
     }
 
     #[test]
@@ -225,17 +264,29 @@ mod tests {
 
     #[test]
     fn no_match_is_an_error_showing_the_expected_shape() {
-        let err = find_base_url(CLIENT.into(), "this.baseUrl = 'https://x.hf.space';\n").unwrap_err();
+        let err =
+            find_base_url(CLIENT.into(), "this.baseUrl = 'https://x.hf.space';\n").unwrap_err();
         let msg = format!("{err:#}");
-        assert!(msg.starts_with("frontend/src/services/chatClient.ts:1: no production baseUrl literal"), "{msg}");
-        assert!(msg.contains("isProduction ? 'https://USER-SPACE.hf.space'"), "{msg}");
+        assert!(
+            msg.starts_with("frontend/src/services/chatClient.ts:1: no production baseUrl literal"),
+            "{msg}"
+        );
+        assert!(
+            msg.contains("isProduction ? 'https://USER-SPACE.hf.space'"),
+            "{msg}"
+        );
     }
 
     #[test]
     fn two_matches_are_an_error_naming_both_lines() {
         let text = format!("{SEED_CLIENT}\n{SEED_CLIENT}");
         let msg = format!("{:#}", find_base_url(CLIENT.into(), &text).unwrap_err());
-        assert!(msg.starts_with("frontend/src/services/chatClient.ts:9, frontend/src/services/chatClient.ts:22: "), "{msg}");
+        assert!(
+            msg.starts_with(
+                "frontend/src/services/chatClient.ts:9, frontend/src/services/chatClient.ts:22: "
+            ),
+            "{msg}"
+        );
         assert!(msg.contains("appears 2 times"), "{msg}");
     }
 
@@ -248,18 +299,38 @@ mod tests {
 
         let dry = patch_base_url(&dir.0, CLIENT.into(), url, false).unwrap();
         assert!(dry.changed());
-        assert_eq!(std::fs::read_to_string(&path).unwrap(), SEED_CLIENT, "a dry run writes nothing");
+        assert_eq!(
+            std::fs::read_to_string(&path).unwrap(),
+            SEED_CLIENT,
+            "a dry run writes nothing"
+        );
 
         let patch = patch_base_url(&dir.0, CLIENT.into(), url, true).unwrap();
-        assert_eq!(patch, Patch { file: CLIENT.into(), line: 9, old_url: "https://USERNAME-SPACE_NAME.hf.space".into(), new_url: url.into() });
+        assert_eq!(
+            patch,
+            Patch {
+                file: CLIENT.into(),
+                line: 9,
+                old_url: "https://USERNAME-SPACE_NAME.hf.space".into(),
+                new_url: url.into()
+            }
+        );
         let expected = SEED_CLIENT.replace("https://USERNAME-SPACE_NAME.hf.space", url);
         assert_eq!(std::fs::read_to_string(&path).unwrap(), expected);
 
         let mtime = std::fs::metadata(&path).unwrap().modified().unwrap();
         let again = patch_base_url(&dir.0, CLIENT.into(), url, true).unwrap();
         assert!(!again.changed());
-        assert_eq!(std::fs::metadata(&path).unwrap().modified().unwrap(), mtime, "an unchanged file is not rewritten");
-        assert_eq!(std::fs::read_dir(path.parent().unwrap()).unwrap().count(), 1, "no temporary file left behind");
+        assert_eq!(
+            std::fs::metadata(&path).unwrap().modified().unwrap(),
+            mtime,
+            "an unchanged file is not rewritten"
+        );
+        assert_eq!(
+            std::fs::read_dir(path.parent().unwrap()).unwrap().count(),
+            1,
+            "no temporary file left behind"
+        );
     }
 
     #[test]
@@ -276,11 +347,22 @@ mod tests {
     fn patch_refuses_urls_that_would_break_the_literal() {
         let dir = TempDir::new("bad-url");
         std::fs::write(dir.0.join(CLIENT), SEED_CLIENT).unwrap();
-        for bad in ["https://a.hf.space/", "https://a'.hf.space", "ftp://a", "https://a b"] {
-            let msg = format!("{:#}", patch_base_url(&dir.0, CLIENT.into(), bad, true).unwrap_err());
+        for bad in [
+            "https://a.hf.space/",
+            "https://a'.hf.space",
+            "ftp://a",
+            "https://a b",
+        ] {
+            let msg = format!(
+                "{:#}",
+                patch_base_url(&dir.0, CLIENT.into(), bad, true).unwrap_err()
+            );
             assert!(msg.contains(bad), "{msg}");
         }
-        assert_eq!(std::fs::read_to_string(dir.0.join(CLIENT)).unwrap(), SEED_CLIENT);
+        assert_eq!(
+            std::fs::read_to_string(dir.0.join(CLIENT)).unwrap(),
+            SEED_CLIENT
+        );
     }
 
     #[test]
@@ -291,9 +373,13 @@ mod tests {
 
     #[test]
     fn browser_sources_exclude_tests_and_other_folders() {
-        assert!(is_browser_source("frontend/src/services/chatClient.ts".into()));
+        assert!(is_browser_source(
+            "frontend/src/services/chatClient.ts".into()
+        ));
         assert!(is_browser_source("frontend/src/main.tsx".into()));
-        assert!(!is_browser_source("frontend/src/services/chatClient.test.ts".into()));
+        assert!(!is_browser_source(
+            "frontend/src/services/chatClient.test.ts".into()
+        ));
         assert!(!is_browser_source("frontend/src/__tests__/x.ts".into()));
         assert!(!is_browser_source("frontend/vite.config.ts".into()));
         assert!(!is_browser_source("frontend/src/style.css".into()));

@@ -19,10 +19,17 @@ impl flags::Generate {
             println!("{SPACE_DIR}/ is up to date");
         } else {
             for path in &changed {
-                let what = if project.root.join(SPACE_DIR).join(path).exists() { "wrote" } else { "removed" };
+                let what = if project.root.join(SPACE_DIR).join(path).exists() {
+                    "wrote"
+                } else {
+                    "removed"
+                };
                 println!("{what} {SPACE_DIR}/{path}");
             }
-            println!("{SPACE_DIR}/: {} file(s) changed; commit them with the backend change", changed.len());
+            println!(
+                "{SPACE_DIR}/: {} file(s) changed; commit them with the backend change",
+                changed.len()
+            );
         }
         Ok(())
     }
@@ -45,12 +52,18 @@ pub(crate) fn generate(project: &Project) -> Result<Vec<Utf8PathBuf>> {
 /// The Space folder's files in `snapshot`, relative to it.
 pub(crate) fn space_files(snapshot: &Snapshot) -> SpaceFiles {
     let prefix = format!("{SPACE_DIR}/");
-    snapshot.under(&prefix).map(|(path, bytes)| (path.to_owned(), bytes.to_vec())).collect()
+    snapshot
+        .under(&prefix)
+        .map(|(path, bytes)| (path.to_owned(), bytes.to_vec()))
+        .collect()
 }
 
 /// Files that differ, are missing from `current`, or are extra in it; sorted.
 pub(crate) fn changed_files(current: &SpaceFiles, expected: &SpaceFiles) -> Vec<Utf8PathBuf> {
-    let stale = expected.iter().filter(|(path, bytes)| current.get(*path) != Some(*bytes)).map(|(p, _)| p);
+    let stale = expected
+        .iter()
+        .filter(|(path, bytes)| current.get(*path) != Some(*bytes))
+        .map(|(p, _)| p);
     let extra = current.keys().filter(|path| !expected.contains_key(*path));
     let mut changed: Vec<Utf8PathBuf> = stale.chain(extra).cloned().collect();
     changed.sort();
@@ -80,10 +93,13 @@ fn replace_tree(root: &Utf8Path, current: &SpaceFiles, expected: &SpaceFiles) ->
             let _ = std::fs::rename(&old, &target);
         }
         let _ = std::fs::remove_dir_all(&staging);
-        return Err(err).with_context(|| format!("cannot move the new tree to {target}; {SPACE_DIR}/ was left as it was"));
+        return Err(err).with_context(|| {
+            format!("cannot move the new tree to {target}; {SPACE_DIR}/ was left as it was")
+        });
     }
     if had_old {
-        std::fs::remove_dir_all(&old).with_context(|| format!("cannot remove the previous tree, moved to {old}"))?;
+        std::fs::remove_dir_all(&old)
+            .with_context(|| format!("cannot remove the previous tree, moved to {old}"))?;
     }
     Ok(())
 }
@@ -92,23 +108,36 @@ fn replace_tree(root: &Utf8Path, current: &SpaceFiles, expected: &SpaceFiles) ->
 /// a kill), which would otherwise sit untracked in the root forever; those of a generate
 /// still running are left alone. Best effort: leftovers only cost space.
 fn remove_leftovers(root: &Utf8Path) {
-    let Ok(entries) = root.read_dir_utf8() else { return };
+    let Ok(entries) = root.read_dir_utf8() else {
+        return;
+    };
     for entry in entries.flatten() {
-        let Some(rest) = entry.file_name().strip_prefix(&format!(".{SPACE_DIR}.")) else { continue };
-        let pid = [STAGING, MOVED_ASIDE].iter().find_map(|kind| rest.strip_prefix(kind)?.parse::<u32>().ok());
+        let Some(rest) = entry.file_name().strip_prefix(&format!(".{SPACE_DIR}.")) else {
+            continue;
+        };
+        let pid = [STAGING, MOVED_ASIDE]
+            .iter()
+            .find_map(|kind| rest.strip_prefix(kind)?.parse::<u32>().ok());
         if pid.is_some_and(|pid| !crate::local::process::alive(pid)) {
             let _ = std::fs::remove_dir_all(entry.path());
         }
     }
 }
 
-fn write_staging(target: &Utf8Path, staging: &Utf8Path, current: &SpaceFiles, expected: &SpaceFiles) -> Result<()> {
+fn write_staging(
+    target: &Utf8Path,
+    staging: &Utf8Path,
+    current: &SpaceFiles,
+    expected: &SpaceFiles,
+) -> Result<()> {
     if staging.exists() {
-        std::fs::remove_dir_all(staging).with_context(|| format!("cannot remove the old staging tree {staging}"))?;
+        std::fs::remove_dir_all(staging)
+            .with_context(|| format!("cannot remove the old staging tree {staging}"))?;
     }
     for (path, bytes) in expected {
         let dest = staging.join(path);
-        std::fs::create_dir_all(dest.parent().unwrap()).with_context(|| format!("cannot create {}", dest.parent().unwrap()))?;
+        std::fs::create_dir_all(dest.parent().unwrap())
+            .with_context(|| format!("cannot create {}", dest.parent().unwrap()))?;
         let unchanged = current.get(path) == Some(bytes);
         if !(unchanged && keep(&target.join(path), &dest)) {
             std::fs::write(&dest, bytes).with_context(|| format!("cannot write {dest}"))?;
@@ -125,7 +154,10 @@ fn keep(from: &Utf8Path, to: &Utf8Path) -> bool {
     let copied = || -> std::io::Result<()> {
         let modified = std::fs::metadata(from)?.modified()?;
         std::fs::copy(from, to)?;
-        std::fs::File::options().write(true).open(to)?.set_modified(modified)
+        std::fs::File::options()
+            .write(true)
+            .open(to)?
+            .set_modified(modified)
     };
     copied().is_ok()
 }

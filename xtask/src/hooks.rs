@@ -35,14 +35,18 @@ impl flags::InstallHooks {
         let existing = match std::fs::read(&path) {
             Ok(bytes) => Some(bytes),
             Err(err) if err.kind() == std::io::ErrorKind::NotFound => None,
-            Err(err) => return Err(err).with_context(|| format!("cannot read the existing hook {path}")),
+            Err(err) => {
+                return Err(err).with_context(|| format!("cannot read the existing hook {path}"));
+            }
         };
         if let Some(existing) = existing {
             if existing == HOOK.as_bytes() {
                 println!("{path} is already installed and up to date");
                 return Ok(());
             }
-            let ours = existing.windows(MARKER.len()).any(|w| w == MARKER.as_bytes());
+            let ours = existing
+                .windows(MARKER.len())
+                .any(|w| w == MARKER.as_bytes());
             if !ours && !self.force {
                 bail!(
                     "{path} exists and was not written by xtask: re-run with `cargo xtask install-hooks --force` to replace it (it is kept as pre-commit.xtask-backup), or call `cargo xtask check --staged` from it yourself"
@@ -50,7 +54,8 @@ impl flags::InstallHooks {
             }
             if !ours {
                 let backup = hooks.join("pre-commit.xtask-backup");
-                std::fs::rename(&path, &backup).with_context(|| format!("cannot move {path} to {backup}"))?;
+                std::fs::rename(&path, &backup)
+                    .with_context(|| format!("cannot move {path} to {backup}"))?;
                 println!("moved the previous hook to {backup}");
             }
         }

@@ -41,7 +41,11 @@ pub(crate) fn requested() -> bool {
 
 /// `Err(Interrupted)` once Ctrl-C was pressed.
 pub(crate) fn check() -> Result<()> {
-    if requested() { Err(Interrupted.into()) } else { Ok(()) }
+    if requested() {
+        Err(Interrupted.into())
+    } else {
+        Ok(())
+    }
 }
 
 /// Sleeps for `duration`, returning `Err(Interrupted)` as soon as Ctrl-C is pressed.
@@ -82,7 +86,11 @@ mod platform {
                 libc::sigemptyset(&mut action.sa_mask);
                 libc::sigaction(signal, &action, std::ptr::null_mut()) == 0
             };
-            anyhow::ensure!(ok, "cannot install the Ctrl-C handler: {}", std::io::Error::last_os_error());
+            anyhow::ensure!(
+                ok,
+                "cannot install the Ctrl-C handler: {}",
+                std::io::Error::last_os_error()
+            );
         }
         Ok(())
     }

@@ -118,7 +118,10 @@ pub(crate) fn start(sh: &Shell, project: &Project, tree: &Utf8Path) -> Result<Lo
     let port = project.settings.generator.port;
     for required in ["requirements.txt", "app/main.py"] {
         if !tree.join(required).is_file() {
-            bail!("{tree} is not a Space tree: {required} is missing (`cargo xtask generate` writes it into {})", settings::SPACE_DIR);
+            bail!(
+                "{tree} is not a Space tree: {required} is missing (`cargo xtask generate` writes it into {})",
+                settings::SPACE_DIR
+            );
         }
     }
     ensure_not_running(project)?;
@@ -150,20 +153,33 @@ pub(crate) fn start(sh: &Shell, project: &Project, tree: &Utf8Path) -> Result<Lo
         postgres: None,
         paths,
     };
-    let postgres = space.postgres.insert(postgres::start(sh, &project.root, &space.paths)?);
+    let postgres = space
+        .postgres
+        .insert(postgres::start(sh, &project.root, &space.paths)?);
     let database_url = postgres.database_url();
 
     let program = ci::venv_bin(&venv, "uvicorn");
     if !program.is_file() {
-        bail!("{requirements} does not install uvicorn, which the Dockerfile's CMD runs: add `uvicorn` to backend/requirements.txt");
+        bail!(
+            "{requirements} does not install uvicorn, which the Dockerfile's CMD runs: add `uvicorn` to backend/requirements.txt"
+        );
     }
     let mut uvicorn = Command::new(program);
     uvicorn
-        .args(["app.main:app", "--host", "127.0.0.1", "--port", &port.to_string()])
+        .args([
+            "app.main:app",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            &port.to_string(),
+        ])
         .current_dir(tree)
         // The container's environment, not the user's shell: no secret can leak in.
         .env_clear()
-        .env("PATH", format!("{}:/usr/local/bin:/usr/bin:/bin", venv.join("bin")))
+        .env(
+            "PATH",
+            format!("{}:/usr/local/bin:/usr/bin:/bin", venv.join("bin")),
+        )
         .env("HOME", &space.paths.home)
         .env("LANG", "C.UTF-8")
         .env("PYTHONUNBUFFERED", "1")
@@ -172,7 +188,9 @@ pub(crate) fn start(sh: &Shell, project: &Project, tree: &Utf8Path) -> Result<Lo
         .env("KNOWLEDGE_PATHS", knowledge_paths(&project.root)?)
         .env("DATA_DIR", &space.paths.data);
     let log = space.paths.uvicorn_log();
-    let child = space.uvicorn.insert(process::spawn_logged(&mut uvicorn, &log)?);
+    let child = space
+        .uvicorn
+        .insert(process::spawn_logged(&mut uvicorn, &log)?);
     sh.write_file(space.paths.uvicorn_pid(), format!("{}\n", child.id()))?;
     space.wait_for_port()?;
     Ok(space)
@@ -183,13 +201,25 @@ impl LocalSpace {
     pub(crate) fn ask(&self, question: &str) -> Result<ChatAnswer> {
         let url = format!("{}/api/chat", self.url);
         let body = serde_json::json!({ "message": question }).to_string();
-        let (status, text) = post_json(&url, &body)
-            .with_context(|| format!("POST {url} failed; the Space's log is {}", self.paths.uvicorn_log()))?;
+        let (status, text) = post_json(&url, &body).with_context(|| {
+            format!(
+                "POST {url} failed; the Space's log is {}",
+                self.paths.uvicorn_log()
+            )
+        })?;
         if !(200..300).contains(&status) {
-            bail!("POST {url} answered {status}: {}\n  the Space's log is {}", error_detail(&text), self.paths.uvicorn_log());
+            bail!(
+                "POST {url} answered {status}: {}\n  the Space's log is {}",
+                error_detail(&text),
+                self.paths.uvicorn_log()
+            );
         }
-        serde_json::from_str(&text)
-            .with_context(|| format!("POST {url} answered {status} with a body that is not a chat answer: {}", clip(&text, BODY_SHOWN)))
+        serde_json::from_str(&text).with_context(|| {
+            format!(
+                "POST {url} answered {status} with a body that is not a chat answer: {}",
+                clip(&text, BODY_SHOWN)
+            )
+        })
     }
 
     /// Leaves uvicorn and PostgreSQL running; their pid files are what `stop` reads.
@@ -206,12 +236,21 @@ impl LocalSpace {
     pub(crate) fn wait_until_interrupted(mut self) -> Result<()> {
         interrupt::install()?;
         while !interrupt::requested() {
-            if let Some(status) = self.uvicorn.as_mut().and_then(|c| c.try_wait().ok().flatten()) {
-                return Err(self.crashed("the Space stopped", &format!("uvicorn exited ({status})")));
+            if let Some(status) = self
+                .uvicorn
+                .as_mut()
+                .and_then(|c| c.try_wait().ok().flatten())
+            {
+                return Err(
+                    self.crashed("the Space stopped", &format!("uvicorn exited ({status})"))
+                );
             }
             if let Some(status) = self.postgres.as_mut().and_then(|p| p.exited()) {
                 let log = self.paths.postgres_log();
-                bail!("PostgreSQL exited ({status}); the last lines of {log}:\n{}", process::log_tail(&log, LOG_LINES));
+                bail!(
+                    "PostgreSQL exited ({status}); the last lines of {log}:\n{}",
+                    process::log_tail(&log, LOG_LINES)
+                );
             }
             std::thread::sleep(Duration::from_millis(100));
         }
@@ -224,14 +263,24 @@ impl LocalSpace {
         let address = std::net::SocketAddr::from(([127, 0, 0, 1], self.port));
         let deadline = Instant::now() + START_TIMEOUT;
         loop {
-            if let Some(status) = self.uvicorn.as_mut().and_then(|c| c.try_wait().ok().flatten()) {
-                return Err(self.crashed("the Space did not start", &format!("uvicorn exited ({status}) before listening on {address}")));
+            if let Some(status) = self
+                .uvicorn
+                .as_mut()
+                .and_then(|c| c.try_wait().ok().flatten())
+            {
+                return Err(self.crashed(
+                    "the Space did not start",
+                    &format!("uvicorn exited ({status}) before listening on {address}"),
+                ));
             }
             if std::net::TcpStream::connect_timeout(&address, Duration::from_millis(200)).is_ok() {
                 return Ok(());
             }
             if Instant::now() > deadline {
-                let what = format!("uvicorn did not listen on {address} within {}s", START_TIMEOUT.as_secs());
+                let what = format!(
+                    "uvicorn did not listen on {address} within {}s",
+                    START_TIMEOUT.as_secs()
+                );
                 return Err(self.crashed("the Space did not start", &what));
             }
             interrupt::sleep(Duration::from_millis(25))?;
@@ -270,7 +319,10 @@ pub(crate) fn stop(project: &Project) -> Result<()> {
     let paths = Paths::new(&project.root);
     let stopped = stop_recorded(&paths)?;
     if stopped.is_empty() {
-        println!("nothing running: no local Space process is recorded under {}", paths.dir);
+        println!(
+            "nothing running: no local Space process is recorded under {}",
+            paths.dir
+        );
     } else {
         println!("stopped {}", stopped.join(" and "));
     }
@@ -281,10 +333,17 @@ pub(crate) fn stop(project: &Project) -> Result<()> {
 fn stop_recorded(paths: &Paths) -> Result<Vec<String>> {
     let mut stopped = Vec::new();
     if let Some(pid) = process::read_pid(&paths.uvicorn_pid()) {
-        if process::stop_pid(pid, "uvicorn", paths.dir.as_str(), libc::SIGTERM, STOP_GRACE)? {
+        if process::stop_pid(
+            pid,
+            "uvicorn",
+            paths.dir.as_str(),
+            libc::SIGTERM,
+            STOP_GRACE,
+        )? {
             stopped.push(format!("uvicorn (pid {pid})"));
         }
-        std::fs::remove_file(paths.uvicorn_pid()).with_context(|| format!("cannot remove {}", paths.uvicorn_pid()))?;
+        std::fs::remove_file(paths.uvicorn_pid())
+            .with_context(|| format!("cannot remove {}", paths.uvicorn_pid()))?;
     }
     if let Some(pid) = postgres::stop_detached(paths)? {
         stopped.push(format!("PostgreSQL (pid {pid})"));
@@ -298,29 +357,42 @@ fn stop_recorded(paths: &Paths) -> Result<Vec<String>> {
 pub(crate) fn ensure_not_running(project: &Project) -> Result<()> {
     let paths = Paths::new(&project.root);
     let port = project.settings.generator.port;
-    let ours = process::read_pid(&paths.uvicorn_pid()).filter(|&pid| process::is_running(pid, paths.dir.as_str()));
+    let ours = process::read_pid(&paths.uvicorn_pid())
+        .filter(|&pid| process::is_running(pid, paths.dir.as_str()));
     let free = std::net::TcpListener::bind(("127.0.0.1", port)).is_ok();
     let stop = "stop it with `cargo xtask deploy --local --stop`, then re-run";
     match (ours, free) {
-        (Some(pid), false) => bail!("port {port} is in use by the local Space started earlier (uvicorn pid {pid}): {stop}"),
-        (Some(pid), true) => bail!("a local Space started earlier is still running (uvicorn pid {pid}): {stop}"),
+        (Some(pid), false) => bail!(
+            "port {port} is in use by the local Space started earlier (uvicorn pid {pid}): {stop}"
+        ),
+        (Some(pid), true) => {
+            bail!("a local Space started earlier is still running (uvicorn pid {pid}): {stop}")
+        }
         (None, true) if postgres::running_pid(&paths).is_some() => {
             bail!("the PostgreSQL of an earlier local Space is still running: {stop}")
         }
         (None, true) => Ok(()),
         (None, false) => match process::port_holder(port) {
-            Some((pid, command)) => bail!("port {port} is in use by another process, pid {pid} (`{command}`): stop it, then re-run"),
-            None => bail!("port {port} is in use by another process (`ss -ltnp 'sport = :{port}'` shows which): stop it, then re-run"),
+            Some((pid, command)) => bail!(
+                "port {port} is in use by another process, pid {pid} (`{command}`): stop it, then re-run"
+            ),
+            None => bail!(
+                "port {port} is in use by another process (`ss -ltnp 'sport = :{port}'` shows which): stop it, then re-run"
+            ),
         },
     }
 }
 
 /// Venvs of earlier requirements are dead weight (hundreds of MB each).
 fn remove_other_venvs(paths: &Paths, keep: &Utf8Path) -> Result<()> {
-    for entry in std::fs::read_dir(&paths.dir).with_context(|| format!("cannot list {}", paths.dir))?.flatten() {
+    for entry in std::fs::read_dir(&paths.dir)
+        .with_context(|| format!("cannot list {}", paths.dir))?
+        .flatten()
+    {
         let path = paths.dir.join(entry.file_name().to_string_lossy().as_ref());
         if path.file_name().is_some_and(|n| n.starts_with("venv-")) && path != keep {
-            std::fs::remove_dir_all(&path).with_context(|| format!("cannot remove the outdated venv {path}"))?;
+            std::fs::remove_dir_all(&path)
+                .with_context(|| format!("cannot remove the outdated venv {path}"))?;
         }
     }
     Ok(())
@@ -328,34 +400,59 @@ fn remove_other_venvs(paths: &Paths, keep: &Utf8Path) -> Result<()> {
 
 fn allowed_origins(project: &Project) -> String {
     let mut origins: Vec<String> = DEV_ORIGINS.map(String::from).to_vec();
-    origins.extend(project.settings.frontend_url.iter().map(|url| url.trim_end_matches('/').to_owned()));
+    origins.extend(
+        project
+            .settings
+            .frontend_url
+            .iter()
+            .map(|url| url.trim_end_matches('/').to_owned()),
+    );
     origins.join(",")
 }
 
 /// The backend's KNOWLEDGE_PATHS: the project's README.md and docs/, absolute.
 fn knowledge_paths(root: &Utf8Path) -> Result<String> {
-    let paths: Vec<Utf8PathBuf> = KNOWLEDGE.iter().map(|p| root.join(p)).filter(|p| p.exists()).collect();
+    let paths: Vec<Utf8PathBuf> = KNOWLEDGE
+        .iter()
+        .map(|p| root.join(p))
+        .filter(|p| p.exists())
+        .collect();
     if let Some(path) = paths.iter().find(|p| p.as_str().contains(',')) {
-        bail!("{path} contains a comma, which KNOWLEDGE_PATHS uses as its separator: move the project to a path without one");
+        bail!(
+            "{path} contains a comma, which KNOWLEDGE_PATHS uses as its separator: move the project to a path without one"
+        );
     }
-    Ok(paths.iter().map(|p| p.as_str()).collect::<Vec<_>>().join(","))
+    Ok(paths
+        .iter()
+        .map(|p| p.as_str())
+        .collect::<Vec<_>>()
+        .join(","))
 }
 
 /// POSTs a JSON body; returns the status and body of any answer, 4xx and 5xx included.
 fn post_json(url: &str, body: &str) -> Result<(u16, String)> {
-    let mut response = crate::http::agent(CHAT_TIMEOUT).post(url).header("content-type", "application/json").send(body)?;
+    let mut response = crate::http::agent(CHAT_TIMEOUT)
+        .post(url)
+        .header("content-type", "application/json")
+        .send(body)?;
     let status = response.status().as_u16();
     Ok((status, response.body_mut().read_to_string()?))
 }
 
 /// FastAPI's `detail`: a message, or a list of validation errors.
 fn error_detail(body: &str) -> String {
-    let Ok(json) = serde_json::from_str::<serde_json::Value>(body) else { return clip(body, BODY_SHOWN) };
+    let Ok(json) = serde_json::from_str::<serde_json::Value>(body) else {
+        return clip(body, BODY_SHOWN);
+    };
     match &json["detail"] {
         serde_json::Value::String(message) => message.clone(),
         serde_json::Value::Array(errors) => errors
             .iter()
-            .map(|e| e["msg"].as_str().map_or_else(|| e.to_string(), String::from))
+            .map(|e| {
+                e["msg"]
+                    .as_str()
+                    .map_or_else(|| e.to_string(), String::from)
+            })
             .collect::<Vec<_>>()
             .join("; "),
         _ => clip(body, BODY_SHOWN),

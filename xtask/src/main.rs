@@ -34,7 +34,11 @@ fn main() -> ExitCode {
         Err(err) => {
             eprintln!("error: {err:#}");
             // 130 = 128 + SIGINT, what shells report for a command stopped by Ctrl-C.
-            if err.is::<interrupt::Interrupted>() { ExitCode::from(130) } else { ExitCode::FAILURE }
+            if err.is::<interrupt::Interrupted>() {
+                ExitCode::from(130)
+            } else {
+                ExitCode::FAILURE
+            }
         }
     }
 }
@@ -42,13 +46,20 @@ fn main() -> ExitCode {
 fn try_main() -> Result<()> {
     let flags = flags::Xtask::from_env_or_exit();
     let cwd = std::env::current_dir().context("cannot read the current directory")?;
-    let cwd = Utf8PathBuf::from_path_buf(cwd)
-        .map_err(|p| anyhow::anyhow!("the current directory {} is not valid UTF-8: work from a UTF-8 path", p.display()))?;
+    let cwd = Utf8PathBuf::from_path_buf(cwd).map_err(|p| {
+        anyhow::anyhow!(
+            "the current directory {} is not valid UTF-8: work from a UTF-8 path",
+            p.display()
+        )
+    })?;
     let built_in = Utf8Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
     let root = settings::find_root(&cwd, built_in);
     let sh = Shell::new()?;
     sh.change_dir(&root);
-    let project = Project { settings: settings::HfSpace::load(&root)?, root };
+    let project = Project {
+        settings: settings::HfSpace::load(&root)?,
+        root,
+    };
 
     match flags.subcommand {
         flags::XtaskCmd::Generate(cmd) => cmd.run(&sh, &project),

@@ -19,11 +19,20 @@ pub(crate) const STATE_DIR: &str = "target/xtask";
 /// the Space README lists as required, what `deploy --secrets-file` accepts and validates.
 pub(crate) const SEED_SECRETS: [(&str, &str); 7] = [
     ("GEMINI_API_KEY", "Google Gemini API key"),
-    ("QDRANT_URL", "Qdrant Cloud cluster URL: https, no trailing slash or space"),
+    (
+        "QDRANT_URL",
+        "Qdrant Cloud cluster URL: https, no trailing slash or space",
+    ),
     ("QDRANT_API_KEY", "Qdrant Cloud API key"),
     ("QDRANT_COLLECTION", "Collection name"),
-    ("DATABASE_URL", "PostgreSQL connection string with `?sslmode=require`"),
-    ("ALLOWED_ORIGINS", "Frontend URLs (comma-separated), including the frontend URL"),
+    (
+        "DATABASE_URL",
+        "PostgreSQL connection string with `?sslmode=require`",
+    ),
+    (
+        "ALLOWED_ORIGINS",
+        "Frontend URLs (comma-separated), including the frontend URL",
+    ),
     ("LOG_LEVEL", "`INFO`"),
 ];
 
@@ -74,7 +83,9 @@ impl Default for Generator {
             color_from: "blue".to_owned(),
             color_to: "purple".to_owned(),
             short_description: "FastAPI RAG chatbot with Gemini + Qdrant".to_owned(),
-            test_packages: ["pytest", "pytest-asyncio", "pytest-cov"].map(String::from).to_vec(),
+            test_packages: ["pytest", "pytest-asyncio", "pytest-cov"]
+                .map(String::from)
+                .to_vec(),
         }
     }
 }
@@ -102,7 +113,8 @@ impl HfSpace {
     pub(crate) fn load(root: &Utf8Path) -> Result<HfSpace> {
         let path = root.join("Cargo.toml");
         let text = std::fs::read_to_string(&path).with_context(|| format!("cannot read {path}"))?;
-        HfSpace::parse(&text).with_context(|| format!("{path}: invalid [workspace.metadata.hf-space]"))
+        HfSpace::parse(&text)
+            .with_context(|| format!("{path}: invalid [workspace.metadata.hf-space]"))
     }
 
     pub(crate) fn parse(text: &str) -> Result<HfSpace> {
@@ -116,7 +128,9 @@ impl HfSpace {
         // be a file of this repository.
         let client = &settings.frontend_client;
         let inside = client.is_relative()
-            && client.components().all(|c| matches!(c, camino::Utf8Component::Normal(_)))
+            && client
+                .components()
+                .all(|c| matches!(c, camino::Utf8Component::Normal(_)))
             && client.file_name().is_some();
         ensure!(
             inside,
@@ -132,7 +146,13 @@ impl HfSpace {
 pub(crate) fn derived_space_url(user: &str, space: &str) -> String {
     let host: String = format!("{user}-{space}")
         .chars()
-        .map(|c| if c == '_' || c == '.' { '-' } else { c.to_ascii_lowercase() })
+        .map(|c| {
+            if c == '_' || c == '.' {
+                '-'
+            } else {
+                c.to_ascii_lowercase()
+            }
+        })
         .collect();
     format!("https://{host}.hf.space")
 }
@@ -183,15 +203,36 @@ impl DeployTarget {
         let mut values = Vec::new();
         let mut missing = Vec::new();
         for (key, label, flag, configured, example) in [
-            ("user", "Hugging Face user or organisation", flags.user, &settings.user, "anusha-soh"),
-            ("space", "Space name", flags.space, &settings.space, "rag-chatbot"),
-            ("frontend-url", "Frontend URL", flags.frontend_url, &settings.frontend_url, "https://my-app.vercel.app"),
+            (
+                "user",
+                "Hugging Face user or organisation",
+                flags.user,
+                &settings.user,
+                "anusha-soh",
+            ),
+            (
+                "space",
+                "Space name",
+                flags.space,
+                &settings.space,
+                "rag-chatbot",
+            ),
+            (
+                "frontend-url",
+                "Frontend URL",
+                flags.frontend_url,
+                &settings.frontend_url,
+                "https://my-app.vercel.app",
+            ),
         ] {
-            let mut value = flag.or_else(|| configured.clone()).filter(|v| !v.trim().is_empty());
+            let mut value = flag
+                .or_else(|| configured.clone())
+                .filter(|v| !v.trim().is_empty());
             if value.is_none()
                 && let Some(ask) = prompt.as_mut()
             {
-                value = Some(ask(&format!("{label} (e.g. {example})"))?).filter(|v| !v.trim().is_empty());
+                value = Some(ask(&format!("{label} (e.g. {example})"))?)
+                    .filter(|v| !v.trim().is_empty());
             }
             match value {
                 Some(v) => values.push(v.trim().to_owned()),
@@ -202,7 +243,10 @@ impl DeployTarget {
             }
         }
         if !missing.is_empty() {
-            bail!("missing deploy settings (or run on a terminal to be asked):\n{}", missing.join("\n"));
+            bail!(
+                "missing deploy settings (or run on a terminal to be asked):\n{}",
+                missing.join("\n")
+            );
         }
         let [user, space, frontend_url] = <[String; 3]>::try_from(values).unwrap();
         validate_repo_name("user", &user)?;
@@ -210,7 +254,12 @@ impl DeployTarget {
         let frontend_url = origin("frontend-url", &frontend_url)?;
         let space_url = flags.space_url.or_else(|| settings.space_url.clone());
         let space_url = space_url.map(|url| origin("space-url", &url)).transpose()?;
-        Ok(DeployTarget { user, space, frontend_url, space_url })
+        Ok(DeployTarget {
+            user,
+            space,
+            frontend_url,
+            space_url,
+        })
     }
 
     /// `USER/SPACE`, as the Hub API and the git remote name it.
@@ -243,16 +292,27 @@ pub(crate) fn validate_repo_name(key: &str, name: &str) -> Result<()> {
 /// An `http(s)://host[:port]` origin without a path; a trailing `/` is dropped.
 pub(crate) fn origin(key: &str, url: &str) -> Result<String> {
     let trimmed = url.trim().trim_end_matches('/');
-    let host = trimmed.strip_prefix("https://").or_else(|| trimmed.strip_prefix("http://"));
+    let host = trimmed
+        .strip_prefix("https://")
+        .or_else(|| trimmed.strip_prefix("http://"));
     // The port, when there is one, is what follows the last `:` outside an IPv6 `[...]`.
-    let port_ok = |host: &str| match host.rsplit_once(':').filter(|(_, port)| !port.contains(']')) {
+    let port_ok = |host: &str| match host
+        .rsplit_once(':')
+        .filter(|(_, port)| !port.contains(']'))
+    {
         Some((_, port)) => port.parse::<u16>().is_ok_and(|p| p > 0),
         None => true,
     };
     let valid = host.is_some_and(|host| {
-        !host.is_empty() && !host.contains(['/', '?', '#', ' ', '@']) && !host.starts_with(':') && port_ok(host)
+        !host.is_empty()
+            && !host.contains(['/', '?', '#', ' ', '@'])
+            && !host.starts_with(':')
+            && port_ok(host)
     });
-    ensure!(valid, "{key} `{url}` is not an origin: write it as `https://host` (optionally `:port`), without a path");
+    ensure!(
+        valid,
+        "{key} `{url}` is not an origin: write it as `https://host` (optionally `:port`), without a path"
+    );
     Ok(trimmed.to_owned())
 }
 
@@ -284,30 +344,58 @@ mod tests {
 
     #[test]
     fn the_subdomain_rule_lowercases_and_dashes() {
-        assert_eq!(derived_space_url("Alice_B", "my.bot"), "https://alice-b-my-bot.hf.space");
-        assert_eq!(derived_space_url("anusha-soh", "rag-chatbot"), "https://anusha-soh-rag-chatbot.hf.space");
+        assert_eq!(
+            derived_space_url("Alice_B", "my.bot"),
+            "https://alice-b-my-bot.hf.space"
+        );
+        assert_eq!(
+            derived_space_url("anusha-soh", "rag-chatbot"),
+            "https://anusha-soh-rag-chatbot.hf.space"
+        );
     }
 
     #[test]
     fn an_unknown_key_is_an_error_that_names_it() {
         let err = HfSpace::parse("[workspace.metadata.hf-space]\nusr = \"x\"\n").unwrap_err();
-        assert!(format!("{err:#}").contains("unknown field `usr`"), "{err:#}");
+        assert!(
+            format!("{err:#}").contains("unknown field `usr`"),
+            "{err:#}"
+        );
     }
 
     #[test]
     fn a_missing_table_says_how_to_add_it() {
         let err = HfSpace::parse("[workspace]\nmembers = []\n").unwrap_err();
-        assert!(format!("{err:#}").contains("add `[workspace.metadata.hf-space]`"), "{err:#}");
+        assert!(
+            format!("{err:#}").contains("add `[workspace.metadata.hf-space]`"),
+            "{err:#}"
+        );
     }
 
     #[test]
     fn a_frontend_client_outside_the_repository_is_refused() {
-        for bad in ["/etc/passwd", "../other/chatClient.ts", "frontend/../../x.ts", "./frontend/src/a.ts", ""] {
-            let err = HfSpace::parse(&format!("[workspace.metadata.hf-space]\nfrontend-client = \"{bad}\"\n")).unwrap_err();
+        for bad in [
+            "/etc/passwd",
+            "../other/chatClient.ts",
+            "frontend/../../x.ts",
+            "./frontend/src/a.ts",
+            "",
+        ] {
+            let err = HfSpace::parse(&format!(
+                "[workspace.metadata.hf-space]\nfrontend-client = \"{bad}\"\n"
+            ))
+            .unwrap_err();
             let msg = format!("{err:#}");
-            assert!(msg.starts_with(&format!("frontend-client = \"{bad}\" is not a file inside the repository")), "{msg}");
+            assert!(
+                msg.starts_with(&format!(
+                    "frontend-client = \"{bad}\" is not a file inside the repository"
+                )),
+                "{msg}"
+            );
         }
-        let ok = HfSpace::parse("[workspace.metadata.hf-space]\nfrontend-client = \"web/src/api.ts\"\n").unwrap();
+        let ok =
+            HfSpace::parse("[workspace.metadata.hf-space]\nfrontend-client = \"web/src/api.ts\"\n")
+                .unwrap();
         assert_eq!(ok.frontend_client, "web/src/api.ts");
     }
 
@@ -321,7 +409,10 @@ mod tests {
             "[workspace.metadata.hf-space]\nuser = \"a\"\nspace = \"b\"\nfrontend-url = \"https://f.example/\"\n",
         )
         .unwrap();
-        let flags = DeployFlags { space: Some("c".into()), ..DeployFlags::default() };
+        let flags = DeployFlags {
+            space: Some("c".into()),
+            ..DeployFlags::default()
+        };
         let target = DeployTarget::resolve(flags, &settings, None).unwrap();
         assert_eq!(target.repo_id(), "a/c");
         assert_eq!(target.frontend_url, "https://f.example");
@@ -330,8 +421,15 @@ mod tests {
 
     #[test]
     fn every_missing_setting_is_named_in_one_error() {
-        let err = DeployTarget::resolve(DeployFlags::default(), &empty(), None).unwrap_err().to_string();
-        for key in ["--user", "--space", "--frontend-url", "[workspace.metadata.hf-space]"] {
+        let err = DeployTarget::resolve(DeployFlags::default(), &empty(), None)
+            .unwrap_err()
+            .to_string();
+        for key in [
+            "--user",
+            "--space",
+            "--frontend-url",
+            "[workspace.metadata.hf-space]",
+        ] {
             assert!(err.contains(key), "{err}");
         }
     }
@@ -343,7 +441,10 @@ mod tests {
             asked.push(question.to_owned());
             Ok(format!(" v{} ", asked.len()))
         };
-        let flags = DeployFlags { frontend_url: Some("http://localhost:5173".into()), ..DeployFlags::default() };
+        let flags = DeployFlags {
+            frontend_url: Some("http://localhost:5173".into()),
+            ..DeployFlags::default()
+        };
         let target = DeployTarget::resolve(flags, &empty(), Some(&mut ask)).unwrap();
         assert_eq!((target.user.as_str(), target.space.as_str()), ("v1", "v2"));
         assert_eq!(asked.len(), 2);
@@ -354,7 +455,17 @@ mod tests {
         for good in ["rag-chatbot", "Alice_B", "my.bot", "a", "x1"] {
             validate_repo_name("space", good).unwrap();
         }
-        for bad in ["", "-a", "a-", "a--b", "a..b", "my bot", "a/b", "bot.git", &"a".repeat(97)] {
+        for bad in [
+            "",
+            "-a",
+            "a-",
+            "a--b",
+            "a..b",
+            "my bot",
+            "a/b",
+            "bot.git",
+            &"a".repeat(97),
+        ] {
             let err = validate_repo_name("space", bad).unwrap_err().to_string();
             assert!(err.contains(&format!("space `{bad}`")), "{err}");
         }
@@ -362,11 +473,29 @@ mod tests {
 
     #[test]
     fn origins_lose_a_trailing_slash_and_refuse_paths() {
-        assert_eq!(origin("frontend-url", "https://x.dev/").unwrap(), "https://x.dev");
-        assert_eq!(origin("space-url", "http://127.0.0.1:7860").unwrap(), "http://127.0.0.1:7860");
-        assert_eq!(origin("space-url", "http://[::1]:7860").unwrap(), "http://[::1]:7860");
+        assert_eq!(
+            origin("frontend-url", "https://x.dev/").unwrap(),
+            "https://x.dev"
+        );
+        assert_eq!(
+            origin("space-url", "http://127.0.0.1:7860").unwrap(),
+            "http://127.0.0.1:7860"
+        );
+        assert_eq!(
+            origin("space-url", "http://[::1]:7860").unwrap(),
+            "http://[::1]:7860"
+        );
         assert_eq!(origin("space-url", "http://[::1]").unwrap(), "http://[::1]");
-        for bad in ["x.dev", "ftp://x.dev", "https://x.dev/app", "https://", "https://x.dev:", "https://x.dev:port", "https://x.dev:99999", "https://a:b:c"] {
+        for bad in [
+            "x.dev",
+            "ftp://x.dev",
+            "https://x.dev/app",
+            "https://",
+            "https://x.dev:",
+            "https://x.dev:port",
+            "https://x.dev:99999",
+            "https://a:b:c",
+        ] {
             assert!(origin("frontend-url", bad).is_err(), "{bad}");
         }
     }

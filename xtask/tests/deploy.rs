@@ -6,8 +6,8 @@ mod hub;
 mod repo;
 
 use hub::sandbox::Sandbox;
-use repo::Run;
 use hub::{Hub, TOKEN, USER, git_out};
+use repo::Run;
 
 const SPACE: &str = "bot";
 const FRONTEND: &str = "https://my-app.vercel.app";
@@ -31,7 +31,15 @@ impl Setup {
     }
 
     fn deploy_with(&self, args: &[&str], env: &[(&str, &str)]) -> Run {
-        let mut full = vec!["deploy", "--user", USER, "--space", SPACE, "--frontend-url", FRONTEND];
+        let mut full = vec![
+            "deploy",
+            "--user",
+            USER,
+            "--space",
+            SPACE,
+            "--frontend-url",
+            FRONTEND,
+        ];
         if !args.contains(&"--timeout") {
             full.extend(["--timeout", "20"]);
         }
@@ -43,7 +51,10 @@ impl Setup {
 
     fn remote_files(&self) -> Vec<String> {
         let bare = self.hub.bare(SPACE);
-        let mut files: Vec<String> = git_out(&bare, &["ls-tree", "-r", "--name-only", "HEAD"]).lines().map(str::to_owned).collect();
+        let mut files: Vec<String> = git_out(&bare, &["ls-tree", "-r", "--name-only", "HEAD"])
+            .lines()
+            .map(str::to_owned)
+            .collect();
         files.sort();
         files
     }
@@ -53,22 +64,43 @@ impl Setup {
     }
 
     fn space_files(&self) -> Vec<String> {
-        let mut files: Vec<String> = git_out(&self.sandbox.repo, &["ls-files", "--cached", "--others", "--exclude-standard", "huggingface-spaces"])
-            .lines()
-            .map(|f| f.strip_prefix("huggingface-spaces/").unwrap().to_owned())
-            .collect();
+        let mut files: Vec<String> = git_out(
+            &self.sandbox.repo,
+            &[
+                "ls-files",
+                "--cached",
+                "--others",
+                "--exclude-standard",
+                "huggingface-spaces",
+            ],
+        )
+        .lines()
+        .map(|f| f.strip_prefix("huggingface-spaces/").unwrap().to_owned())
+        .collect();
         files.sort();
         files
     }
 
     /// Nothing was pushed: no receive-pack request reached the Hub.
     fn assert_nothing_pushed(&self, run: &Run) {
-        assert_eq!(self.hub.count("git-receive-pack"), 0, "something was pushed:\n{run}\n{:#?}", self.hub.log());
+        assert_eq!(
+            self.hub.count("git-receive-pack"),
+            0,
+            "something was pushed:\n{run}\n{:#?}",
+            self.hub.log()
+        );
     }
 
     fn assert_clean(&self, run: &Run) {
-        assert!(self.sandbox.leftovers().is_empty(), "temporary files left: {:?}\n{run}", self.sandbox.leftovers());
-        assert!(!self.sandbox.repo.join("target/xtask/deploy.lock").exists(), "the lock was left behind\n{run}");
+        assert!(
+            self.sandbox.leftovers().is_empty(),
+            "temporary files left: {:?}\n{run}",
+            self.sandbox.leftovers()
+        );
+        assert!(
+            !self.sandbox.repo.join("target/xtask/deploy.lock").exists(),
+            "the lock was left behind\n{run}"
+        );
     }
 }
 
@@ -84,20 +116,39 @@ fn first_deploy_pushes_exactly_the_generated_files_and_the_second_is_a_no_op() {
     expected.sort();
     assert_eq!(s.remote_files(), expected, "{run}");
     let bare = s.hub.bare(SPACE);
-    assert_eq!(git_out(&bare, &["log", "-1", "--format=%s"]), "Deploy RAG chatbot backend");
+    assert_eq!(
+        git_out(&bare, &["log", "-1", "--format=%s"]),
+        "Deploy RAG chatbot backend"
+    );
     let source = git_out(&s.sandbox.repo, &["rev-parse", "HEAD"]);
     let body = git_out(&bare, &["log", "-1", "--format=%b"]);
     assert!(body.contains(&format!("Source commit: {source}")), "{body}");
     assert!(git_out(&bare, &["show", "HEAD:.gitattributes"]).contains("filter=lfs"));
-    assert_eq!(git_out(&bare, &["show", "HEAD:Dockerfile"]), s.sandbox.read("huggingface-spaces/Dockerfile").trim_end());
+    assert_eq!(
+        git_out(&bare, &["show", "HEAD:Dockerfile"]),
+        s.sandbox.read("huggingface-spaces/Dockerfile").trim_end()
+    );
 
     // The report (the seed's "Output") and the patched frontend.
     let space_url = &s.hub.space_url;
-    for expected in [format!("HF Spaces URL: {space_url}"), format!("{space_url}/docs"), format!("{space_url}/api/health (healthy)")] {
-        assert!(run.stdout.contains(&expected), "missing {expected:?}\n{run}");
+    for expected in [
+        format!("HF Spaces URL: {space_url}"),
+        format!("{space_url}/docs"),
+        format!("{space_url}/api/health (healthy)"),
+    ] {
+        assert!(
+            run.stdout.contains(&expected),
+            "missing {expected:?}\n{run}"
+        );
     }
-    assert!(s.sandbox.read(CLIENT).contains(&format!("'{space_url}'")), "{run}");
-    assert!(run.stderr.contains("s] git: pushed"), "progress lines carry the elapsed time\n{run}");
+    assert!(
+        s.sandbox.read(CLIENT).contains(&format!("'{space_url}'")),
+        "{run}"
+    );
+    assert!(
+        run.stderr.contains("s] git: pushed"),
+        "progress lines carry the elapsed time\n{run}"
+    );
     s.assert_clean(&run);
 
     let head = s.remote_head();
@@ -107,7 +158,11 @@ fn first_deploy_pushes_exactly_the_generated_files_and_the_second_is_a_no_op() {
     assert!(again.stdout.contains("already up to date"), "{again}");
     assert!(again.stdout.contains("already points at"), "{again}");
     assert_eq!(s.remote_head(), head);
-    assert_eq!(s.hub.count("POST /spaces/alice/bot/git-receive-pack"), pushes, "the no-op deploy pushed");
+    assert_eq!(
+        s.hub.count("POST /spaces/alice/bot/git-receive-pack"),
+        pushes,
+        "the no-op deploy pushed"
+    );
     s.assert_clean(&again);
 }
 
@@ -116,12 +171,20 @@ fn a_removed_backend_module_disappears_from_the_space() {
     let s = setup();
     s.hub.add_space(SPACE);
     let main = s.sandbox.read("backend/app/main.py");
-    s.sandbox.write("backend/app/services/extra.py", "ANSWER = 42\n");
-    s.sandbox.write("backend/app/main.py", &format!("{main}\nfrom app.services import extra  # noqa: E402,F401\n"));
+    s.sandbox
+        .write("backend/app/services/extra.py", "ANSWER = 42\n");
+    s.sandbox.write(
+        "backend/app/main.py",
+        &format!("{main}\nfrom app.services import extra  # noqa: E402,F401\n"),
+    );
     s.sandbox.commit_all("add a module");
     let run = s.deploy(&["--no-verify"]);
     assert!(run.success, "{run}");
-    assert!(s.remote_files().contains(&"app/services/extra.py".to_owned()), "{run}");
+    assert!(
+        s.remote_files()
+            .contains(&"app/services/extra.py".to_owned()),
+        "{run}"
+    );
 
     std::fs::remove_file(s.sandbox.repo.join("backend/app/services/extra.py")).unwrap();
     s.sandbox.write("backend/app/main.py", &main);
@@ -129,9 +192,17 @@ fn a_removed_backend_module_disappears_from_the_space() {
     let run = s.deploy(&["--no-verify"]);
     assert!(run.success, "{run}");
     let files = s.remote_files();
-    assert!(!files.contains(&"app/services/extra.py".to_owned()), "{files:?}\n{run}");
+    assert!(
+        !files.contains(&"app/services/extra.py".to_owned()),
+        "{files:?}\n{run}"
+    );
     assert!(files.contains(&".gitattributes".to_owned()));
-    assert!(run.stdout.contains("huggingface-spaces/app/services/extra.py") || run.stderr.contains("extra.py"), "the regenerated files are named\n{run}");
+    assert!(
+        run.stdout
+            .contains("huggingface-spaces/app/services/extra.py")
+            || run.stderr.contains("extra.py"),
+        "the regenerated files are named\n{run}"
+    );
 }
 
 #[test]
@@ -142,10 +213,22 @@ fn a_wrong_token_fails_first_and_leaks_nowhere() {
     let wrong = concat!("hf_", "WrongTokenAbcdefghijklmnopqrstuvwx");
     let run = s.deploy_with(&[], &[("HF_TOKEN", wrong)]);
     assert!(!run.success, "{run}");
-    assert!(run.stderr.contains("the token from HF_TOKEN is invalid") && run.stderr.contains("/settings/tokens"), "{run}");
+    assert!(
+        run.stderr.contains("the token from HF_TOKEN is invalid")
+            && run.stderr.contains("/settings/tokens"),
+        "{run}"
+    );
     s.assert_nothing_pushed(&run);
-    assert_eq!(s.hub.count("/spaces/alice/bot/info/refs"), 0, "it cloned with a bad token");
-    assert_eq!(s.sandbox.read(CLIENT), client_before, "the frontend was touched");
+    assert_eq!(
+        s.hub.count("/spaces/alice/bot/info/refs"),
+        0,
+        "it cloned with a bad token"
+    );
+    assert_eq!(
+        s.sandbox.read(CLIENT),
+        client_before,
+        "the frontend was touched"
+    );
     s.assert_clean(&run);
     assert_no_token(&s, wrong, &run);
 }
@@ -155,15 +238,36 @@ fn the_token_reaches_no_output_url_file_or_credential_store() {
     let s = setup();
     s.hub.add_space(SPACE);
     // A user whose git stores every credential it is given.
-    std::fs::write(s.sandbox.home.join(".gitconfig"), "[credential]\n\thelper = store\n").unwrap();
-    std::fs::write(s.sandbox.dir.join("secrets.env"), "LOG_LEVEL=INFO\nALLOWED_ORIGINS=https://my-app.vercel.app\n").unwrap();
+    std::fs::write(
+        s.sandbox.home.join(".gitconfig"),
+        "[credential]\n\thelper = store\n",
+    )
+    .unwrap();
+    std::fs::write(
+        s.sandbox.dir.join("secrets.env"),
+        "LOG_LEVEL=INFO\nALLOWED_ORIGINS=https://my-app.vercel.app\n",
+    )
+    .unwrap();
     let secrets = s.sandbox.dir.join("secrets.env");
     let run = s.deploy(&["--secrets-file", secrets.to_str().unwrap(), "--json"]);
     assert!(run.success, "{run}");
-    assert!(!s.sandbox.home.join(".git-credentials").exists(), "git stored the token");
+    assert!(
+        !s.sandbox.home.join(".git-credentials").exists(),
+        "git stored the token"
+    );
     assert_no_token(&s, TOKEN, &run);
     // The token did reach the Hub, but only in Authorization headers.
-    let authorized = s.hub.state().seen.iter().filter(|r| r.headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("authorization"))).count();
+    let authorized = s
+        .hub
+        .state()
+        .seen
+        .iter()
+        .filter(|r| {
+            r.headers
+                .iter()
+                .any(|(k, _)| k.eq_ignore_ascii_case("authorization"))
+        })
+        .count();
     assert!(authorized > 0);
 }
 
@@ -175,27 +279,58 @@ fn the_monorepos_own_git_programs_never_see_the_credentials() {
     // alike): it inherits git's environment, and dumps it where the test can read it.
     let dump = s.sandbox.dir.join("monorepo-git-env");
     let program = s.sandbox.dir.join("fsmonitor");
-    std::fs::write(&program, format!("#!/bin/sh\nenv >> '{}'\nexit 1\n", dump.display())).unwrap();
+    std::fs::write(
+        &program,
+        format!("#!/bin/sh\nenv >> '{}'\nexit 1\n", dump.display()),
+    )
+    .unwrap();
     make_executable(&program);
-    git_out(&s.sandbox.repo, &["config", "core.fsmonitor", program.to_str().unwrap()]);
+    git_out(
+        &s.sandbox.repo,
+        &["config", "core.fsmonitor", program.to_str().unwrap()],
+    );
     let run = s.deploy(&["--no-verify"]);
     assert!(run.success, "{run}");
     let seen = std::fs::read_to_string(&dump).unwrap_or_default();
-    assert!(seen.contains("GIT_DIR") || seen.contains("PATH="), "the fsmonitor never ran, so this test proves nothing\n{run}");
-    assert!(!seen.to_ascii_lowercase().contains("authorization"), "the Space's credentials reached a monorepo git program:\n{seen}");
+    assert!(
+        seen.contains("GIT_DIR") || seen.contains("PATH="),
+        "the fsmonitor never ran, so this test proves nothing\n{run}"
+    );
+    assert!(
+        !seen.to_ascii_lowercase().contains("authorization"),
+        "the Space's credentials reached a monorepo git program:\n{seen}"
+    );
 }
 
 /// The token is in no output, no file under the sandbox (repo, HOME, TMPDIR, Hub repos) and
 /// no request URL or body the servers saw.
 fn assert_no_token(s: &Setup, token: &str, run: &Run) {
-    assert!(!run.stdout.contains(token) && !run.stderr.contains(token), "the token is in the output\n{run}");
+    assert!(
+        !run.stdout.contains(token) && !run.stderr.contains(token),
+        "the token is in the output\n{run}"
+    );
     for file in s.sandbox.all_files() {
         let bytes = std::fs::read(&file).unwrap_or_default();
-        assert!(!bytes.windows(token.len()).any(|w| w == token.as_bytes()), "the token is in {}", file.display());
+        assert!(
+            !bytes.windows(token.len()).any(|w| w == token.as_bytes()),
+            "the token is in {}",
+            file.display()
+        );
     }
     for seen in &s.hub.state().seen {
-        assert!(!seen.url.contains(token), "the token is in a request URL: {}", seen.url);
-        assert!(!seen.body.windows(token.len()).any(|w| w == token.as_bytes()), "the token is in a request body to {}", seen.url);
+        assert!(
+            !seen.url.contains(token),
+            "the token is in a request URL: {}",
+            seen.url
+        );
+        assert!(
+            !seen
+                .body
+                .windows(token.len())
+                .any(|w| w == token.as_bytes()),
+            "the token is in a request body to {}",
+            seen.url
+        );
     }
 }
 
@@ -213,20 +348,40 @@ fn a_read_only_token_is_refused_before_pushing() {
 fn create_makes_a_docker_space_and_explains_402() {
     let s = setup();
     let run = s.deploy(&["--no-verify"]);
-    assert!(!run.success && run.stderr.contains("does not exist") && run.stderr.contains("--create"), "{run}");
+    assert!(
+        !run.success && run.stderr.contains("does not exist") && run.stderr.contains("--create"),
+        "{run}"
+    );
 
     s.hub.state().create_status = Some(402);
     let run = s.deploy(&["--create", "--no-verify"]);
-    assert!(!run.success && run.stderr.contains("402") && run.stderr.contains("paid"), "{run}");
+    assert!(
+        !run.success && run.stderr.contains("402") && run.stderr.contains("paid"),
+        "{run}"
+    );
     s.assert_nothing_pushed(&run);
 
     s.hub.state().create_status = None;
     let run = s.deploy(&["--create", "--no-verify"]);
     assert!(run.success, "{run}");
     assert!(s.remote_files().contains(&"Dockerfile".to_owned()));
-    let create = s.hub.state().seen.iter().find(|r| r.url == "/api/repos/create" && r.body.starts_with(b"{")).map(|r| r.body.clone()).unwrap();
+    let create = s
+        .hub
+        .state()
+        .seen
+        .iter()
+        .find(|r| r.url == "/api/repos/create" && r.body.starts_with(b"{"))
+        .map(|r| r.body.clone())
+        .unwrap();
     let create: serde_json::Value = serde_json::from_slice(&create).unwrap();
-    assert_eq!((create["type"].as_str(), create["sdk"].as_str(), create["name"].as_str()), (Some("space"), Some("docker"), Some(SPACE)));
+    assert_eq!(
+        (
+            create["type"].as_str(),
+            create["sdk"].as_str(),
+            create["name"].as_str()
+        ),
+        (Some("space"), Some("docker"), Some(SPACE))
+    );
 
     // 409 (it exists now) is fine.
     let run = s.deploy(&["--create", "--no-verify"]);
@@ -239,17 +394,33 @@ fn each_invalid_secret_is_refused_before_any_request() {
     s.hub.add_space(SPACE);
     for (line, complaint) in [
         ("GEMINI_API_KEY=abc ", "surrounding whitespace"),
-        ("DATABASE_URL=postgresql://u:p@ep-1.neon.tech/db", "sslmode=require"),
+        (
+            "DATABASE_URL=postgresql://u:p@ep-1.neon.tech/db",
+            "sslmode=require",
+        ),
         ("QDRANT_URL=http://x.cloud.qdrant.io", "https://"),
         ("QDRANT_URL=https://x.cloud.qdrant.io/", "trailing"),
-        ("ALLOWED_ORIGINS=https://elsewhere.app", "must contain the frontend URL"),
+        (
+            "ALLOWED_ORIGINS=https://elsewhere.app",
+            "must contain the frontend URL",
+        ),
     ] {
         let path = s.sandbox.dir.join("secrets.env");
         std::fs::write(&path, format!("LOG_LEVEL=INFO\n{line}\n")).unwrap();
         let run = s.deploy(&["--secrets-file", path.to_str().unwrap()]);
         assert!(!run.success, "{line}: {run}");
-        assert!(run.stderr.contains(&format!("secrets.env:2: {}", line.split('=').next().unwrap())) && run.stderr.contains(complaint), "{line}: {run}");
-        assert!(s.hub.log().is_empty(), "{line}: requests were sent: {:?}", s.hub.log());
+        assert!(
+            run.stderr.contains(&format!(
+                "secrets.env:2: {}",
+                line.split('=').next().unwrap()
+            )) && run.stderr.contains(complaint),
+            "{line}: {run}"
+        );
+        assert!(
+            s.hub.log().is_empty(),
+            "{line}: requests were sent: {:?}",
+            s.hub.log()
+        );
     }
 
     let path = s.sandbox.dir.join("secrets.env");
@@ -257,8 +428,14 @@ fn each_invalid_secret_is_refused_before_any_request() {
     let run = s.deploy(&["--secrets-file", path.to_str().unwrap(), "--no-verify"]);
     assert!(run.success, "{run}");
     let set = s.hub.state().secrets.clone();
-    assert_eq!(set.iter().map(|(k, _)| k.as_str()).collect::<Vec<_>>(), ["QDRANT_URL", "DATABASE_URL", "ALLOWED_ORIGINS"]);
-    assert!(!run.stdout.contains("sslmode=require") && !run.stderr.contains("ep-1.neon.tech/db"), "a secret value was printed\n{run}");
+    assert_eq!(
+        set.iter().map(|(k, _)| k.as_str()).collect::<Vec<_>>(),
+        ["QDRANT_URL", "DATABASE_URL", "ALLOWED_ORIGINS"]
+    );
+    assert!(
+        !run.stdout.contains("sslmode=require") && !run.stderr.contains("ep-1.neon.tech/db"),
+        "a secret value was printed\n{run}"
+    );
 }
 
 #[test]
@@ -270,8 +447,16 @@ fn a_refused_secret_is_reported_without_its_value() {
     let path = s.sandbox.dir.join("secrets.env");
     std::fs::write(&path, format!("DATABASE_URL={value}\n")).unwrap();
     let run = s.deploy(&["--secrets-file", path.to_str().unwrap(), "--no-verify"]);
-    assert!(!run.success && run.stderr.contains("cannot set the secret DATABASE_URL") && run.stderr.contains("422"), "{run}");
-    assert!(!run.stdout.contains("s3cr3t") && !run.stderr.contains("s3cr3t"), "the secret's value is in the output\n{run}");
+    assert!(
+        !run.success
+            && run.stderr.contains("cannot set the secret DATABASE_URL")
+            && run.stderr.contains("422"),
+        "{run}"
+    );
+    assert!(
+        !run.stdout.contains("s3cr3t") && !run.stderr.contains("s3cr3t"),
+        "the secret's value is in the output\n{run}"
+    );
 }
 
 #[test]
@@ -280,7 +465,13 @@ fn without_a_secrets_file_the_table_is_printed() {
     s.hub.add_space(SPACE);
     let run = s.deploy(&["--no-verify"]);
     assert!(run.success, "{run}");
-    for key in ["GEMINI_API_KEY", "QDRANT_URL", "DATABASE_URL", "ALLOWED_ORIGINS", "LOG_LEVEL"] {
+    for key in [
+        "GEMINI_API_KEY",
+        "QDRANT_URL",
+        "DATABASE_URL",
+        "ALLOWED_ORIGINS",
+        "LOG_LEVEL",
+    ] {
         assert!(run.stderr.contains(&format!("`{key}`")), "{key}\n{run}");
     }
     assert_eq!(s.hub.count("/secrets"), 0);
@@ -290,14 +481,24 @@ fn without_a_secrets_file_the_table_is_printed() {
 fn a_running_stage_from_before_the_build_is_not_trusted() {
     let s = setup();
     s.hub.add_space(SPACE);
-    s.hub.state().after_push = ["RUNNING", "RUNNING", "RUNNING", "BUILDING", "RUNNING"].map(String::from).to_vec();
+    s.hub.state().after_push = ["RUNNING", "RUNNING", "RUNNING", "BUILDING", "RUNNING"]
+        .map(String::from)
+        .to_vec();
     let run = s.deploy(&["--space-url", &s.hub.space_url.clone()]);
     assert!(run.success, "{run}");
     let log = s.hub.log();
-    let runtime_calls: Vec<usize> = log.iter().enumerate().filter(|(_, l)| l.ends_with("/runtime")).map(|(i, _)| i).collect();
+    let runtime_calls: Vec<usize> = log
+        .iter()
+        .enumerate()
+        .filter(|(_, l)| l.ends_with("/runtime"))
+        .map(|(i, _)| i)
+        .collect();
     let first_health = log.iter().position(|l| l.contains("/api/health")).unwrap();
     assert!(runtime_calls.len() >= 5, "{log:#?}");
-    assert!(first_health > runtime_calls[4], "health was polled before the new build ran:\n{log:#?}");
+    assert!(
+        first_health > runtime_calls[4],
+        "health was polled before the new build ran:\n{log:#?}"
+    );
 }
 
 #[test]
@@ -309,14 +510,25 @@ fn a_build_error_shows_the_stage_message_and_log_tail() {
         state.after_push = vec!["BUILDING".into(), "BUILD_ERROR".into()];
         state.error_message = Some("Build failed with exit code: 1".into());
         state.build_log = (1..=30).map(|i| format!("step {i}")).collect();
-        state.build_log.push("ERROR: No matching distribution found for qdrant-clientt".into());
+        state
+            .build_log
+            .push("ERROR: No matching distribution found for qdrant-clientt".into());
     }
     let run = s.deploy(&[]);
     assert!(!run.success, "{run}");
-    for expected in ["BUILD_ERROR", "Build failed with exit code: 1", "No matching distribution found", "step 30", "next:"] {
+    for expected in [
+        "BUILD_ERROR",
+        "Build failed with exit code: 1",
+        "No matching distribution found",
+        "step 30",
+        "next:",
+    ] {
         assert!(run.stderr.contains(expected), "missing {expected:?}\n{run}");
     }
-    assert!(!run.stderr.contains("step 5\n"), "only the tail is shown\n{run}");
+    assert!(
+        !run.stderr.contains("step 5\n"),
+        "only the tail is shown\n{run}"
+    );
     s.assert_clean(&run);
 }
 
@@ -326,19 +538,28 @@ fn a_space_that_never_builds_gets_the_factory_restart_advice_or_restart() {
     s.hub.add_space(SPACE);
     s.hub.state().after_push = vec!["RUNNING".into()];
     let run = s.deploy(&["--timeout", "3"]);
-    assert!(!run.success && run.stderr.contains("--restart") && run.stderr.contains("no build"), "{run}");
+    assert!(
+        !run.success && run.stderr.contains("--restart") && run.stderr.contains("no build"),
+        "{run}"
+    );
     assert_eq!(s.hub.state().restarts, 0);
 
     s.sandbox.write("backend/app/services/extra.py", "X = 1\n");
     let main = s.sandbox.read("backend/app/main.py");
-    s.sandbox.write("backend/app/main.py", &format!("{main}\nfrom app.services import extra  # noqa: E402,F401\n"));
+    s.sandbox.write(
+        "backend/app/main.py",
+        &format!("{main}\nfrom app.services import extra  # noqa: E402,F401\n"),
+    );
     let run = s.deploy(&["--timeout", "10", "--restart"]);
     assert!(run.success, "{run}");
     assert_eq!(s.hub.state().restarts, 1, "{run}");
     // Deployed from an uncommitted backend edit: the Space commit says so.
     let source = git_out(&s.sandbox.repo, &["rev-parse", "HEAD"]);
     let body = git_out(&s.hub.bare(SPACE), &["log", "-1", "--format=%b"]);
-    assert!(body.contains(&format!("Source commit: {source}-dirty")), "{body}");
+    assert!(
+        body.contains(&format!("Source commit: {source}-dirty")),
+        "{body}"
+    );
 }
 
 #[test]
@@ -351,8 +572,14 @@ fn an_unhealthy_qdrant_maps_to_the_suspended_cluster_advice() {
     );
     let run = s.deploy(&[]);
     assert!(!run.success, "{run}");
-    assert!(run.stderr.contains("cluster is suspended") && run.stderr.contains("cloud.qdrant.io"), "{run}");
-    assert!(!run.stderr.contains("postgres:"), "healthy services get no advice\n{run}");
+    assert!(
+        run.stderr.contains("cluster is suspended") && run.stderr.contains("cloud.qdrant.io"),
+        "{run}"
+    );
+    assert!(
+        !run.stderr.contains("postgres:"),
+        "healthy services get no advice\n{run}"
+    );
 }
 
 #[test]
@@ -362,7 +589,12 @@ fn a_missing_cors_origin_says_to_add_it_to_allowed_origins() {
     s.hub.state().cors_origins = vec!["http://localhost:5173".into()];
     let run = s.deploy(&[]);
     assert!(!run.success, "{run}");
-    assert!(run.stderr.contains("ALLOWED_ORIGINS") && run.stderr.contains(FRONTEND) && run.stderr.contains("restart"), "{run}");
+    assert!(
+        run.stderr.contains("ALLOWED_ORIGINS")
+            && run.stderr.contains(FRONTEND)
+            && run.stderr.contains("restart"),
+        "{run}"
+    );
 }
 
 #[test]
@@ -375,7 +607,12 @@ fn a_push_rejected_by_a_pre_receive_hook_quotes_the_reason() {
     let head = s.remote_head();
     let run = s.deploy(&[]);
     assert!(!run.success, "{run}");
-    assert!(run.stderr.contains("remote: Your push was rejected because it contains files larger than 10 MiB."), "{run}");
+    assert!(
+        run.stderr.contains(
+            "remote: Your push was rejected because it contains files larger than 10 MiB."
+        ),
+        "{run}"
+    );
     assert!(run.stderr.contains("pre-receive hook declined"), "{run}");
     assert_eq!(s.remote_head(), head);
     s.assert_clean(&run);
@@ -388,12 +625,24 @@ fn a_push_that_lost_a_race_says_to_deploy_again() {
     s.hub.state().race_push = true;
     let run = s.deploy(&["--no-verify"]);
     assert!(!run.success, "{run}");
-    assert!(run.stderr.contains("[rejected] (fetch first)") && run.stderr.contains("someone pushed to the Space while this deploy ran"), "{run}");
-    assert_eq!(git_out(&s.hub.bare(SPACE), &["log", "-1", "--format=%s"]), "someone else's change");
+    assert!(
+        run.stderr.contains("[rejected] (fetch first)")
+            && run
+                .stderr
+                .contains("someone pushed to the Space while this deploy ran"),
+        "{run}"
+    );
+    assert_eq!(
+        git_out(&s.hub.bare(SPACE), &["log", "-1", "--format=%s"]),
+        "someone else's change"
+    );
     s.assert_clean(&run);
     let again = s.deploy(&["--no-verify"]);
     assert!(again.success, "{again}");
-    assert!(!s.remote_files().contains(&"ELSEWHERE.md".to_owned()), "the mirror removes what the Space folder lacks");
+    assert!(
+        !s.remote_files().contains(&"ELSEWHERE.md".to_owned()),
+        "the mirror removes what the Space folder lacks"
+    );
 }
 
 #[test]
@@ -401,13 +650,21 @@ fn a_file_over_10_mib_is_refused_before_pushing() {
     let s = setup();
     s.hub.add_space(SPACE);
     let main = s.sandbox.read("backend/app/main.py");
-    let table: String = (0..240_000).map(|i| format!("# row {i:08} of a generated table..........\n")).collect();
+    let table: String = (0..240_000)
+        .map(|i| format!("# row {i:08} of a generated table..........\n"))
+        .collect();
     assert!(table.len() > 10 * 1024 * 1024);
     s.sandbox.write("backend/app/services/table.py", &table);
-    s.sandbox.write("backend/app/main.py", &format!("{main}\nfrom app.services import table  # noqa: E402,F401\n"));
+    s.sandbox.write(
+        "backend/app/main.py",
+        &format!("{main}\nfrom app.services import table  # noqa: E402,F401\n"),
+    );
     let run = s.deploy(&[]);
     assert!(!run.success, "{run}");
-    assert!(run.stderr.contains("app/services/table.py") && run.stderr.contains("10 MiB"), "{run}");
+    assert!(
+        run.stderr.contains("app/services/table.py") && run.stderr.contains("10 MiB"),
+        "{run}"
+    );
     s.assert_nothing_pushed(&run);
     s.assert_clean(&run);
 }
@@ -418,34 +675,71 @@ fn ctrl_c_mid_push_cleans_up() {
     s.hub.add_space(SPACE);
     s.hub.state().hang_push = Some(std::time::Duration::from_secs(20));
     let head = s.remote_head();
-    let mut args = vec!["deploy", "--user", USER, "--space", SPACE, "--frontend-url", FRONTEND];
+    let mut args = vec![
+        "deploy",
+        "--user",
+        USER,
+        "--space",
+        SPACE,
+        "--frontend-url",
+        FRONTEND,
+    ];
     args.push("--no-verify");
     let child = s
         .sandbox
-        .command(&args, &[("HF_ENDPOINT", s.hub.url.as_str()), ("HF_TOKEN", TOKEN)])
+        .command(
+            &args,
+            &[("HF_ENDPOINT", s.hub.url.as_str()), ("HF_TOKEN", TOKEN)],
+        )
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
     let started = std::time::Instant::now();
     while s.hub.count("POST /spaces/alice/bot/git-receive-pack") == 0 {
-        assert!(started.elapsed().as_secs() < 60, "the push never started: {:#?}", s.hub.log());
+        assert!(
+            started.elapsed().as_secs() < 60,
+            "the push never started: {:#?}",
+            s.hub.log()
+        );
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
-    assert!(s.sandbox.leftovers().len() == 1, "the clone is in TMPDIR while pushing");
+    assert!(
+        s.sandbox.leftovers().len() == 1,
+        "the clone is in TMPDIR while pushing"
+    );
     // The clone as git has it mid-push (its .git/config included) holds no token.
-    for file in s.sandbox.all_files().iter().filter(|f| f.starts_with(&s.sandbox.tmp)) {
+    for file in s
+        .sandbox
+        .all_files()
+        .iter()
+        .filter(|f| f.starts_with(&s.sandbox.tmp))
+    {
         let bytes = std::fs::read(file).unwrap_or_default();
-        assert!(!bytes.windows(TOKEN.len()).any(|w| w == TOKEN.as_bytes()), "the token is in {}", file.display());
+        assert!(
+            !bytes.windows(TOKEN.len()).any(|w| w == TOKEN.as_bytes()),
+            "the token is in {}",
+            file.display()
+        );
     }
-    let killed = std::process::Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+    let killed = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
     assert!(killed.success());
     let run = Run::from(child.wait_with_output().unwrap());
     assert!(run.stderr.contains("interrupted"), "{run}");
-    assert_eq!(run.code, Some(130), "Ctrl-C exits as shells expect (128 + SIGINT)\n{run}");
+    assert_eq!(
+        run.code,
+        Some(130),
+        "Ctrl-C exits as shells expect (128 + SIGINT)\n{run}"
+    );
     s.assert_clean(&run);
     assert_eq!(s.remote_head(), head);
-    assert_eq!(s.sandbox.read(CLIENT), git_out(&s.sandbox.repo, &["show", &format!("HEAD:{CLIENT}")]) + "\n");
+    assert_eq!(
+        s.sandbox.read(CLIENT),
+        git_out(&s.sandbox.repo, &["show", &format!("HEAD:{CLIENT}")]) + "\n"
+    );
 }
 
 #[test]
@@ -455,7 +749,13 @@ fn dry_run_pushes_patches_and_sets_nothing() {
     let client = s.sandbox.read(CLIENT);
     let path = s.sandbox.dir.join("secrets.env");
     std::fs::write(&path, "LOG_LEVEL=INFO\n").unwrap();
-    let run = s.deploy(&["--dry-run", "--secrets-file", path.to_str().unwrap(), "--space-url", &s.hub.space_url.clone()]);
+    let run = s.deploy(&[
+        "--dry-run",
+        "--secrets-file",
+        path.to_str().unwrap(),
+        "--space-url",
+        &s.hub.space_url.clone(),
+    ]);
     assert!(run.success, "{run}");
     assert!(run.stderr.contains("would push added Dockerfile"), "{run}");
     assert!(run.stderr.contains("would set LOG_LEVEL"), "{run}");
@@ -472,7 +772,8 @@ fn json_reports_the_urls_the_commit_and_the_patch() {
     s.hub.add_space(SPACE);
     let run = s.deploy(&["--json"]);
     assert!(run.success, "{run}");
-    let report: serde_json::Value = serde_json::from_str(&run.stdout).expect("stdout is one JSON document");
+    let report: serde_json::Value =
+        serde_json::from_str(&run.stdout).expect("stdout is one JSON document");
     let url = &s.hub.space_url; // the host the Hub reports, used without --space-url
     assert_eq!(report["space_url"], url.as_str());
     assert_eq!(report["docs_url"], format!("{url}/docs"));
@@ -489,12 +790,23 @@ fn a_second_deploy_in_the_same_repo_is_refused_while_one_runs() {
     s.hub.add_space(SPACE);
     std::fs::create_dir_all(s.sandbox.repo.join("target/xtask")).unwrap();
     // A live process holds the lock: this test itself.
-    std::fs::write(s.sandbox.repo.join("target/xtask/deploy.lock"), format!("{}\n", std::process::id())).unwrap();
+    std::fs::write(
+        s.sandbox.repo.join("target/xtask/deploy.lock"),
+        format!("{}\n", std::process::id()),
+    )
+    .unwrap();
     let run = s.deploy(&[]);
-    assert!(!run.success && run.stderr.contains("another `cargo xtask deploy`"), "{run}");
+    assert!(
+        !run.success && run.stderr.contains("another `cargo xtask deploy`"),
+        "{run}"
+    );
     assert!(s.hub.log().is_empty());
     // A lock whose process is gone is taken over.
-    std::fs::write(s.sandbox.repo.join("target/xtask/deploy.lock"), "999999999\n").unwrap();
+    std::fs::write(
+        s.sandbox.repo.join("target/xtask/deploy.lock"),
+        "999999999\n",
+    )
+    .unwrap();
     let run = s.deploy(&["--no-verify"]);
     assert!(run.success, "{run}");
 }
@@ -506,8 +818,14 @@ fn push_frontend_commits_the_new_url_and_pushes_the_branch() {
     let run = s.deploy(&["--push-frontend", "--space-url", &s.hub.space_url.clone()]);
     assert!(run.success, "{run}");
     let origin = &s.sandbox.origin;
-    assert_eq!(git_out(origin, &["log", "-1", "--format=%s", "main"]), "Update API URL for HF Spaces backend");
-    assert_eq!(git_out(origin, &["diff", "--name-only", "main~1", "main"]), CLIENT);
+    assert_eq!(
+        git_out(origin, &["log", "-1", "--format=%s", "main"]),
+        "Update API URL for HF Spaces backend"
+    );
+    assert_eq!(
+        git_out(origin, &["diff", "--name-only", "main~1", "main"]),
+        CLIENT
+    );
     assert!(git_out(origin, &["show", &format!("main:{CLIENT}")]).contains(&s.hub.space_url));
 }
 
@@ -516,34 +834,69 @@ fn the_frontend_patch_needs_exactly_one_match_and_no_process_env() {
     let s = setup();
     s.hub.add_space(SPACE);
     let client = s.sandbox.read(CLIENT);
-    let (line, _) = client.lines().enumerate().find(|(_, l)| l.contains("hf.space")).expect("the production literal");
+    let (line, _) = client
+        .lines()
+        .enumerate()
+        .find(|(_, l)| l.contains("hf.space"))
+        .expect("the production literal");
 
     // 0 matches.
-    s.sandbox.write(CLIENT, &client.replace("'http://localhost:8000'", "'http://127.0.0.1:8000/api'"));
+    s.sandbox.write(
+        CLIENT,
+        &client.replace("'http://localhost:8000'", "'http://127.0.0.1:8000/api'"),
+    );
     let run = s.deploy(&[]);
-    assert!(!run.success && run.stderr.contains(&format!("{CLIENT}:")) && run.stderr.contains("baseUrl"), "{run}");
+    assert!(
+        !run.success
+            && run.stderr.contains(&format!("{CLIENT}:"))
+            && run.stderr.contains("baseUrl"),
+        "{run}"
+    );
     s.assert_nothing_pushed(&run);
 
     // 2 matches.
     s.sandbox.write(CLIENT, &format!("{client}\nconst other = isProduction ? 'https://a.hf.space' : 'http://localhost:8000';\n"));
     let run = s.deploy(&[]);
-    assert!(!run.success && run.stderr.contains(&format!("{CLIENT}:{}", line + 1)) && run.stderr.contains("2 times"), "{run}");
+    assert!(
+        !run.success
+            && run.stderr.contains(&format!("{CLIENT}:{}", line + 1))
+            && run.stderr.contains("2 times"),
+        "{run}"
+    );
     s.assert_nothing_pushed(&run);
 
     // process.env in browser code.
-    s.sandbox.write(CLIENT, &format!("{client}\nexport const key = process.env.API_KEY;\n"));
+    s.sandbox.write(
+        CLIENT,
+        &format!("{client}\nexport const key = process.env.API_KEY;\n"),
+    );
     let run = s.deploy(&[]);
-    assert!(!run.success && run.stderr.contains("process.env") || run.stderr.contains("process-env"), "{run}");
-    assert!(run.stderr.contains(&format!("{CLIENT}:{}", client.lines().count() + 2)), "{run}");
+    assert!(
+        !run.success && run.stderr.contains("process.env") || run.stderr.contains("process-env"),
+        "{run}"
+    );
+    assert!(
+        run.stderr
+            .contains(&format!("{CLIENT}:{}", client.lines().count() + 2)),
+        "{run}"
+    );
     s.assert_nothing_pushed(&run);
-    assert!(s.sandbox.read(CLIENT).contains("https://anusha-soh-rag-chatbot.hf.space"), "nothing was patched");
+    assert!(
+        s.sandbox
+            .read(CLIENT)
+            .contains("https://anusha-soh-rag-chatbot.hf.space"),
+        "nothing was patched"
+    );
 
     // Already patched: nothing to write.
     s.sandbox.write(CLIENT, &client);
     assert!(s.deploy(&["--no-verify"]).success);
     let patched = s.sandbox.read(CLIENT);
     let run = s.deploy(&["--no-verify"]);
-    assert!(run.success && run.stdout.contains("already points at"), "{run}");
+    assert!(
+        run.success && run.stdout.contains("already points at"),
+        "{run}"
+    );
     assert_eq!(s.sandbox.read(CLIENT), patched);
 }
 
@@ -576,12 +929,17 @@ fn make_executable(path: &std::path::Path) {
 #[test]
 #[ignore = "run by bench/deploy_bench.sh"]
 fn serve_test_hub_for_bench() {
-    let Some(dir) = std::env::var_os("BENCH_HUB_DIR").map(std::path::PathBuf::from) else { return };
+    let Some(dir) = std::env::var_os("BENCH_HUB_DIR").map(std::path::PathBuf::from) else {
+        return;
+    };
     let repos = dir.join("hub");
     std::fs::create_dir_all(&repos).unwrap();
     let hub = Hub::start(&repos, FRONTEND);
     hub.add_space(SPACE);
-    let env = format!("HF_ENDPOINT={}\nSPACE_URL={}\nHF_TOKEN={TOKEN}\nHF_USER={USER}\nHF_SPACE={SPACE}\n", hub.url, hub.space_url);
+    let env = format!(
+        "HF_ENDPOINT={}\nSPACE_URL={}\nHF_TOKEN={TOKEN}\nHF_USER={USER}\nHF_SPACE={SPACE}\n",
+        hub.url, hub.space_url
+    );
     std::fs::write(dir.join("hub.env.partial"), env).unwrap();
     std::fs::rename(dir.join("hub.env.partial"), dir.join("hub.env")).unwrap();
     let started = std::time::Instant::now();
@@ -598,8 +956,14 @@ fn serve_test_hub_for_bench() {
 #[test]
 fn deploy_local_runs_the_pushed_tree_and_stops() {
     let sandbox = Sandbox::new();
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    sandbox.copy.edit("Cargo.toml", "port = 7860", &format!("port = {port}"));
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    sandbox
+        .copy
+        .edit("Cargo.toml", "port = 7860", &format!("port = {port}"));
     let warm = Sandbox::source_state().join("local");
     let state = sandbox.repo.join("target/xtask/local");
     std::fs::create_dir_all(&state).unwrap();
@@ -619,14 +983,32 @@ fn deploy_local_runs_the_pushed_tree_and_stops() {
     let url = format!("http://127.0.0.1:{port}");
     assert_eq!(report["space_url"], url.as_str());
     assert_eq!(report["health"], "healthy");
-    assert!(report["chat_answer"].as_str().is_some_and(|a| a.contains("sources:")), "{run}");
+    assert!(
+        report["chat_answer"]
+            .as_str()
+            .is_some_and(|a| a.contains("sources:")),
+        "{run}"
+    );
     assert_eq!(report["frontend"]["written"], false);
-    assert_eq!(sandbox.read(CLIENT), client, "a local deploy rewrote the committed frontend");
+    assert_eq!(
+        sandbox.read(CLIENT),
+        client,
+        "a local deploy rewrote the committed frontend"
+    );
     let bare = state.join("space.git");
-    assert_eq!(git_out(&bare, &["log", "-1", "--format=%s", "main"]), "Deploy RAG chatbot backend");
-    assert_eq!(report["commit"], git_out(&bare, &["rev-parse", "main"]).as_str());
+    assert_eq!(
+        git_out(&bare, &["log", "-1", "--format=%s", "main"]),
+        "Deploy RAG chatbot backend"
+    );
+    assert_eq!(
+        report["commit"],
+        git_out(&bare, &["rev-parse", "main"]).as_str()
+    );
     assert!(state.join("tree/app/main.py").is_file() && !state.join("tree/.git").exists());
-    assert!(std::net::TcpStream::connect(("127.0.0.1", port)).is_err(), "--stop left the Space listening");
+    assert!(
+        std::net::TcpStream::connect(("127.0.0.1", port)).is_err(),
+        "--stop left the Space listening"
+    );
     assert!(sandbox.leftovers().is_empty(), "{:?}", sandbox.leftovers());
 }
 
@@ -637,14 +1019,25 @@ fn deploy_local_leaves_a_running_space_alone() {
     let sandbox = Sandbox::new();
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
-    sandbox.copy.edit("Cargo.toml", "port = 7860", &format!("port = {port}"));
+    sandbox
+        .copy
+        .edit("Cargo.toml", "port = 7860", &format!("port = {port}"));
     let tree = sandbox.repo.join("target/xtask/local/tree");
     std::fs::create_dir_all(tree.join("app")).unwrap();
     std::fs::write(tree.join("app/main.py"), "# the running Space\n").unwrap();
     let run = sandbox.run(&["deploy", "--local"], &[]);
-    assert!(!run.success && run.stderr.contains(&format!("port {port} is in use")), "{run}");
-    assert!(!sandbox.repo.join("target/xtask/local/space.git").exists(), "it published before checking\n{run}");
-    assert_eq!(std::fs::read_to_string(tree.join("app/main.py")).unwrap(), "# the running Space\n");
+    assert!(
+        !run.success && run.stderr.contains(&format!("port {port} is in use")),
+        "{run}"
+    );
+    assert!(
+        !sandbox.repo.join("target/xtask/local/space.git").exists(),
+        "it published before checking\n{run}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(tree.join("app/main.py")).unwrap(),
+        "# the running Space\n"
+    );
     assert!(sandbox.leftovers().is_empty());
     drop(listener);
 }
@@ -656,7 +1049,11 @@ fn on_a_terminal_it_prompts_for_missing_settings_and_spins() {
     use std::io::Write;
     let s = setup();
     s.hub.add_space(SPACE);
-    for key in ["user = \"anusha-soh\"\n", "space = \"rag-chatbot\"\n", "frontend-url = \"https://my-app.vercel.app\"\n"] {
+    for key in [
+        "user = \"anusha-soh\"\n",
+        "space = \"rag-chatbot\"\n",
+        "frontend-url = \"https://my-app.vercel.app\"\n",
+    ] {
         s.sandbox.copy.edit("Cargo.toml", key, "");
     }
     let xtask = env!("CARGO_BIN_EXE_xtask");
@@ -677,13 +1074,23 @@ fn on_a_terminal_it_prompts_for_missing_settings_and_spins() {
         .spawn()
         .unwrap();
     let mut stdin = child.stdin.take().unwrap();
-    stdin.write_all(format!("{USER}\n{SPACE}\n{FRONTEND}\n").as_bytes()).unwrap();
+    stdin
+        .write_all(format!("{USER}\n{SPACE}\n{FRONTEND}\n").as_bytes())
+        .unwrap();
     let run = Run::from(child.wait_with_output().unwrap());
     drop(stdin);
     assert!(run.success, "{run}");
-    for expected in ["Hugging Face user or organisation (e.g. anusha-soh): ", "Space name (e.g. rag-chatbot): ", "Frontend URL (e.g. https://my-app.vercel.app): ", "Deployed alice/bot"] {
+    for expected in [
+        "Hugging Face user or organisation (e.g. anusha-soh): ",
+        "Space name (e.g. rag-chatbot): ",
+        "Frontend URL (e.g. https://my-app.vercel.app): ",
+        "Deployed alice/bot",
+    ] {
         assert!(run.stdout.contains(expected), "missing {expected:?}\n{run}");
     }
-    assert!(run.stdout.contains("\r\x1b[K| ["), "no spinner line while waiting\n{run}");
+    assert!(
+        run.stdout.contains("\r\x1b[K| ["),
+        "no spinner line while waiting\n{run}"
+    );
     assert!(s.remote_files().contains(&"Dockerfile".to_owned()));
 }

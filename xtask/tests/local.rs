@@ -27,8 +27,16 @@ struct Local {
 impl Local {
     fn new(name: &str) -> Local {
         let repo = Repo::copy_of_this_repo(name);
-        let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        repo.edit("Cargo.toml", "\nport = 7860\n", &format!("\nport = {port}\n"));
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        repo.edit(
+            "Cargo.toml",
+            "\nport = 7860\n",
+            &format!("\nport = {port}\n"),
+        );
         repo.commit_all("a free Space port");
         let warm = repo::source_root().join("target/xtask/local");
         let state = repo.path("target/xtask/local");
@@ -50,7 +58,11 @@ impl Drop for Local {
 }
 
 fn listening(port: u16) -> bool {
-    TcpStream::connect_timeout(&SocketAddr::from(([127, 0, 0, 1], port)), Duration::from_millis(200)).is_ok()
+    TcpStream::connect_timeout(
+        &SocketAddr::from(([127, 0, 0, 1], port)),
+        Duration::from_millis(200),
+    )
+    .is_ok()
 }
 
 fn health_status(port: u16) -> u16 {
@@ -59,13 +71,20 @@ fn health_status(port: u16) -> u16 {
         .timeout_global(Some(Duration::from_secs(30)))
         .build()
         .new_agent();
-    agent.get(format!("http://127.0.0.1:{port}/api/health")).call().unwrap().status().as_u16()
+    agent
+        .get(format!("http://127.0.0.1:{port}/api/health"))
+        .call()
+        .unwrap()
+        .status()
+        .as_u16()
 }
 
 /// Whether `pid` is alive and not a zombie.
 fn alive(pid: u32) -> bool {
-    std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .is_ok_and(|stat| stat.rsplit_once(") ").is_some_and(|(_, rest)| !rest.starts_with('Z')))
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+        stat.rsplit_once(") ")
+            .is_some_and(|(_, rest)| !rest.starts_with('Z'))
+    })
 }
 
 fn pid_in(file: &Path) -> u32 {
@@ -75,7 +94,12 @@ fn pid_in(file: &Path) -> u32 {
 
 fn stderr(child: &mut Child) -> String {
     let mut text = String::new();
-    child.stderr.take().unwrap().read_to_string(&mut text).unwrap();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut text)
+        .unwrap();
     text
 }
 
@@ -85,7 +109,10 @@ fn wait_for_exit(child: &mut Child, deadline: Duration) -> std::process::ExitSta
         if let Some(status) = child.try_wait().unwrap() {
             return status;
         }
-        assert!(Instant::now() < end, "xtask did not exit within {deadline:?}");
+        assert!(
+            Instant::now() < end,
+            "xtask did not exit within {deadline:?}"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
 }
@@ -105,9 +132,15 @@ fn ctrl_c_stops_the_local_space_and_its_database() {
     let started = Instant::now();
     while !(listening(local.port) && health_status(local.port) == 200) {
         if let Some(status) = deploy.try_wait().unwrap() {
-            panic!("deploy --local exited ({status}) instead of serving:\n{}", stderr(&mut deploy));
+            panic!(
+                "deploy --local exited ({status}) instead of serving:\n{}",
+                stderr(&mut deploy)
+            );
         }
-        assert!(started.elapsed() < START_DEADLINE, "the local Space did not become healthy");
+        assert!(
+            started.elapsed() < START_DEADLINE,
+            "the local Space did not become healthy"
+        );
         std::thread::sleep(Duration::from_millis(200));
     }
     let state = local.repo.path("target/xtask/local");
@@ -119,26 +152,59 @@ fn ctrl_c_stops_the_local_space_and_its_database() {
     unsafe { libc::kill(deploy.id() as libc::pid_t, libc::SIGINT) };
     let status = wait_for_exit(&mut deploy, Duration::from_secs(60));
     let out = stderr(&mut deploy);
-    assert!(!alive(uvicorn), "uvicorn survived Ctrl-C (xtask: {status}):\n{out}");
-    assert!(!alive(postgres), "PostgreSQL survived Ctrl-C (xtask: {status}):\n{out}");
-    assert!(!listening(local.port), "the Space's port is still open after Ctrl-C");
-    assert!(!state.join("run/uvicorn.pid").exists(), "the pid file of a stopped Space is removed");
-    assert!(!state.join("pgdata/postmaster.pid").exists(), "PostgreSQL shut down cleanly (it removes its pid file)");
+    assert!(
+        !alive(uvicorn),
+        "uvicorn survived Ctrl-C (xtask: {status}):\n{out}"
+    );
+    assert!(
+        !alive(postgres),
+        "PostgreSQL survived Ctrl-C (xtask: {status}):\n{out}"
+    );
+    assert!(
+        !listening(local.port),
+        "the Space's port is still open after Ctrl-C"
+    );
+    assert!(
+        !state.join("run/uvicorn.pid").exists(),
+        "the pid file of a stopped Space is removed"
+    );
+    assert!(
+        !state.join("pgdata/postmaster.pid").exists(),
+        "PostgreSQL shut down cleanly (it removes its pid file)"
+    );
 }
 
 #[test]
 fn a_detached_space_refuses_a_second_one_until_stop() {
     let local = Local::new("local-detach");
     local.repo.xtask_ok(&["deploy", "--local", "--detach"]);
-    assert_eq!(health_status(local.port), 200, "the detached Space answers after xtask exited");
+    assert_eq!(
+        health_status(local.port),
+        200,
+        "the detached Space answers after xtask exited"
+    );
 
     let again = local.repo.xtask_fails(&["deploy", "--local", "--detach"]);
-    let expected = format!("port {} is in use by the local Space started earlier", local.port);
-    assert!(again.stderr.contains(&expected) && again.stderr.contains("cargo xtask deploy --local --stop"), "{again}");
-    assert_eq!(health_status(local.port), 200, "the refused deploy left the running Space alone");
+    let expected = format!(
+        "port {} is in use by the local Space started earlier",
+        local.port
+    );
+    assert!(
+        again.stderr.contains(&expected)
+            && again.stderr.contains("cargo xtask deploy --local --stop"),
+        "{again}"
+    );
+    assert_eq!(
+        health_status(local.port),
+        200,
+        "the refused deploy left the running Space alone"
+    );
 
     let stopped = local.repo.xtask_ok(&["deploy", "--local", "--stop"]);
-    assert!(stopped.stdout.contains("stopped uvicorn") && stopped.stdout.contains("PostgreSQL"), "{stopped}");
+    assert!(
+        stopped.stdout.contains("stopped uvicorn") && stopped.stdout.contains("PostgreSQL"),
+        "{stopped}"
+    );
     assert!(!listening(local.port), "the port is free after --stop");
     let nothing = local.repo.xtask_ok(&["deploy", "--local", "--stop"]);
     assert!(nothing.stdout.contains("nothing running"), "{nothing}");

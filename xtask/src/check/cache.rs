@@ -30,22 +30,40 @@ impl Cache {
         hash.write(&std::fs::read(root.join("Cargo.toml")).unwrap_or_default());
         let binary = std::env::current_exe().and_then(std::fs::metadata).ok();
         hash.write_u64(binary.as_ref().map_or(0, |m| m.len()));
-        let built = binary.and_then(|m| m.modified().ok()).and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok());
+        let built = binary
+            .and_then(|m| m.modified().ok())
+            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok());
         hash.write_u64(built.map_or(0, |d| d.as_nanos() as u64));
-        Cache { path: root.join(STATE_DIR).join("check-passed"), fingerprint: format!("{:016x}", hash.finish()) }
+        Cache {
+            path: root.join(STATE_DIR).join("check-passed"),
+            fingerprint: format!("{:016x}", hash.finish()),
+        }
     }
 
     pub(super) fn passed_before(&self) -> bool {
-        std::fs::read_to_string(&self.path).is_ok_and(|text| text.lines().any(|line| line == self.fingerprint))
+        std::fs::read_to_string(&self.path)
+            .is_ok_and(|text| text.lines().any(|line| line == self.fingerprint))
     }
 
     /// Best effort: a cache that cannot be written only costs time.
     pub(super) fn remember_pass(&self) {
         let previous = std::fs::read_to_string(&self.path).unwrap_or_default();
         let mut kept: Vec<&str> = vec![&self.fingerprint];
-        kept.extend(previous.lines().filter(|l| *l != self.fingerprint).take(KEPT - 1));
-        let temp = self.path.with_extension(format!("tmp-{}", std::process::id()));
-        let written = self.path.parent().map(std::fs::create_dir_all).transpose().is_ok()
+        kept.extend(
+            previous
+                .lines()
+                .filter(|l| *l != self.fingerprint)
+                .take(KEPT - 1),
+        );
+        let temp = self
+            .path
+            .with_extension(format!("tmp-{}", std::process::id()));
+        let written = self
+            .path
+            .parent()
+            .map(std::fs::create_dir_all)
+            .transpose()
+            .is_ok()
             && std::fs::write(&temp, kept.join("\n") + "\n").is_ok()
             && std::fs::rename(&temp, &self.path).is_ok();
         if !written {

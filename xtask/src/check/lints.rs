@@ -26,15 +26,30 @@ pub(crate) struct Failure {
 
 impl fmt::Display for Failure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:{}: {}: {}", self.file, self.line, self.rule, self.message)
+        write!(
+            f,
+            "{}:{}: {}: {}",
+            self.file, self.line, self.rule, self.message
+        )
     }
 }
 
 struct Failures(Vec<Failure>);
 
 impl Failures {
-    fn add(&mut self, file: &Utf8Path, line: usize, rule: &'static str, message: impl Into<String>) {
-        self.0.push(Failure { file: file.to_owned(), line, rule, message: message.into() });
+    fn add(
+        &mut self,
+        file: &Utf8Path,
+        line: usize,
+        rule: &'static str,
+        message: impl Into<String>,
+    ) {
+        self.0.push(Failure {
+            file: file.to_owned(),
+            line,
+            rule,
+            message: message.into(),
+        });
     }
 }
 
@@ -45,19 +60,32 @@ pub(crate) fn run(snapshot: &Snapshot, settings: &HfSpace) -> Vec<Failure> {
     let front_matter = match text(snapshot, &readme_path) {
         Some(text) => front_matter(&readme_path, text, &mut failures),
         None => {
-            failures.add(&readme_path, 1, "front-matter", "the Space has no README.md: run `cargo xtask generate`");
+            failures.add(
+                &readme_path,
+                1,
+                "front-matter",
+                "the Space has no README.md: run `cargo xtask generate`",
+            );
             None
         }
     };
-    let app_port = front_matter.and_then(|port| port).unwrap_or(SPACES_DEFAULT_PORT);
+    let app_port = front_matter
+        .and_then(|port| port)
+        .unwrap_or(SPACES_DEFAULT_PORT);
     let dockerfile_path = Utf8Path::new(SPACE_DIR).join("Dockerfile");
     match text(snapshot, &dockerfile_path) {
         Some(text) => dockerfile(&dockerfile_path, text, app_port, &mut failures),
-        None => failures.add(&dockerfile_path, 1, "healthcheck", "the Space has no Dockerfile: run `cargo xtask generate`"),
+        None => failures.add(
+            &dockerfile_path,
+            1,
+            "healthcheck",
+            "the Space has no Dockerfile: run `cargo xtask generate`",
+        ),
     }
     let requirements_path = Utf8Path::new(SPACE_DIR).join("requirements.txt");
     if let Some(text) = text(snapshot, &requirements_path) {
-        for (line, name) in requirements::test_packages_in(text, &settings.generator.test_packages) {
+        for (line, name) in requirements::test_packages_in(text, &settings.generator.test_packages)
+        {
             failures.add(&requirements_path, line, "test-packages", format!("`{name}` is a test package (test-packages in Cargo.toml): the Space must not install it; remove it from backend/requirements.txt's runtime lines or regenerate"));
         }
     }
@@ -67,7 +95,9 @@ pub(crate) fn run(snapshot: &Snapshot, settings: &HfSpace) -> Vec<Failure> {
 }
 
 fn text<'a>(snapshot: &'a Snapshot, path: &Utf8Path) -> Option<&'a str> {
-    snapshot.get(path).map(|bytes| std::str::from_utf8(bytes).unwrap_or_default())
+    snapshot
+        .get(path)
+        .map(|bytes| std::str::from_utf8(bytes).unwrap_or_default())
 }
 
 /// Checks the README's Spaces front matter; returns `Some(app_port)` when it could be read.
@@ -75,7 +105,12 @@ fn front_matter(path: &Utf8Path, text: &str, failures: &mut Failures) -> Option<
     const RULE: &str = "front-matter";
     let mut lines = text.lines().enumerate();
     if lines.next().map(|(_, l)| l) != Some("---") {
-        failures.add(path, 1, RULE, "README.md must start with `---` and the Spaces YAML front matter");
+        failures.add(
+            path,
+            1,
+            RULE,
+            "README.md must start with `---` and the Spaces YAML front matter",
+        );
         return None;
     }
     let mut keys: Vec<(usize, &str, String)> = Vec::new();
@@ -86,7 +121,10 @@ fn front_matter(path: &Utf8Path, text: &str, failures: &mut Failures) -> Option<
             break;
         }
         match line.split_once(':') {
-            Some((key, value)) if !key.is_empty() && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') => {
+            Some((key, value))
+                if !key.is_empty()
+                    && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') =>
+            {
                 if keys.iter().any(|(_, k, _)| *k == key) {
                     failures.add(path, index + 1, RULE, format!("`{key}` appears twice"));
                 }
@@ -97,31 +135,77 @@ fn front_matter(path: &Utf8Path, text: &str, failures: &mut Failures) -> Option<
         }
     }
     if !closed {
-        failures.add(path, 1, RULE, "the front matter is not closed by a `---` line");
+        failures.add(
+            path,
+            1,
+            RULE,
+            "the front matter is not closed by a `---` line",
+        );
         return None;
     }
     let get = |key: &str| keys.iter().find(|(_, k, _)| *k == key);
-    for key in ["title", "emoji", "colorFrom", "colorTo", "sdk", "app_port", "short_description"] {
+    for key in [
+        "title",
+        "emoji",
+        "colorFrom",
+        "colorTo",
+        "sdk",
+        "app_port",
+        "short_description",
+    ] {
         if get(key).is_none_or(|(_, _, v)| v.is_empty()) {
             failures.add(path, 1, RULE, format!("`{key}` is missing or empty"));
         }
     }
     if let Some((line, _, sdk)) = get("sdk").filter(|(_, _, v)| v != "docker") {
-        failures.add(path, *line, RULE, format!("sdk is `{sdk}`: this Space is built from its Dockerfile, so it must be `docker`"));
+        failures.add(
+            path,
+            *line,
+            RULE,
+            format!(
+                "sdk is `{sdk}`: this Space is built from its Dockerfile, so it must be `docker`"
+            ),
+        );
     }
     for key in ["colorFrom", "colorTo"] {
-        if let Some((line, _, color)) = get(key).filter(|(_, _, v)| !v.is_empty() && !readme::COLORS.contains(&v.as_str())) {
-            failures.add(path, *line, RULE, format!("{key} `{color}` is not a Spaces color: use one of {}", readme::COLORS.join(", ")));
+        if let Some((line, _, color)) =
+            get(key).filter(|(_, _, v)| !v.is_empty() && !readme::COLORS.contains(&v.as_str()))
+        {
+            failures.add(
+                path,
+                *line,
+                RULE,
+                format!(
+                    "{key} `{color}` is not a Spaces color: use one of {}",
+                    readme::COLORS.join(", ")
+                ),
+            );
         }
     }
-    if let Some((line, _, text)) = get("short_description").filter(|(_, _, v)| v.chars().count() > readme::SHORT_DESCRIPTION_MAX) {
-        failures.add(path, *line, RULE, format!("short_description is {} characters: the Hub allows {}", text.chars().count(), readme::SHORT_DESCRIPTION_MAX));
+    if let Some((line, _, text)) = get("short_description")
+        .filter(|(_, _, v)| v.chars().count() > readme::SHORT_DESCRIPTION_MAX)
+    {
+        failures.add(
+            path,
+            *line,
+            RULE,
+            format!(
+                "short_description is {} characters: the Hub allows {}",
+                text.chars().count(),
+                readme::SHORT_DESCRIPTION_MAX
+            ),
+        );
     }
     let port = match get("app_port") {
         Some((line, _, value)) => match value.parse::<u16>() {
             Ok(port) if port > 0 => Some(port),
             _ => {
-                failures.add(path, *line, RULE, format!("app_port `{value}` is not a port number"));
+                failures.add(
+                    path,
+                    *line,
+                    RULE,
+                    format!("app_port `{value}` is not a port number"),
+                );
                 None
             }
         },
@@ -131,8 +215,14 @@ fn front_matter(path: &Utf8Path, text: &str, failures: &mut Failures) -> Option<
 }
 
 fn unquote(value: &str) -> String {
-    let quoted = value.len() >= 2 && (value.starts_with('"') && value.ends_with('"') || value.starts_with('\'') && value.ends_with('\''));
-    if quoted { value[1..value.len() - 1].to_owned() } else { value.to_owned() }
+    let quoted = value.len() >= 2
+        && (value.starts_with('"') && value.ends_with('"')
+            || value.starts_with('\'') && value.ends_with('\''));
+    if quoted {
+        value[1..value.len() - 1].to_owned()
+    } else {
+        value.to_owned()
+    }
 }
 
 /// A Dockerfile instruction with its continuation lines joined.
@@ -157,7 +247,11 @@ fn instructions(text: &str) -> Vec<Instruction> {
             last.args.push_str(body.trim());
         } else {
             let (keyword, args) = body.split_once(char::is_whitespace).unwrap_or((body, ""));
-            found.push(Instruction { line: index + 1, keyword: keyword.to_ascii_uppercase(), args: args.trim().to_owned() });
+            found.push(Instruction {
+                line: index + 1,
+                keyword: keyword.to_ascii_uppercase(),
+                args: args.trim().to_owned(),
+            });
         }
         continued = trimmed.ends_with('\\');
     }
@@ -172,17 +266,25 @@ fn cmd_port(args: &str) -> Option<&str> {
 
 /// The port of the local URL a HEALTHCHECK probes.
 fn local_port(args: &str) -> Option<&str> {
-    ["localhost:", "127.0.0.1:", "0.0.0.0:"].iter().find_map(|host| digits(&args[args.find(host)? + host.len()..]))
+    ["localhost:", "127.0.0.1:", "0.0.0.0:"]
+        .iter()
+        .find_map(|host| digits(&args[args.find(host)? + host.len()..]))
 }
 
 fn digits(text: &str) -> Option<&str> {
-    let end = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
+    let end = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
     (end > 0).then(|| &text[..end])
 }
 
 fn dockerfile(path: &Utf8Path, text: &str, app_port: u16, failures: &mut Failures) {
     let all = instructions(text);
-    let port_rule = |what: &str, port: &str| format!("{what} uses port {port} but README.md says app_port {app_port}: Spaces route traffic to app_port, so both must agree");
+    let port_rule = |what: &str, port: &str| {
+        format!(
+            "{what} uses port {port} but README.md says app_port {app_port}: Spaces route traffic to app_port, so both must agree"
+        )
+    };
     let mut healthchecks = 0;
     let mut user: Option<(&Instruction, String)> = None;
     for ins in &all {
@@ -228,7 +330,12 @@ fn dockerfile(path: &Utf8Path, text: &str, app_port: u16, failures: &mut Failure
         }
         Some((ins, name)) if name.chars().all(|c| c.is_ascii_digit()) => {
             if name != SPACES_UID {
-                failures.add(path, ins.line, "user-uid", format!("USER {name}: Spaces run the app as UID {SPACES_UID}"));
+                failures.add(
+                    path,
+                    ins.line,
+                    "user-uid",
+                    format!("USER {name}: Spaces run the app as UID {SPACES_UID}"),
+                );
             }
             Some(name.clone())
         }
@@ -242,8 +349,15 @@ fn dockerfile(path: &Utf8Path, text: &str, app_port: u16, failures: &mut Failure
         }
     };
 
-    for ins in all.iter().filter(|i| i.keyword == "COPY" || i.keyword == "ADD") {
-        let owner = ins.args.split_whitespace().find_map(|a| a.strip_prefix("--chown=")).map(|o| o.split(':').next().unwrap_or(""));
+    for ins in all
+        .iter()
+        .filter(|i| i.keyword == "COPY" || i.keyword == "ADD")
+    {
+        let owner = ins
+            .args
+            .split_whitespace()
+            .find_map(|a| a.strip_prefix("--chown="))
+            .map(|o| o.split(':').next().unwrap_or(""));
         let wanted = user_name.as_deref().unwrap_or("user");
         match owner {
             Some(owner) if owner == wanted || owner == SPACES_UID => {}
@@ -293,7 +407,10 @@ fn frontend_lints(snapshot: &Snapshot, settings: &HfSpace, failures: &mut Failur
             }
         }
     }
-    for (path, bytes) in snapshot.files().filter(|(p, _)| frontend::is_browser_source(p)) {
+    for (path, bytes) in snapshot
+        .files()
+        .filter(|(p, _)| frontend::is_browser_source(p))
+    {
         for line in frontend::process_env_lines(&String::from_utf8_lossy(bytes)) {
             failures.add(path, line, "process-env", "`process.env` in browser code throws \"process is not defined\": detect production from window.location.hostname instead");
         }
@@ -307,11 +424,21 @@ static URL_PASSWORD: LazyLock<Pattern> = LazyLock::new(|| {
 
 /// Passwords in URLs that are not secrets: local development databases and placeholders.
 fn is_harmless_url_password(password: &str, host: &str) -> bool {
-    let local = ["localhost", "127.0.0.1", "[::1]", "0.0.0.0", "db", "postgres"].contains(&host);
+    let local = [
+        "localhost",
+        "127.0.0.1",
+        "[::1]",
+        "0.0.0.0",
+        "db",
+        "postgres",
+    ]
+    .contains(&host);
     let lower = password.to_ascii_lowercase();
     let placeholder = ["password", "pass", "secret", "changeme", "pwd"].contains(&lower.as_str())
         || password.starts_with(['<', '$', '{', '*', '%'])
-        || password.chars().all(|c| c == 'x' || c == 'X' || c == '*' || c == '.');
+        || password
+            .chars()
+            .all(|c| c == 'x' || c == 'X' || c == '*' || c == '.');
     local || placeholder
 }
 
@@ -325,7 +452,8 @@ fn secrets(snapshot: &Snapshot, failures: &mut Failures) {
             continue;
         }
         let name = path.file_name().unwrap_or_default();
-        if in_space && (name == ".env" || name.starts_with(".env.") && !name.ends_with(".example")) {
+        if in_space && (name == ".env" || name.starts_with(".env.") && !name.ends_with(".example"))
+        {
             failures.add(path, 1, "secret", format!("{name} files hold secrets and must never be pushed: remove it from {space_prefix}"));
         }
         let found = scan_secrets(bytes);
@@ -334,7 +462,10 @@ fn secrets(snapshot: &Snapshot, failures: &mut Failures) {
         }
         for (line, range) in found.url_lines {
             let code = String::from_utf8_lossy(&bytes[range]);
-            if URL_PASSWORD.captures_iter(&code).any(|caps| !is_harmless_url_password(&caps[1], &caps[2])) {
+            if URL_PASSWORD
+                .captures_iter(&code)
+                .any(|caps| !is_harmless_url_password(&caps[1], &caps[2]))
+            {
                 failures.add(path, line, "secret", "contains a URL with a password: remove the password and set the URL as a Space secret instead");
             }
         }
@@ -352,8 +483,16 @@ struct Found {
 /// generated and browser file in the pre-commit hook, from an unoptimized build, where a
 /// regex over the same bytes costs several times more.
 fn scan_secrets(bytes: &[u8]) -> Found {
-    let run = |from: usize, allowed: fn(u8) -> bool| bytes[from.min(bytes.len())..].iter().take_while(|b| allowed(**b)).count();
-    let mut found = Found { tokens: Vec::new(), url_lines: Vec::new() };
+    let run = |from: usize, allowed: fn(u8) -> bool| {
+        bytes[from.min(bytes.len())..]
+            .iter()
+            .take_while(|b| allowed(**b))
+            .count()
+    };
+    let mut found = Found {
+        tokens: Vec::new(),
+        url_lines: Vec::new(),
+    };
     let (mut line, mut line_start, mut i) = (1, 0, 0);
     while i < bytes.len() {
         match bytes[i] {
@@ -362,15 +501,26 @@ fn scan_secrets(bytes: &[u8]) -> Found {
                 line_start = i + 1;
             }
             // Hugging Face tokens: `hf_` and 34 letters or digits (30 or more, to be safe).
-            b'h' if bytes[i..].starts_with(b"hf_") && run(i + 3, |b| b.is_ascii_alphanumeric()) >= 30 => {
+            b'h' if bytes[i..].starts_with(b"hf_")
+                && run(i + 3, |b| b.is_ascii_alphanumeric()) >= 30 =>
+            {
                 found.tokens.push((line, "a Hugging Face token (hf_…)"));
             }
             // Google API keys: `AIza` and 35 more.
-            b'A' if bytes[i..].starts_with(b"AIza") && run(i + 4, |b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-') >= 35 => {
+            b'A' if bytes[i..].starts_with(b"AIza")
+                && run(i + 4, |b| {
+                    b.is_ascii_alphanumeric() || b == b'_' || b == b'-'
+                }) >= 35 =>
+            {
                 found.tokens.push((line, "a Google API key (AIza…)"));
             }
-            b':' if bytes[i..].starts_with(b"://") && found.url_lines.last().is_none_or(|(l, _)| *l != line) => {
-                let end = bytes[i..].iter().position(|b| *b == b'\n').map_or(bytes.len(), |n| i + n);
+            b':' if bytes[i..].starts_with(b"://")
+                && found.url_lines.last().is_none_or(|(l, _)| *l != line) =>
+            {
+                let end = bytes[i..]
+                    .iter()
+                    .position(|b| *b == b'\n')
+                    .map_or(bytes.len(), |n| i + n);
                 found.url_lines.push((line, line_start..end));
             }
             _ => {}
@@ -387,39 +537,68 @@ mod tests {
 
     #[test]
     fn useradd_finds_the_uid_of_the_named_user() {
-        assert_eq!(useradd("apt-get update && useradd -m -u 1000 user", "user"), Some(Some("1000".into())));
-        assert_eq!(useradd("useradd --uid=1001 -m app", "app"), Some(Some("1001".into())));
+        assert_eq!(
+            useradd("apt-get update && useradd -m -u 1000 user", "user"),
+            Some(Some("1000".into()))
+        );
+        assert_eq!(
+            useradd("useradd --uid=1001 -m app", "app"),
+            Some(Some("1001".into()))
+        );
         assert_eq!(useradd("useradd -m app", "app"), Some(None));
         assert_eq!(useradd("useradd -m -u 1000 other", "user"), None);
     }
 
     #[test]
     fn continuation_lines_belong_to_their_instruction() {
-        let found = instructions("FROM x\n# c\nHEALTHCHECK --interval=1s \\\n    CMD curl -f http://localhost:7860/ || exit 1\nEXPOSE 7860\n");
-        let summary: Vec<(usize, &str)> = found.iter().map(|i| (i.line, i.keyword.as_str())).collect();
+        let found = instructions(
+            "FROM x\n# c\nHEALTHCHECK --interval=1s \\\n    CMD curl -f http://localhost:7860/ || exit 1\nEXPOSE 7860\n",
+        );
+        let summary: Vec<(usize, &str)> =
+            found.iter().map(|i| (i.line, i.keyword.as_str())).collect();
         assert_eq!(summary, [(1, "FROM"), (3, "HEALTHCHECK"), (5, "EXPOSE")]);
-        assert!(found[1].args.ends_with("CMD curl -f http://localhost:7860/ || exit 1"));
+        assert!(
+            found[1]
+                .args
+                .ends_with("CMD curl -f http://localhost:7860/ || exit 1")
+        );
     }
 
     #[test]
     fn the_secret_scan_finds_tokens_by_shape_with_their_line() {
         let text = b"hf_short\nx = 'hf_aBcDeFgHiJkLmNoPqRsTuVwXyZ01234567'\n\nkey=AIzaSyA1234567890abcdefghijklmnopqrstuv;\nsee https://example.com\n";
         let found = scan_secrets(text);
-        assert_eq!(found.tokens, [(2, "a Hugging Face token (hf_…)"), (4, "a Google API key (AIza…)")]);
+        assert_eq!(
+            found.tokens,
+            [
+                (2, "a Hugging Face token (hf_…)"),
+                (4, "a Google API key (AIza…)")
+            ]
+        );
         let lines: Vec<usize> = found.url_lines.iter().map(|(l, _)| *l).collect();
         assert_eq!(lines, [5]);
-        assert_eq!(&text[found.url_lines[0].1.clone()], b"see https://example.com");
+        assert_eq!(
+            &text[found.url_lines[0].1.clone()],
+            b"see https://example.com"
+        );
     }
 
     #[test]
     fn local_and_placeholder_url_passwords_are_not_secrets() {
-        let snapshot = Snapshot::from_files(Origin::Worktree, [
-            ("huggingface-spaces/app/core/config.py", "a = 'postgresql://postgres:postgres@localhost:5432/app'\nb = 'postgresql://user:<password>@host/db'\nc = 'postgresql://neon:s3cr3tValue@ep-x.neon.tech/db'\n"),
-        ]);
+        let snapshot = Snapshot::from_files(
+            Origin::Worktree,
+            [(
+                "huggingface-spaces/app/core/config.py",
+                "a = 'postgresql://postgres:postgres@localhost:5432/app'\nb = 'postgresql://user:<password>@host/db'\nc = 'postgresql://neon:s3cr3tValue@ep-x.neon.tech/db'\n",
+            )],
+        );
         let mut failures = Failures(Vec::new());
         secrets(&snapshot, &mut failures);
         let lines: Vec<usize> = failures.0.iter().map(|f| f.line).collect();
         assert_eq!(lines, [3]);
-        assert!(!failures.0[0].to_string().contains("s3cr3tValue"), "the secret itself is never printed");
+        assert!(
+            !failures.0[0].to_string().contains("s3cr3tValue"),
+            "the secret itself is never printed"
+        );
     }
 }

@@ -33,7 +33,10 @@ impl GitEnv {
         let mut config = vec![("credential.helper".to_owned(), String::new())];
         if let Some((user, token)) = auth {
             let basic = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{token}"));
-            config.push(("http.extraHeader".to_owned(), format!("Authorization: Basic {basic}")));
+            config.push((
+                "http.extraHeader".to_owned(),
+                format!("Authorization: Basic {basic}"),
+            ));
         }
         let mut vars = vec![("GIT_CONFIG_COUNT".to_owned(), config.len().to_string())];
         for (i, (key, value)) in config.into_iter().enumerate() {
@@ -43,27 +46,51 @@ impl GitEnv {
         // The temporary clone has no identity of its own; a user without one still gets a commit.
         let users_git = GitEnv::user();
         for (key, fallback, identity_vars) in [
-            ("user.name", "cargo xtask deploy", ["GIT_AUTHOR_NAME", "GIT_COMMITTER_NAME"]),
-            ("user.email", "xtask-deploy@localhost", ["GIT_AUTHOR_EMAIL", "GIT_COMMITTER_EMAIL"]),
+            (
+                "user.name",
+                "cargo xtask deploy",
+                ["GIT_AUTHOR_NAME", "GIT_COMMITTER_NAME"],
+            ),
+            (
+                "user.email",
+                "xtask-deploy@localhost",
+                ["GIT_AUTHOR_EMAIL", "GIT_COMMITTER_EMAIL"],
+            ),
         ] {
             let configured = users_git.run(root, &["config", "--get", key])?;
-            let value = String::from_utf8_lossy(&configured.stdout).trim().to_owned();
-            let value = if configured.ok && !value.is_empty() { value } else { fallback.to_owned() };
+            let value = String::from_utf8_lossy(&configured.stdout)
+                .trim()
+                .to_owned();
+            let value = if configured.ok && !value.is_empty() {
+                value
+            } else {
+                fallback.to_owned()
+            };
             vars.extend(identity_vars.map(|var| (var.to_owned(), value.clone())));
         }
-        Ok(GitEnv { vars, isolated: true })
+        Ok(GitEnv {
+            vars,
+            isolated: true,
+        })
     }
 
     /// The user's own git setup, unchanged (for the monorepo's own remote).
     pub(crate) fn user() -> GitEnv {
-        GitEnv { vars: Vec::new(), isolated: false }
+        GitEnv {
+            vars: Vec::new(),
+            isolated: false,
+        }
     }
 
     /// Runs git in `dir`; fails with git's own message.
     pub(crate) fn git(&self, dir: &Utf8Path, args: &[&str]) -> Result<String> {
         let out = self.run(dir, args)?;
         if !out.ok {
-            bail!("`git {}` failed: {}", args.join(" "), String::from_utf8_lossy(&out.stderr).trim());
+            bail!(
+                "`git {}` failed: {}",
+                args.join(" "),
+                String::from_utf8_lossy(&out.stderr).trim()
+            );
         }
         Ok(String::from_utf8_lossy(&out.stdout).into_owned())
     }
@@ -71,10 +98,16 @@ impl GitEnv {
     /// Runs git with output captured, killing it on Ctrl-C.
     fn run(&self, dir: &Utf8Path, args: &[&str]) -> Result<Output> {
         let mut command = Command::new("git");
-        command.current_dir(dir).args(args).envs(self.vars.iter().map(|(k, v)| (k, v)));
+        command
+            .current_dir(dir)
+            .args(args)
+            .envs(self.vars.iter().map(|(k, v)| (k, v)));
         if self.isolated {
             // Never ask anyone for a password, and never run a user's askpass program.
-            command.env("GIT_TERMINAL_PROMPT", "0").env_remove("GIT_ASKPASS").env_remove("SSH_ASKPASS");
+            command
+                .env("GIT_TERMINAL_PROMPT", "0")
+                .env_remove("GIT_ASKPASS")
+                .env_remove("SSH_ASKPASS");
         }
         let mut child = command
             .stdin(Stdio::null())
@@ -105,7 +138,11 @@ impl GitEnv {
             }
             std::thread::sleep(Duration::from_millis(2));
         };
-        Ok(Output { ok: status.success(), stdout: out.join().unwrap(), stderr: err.join().unwrap() })
+        Ok(Output {
+            ok: status.success(),
+            stdout: out.join().unwrap(),
+            stderr: err.join().unwrap(),
+        })
     }
 }
 
@@ -123,11 +160,19 @@ pub(crate) struct TempDir {
 
 impl TempDir {
     pub(crate) fn new(prefix: &str) -> Result<TempDir> {
-        let base = Utf8PathBuf::from_path_buf(std::env::temp_dir())
-            .map_err(|p| anyhow::anyhow!("the temporary directory {} is not UTF-8: set TMPDIR", p.display()))?;
-        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_nanos();
+        let base = Utf8PathBuf::from_path_buf(std::env::temp_dir()).map_err(|p| {
+            anyhow::anyhow!(
+                "the temporary directory {} is not UTF-8: set TMPDIR",
+                p.display()
+            )
+        })?;
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_nanos();
         let path = base.join(format!("{prefix}-{}-{nanos}", std::process::id()));
-        std::fs::create_dir(&path).with_context(|| format!("cannot create the temporary directory {path}"))?;
+        std::fs::create_dir(&path)
+            .with_context(|| format!("cannot create the temporary directory {path}"))?;
         Ok(TempDir { path })
     }
 
@@ -159,12 +204,28 @@ pub(crate) struct Change {
 impl Clone {
     pub(crate) fn new(env: &GitEnv, remote: &str) -> Result<Clone> {
         let dir = TempDir::new("xtask-deploy")?;
-        let out = env.run(dir.path(), &["clone", "--quiet", "--no-tags", "--single-branch", remote, "."])?;
+        let out = env.run(
+            dir.path(),
+            &[
+                "clone",
+                "--quiet",
+                "--no-tags",
+                "--single-branch",
+                remote,
+                ".",
+            ],
+        )?;
         if !out.ok {
             let stderr = String::from_utf8_lossy(&out.stderr);
-            bail!("cannot clone the Space repo {remote}: {}", quote_git(&stderr));
+            bail!(
+                "cannot clone the Space repo {remote}: {}",
+                quote_git(&stderr)
+            );
         }
-        let branch = env.git(dir.path(), &["symbolic-ref", "--short", "HEAD"])?.trim().to_owned();
+        let branch = env
+            .git(dir.path(), &["symbolic-ref", "--short", "HEAD"])?
+            .trim()
+            .to_owned();
         Ok(Clone { dir, branch })
     }
 
@@ -175,9 +236,17 @@ impl Clone {
     /// Makes the clone's files exactly `files` (relative to `source`), except that
     /// `.gitattributes` stays unless `files` brings its own; stages everything and returns
     /// what changed.
-    pub(crate) fn mirror(&self, env: &GitEnv, source: &Utf8Path, files: &[Utf8PathBuf]) -> Result<Vec<Change>> {
+    pub(crate) fn mirror(
+        &self,
+        env: &GitEnv,
+        source: &Utf8Path,
+        files: &[Utf8PathBuf],
+    ) -> Result<Vec<Change>> {
         let clone = self.path();
-        for entry in clone.read_dir_utf8().with_context(|| format!("cannot list the clone {clone}"))? {
+        for entry in clone
+            .read_dir_utf8()
+            .with_context(|| format!("cannot list the clone {clone}"))?
+        {
             let entry = entry.with_context(|| format!("cannot list the clone {clone}"))?;
             let name = entry.file_name();
             if name == ".git" || name == GITATTRIBUTES {
@@ -193,12 +262,17 @@ impl Clone {
         for file in files {
             let to = clone.join(file);
             if let Some(parent) = to.parent() {
-                std::fs::create_dir_all(parent).with_context(|| format!("cannot create {parent} in the clone"))?;
+                std::fs::create_dir_all(parent)
+                    .with_context(|| format!("cannot create {parent} in the clone"))?;
             }
-            std::fs::copy(source.join(file), &to).with_context(|| format!("cannot copy {source}/{file} into the clone"))?;
+            std::fs::copy(source.join(file), &to)
+                .with_context(|| format!("cannot copy {source}/{file} into the clone"))?;
         }
         env.git(self.path(), &["add", "--all"])?;
-        let status = env.git(self.path(), &["status", "--porcelain=v1", "-z", "--no-renames"])?;
+        let status = env.git(
+            self.path(),
+            &["status", "--porcelain=v1", "-z", "--no-renames"],
+        )?;
         Ok(status
             .split('\0')
             .filter(|entry| entry.len() > 3)
@@ -208,7 +282,10 @@ impl Clone {
                     "D" => "deleted",
                     _ => "modified",
                 };
-                Change { status, path: entry[3..].to_owned() }
+                Change {
+                    status,
+                    path: entry[3..].to_owned(),
+                }
             })
             .collect())
     }
@@ -222,9 +299,17 @@ impl Clone {
             let cannot_read = || format!("cannot read {} in the clone", change.path);
             let size = std::fs::metadata(&path).with_context(cannot_read)?.len();
             let mut head = Vec::with_capacity(8000);
-            std::fs::File::open(&path).and_then(|file| file.take(8000).read_to_end(&mut head)).with_context(cannot_read)?;
+            std::fs::File::open(&path)
+                .and_then(|file| file.take(8000).read_to_end(&mut head))
+                .with_context(cannot_read)?;
             if size > MAX_PLAIN_FILE {
-                suspects.push((change.path.as_str(), format!("{:.1} MiB, over the Hub's 10 MiB limit", size as f64 / 1048576.0)));
+                suspects.push((
+                    change.path.as_str(),
+                    format!(
+                        "{:.1} MiB, over the Hub's 10 MiB limit",
+                        size as f64 / 1048576.0
+                    ),
+                ));
             } else if head.contains(&0) {
                 suspects.push((change.path.as_str(), "a binary file".to_owned()));
             }
@@ -236,10 +321,16 @@ impl Clone {
         args.extend(suspects.iter().map(|(path, _)| *path));
         let attrs = env.git(self.path(), &args)?;
         let routed = |path: &str| {
-            attrs.lines().any(|line| line.starts_with(&format!("{path}: filter: ")) && (line.ends_with(": lfs") || line.ends_with(": xet")))
+            attrs.lines().any(|line| {
+                line.starts_with(&format!("{path}: filter: "))
+                    && (line.ends_with(": lfs") || line.ends_with(": xet"))
+            })
         };
-        let refused: Vec<String> =
-            suspects.iter().filter(|(path, _)| !routed(path)).map(|(path, why)| format!("  {path}: {why}")).collect();
+        let refused: Vec<String> = suspects
+            .iter()
+            .filter(|(path, _)| !routed(path))
+            .map(|(path, why)| format!("  {path}: {why}"))
+            .collect();
         if !refused.is_empty() {
             bail!(
                 "refusing to push: the Hub rejects these files unless Git LFS/Xet stores them (and rejects any \
@@ -249,35 +340,56 @@ impl Clone {
             );
         }
         if !env.run(self.path(), &["lfs", "version"])?.ok {
-            bail!("the Space's .gitattributes routes some files to Git LFS, but git-lfs is not installed: install it (e.g. `apt-get install git-lfs`) and deploy again");
+            bail!(
+                "the Space's .gitattributes routes some files to Git LFS, but git-lfs is not installed: install it (e.g. `apt-get install git-lfs`) and deploy again"
+            );
         }
         Ok(())
     }
 
     /// Commits what `mirror` staged; returns the commit id.
     pub(crate) fn commit(&self, env: &GitEnv, message: &str) -> Result<String> {
-        env.git(self.path(), &["commit", "--quiet", "--no-verify", "-m", message])?;
-        Ok(env.git(self.path(), &["rev-parse", "HEAD"])?.trim().to_owned())
+        env.git(
+            self.path(),
+            &["commit", "--quiet", "--no-verify", "-m", message],
+        )?;
+        Ok(env
+            .git(self.path(), &["rev-parse", "HEAD"])?
+            .trim()
+            .to_owned())
     }
 
     /// Pushes to the branch it was cloned from; a rejection quotes the remote's reason.
     pub(crate) fn push(&self, env: &GitEnv, what: &str) -> Result<()> {
         let refspec = format!("HEAD:refs/heads/{}", self.branch);
-        let out = env.run(self.path(), &["push", "--porcelain", "--no-verify", "origin", &refspec])?;
+        let out = env.run(
+            self.path(),
+            &["push", "--porcelain", "--no-verify", "origin", &refspec],
+        )?;
         if out.ok {
             return Ok(());
         }
-        let text = format!("{}\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        let text = format!(
+            "{}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
         let advice = if text.contains("non-fast-forward") || text.contains("fetch first") {
             "someone pushed to the Space while this deploy ran: deploy again (it clones afresh)"
         } else if text.contains("hook declined") || text.contains("remote rejected") {
             "the Space's server refused the commit for the reason above: fix that file in backend/ and deploy again"
-        } else if text.contains("403") || text.contains("Authentication failed") || text.contains("401") {
+        } else if text.contains("403")
+            || text.contains("Authentication failed")
+            || text.contains("401")
+        {
             "the token cannot write to this Space: use a token with write access from the Space's owner"
         } else {
             "check the remote's message above and deploy again"
         };
-        bail!("the push of {what} was rejected:\n{}\n{advice}", quote_git(&text))
+        bail!(
+            "the push of {what} was rejected:\n{}\n{advice}",
+            quote_git(&text)
+        )
     }
 }
 
@@ -286,10 +398,19 @@ fn quote_git(text: &str) -> String {
     let lines: Vec<String> = text
         .lines()
         .map(str::trim_end)
-        .filter(|line| line.starts_with("remote:") || line.starts_with('!') || line.starts_with("error:") || line.starts_with("fatal:"))
+        .filter(|line| {
+            line.starts_with("remote:")
+                || line.starts_with('!')
+                || line.starts_with("error:")
+                || line.starts_with("fatal:")
+        })
         .map(|line| format!("  {}", line.replace('\t', " ")))
         .collect();
-    if lines.is_empty() { format!("  {}", text.trim()) } else { lines.join("\n") }
+    if lines.is_empty() {
+        format!("  {}", text.trim())
+    } else {
+        lines.join("\n")
+    }
 }
 
 // The monorepo's own git commands run with the user's setup: the Space's credentials are
@@ -298,11 +419,27 @@ fn quote_git(text: &str) -> String {
 /// The files of `dir` (relative to `root`) as git sees them: tracked or new, not ignored,
 /// present on disk.
 pub(crate) fn worktree_files(root: &Utf8Path, dir: &str) -> Result<Vec<Utf8PathBuf>> {
-    let listed = GitEnv::user().git(root, &["ls-files", "-z", "--cached", "--others", "--exclude-standard", "--", dir])?;
+    let listed = GitEnv::user().git(
+        root,
+        &[
+            "ls-files",
+            "-z",
+            "--cached",
+            "--others",
+            "--exclude-standard",
+            "--",
+            dir,
+        ],
+    )?;
     let mut files: Vec<Utf8PathBuf> = listed
         .split('\0')
         .filter(|p| !p.is_empty())
-        .filter_map(|p| Utf8Path::new(p).strip_prefix(dir).ok().map(Utf8Path::to_owned))
+        .filter_map(|p| {
+            Utf8Path::new(p)
+                .strip_prefix(dir)
+                .ok()
+                .map(Utf8Path::to_owned)
+        })
         .filter(|rel| root.join(dir).join(rel).is_file())
         .collect();
     files.sort();
@@ -313,9 +450,15 @@ pub(crate) fn worktree_files(root: &Utf8Path, dir: &str) -> Result<Vec<Utf8PathB
 /// The monorepo's HEAD commit, with `-dirty` when its worktree differs from it.
 pub(crate) fn source_commit(root: &Utf8Path) -> Result<String> {
     let env = GitEnv::user();
-    let head = env.git(root, &["rev-parse", "--verify", "HEAD"]).context("the monorepo has no commit yet: commit it, then deploy")?;
+    let head = env
+        .git(root, &["rev-parse", "--verify", "HEAD"])
+        .context("the monorepo has no commit yet: commit it, then deploy")?;
     let dirty = !env.git(root, &["status", "--porcelain"])?.trim().is_empty();
-    Ok(format!("{}{}", head.trim(), if dirty { "-dirty" } else { "" }))
+    Ok(format!(
+        "{}{}",
+        head.trim(),
+        if dirty { "-dirty" } else { "" }
+    ))
 }
 
 /// Makes an empty bare repo at `path` (the `--local` Space remote) unless one is there.
@@ -324,7 +467,10 @@ pub(crate) fn ensure_bare(env: &GitEnv, path: &Utf8Path) -> Result<()> {
         return Ok(());
     }
     std::fs::create_dir_all(path).with_context(|| format!("cannot create {path}"))?;
-    env.git(path, &["init", "--quiet", "--bare", "--initial-branch=main"])?;
+    env.git(
+        path,
+        &["init", "--quiet", "--bare", "--initial-branch=main"],
+    )?;
     Ok(())
 }
 
@@ -346,7 +492,11 @@ mod tests {
             std::fs::write(source.join(name), bytes).unwrap();
             names.push(Utf8PathBuf::from(*name));
         }
-        std::fs::write(clone.path().join(GITATTRIBUTES), "*.bin filter=lfs diff=lfs merge=lfs -text\n").unwrap();
+        std::fs::write(
+            clone.path().join(GITATTRIBUTES),
+            "*.bin filter=lfs diff=lfs merge=lfs -text\n",
+        )
+        .unwrap();
         let changes = clone.mirror(&env, &source, &names).unwrap();
         (dir, env, clone, changes)
     }
@@ -355,9 +505,16 @@ mod tests {
 
     #[test]
     fn a_small_png_without_lfs_is_refused() {
-        let (_dir, env, clone, changes) = clone_with(&[("app/main.py", b"print()\n"), ("static/logo.png", PNG)]);
-        let err = clone.check_pushable(&env, &changes).unwrap_err().to_string();
-        assert!(err.contains("static/logo.png: a binary file") && err.contains("filter=lfs"), "{err}");
+        let (_dir, env, clone, changes) =
+            clone_with(&[("app/main.py", b"print()\n"), ("static/logo.png", PNG)]);
+        let err = clone
+            .check_pushable(&env, &changes)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("static/logo.png: a binary file") && err.contains("filter=lfs"),
+            "{err}"
+        );
         assert!(!err.contains("main.py"), "{err}");
     }
 
@@ -365,13 +522,20 @@ mod tests {
     fn a_file_over_10_mib_is_refused_even_as_text() {
         let big = vec![b'x'; 12 * 1024 * 1024];
         let (_dir, env, clone, changes) = clone_with(&[("data.txt", &big)]);
-        let err = clone.check_pushable(&env, &changes).unwrap_err().to_string();
-        assert!(err.contains("data.txt: 12.0 MiB, over the Hub's 10 MiB limit"), "{err}");
+        let err = clone
+            .check_pushable(&env, &changes)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("data.txt: 12.0 MiB, over the Hub's 10 MiB limit"),
+            "{err}"
+        );
     }
 
     #[test]
     fn text_files_pass_and_mirroring_keeps_gitattributes() {
-        let (_dir, env, clone, changes) = clone_with(&[("app/main.py", b"print()\n"), ("README.md", b"# x\n")]);
+        let (_dir, env, clone, changes) =
+            clone_with(&[("app/main.py", b"print()\n"), ("README.md", b"# x\n")]);
         clone.check_pushable(&env, &changes).unwrap();
         let paths: Vec<&str> = changes.iter().map(|c| c.path.as_str()).collect();
         assert_eq!(paths, [".gitattributes", "README.md", "app/main.py"]);

@@ -67,7 +67,11 @@ pub(crate) enum Created {
 
 impl Hub {
     pub(crate) fn new(endpoint: &str, token: Token) -> Hub {
-        Hub { agent: crate::http::agent(CALL_TIMEOUT), endpoint: endpoint.trim_end_matches('/').to_owned(), token }
+        Hub {
+            agent: crate::http::agent(CALL_TIMEOUT),
+            endpoint: endpoint.trim_end_matches('/').to_owned(),
+            token,
+        }
     }
 
     pub(crate) fn endpoint(&self) -> &str {
@@ -88,13 +92,23 @@ impl Hub {
         );
         match status {
             200 => {}
-            401 | 403 => bail!("the token from {} is invalid (the Hub answered {status}): {create}", self.token.source),
+            401 | 403 => bail!(
+                "the token from {} is invalid (the Hub answered {status}): {create}",
+                self.token.source
+            ),
             _ => bail!("{}", unexpected("GET /api/whoami-v2", status, &body)),
         }
         let who: WhoAmI = parse("GET /api/whoami-v2", &body)?;
-        let role = who.auth.as_ref().and_then(|a| a.access_token.as_ref()).and_then(|t| t.role.as_deref());
+        let role = who
+            .auth
+            .as_ref()
+            .and_then(|a| a.access_token.as_ref())
+            .and_then(|t| t.role.as_deref());
         if role == Some("read") {
-            bail!("the token from {} is read-only and cannot push to a Space: {create}", self.token.source);
+            bail!(
+                "the token from {} is read-only and cannot push to a Space: {create}",
+                self.token.source
+            );
         }
         Ok(who)
     }
@@ -105,7 +119,10 @@ impl Hub {
         match self.call("GET", &path, None)? {
             (200, body) => Ok(Some(parse(&path, &body)?)),
             (404, _) => Ok(None),
-            (401 | 403, _) => bail!("the token from {} may not read the Space {repo}: use a token of its owner", self.token.source),
+            (401 | 403, _) => bail!(
+                "the token from {} may not read the Space {repo}: use a token of its owner",
+                self.token.source
+            ),
             (status, body) => bail!("{}", unexpected(&format!("GET {path}"), status, &body)),
         }
     }
@@ -134,8 +151,15 @@ impl Hub {
             (200 | 201 | 204, _) => Ok(()),
             (status, body) => {
                 // An error body may quote the value it refused; the value never reaches the output.
-                let body = if value.is_empty() { body } else { body.replace(value, "<the value>") };
-                bail!("cannot set the secret {key}: {}", unexpected(&format!("POST {path}"), status, &body))
+                let body = if value.is_empty() {
+                    body
+                } else {
+                    body.replace(value, "<the value>")
+                };
+                bail!(
+                    "cannot set the secret {key}: {}",
+                    unexpected(&format!("POST {path}"), status, &body)
+                )
             }
         }
     }
@@ -170,13 +194,25 @@ impl Hub {
             .build()
             .call()
             .with_context(|| format!("cannot read the {kind} log of {repo}"))?;
-        anyhow::ensure!(response.status() == 200, "cannot read the {kind} log of {repo}: HTTP {}", response.status());
+        anyhow::ensure!(
+            response.status() == 200,
+            "cannot read the {kind} log of {repo}: HTTP {}",
+            response.status()
+        );
         let mut tail = std::collections::VecDeque::new();
         // The stream ends at the deadline with a timeout error: what arrived until then is the tail.
-        for line in BufReader::new(response.into_body().into_reader()).lines().map_while(Result::ok) {
-            let Some(event) = line.strip_prefix("data:") else { continue };
+        for line in BufReader::new(response.into_body().into_reader())
+            .lines()
+            .map_while(Result::ok)
+        {
+            let Some(event) = line.strip_prefix("data:") else {
+                continue;
+            };
             let text = match serde_json::from_str::<serde_json::Value>(event.trim()) {
-                Ok(value) => value["data"].as_str().map(str::to_owned).unwrap_or_else(|| event.trim().to_owned()),
+                Ok(value) => value["data"]
+                    .as_str()
+                    .map(str::to_owned)
+                    .unwrap_or_else(|| event.trim().to_owned()),
                 Err(_) => event.trim().to_owned(),
             };
             for line in text.lines() {
@@ -190,7 +226,12 @@ impl Hub {
     }
 
     /// One authenticated call; `(status, body)`. 429 is retried with backoff.
-    fn call(&self, method: &str, path: &str, body: Option<serde_json::Value>) -> Result<(u16, String)> {
+    fn call(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<serde_json::Value>,
+    ) -> Result<(u16, String)> {
         let url = format!("{}{path}", self.endpoint);
         let auth = format!("Bearer {}", self.token.secret());
         let mut wait = Duration::from_secs(1);
@@ -204,7 +245,11 @@ impl Hub {
                     .header("Authorization", &auth)
                     .header("Content-Type", "application/json")
                     .send(body.to_string()),
-                (_, None) => self.agent.post(&url).header("Authorization", &auth).send_empty(),
+                (_, None) => self
+                    .agent
+                    .post(&url)
+                    .header("Authorization", &auth)
+                    .send_empty(),
             };
             let mut response = sent.map_err(|err| {
                 anyhow::anyhow!(
@@ -227,15 +272,21 @@ impl Hub {
             let text = response.body_mut().read_to_string().unwrap_or_default();
             return Ok((status, text));
         }
-        bail!("the Hub kept answering 429 Too Many Requests to {method} {path}: wait a minute and deploy again")
+        bail!(
+            "the Hub kept answering 429 Too Many Requests to {method} {path}: wait a minute and deploy again"
+        )
     }
 }
 
 fn parse<T: serde::de::DeserializeOwned>(what: &str, body: &str) -> Result<T> {
-    serde_json::from_str(body).with_context(|| format!("the Hub's answer to {what} is not the expected JSON"))
+    serde_json::from_str(body)
+        .with_context(|| format!("the Hub's answer to {what} is not the expected JSON"))
 }
 
 fn unexpected(what: &str, status: u16, body: &str) -> String {
     let body: String = body.chars().take(300).collect();
-    format!("the Hub answered {what} with HTTP {status}: {}", body.trim())
+    format!(
+        "the Hub answered {what} with HTTP {status}: {}",
+        body.trim()
+    )
 }

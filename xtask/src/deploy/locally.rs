@@ -11,7 +11,9 @@ use xshell::Shell;
 
 use super::git::{self, GitEnv};
 use super::report::{FrontendReport, Progress, Report};
-use super::{clone_while, deadline, lint_before_publishing, lock, publish, regenerate, secrets, verify};
+use super::{
+    clone_while, deadline, lint_before_publishing, lock, publish, regenerate, secrets, verify,
+};
 use crate::local::{self, LocalSpace};
 use crate::{Project, settings};
 
@@ -36,14 +38,20 @@ pub(super) fn deploy(
     let state = root.join(settings::STATE_DIR).join("local");
     let space_url = format!("http://127.0.0.1:{}", project.settings.generator.port);
     let remote = state.join("space.git");
-    let mut report = Report::new(remote.strip_prefix(root).unwrap_or(&remote).to_string(), &space_url);
+    let mut report = Report::new(
+        remote.strip_prefix(root).unwrap_or(&remote).to_string(),
+        &space_url,
+    );
     report.local = true;
 
     let git = GitEnv::new(root, None)?;
     git::ensure_bare(&git, &remote)?;
     let (clone, (regenerated, preview)) = clone_while(&git, remote.as_str(), || {
         let regenerated = regenerate(project, progress)?;
-        Ok((regenerated, lint_before_publishing(project, &space_url, progress)?))
+        Ok((
+            regenerated,
+            lint_before_publishing(project, &space_url, progress)?,
+        ))
     })?;
     report.regenerated = regenerated;
     publish(&git, root, &clone, false, progress, &mut report)?;
@@ -65,15 +73,39 @@ pub(super) fn deploy(
         return Ok((report, space));
     }
     let deadline = deadline(timeout, HEALTH_TIMEOUT)?;
-    let health = verify::wait_for_health(&space.url, &project.settings.generator.health_path, deadline, progress)
-        .with_context(|| format!("the local Space started but is not healthy; its logs are in {}", space.logs))?;
-    progress.step(format_args!("verify: /api/health says {}; asking: {QUESTION}", health.status));
+    let health = verify::wait_for_health(
+        &space.url,
+        &project.settings.generator.health_path,
+        deadline,
+        progress,
+    )
+    .with_context(|| {
+        format!(
+            "the local Space started but is not healthy; its logs are in {}",
+            space.logs
+        )
+    })?;
+    progress.step(format_args!(
+        "verify: /api/health says {}; asking: {QUESTION}",
+        health.status
+    ));
     let answer = space.ask(QUESTION)?;
-    progress.step(format_args!("verify: /api/chat answered with {} source(s)", answer.sources.len()));
+    progress.step(format_args!(
+        "verify: /api/chat answered with {} source(s)",
+        answer.sources.len()
+    ));
     report.health = health.status;
-    let answer_text = answer.answer.split_whitespace().collect::<Vec<_>>().join(" ");
+    let answer_text = answer
+        .answer
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
     let sources: Vec<&str> = answer.sources.iter().map(|s| s.title.as_str()).collect();
-    report.chat_answer = Some(format!("{} (sources: {})", local::clip(&answer_text, 200), sources.join("; ")));
+    report.chat_answer = Some(format!(
+        "{} (sources: {})",
+        local::clip(&answer_text, 200),
+        sources.join("; ")
+    ));
     report.elapsed_seconds = progress.elapsed_secs();
     Ok((report, space))
 }

@@ -17,10 +17,15 @@ impl Lock {
         std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {dir}"))?;
         let path = dir.join("deploy.lock");
         for _ in 0..2 {
-            match std::fs::File::options().write(true).create_new(true).open(&path) {
+            match std::fs::File::options()
+                .write(true)
+                .create_new(true)
+                .open(&path)
+            {
                 Ok(mut file) => {
                     use std::io::Write;
-                    writeln!(file, "{}", std::process::id()).with_context(|| format!("cannot write the deploy lock {path}"))?;
+                    writeln!(file, "{}", std::process::id())
+                        .with_context(|| format!("cannot write the deploy lock {path}"))?;
                     return Ok(Lock { path });
                 }
                 Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists => {
@@ -36,7 +41,10 @@ impl Lock {
                     // Its owner died without cleaning up (killed, or the machine restarted).
                     let _ = std::fs::remove_file(&path);
                 }
-                Err(err) => return Err(err).with_context(|| format!("cannot create the deploy lock {path}")),
+                Err(err) => {
+                    return Err(err)
+                        .with_context(|| format!("cannot create the deploy lock {path}"));
+                }
             }
         }
         bail!("cannot take the deploy lock {path}: another deploy keeps recreating it")

@@ -45,14 +45,21 @@ impl flags::Deploy {
             print!("{}", report.render(self.json));
             return Ok(());
         }
-        let (report, space) = locally::deploy(sh, project, self.timeout, self.no_verify, &progress)?;
+        let (report, space) =
+            locally::deploy(sh, project, self.timeout, self.no_verify, &progress)?;
         print!("{}", report.render(self.json));
         if self.detach {
             space.detach()?;
-            eprintln!("The local Space keeps running at {}; stop it with `cargo xtask deploy --local --stop`.", report.space_url);
+            eprintln!(
+                "The local Space keeps running at {}; stop it with `cargo xtask deploy --local --stop`.",
+                report.space_url
+            );
             Ok(())
         } else {
-            eprintln!("The local Space runs at {} until Ctrl-C (or use --detach next time).", report.space_url);
+            eprintln!(
+                "The local Space runs at {} until Ctrl-C (or use --detach next time).",
+                report.space_url
+            );
             space.wait_until_interrupted()
         }
     }
@@ -68,7 +75,10 @@ impl flags::Deploy {
             if let Some((flag, _)) = hub_only.iter().find(|(_, set)| *set) {
                 bail!("{flag} is for a Hub deploy and cannot be combined with --local");
             }
-        } else if let Some(flag) = [("--detach", self.detach), ("--stop", self.stop)].iter().find(|(_, set)| *set) {
+        } else if let Some(flag) = [("--detach", self.detach), ("--stop", self.stop)]
+            .iter()
+            .find(|(_, set)| *set)
+        {
             bail!("{} only applies to a local deploy: add --local", flag.0);
         }
         if self.stop && self.detach {
@@ -77,7 +87,9 @@ impl flags::Deploy {
         // Checked before anything runs: `--local` starts its clock only once the Space is up.
         deadline(self.timeout, DEFAULT_TIMEOUT)?;
         if self.dry_run && (self.local || self.push_frontend || self.restart) {
-            bail!("--dry-run changes nothing, so it cannot be combined with --local, --push-frontend or --restart");
+            bail!(
+                "--dry-run changes nothing, so it cannot be combined with --local, --push-frontend or --restart"
+            );
         }
         Ok(())
     }
@@ -92,34 +104,58 @@ impl flags::Deploy {
             frontend_url: self.frontend_url.clone(),
             space_url: self.space_url.clone(),
         };
-        let target = DeployTarget::resolve(flags, &project.settings, terminal_prompt().as_mut().map(|p| p as _))?;
+        let target = DeployTarget::resolve(
+            flags,
+            &project.settings,
+            terminal_prompt().as_mut().map(|p| p as _),
+        )?;
         let repo = target.repo_id();
         let secrets = match &self.secrets_file {
-            Some(path) => Some(secrets::Secrets::load(&secrets_file(path)?, &target.frontend_url)?),
+            Some(path) => Some(secrets::Secrets::load(
+                &secrets_file(path)?,
+                &target.frontend_url,
+            )?),
             None => None,
         };
         let token = token::Token::find(&|key| std::env::var(key).ok())?;
-        let endpoint = std::env::var("HF_ENDPOINT").ok().filter(|e| !e.trim().is_empty());
+        let endpoint = std::env::var("HF_ENDPOINT")
+            .ok()
+            .filter(|e| !e.trim().is_empty());
         let hub = hub::Hub::new(endpoint.as_deref().unwrap_or(DEFAULT_ENDPOINT), token);
         let deadline = deadline(self.timeout, DEFAULT_TIMEOUT)?;
         GitEnv::user().git(root, &["--version"])?;
         let _lock = lock::Lock::acquire(root)?;
         let who = hub.whoami()?;
-        progress.step(format_args!("token from {}: logged in to {} as {}", hub.token().source, hub.endpoint(), who.name));
+        progress.step(format_args!(
+            "token from {}: logged in to {} as {}",
+            hub.token().source,
+            hub.endpoint(),
+            who.name
+        ));
 
         // The Space: it must exist (or be created) before it is cloned.
         let mut exists = true;
         let info = match hub.space(&repo)? {
             Some(info) => info,
             None if self.create && self.dry_run => {
-                progress.step(format_args!("{repo} does not exist: --create would create it (sdk docker)"));
+                progress.step(format_args!(
+                    "{repo} does not exist: --create would create it (sdk docker)"
+                ));
                 exists = false;
-                hub::SpaceInfo { host: None, subdomain: None, private: false }
+                hub::SpaceInfo {
+                    host: None,
+                    subdomain: None,
+                    private: false,
+                }
             }
             None if self.create => {
                 let created = hub.create_space(&target.user, &target.space, &who.name)?;
                 progress.step(format_args!("Space {repo}: {:?} (sdk docker)", created));
-                hub.space(&repo)?.with_context(|| format!("the Hub created {repo} but does not show it yet: deploy again in a minute"))?
+                hub.space(&repo)?.with_context(|| {
+                    format!(
+                        "the Hub created {repo} but does not show it yet: deploy again in a minute"
+                    )
+                })?
             }
             None => bail!(
                 "the Space {repo} does not exist: create it at {}/new-space (Docker SDK), or re-run with --create",
@@ -145,7 +181,10 @@ impl flags::Deploy {
         let remote = format!("{}/spaces/{repo}", hub.endpoint());
         let prepare = || -> Result<_> {
             let regenerated = regenerate(project, progress)?;
-            Ok((regenerated, lint_before_publishing(project, &space_url, progress)?))
+            Ok((
+                regenerated,
+                lint_before_publishing(project, &space_url, progress)?,
+            ))
         };
         let preview = if exists {
             let (clone, (regenerated, preview)) = clone_while(&git, &remote, prepare)?;
@@ -157,14 +196,25 @@ impl flags::Deploy {
             report.regenerated = regenerated;
             report.source_commit = git::source_commit(root)?;
             let files = git::worktree_files(root, settings::SPACE_DIR)?;
-            report.changes = files.iter().map(|f| git::Change { status: "added", path: f.to_string() }).collect();
-            progress.step(format_args!("git: would push all {} file(s) to the new Space", files.len()));
+            report.changes = files
+                .iter()
+                .map(|f| git::Change {
+                    status: "added",
+                    path: f.to_string(),
+                })
+                .collect();
+            progress.step(format_args!(
+                "git: would push all {} file(s) to the new Space",
+                files.len()
+            ));
             preview
         };
 
         // Step 7: secrets.
         match &secrets {
-            Some(secrets) => set_secrets(&hub, &repo, secrets, self.dry_run, progress, &mut report)?,
+            Some(secrets) => {
+                set_secrets(&hub, &repo, secrets, self.dry_run, progress, &mut report)?
+            }
             None => {
                 let intro = format!(
                     "Set these secrets at {}/spaces/{repo}/settings (Variables and secrets), or pass --secrets-file FILE:",
@@ -175,12 +225,20 @@ impl flags::Deploy {
         }
 
         // Step 8: the frontend's production URL.
-        let patch = if self.dry_run { preview } else { frontend::patch_base_url(root, &client, &space_url, true)? };
+        let patch = if self.dry_run {
+            preview
+        } else {
+            frontend::patch_base_url(root, &client, &space_url, true)?
+        };
         progress.step(format_args!(
             "frontend: {}:{} {}",
             patch.file,
             patch.line,
-            if patch.changed() { format!("{} -> {}", patch.old_url, patch.new_url) } else { "already up to date".to_owned() }
+            if patch.changed() {
+                format!("{} -> {}", patch.old_url, patch.new_url)
+            } else {
+                "already up to date".to_owned()
+            }
         ));
         report.frontend = Some(FrontendReport::new(&patch, !self.dry_run));
 
@@ -198,13 +256,16 @@ impl flags::Deploy {
                 restart: self.restart,
                 deadline,
             };
-            let health = checks
-                .run(progress)
-                .with_context(|| match &report.commit {
-                    Some(commit) => format!("pushed {commit} to {repo}, but the Space is not working yet"),
-                    None => format!("{repo} was already up to date, but the Space is not working"),
-                })?;
-            progress.step(format_args!("verify: /api/health says {}; CORS allows {}", health.status, target.frontend_url));
+            let health = checks.run(progress).with_context(|| match &report.commit {
+                Some(commit) => {
+                    format!("pushed {commit} to {repo}, but the Space is not working yet")
+                }
+                None => format!("{repo} was already up to date, but the Space is not working"),
+            })?;
+            progress.step(format_args!(
+                "verify: /api/health says {}; CORS allows {}",
+                health.status, target.frontend_url
+            ));
             report.health = health.status;
         }
 
@@ -245,7 +306,10 @@ fn set_secrets(
     progress.step(format_args!("secrets: set {} on {repo}", keys.join(", ")));
     let unset = secrets.unset();
     if !unset.is_empty() {
-        progress.step(format_args!("secrets: {} not in the file, left as they are on the Space", unset.join(", ")));
+        progress.step(format_args!(
+            "secrets: {} not in the file, left as they are on the Space",
+            unset.join(", ")
+        ));
     }
     Ok(())
 }
@@ -253,9 +317,15 @@ fn set_secrets(
 /// Step 2: `generate`; returns what it rewrote (for the reminder to commit it).
 fn regenerate(project: &Project, progress: &Progress) -> Result<Vec<String>> {
     let changed = generate::generate(project)?;
-    let changed: Vec<String> = changed.iter().map(|p| format!("{}/{p}", settings::SPACE_DIR)).collect();
+    let changed: Vec<String> = changed
+        .iter()
+        .map(|p| format!("{}/{p}", settings::SPACE_DIR))
+        .collect();
     if changed.is_empty() {
-        progress.step(format_args!("generate: {} is up to date", settings::SPACE_DIR));
+        progress.step(format_args!(
+            "generate: {} is up to date",
+            settings::SPACE_DIR
+        ));
     } else {
         progress.step(format_args!(
             "generate: updated {} (commit them: the Space commit records this worktree as dirty)",
@@ -269,10 +339,25 @@ fn regenerate(project: &Project, progress: &Progress) -> Result<Vec<String>> {
 /// both pass. The lint that compares the chat client's URL with the configured Space URL is
 /// step 8's job here (this deploy's URL may come from flags or the Hub), so the lints see the
 /// client's current URL as the configured one; the patch itself must match exactly once.
-fn lint_before_publishing(project: &Project, space_url: &str, progress: &Progress) -> Result<frontend::Patch> {
-    let preview = frontend::patch_base_url(&project.root, &project.settings.frontend_client, space_url, false)?;
-    let settings = settings::HfSpace { space_url: Some(preview.old_url.clone()), ..project.settings.clone() };
-    check::lint(&Project { root: project.root.clone(), settings })?;
+fn lint_before_publishing(
+    project: &Project,
+    space_url: &str,
+    progress: &Progress,
+) -> Result<frontend::Patch> {
+    let preview = frontend::patch_base_url(
+        &project.root,
+        &project.settings.frontend_client,
+        space_url,
+        false,
+    )?;
+    let settings = settings::HfSpace {
+        space_url: Some(preview.old_url.clone()),
+        ..project.settings.clone()
+    };
+    check::lint(&Project {
+        root: project.root.clone(),
+        settings,
+    })?;
     progress.step("lint: the Space folder and the frontend pass every lint");
     Ok(preview)
 }
@@ -280,11 +365,17 @@ fn lint_before_publishing(project: &Project, space_url: &str, progress: &Progres
 /// Steps 2 and 3 overlap: `Clone::new` (network) runs on its own thread while `prepare`
 /// (generate, lints: CPU) runs on this one. Both finish before this returns, so an error or
 /// Ctrl-C in either still removes the temporary clone.
-fn clone_while<T>(git: &GitEnv, remote: &str, prepare: impl FnOnce() -> Result<T>) -> Result<(Clone, T)> {
+fn clone_while<T>(
+    git: &GitEnv,
+    remote: &str,
+    prepare: impl FnOnce() -> Result<T>,
+) -> Result<(Clone, T)> {
     std::thread::scope(|scope| {
         let cloning = scope.spawn(|| Clone::new(git, remote));
         let prepared = prepare();
-        let clone = cloning.join().map_err(|_| anyhow::anyhow!("the clone thread panicked"))?;
+        let clone = cloning
+            .join()
+            .map_err(|_| anyhow::anyhow!("the clone thread panicked"))?;
         let prepared = prepared?;
         Ok((clone?, prepared))
     })
@@ -292,13 +383,25 @@ fn clone_while<T>(git: &GitEnv, remote: &str, prepare: impl FnOnce() -> Result<T
 
 /// Step 3 after the clone: mirror the Space folder into it, refuse what the Hub would
 /// reject, commit and push.
-fn publish(git: &GitEnv, root: &Utf8Path, clone: &Clone, dry_run: bool, progress: &Progress, report: &mut Report) -> Result<()> {
+fn publish(
+    git: &GitEnv,
+    root: &Utf8Path,
+    clone: &Clone,
+    dry_run: bool,
+    progress: &Progress,
+    report: &mut Report,
+) -> Result<()> {
     let source = git::source_commit(root)?;
     let files = git::worktree_files(root, settings::SPACE_DIR)?;
     if files.is_empty() {
-        bail!("{} is empty: run `cargo xtask generate` and commit it", settings::SPACE_DIR);
+        bail!(
+            "{} is empty: run `cargo xtask generate` and commit it",
+            settings::SPACE_DIR
+        );
     }
-    progress.step(format_args!("git: cloned the Space repo into a temporary directory"));
+    progress.step(format_args!(
+        "git: cloned the Space repo into a temporary directory"
+    ));
     let changes = clone.mirror(git, &root.join(settings::SPACE_DIR), &files)?;
     report.source_commit = source.clone();
     report.changes = changes;
@@ -310,13 +413,21 @@ fn publish(git: &GitEnv, root: &Utf8Path, clone: &Clone, dry_run: bool, progress
     clone.check_pushable(git, &report.changes)?;
     if dry_run {
         for change in &report.changes {
-            progress.step(format_args!("git: would push {} {}", change.status, change.path));
+            progress.step(format_args!(
+                "git: would push {} {}",
+                change.status, change.path
+            ));
         }
         return Ok(());
     }
-    let message = format!("{COMMIT_SUBJECT}\n\nSource commit: {source}\nDeployed with `cargo xtask deploy`.\n");
+    let message = format!(
+        "{COMMIT_SUBJECT}\n\nSource commit: {source}\nDeployed with `cargo xtask deploy`.\n"
+    );
     let commit = clone.commit(git, &message)?;
-    progress.step(format_args!("git: committed {} file(s) as {commit}; pushing", report.changes.len()));
+    progress.step(format_args!(
+        "git: committed {} file(s) as {commit}; pushing",
+        report.changes.len()
+    ));
     clone.push(git, &format!("commit {commit}"))?;
     progress.step("git: pushed");
     report.commit = Some(commit);
@@ -328,14 +439,28 @@ fn publish(git: &GitEnv, root: &Utf8Path, clone: &Clone, dry_run: bool, progress
 fn push_frontend(root: &Utf8Path, client: &Utf8Path) -> Result<Option<String>> {
     let git = GitEnv::user();
     let client = client.as_str();
-    if git.git(root, &["status", "--porcelain", "--", client])?.trim().is_empty() {
+    if git
+        .git(root, &["status", "--porcelain", "--", client])?
+        .trim()
+        .is_empty()
+    {
         return Ok(None);
     }
-    git.git(root, &["commit", "--quiet", "-m", FRONTEND_SUBJECT, "--", client])?;
-    let branch = git.git(root, &["symbolic-ref", "--short", "HEAD"]).context("--push-frontend: HEAD is detached; check out a branch")?;
+    git.git(
+        root,
+        &["commit", "--quiet", "-m", FRONTEND_SUBJECT, "--", client],
+    )?;
+    let branch = git
+        .git(root, &["symbolic-ref", "--short", "HEAD"])
+        .context("--push-frontend: HEAD is detached; check out a branch")?;
     let commit = git.git(root, &["rev-parse", "HEAD"])?.trim().to_owned();
     git.git(root, &["push", "origin", branch.trim()])
-        .with_context(|| format!("--push-frontend: committed {commit}, but `git push origin {}` failed", branch.trim()))?;
+        .with_context(|| {
+            format!(
+                "--push-frontend: committed {commit}, but `git push origin {}` failed",
+                branch.trim()
+            )
+        })?;
     Ok(Some(commit))
 }
 
@@ -367,13 +492,18 @@ fn space_url(target: &DeployTarget, info: &hub::SpaceInfo) -> (String, Option<St
 /// refused here rather than overflowing it later.
 fn deadline(timeout: Option<u64>, default: Duration) -> Result<Instant> {
     let wait = timeout.map_or(default, Duration::from_secs);
-    Instant::now()
-        .checked_add(wait)
-        .with_context(|| format!("--timeout {}: too large; give the seconds to wait, e.g. --timeout 900", wait.as_secs()))
+    Instant::now().checked_add(wait).with_context(|| {
+        format!(
+            "--timeout {}: too large; give the seconds to wait, e.g. --timeout 900",
+            wait.as_secs()
+        )
+    })
 }
 
 fn is_local_origin(url: &str) -> bool {
-    ["://localhost", "://127.0.0.1", "://[::1]"].iter().any(|local| url.contains(local))
+    ["://localhost", "://127.0.0.1", "://[::1]"]
+        .iter()
+        .any(|local| url.contains(local))
 }
 
 fn secrets_file(path: &std::path::Path) -> Result<Utf8PathBuf> {
@@ -399,29 +529,68 @@ mod tests {
 
     #[test]
     fn the_space_url_is_the_reported_host_unless_it_is_not_an_origin() {
-        let target = DeployTarget { user: "Alice_B".into(), space: "my.bot".into(), frontend_url: "https://f.dev".into(), space_url: None };
+        let target = DeployTarget {
+            user: "Alice_B".into(),
+            space: "my.bot".into(),
+            frontend_url: "https://f.dev".into(),
+            space_url: None,
+        };
         let info = |host: Option<&str>, subdomain: Option<&str>| hub::SpaceInfo {
             host: host.map(Into::into),
             subdomain: subdomain.map(Into::into),
             private: false,
         };
         let derived = "https://alice-b-my-bot.hf.space".to_owned();
-        assert_eq!(space_url(&target, &info(Some("https://h.hf.space/"), None)), ("https://h.hf.space".into(), None));
-        assert_eq!(space_url(&target, &info(None, Some("sub"))), ("https://sub.hf.space".into(), None));
-        assert_eq!(space_url(&target, &info(None, None)), (derived.clone(), None));
-        assert_eq!(space_url(&target, &info(Some(""), Some("sub"))), ("https://sub.hf.space".into(), None));
-        for garbage in ["h.hf.space", "https://h.hf.space/x y", "javascript:alert(1)"] {
-            assert_eq!(space_url(&target, &info(Some(garbage), Some("sub"))), (derived.clone(), Some(garbage.to_owned())), "{garbage}");
+        assert_eq!(
+            space_url(&target, &info(Some("https://h.hf.space/"), None)),
+            ("https://h.hf.space".into(), None)
+        );
+        assert_eq!(
+            space_url(&target, &info(None, Some("sub"))),
+            ("https://sub.hf.space".into(), None)
+        );
+        assert_eq!(
+            space_url(&target, &info(None, None)),
+            (derived.clone(), None)
+        );
+        assert_eq!(
+            space_url(&target, &info(Some(""), Some("sub"))),
+            ("https://sub.hf.space".into(), None)
+        );
+        for garbage in [
+            "h.hf.space",
+            "https://h.hf.space/x y",
+            "javascript:alert(1)",
+        ] {
+            assert_eq!(
+                space_url(&target, &info(Some(garbage), Some("sub"))),
+                (derived.clone(), Some(garbage.to_owned())),
+                "{garbage}"
+            );
         }
-        assert_eq!(space_url(&target, &info(None, Some("a/b"))), (derived.clone(), Some("https://a/b.hf.space".to_owned())));
-        let flagged = DeployTarget { space_url: Some("https://custom.dev".into()), ..target };
-        assert_eq!(space_url(&flagged, &info(Some("https://h.hf.space"), None)).0, "https://custom.dev");
+        assert_eq!(
+            space_url(&target, &info(None, Some("a/b"))),
+            (derived.clone(), Some("https://a/b.hf.space".to_owned()))
+        );
+        let flagged = DeployTarget {
+            space_url: Some("https://custom.dev".into()),
+            ..target
+        };
+        assert_eq!(
+            space_url(&flagged, &info(Some("https://h.hf.space"), None)).0,
+            "https://custom.dev"
+        );
     }
 
     #[test]
     fn a_timeout_beyond_the_clock_is_an_error_not_a_panic() {
-        let err = deadline(Some(u64::MAX), DEFAULT_TIMEOUT).unwrap_err().to_string();
-        assert!(err.starts_with(&format!("--timeout {}: too large", u64::MAX)), "{err}");
+        let err = deadline(Some(u64::MAX), DEFAULT_TIMEOUT)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with(&format!("--timeout {}: too large", u64::MAX)),
+            "{err}"
+        );
         assert!(deadline(Some(0), DEFAULT_TIMEOUT).is_ok());
     }
 }

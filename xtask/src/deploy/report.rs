@@ -21,7 +21,12 @@ const SPINNER: [char; 4] = ['|', '/', '-', '\\'];
 
 impl Progress {
     pub(crate) fn new() -> Progress {
-        Progress { started: Instant::now(), tty: std::io::stderr().is_terminal(), spinner: Cell::new(0), last_wait: RefCell::default() }
+        Progress {
+            started: Instant::now(),
+            tty: std::io::stderr().is_terminal(),
+            spinner: Cell::new(0),
+            last_wait: RefCell::default(),
+        }
     }
 
     pub(crate) fn step(&self, message: impl std::fmt::Display) {
@@ -34,7 +39,11 @@ impl Progress {
         if self.tty {
             let n = self.spinner.get();
             self.spinner.set(n + 1);
-            eprint!("\r\x1b[K{} [{:>6.1}s] {message}", SPINNER[n % SPINNER.len()], self.started.elapsed().as_secs_f64());
+            eprint!(
+                "\r\x1b[K{} [{:>6.1}s] {message}",
+                SPINNER[n % SPINNER.len()],
+                self.started.elapsed().as_secs_f64()
+            );
             let _ = std::io::stderr().flush();
             *self.last_wait.borrow_mut() = message.to_owned();
         } else if *self.last_wait.borrow() != message {
@@ -133,11 +142,19 @@ impl Report {
         out.push_str(&format!("\n{title} {}\n", self.space));
         out.push_str(&format!("  HF Spaces URL: {}\n", self.space_url));
         out.push_str(&format!("  API Docs:      {}\n", self.docs_url));
-        out.push_str(&format!("  Health Check:  {} ({})\n", self.health_url, self.health));
+        out.push_str(&format!(
+            "  Health Check:  {} ({})\n",
+            self.health_url, self.health
+        ));
         let files = self.changes.len();
         let commit = match (&self.commit, self.dry_run) {
-            (Some(commit), _) => format!("{commit} ({files} file(s) changed; source {})", self.source_commit),
-            (None, true) if files > 0 => format!("would commit {files} file(s): {}", self.change_list()),
+            (Some(commit), _) => format!(
+                "{commit} ({files} file(s) changed; source {})",
+                self.source_commit
+            ),
+            (None, true) if files > 0 => {
+                format!("would commit {files} file(s): {}", self.change_list())
+            }
             (None, _) => "already up to date (nothing pushed)".to_owned(),
         };
         out.push_str(&format!("  Space commit:  {commit}\n"));
@@ -145,7 +162,10 @@ impl Report {
             let what = match (f.changed, f.written) {
                 (false, _) => format!("already points at {}", f.new_url),
                 (true, true) => format!("now points at {} (was {})", f.new_url, f.old_url),
-                (true, false) => format!("would point at {} (is {}); not written", f.new_url, f.old_url),
+                (true, false) => format!(
+                    "would point at {} (is {}); not written",
+                    f.new_url, f.old_url
+                ),
             };
             out.push_str(&format!("  Frontend:      {}:{} {what}\n", f.file, f.line));
             if let Some(commit) = &f.pushed_commit {
@@ -153,7 +173,10 @@ impl Report {
             }
         }
         if !self.secrets_set.is_empty() {
-            out.push_str(&format!("  Secrets set:   {}\n", self.secrets_set.join(", ")));
+            out.push_str(&format!(
+                "  Secrets set:   {}\n",
+                self.secrets_set.join(", ")
+            ));
         }
         if let Some(answer) = &self.chat_answer {
             out.push_str(&format!("  Chat answer:   {answer}\n"));
@@ -174,6 +197,10 @@ impl Report {
     }
 
     fn change_list(&self) -> String {
-        self.changes.iter().map(|c| format!("{} {}", c.status, c.path)).collect::<Vec<_>>().join(", ")
+        self.changes
+            .iter()
+            .map(|c| format!("{} {}", c.status, c.path))
+            .collect::<Vec<_>>()
+            .join(", ")
     }
 }

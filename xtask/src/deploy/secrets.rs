@@ -14,7 +14,8 @@ impl Secrets {
     /// Reads `KEY=VALUE` lines (blank lines and `#` comments skipped) and validates every
     /// one; the error lists each problem as `file:line: KEY: what to fix`.
     pub(crate) fn load(path: &Utf8Path, frontend_url: &str) -> Result<Secrets> {
-        let text = std::fs::read_to_string(path).with_context(|| format!("cannot read --secrets-file {path}"))?;
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read --secrets-file {path}"))?;
         Secrets::parse(&text, path.as_str(), frontend_url)
     }
 
@@ -34,7 +35,10 @@ impl Secrets {
             let value = unquote(value);
             if !is_seed_secret(key) {
                 let known: Vec<&str> = SECRETS.iter().map(|(k, _)| *k).collect();
-                problems.push(format!("{at}: {key}: not one of the Space's secrets ({})", known.join(", ")));
+                problems.push(format!(
+                    "{at}: {key}: not one of the Space's secrets ({})",
+                    known.join(", ")
+                ));
             } else if secrets.iter().any(|(k, _)| k == key) {
                 problems.push(format!("{at}: {key}: set twice; keep one line"));
             } else if let Err(why) = validate(key, value, frontend_url) {
@@ -44,14 +48,21 @@ impl Secrets {
             }
         }
         if !problems.is_empty() {
-            bail!("invalid secrets, nothing was sent:\n  {}", problems.join("\n  "));
+            bail!(
+                "invalid secrets, nothing was sent:\n  {}",
+                problems.join("\n  ")
+            );
         }
         Ok(Secrets(secrets))
     }
 
     /// The seed's secrets this file leaves as they are on the Space.
     pub(crate) fn unset(&self) -> Vec<&'static str> {
-        SECRETS.iter().map(|(k, _)| *k).filter(|k| !self.0.iter().any(|(key, _)| key == k)).collect()
+        SECRETS
+            .iter()
+            .map(|(k, _)| *k)
+            .filter(|k| !self.0.iter().any(|(key, _)| key == k))
+            .collect()
     }
 }
 
@@ -70,7 +81,9 @@ fn validate(key: &str, value: &str, frontend_url: &str) -> Result<(), String> {
         return Err("empty value".to_owned());
     }
     if value.trim() != value {
-        return Err("surrounding whitespace (the seed's \"no trailing space!\"): remove it".to_owned());
+        return Err(
+            "surrounding whitespace (the seed's \"no trailing space!\"): remove it".to_owned(),
+        );
     }
     match key {
         "DATABASE_URL" => {
@@ -81,14 +94,24 @@ fn validate(key: &str, value: &str, frontend_url: &str) -> Result<(), String> {
             let authority = rest.split(['/', '?']).next().unwrap_or_default();
             let host_port = authority.rsplit('@').next().unwrap_or_default();
             let host = if host_port.starts_with('[') {
-                host_port.split(']').next().unwrap_or_default().trim_start_matches('[')
+                host_port
+                    .split(']')
+                    .next()
+                    .unwrap_or_default()
+                    .trim_start_matches('[')
             } else {
                 host_port.split(':').next().unwrap_or_default()
             };
             let local = ["localhost", "127.0.0.1", "::1", ""].contains(&host);
             let query = value.split_once('?').map(|(_, q)| q).unwrap_or_default();
-            if !local && !query.split('&').any(|p| p == "sslmode=require" || p == "sslmode=verify-full") {
-                return Err(format!("host {host} is remote: add `?sslmode=require` (Neon refuses connections without it)"));
+            if !local
+                && !query
+                    .split('&')
+                    .any(|p| p == "sslmode=require" || p == "sslmode=verify-full")
+            {
+                return Err(format!(
+                    "host {host} is remote: add `?sslmode=require` (Neon refuses connections without it)"
+                ));
             }
         }
         "QDRANT_URL" => {
@@ -100,8 +123,13 @@ fn validate(key: &str, value: &str, frontend_url: &str) -> Result<(), String> {
             }
         }
         "ALLOWED_ORIGINS" => {
-            if !value.split(',').any(|origin| origin.trim().trim_end_matches('/') == frontend_url) {
-                return Err(format!("must contain the frontend URL {frontend_url} (else browsers get CORS errors)"));
+            if !value
+                .split(',')
+                .any(|origin| origin.trim().trim_end_matches('/') == frontend_url)
+            {
+                return Err(format!(
+                    "must contain the frontend URL {frontend_url} (else browsers get CORS errors)"
+                ));
             }
         }
         "LOG_LEVEL" => {
@@ -119,7 +147,11 @@ pub(crate) fn table(intro: &str, frontend_url: &str) -> String {
     let mut out = format!("{intro}\n");
     out.push_str("  | Secret | Description |\n  |---|---|\n");
     for (key, what) in SECRETS {
-        let what = if key == "ALLOWED_ORIGINS" { format!("{what}: {frontend_url}") } else { what.to_owned() };
+        let what = if key == "ALLOWED_ORIGINS" {
+            format!("{what}: {frontend_url}")
+        } else {
+            what.to_owned()
+        };
         out.push_str(&format!("  | `{key}` | {what} |\n"));
     }
     out
@@ -142,9 +174,18 @@ mod tests {
              ALLOWED_ORIGINS=http://localhost:5173,https://my-app.vercel.app/\nLOG_LEVEL=INFO\n",
         )
         .unwrap();
-        assert_eq!(secrets.0[0], ("QDRANT_URL".into(), "https://x.cloud.qdrant.io".into()));
-        assert_eq!(secrets.0[1].1, "postgresql://u:p@ep-1.neon.tech/db?sslmode=require");
-        assert_eq!(secrets.unset(), ["GEMINI_API_KEY", "QDRANT_API_KEY", "QDRANT_COLLECTION"]);
+        assert_eq!(
+            secrets.0[0],
+            ("QDRANT_URL".into(), "https://x.cloud.qdrant.io".into())
+        );
+        assert_eq!(
+            secrets.0[1].1,
+            "postgresql://u:p@ep-1.neon.tech/db?sslmode=require"
+        );
+        assert_eq!(
+            secrets.unset(),
+            ["GEMINI_API_KEY", "QDRANT_API_KEY", "QDRANT_COLLECTION"]
+        );
     }
 
     #[test]
@@ -174,8 +215,16 @@ mod tests {
         ] {
             assert!(err.contains(expected), "missing {expected:?} in:\n{err}");
         }
-        assert!(!err.contains("abc"), "a secret value leaked into the error:\n{err}");
-        assert!(parse("QDRANT_URL=http://x.io\n").unwrap_err().to_string().contains("https://"));
+        assert!(
+            !err.contains("abc"),
+            "a secret value leaked into the error:\n{err}"
+        );
+        assert!(
+            parse("QDRANT_URL=http://x.io\n")
+                .unwrap_err()
+                .to_string()
+                .contains("https://")
+        );
     }
 
     #[test]

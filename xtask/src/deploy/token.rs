@@ -23,13 +23,23 @@ impl Token {
     pub(crate) fn find(env: &dyn Fn(&str) -> Option<String>) -> Result<Token> {
         let set = |key: &str| env(key).filter(|v| !v.trim().is_empty());
         if let Some(value) = set("HF_TOKEN") {
-            return Ok(Token { value: value.trim().to_owned(), source: "HF_TOKEN".to_owned() });
+            return Ok(Token {
+                value: value.trim().to_owned(),
+                source: "HF_TOKEN".to_owned(),
+            });
         }
-        let path = match (set("HF_TOKEN_PATH"), set("HF_HOME"), set("XDG_CACHE_HOME"), set("HOME")) {
+        let path = match (
+            set("HF_TOKEN_PATH"),
+            set("HF_HOME"),
+            set("XDG_CACHE_HOME"),
+            set("HOME"),
+        ) {
             (Some(path), ..) => Utf8PathBuf::from(path),
             (None, Some(home), ..) => Utf8PathBuf::from(home).join("token"),
             (None, None, Some(cache), _) => Utf8PathBuf::from(cache).join("huggingface/token"),
-            (None, None, None, Some(home)) => Utf8PathBuf::from(home).join(".cache/huggingface/token"),
+            (None, None, None, Some(home)) => {
+                Utf8PathBuf::from(home).join(".cache/huggingface/token")
+            }
             (None, None, None, None) => anyhow::bail!(
                 "no Hugging Face token: set HF_TOKEN (HOME, HF_HOME and HF_TOKEN_PATH are all unset, so there is no token file to read)"
             ),
@@ -37,7 +47,10 @@ impl Token {
         let text = match std::fs::read_to_string(&path) {
             Ok(text) => text,
             Err(err) if err.kind() == std::io::ErrorKind::NotFound => String::new(),
-            Err(err) => return Err(err).with_context(|| format!("cannot read the Hugging Face token file {path}")),
+            Err(err) => {
+                return Err(err)
+                    .with_context(|| format!("cannot read the Hugging Face token file {path}"));
+            }
         };
         anyhow::ensure!(
             !text.trim().is_empty(),
@@ -45,7 +58,10 @@ impl Token {
              Create a token with write access at https://huggingface.co/settings/tokens \
              (git push to a Space needs an access token, not your password)"
         );
-        Ok(Token { value: text.trim().to_owned(), source: format!("the token file {path}") })
+        Ok(Token {
+            value: text.trim().to_owned(),
+            source: format!("the token file {path}"),
+        })
     }
 
     pub(crate) fn secret(&self) -> &str {
@@ -60,18 +76,27 @@ mod tests {
     #[test]
     fn without_home_or_token_paths_only_hf_token_is_asked_for() {
         let err = find(&[]).unwrap_err().to_string();
-        assert!(err.contains("set HF_TOKEN") && err.contains("no token file"), "{err}");
+        assert!(
+            err.contains("set HF_TOKEN") && err.contains("no token file"),
+            "{err}"
+        );
     }
 
     fn find(vars: &[(&str, &str)]) -> Result<Token> {
-        let vars: Vec<(String, String)> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let vars: Vec<(String, String)> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         Token::find(&|key| vars.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone()))
     }
 
     #[test]
     fn hf_token_wins_and_is_stripped() {
         let token = find(&[("HF_TOKEN", " hf_abc\n"), ("HF_TOKEN_PATH", "/nonexistent")]).unwrap();
-        assert_eq!((token.secret(), token.source.as_str()), ("hf_abc", "HF_TOKEN"));
+        assert_eq!(
+            (token.secret(), token.source.as_str()),
+            ("hf_abc", "HF_TOKEN")
+        );
         assert!(!format!("{token:?}").contains("hf_abc"));
     }
 
@@ -84,12 +109,21 @@ mod tests {
         let dir = dir.to_str().unwrap();
         let explicit = format!("{dir}/explicit");
         let home = format!("{dir}/hub");
-        assert_eq!(find(&[("HF_TOKEN_PATH", &explicit), ("HF_HOME", &home)]).unwrap().secret(), "hf_explicit");
+        assert_eq!(
+            find(&[("HF_TOKEN_PATH", &explicit), ("HF_HOME", &home)])
+                .unwrap()
+                .secret(),
+            "hf_explicit"
+        );
         let token = find(&[("HF_TOKEN", "  "), ("HF_HOME", &home)]).unwrap();
         assert_eq!(token.secret(), "hf_home");
         assert!(token.source.ends_with("hub/token"), "{}", token.source);
         let err = find(&[("HOME", dir)]).unwrap_err().to_string();
-        assert!(err.contains(&format!("{dir}/.cache/huggingface/token")) && err.contains("settings/tokens"), "{err}");
+        assert!(
+            err.contains(&format!("{dir}/.cache/huggingface/token"))
+                && err.contains("settings/tokens"),
+            "{err}"
+        );
         std::fs::remove_dir_all(dir).unwrap();
     }
 }

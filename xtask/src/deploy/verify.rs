@@ -11,7 +11,12 @@ use super::report::Progress;
 use crate::interrupt;
 
 /// Stages that show the Space picked up a new commit.
-const BUILD_STAGES: [&str; 4] = ["BUILDING", "RUNNING_BUILDING", "APP_STARTING", "RUNNING_APP_STARTING"];
+const BUILD_STAGES: [&str; 4] = [
+    "BUILDING",
+    "RUNNING_BUILDING",
+    "APP_STARTING",
+    "RUNNING_APP_STARTING",
+];
 /// The longest wait for a build to start before suggesting (or, with --restart, doing) a factory restart.
 const PICKUP_WAIT: Duration = Duration::from_secs(180);
 /// Consecutive unhealthy answers (a JSON body that names failing services) before giving up:
@@ -38,8 +43,18 @@ impl Checks<'_> {
     /// The runtime runs the pushed commit, `/api/health` answers 200, CORS allows the frontend.
     pub(crate) fn run(&self, progress: &Progress) -> Result<Health> {
         progress.step("verify: waiting for the Space to run the pushed commit");
-        wait_for_runtime(self.hub, self.repo, self.pushed, self.restart, self.deadline, progress)?;
-        progress.step(format_args!("verify: the Space is RUNNING; polling {}{}", self.space_url, self.health_path));
+        wait_for_runtime(
+            self.hub,
+            self.repo,
+            self.pushed,
+            self.restart,
+            self.deadline,
+            progress,
+        )?;
+        progress.step(format_args!(
+            "verify: the Space is RUNNING; polling {}{}",
+            self.space_url, self.health_path
+        ));
         let health = wait_for_health(self.space_url, self.health_path, self.deadline, progress)?;
         check_cors(self.space_url, self.frontend_url)?;
         Ok(health)
@@ -82,7 +97,10 @@ fn wait_for_runtime(
         let now = Instant::now();
         if !picked_up && now >= pickup_deadline {
             if restart && !restarted {
-                progress.step(format_args!("no build after {:.0}s: factory-restarting the Space (--restart)", (now - started).as_secs_f64()));
+                progress.step(format_args!(
+                    "no build after {:.0}s: factory-restarting the Space (--restart)",
+                    (now - started).as_secs_f64()
+                ));
                 hub.restart(repo)?;
                 restarted = true;
                 pickup_deadline = deadline;
@@ -102,7 +120,10 @@ fn wait_for_runtime(
                 hub.endpoint()
             );
         }
-        progress.waiting(&format!("waiting for the Space to build: {stage}{}", if picked_up { "" } else { " (previous build)" }));
+        progress.waiting(&format!(
+            "waiting for the Space to build: {stage}{}",
+            if picked_up { "" } else { " (previous build)" }
+        ));
         interrupt::sleep(wait.min(deadline - now))?;
         wait = (wait * 3 / 2).min(Duration::from_secs(5));
     }
@@ -115,7 +136,11 @@ fn runtime_failure(hub: &Hub, repo: &str, runtime: &super::hub::Runtime) -> Stri
     if let Some(message) = &runtime.error_message {
         out.push_str(&format!(": {message}"));
     }
-    let kind = if stage == "BUILD_ERROR" { "build" } else { "run" };
+    let kind = if stage == "BUILD_ERROR" {
+        "build"
+    } else {
+        "run"
+    };
     match hub.log_tail(repo, kind, 20) {
         Ok(lines) if !lines.is_empty() => {
             out.push_str(&format!("\nlast lines of the {kind} log:\n"));
@@ -127,10 +152,18 @@ fn runtime_failure(hub: &Hub, repo: &str, runtime: &super::hub::Runtime) -> Stri
         Err(err) => out.push_str(&format!("\n(the {kind} log is unavailable: {err:#})\n")),
     }
     let next = match stage {
-        "BUILD_ERROR" => "fix the Dockerfile or requirements.txt problem above in backend/ or the generator settings, then deploy again",
-        "CONFIG_ERROR" => "fix the README.md front matter (sdk: docker, app_port) via `cargo xtask generate`, then deploy again",
-        "NO_APP_FILE" => "the Space has no Dockerfile: check that huggingface-spaces/ was generated, then deploy again",
-        _ => "the app crashed on start: check the secrets (DATABASE_URL, QDRANT_URL, GEMINI_API_KEY) and the run log, then restart the Space",
+        "BUILD_ERROR" => {
+            "fix the Dockerfile or requirements.txt problem above in backend/ or the generator settings, then deploy again"
+        }
+        "CONFIG_ERROR" => {
+            "fix the README.md front matter (sdk: docker, app_port) via `cargo xtask generate`, then deploy again"
+        }
+        "NO_APP_FILE" => {
+            "the Space has no Dockerfile: check that huggingface-spaces/ was generated, then deploy again"
+        }
+        _ => {
+            "the app crashed on start: check the secrets (DATABASE_URL, QDRANT_URL, GEMINI_API_KEY) and the run log, then restart the Space"
+        }
     };
     out.push_str(&format!("\nnext: {next}"));
     out
@@ -143,7 +176,12 @@ pub(crate) struct Health {
 }
 
 /// Polls `{space_url}/api/health` with backoff until it answers 200 or `deadline`.
-pub(crate) fn wait_for_health(space_url: &str, health_path: &str, deadline: Instant, progress: &Progress) -> Result<Health> {
+pub(crate) fn wait_for_health(
+    space_url: &str,
+    health_path: &str,
+    deadline: Instant,
+    progress: &Progress,
+) -> Result<Health> {
     let url = format!("{space_url}{health_path}");
     let agent = crate::http::agent(SPACE_CALL_TIMEOUT);
     let mut wait = Duration::from_millis(250);
@@ -157,15 +195,26 @@ pub(crate) fn wait_for_health(space_url: &str, health_path: &str, deadline: Inst
                 let json: Option<Value> = serde_json::from_str(&body).ok();
                 match (status, json) {
                     (200, json) => {
-                        let status = json.as_ref().and_then(|j| j["status"].as_str()).unwrap_or("healthy");
-                        return Ok(Health { status: status.to_owned() });
+                        let status = json
+                            .as_ref()
+                            .and_then(|j| j["status"].as_str())
+                            .unwrap_or("healthy");
+                        return Ok(Health {
+                            status: status.to_owned(),
+                        });
                     }
                     (_, Some(json)) if json.get("services").is_some() => {
                         unhealthy += 1;
                         if unhealthy >= UNHEALTHY_ANSWERS {
-                            bail!("{url} answered {status}: the Space is unhealthy\n{}", troubleshoot(&json));
+                            bail!(
+                                "{url} answered {status}: the Space is unhealthy\n{}",
+                                troubleshoot(&json)
+                            );
                         }
-                        format!("HTTP {status}, {}", json["status"].as_str().unwrap_or("unhealthy"))
+                        format!(
+                            "HTTP {status}, {}",
+                            json["status"].as_str().unwrap_or("unhealthy")
+                        )
                     }
                     (_, _) => {
                         unhealthy = 0;
@@ -180,7 +229,9 @@ pub(crate) fn wait_for_health(space_url: &str, health_path: &str, deadline: Inst
         };
         let now = Instant::now();
         if now >= deadline {
-            bail!("{url} did not answer 200 before the --timeout (last: {last}): the app may still be starting (cold start) or crashed; check the Space's logs and retry with a larger --timeout");
+            bail!(
+                "{url} did not answer 200 before the --timeout (last: {last}): the app may still be starting (cold start) or crashed; check the Space's logs and retry with a larger --timeout"
+            );
         }
         progress.waiting(&format!("waiting for {health_path}: {last}"));
         interrupt::sleep(wait.min(deadline - now))?;
@@ -192,10 +243,21 @@ pub(crate) fn wait_for_health(space_url: &str, health_path: &str, deadline: Inst
 pub(crate) fn troubleshoot(health: &Value) -> String {
     let mut advice = Vec::new();
     for (service, details) in health["services"].as_object().into_iter().flatten() {
-        let status = details.as_str().or_else(|| details["status"].as_str()).unwrap_or_default();
-        let failing = ["error", "fail", "disconnected", "unavailable", "unreachable", "down", "unhealthy"]
-            .iter()
-            .any(|bad| status.to_ascii_lowercase().contains(bad));
+        let status = details
+            .as_str()
+            .or_else(|| details["status"].as_str())
+            .unwrap_or_default();
+        let failing = [
+            "error",
+            "fail",
+            "disconnected",
+            "unavailable",
+            "unreachable",
+            "down",
+            "unhealthy",
+        ]
+        .iter()
+        .any(|bad| status.to_ascii_lowercase().contains(bad));
         if !failing {
             continue;
         }
@@ -204,11 +266,15 @@ pub(crate) fn troubleshoot(health: &Value) -> String {
             "qdrant" if said.contains("404") => {
                 "Qdrant answered 404: the cluster is suspended (the free tier sleeps after inactivity). Fix: resume it at cloud.qdrant.io, then restart the Space"
             }
-            "qdrant" => "Qdrant is unreachable. Fix: check the QDRANT_URL (https, no trailing slash or space) and QDRANT_API_KEY secrets, then restart the Space",
+            "qdrant" => {
+                "Qdrant is unreachable. Fix: check the QDRANT_URL (https, no trailing slash or space) and QDRANT_API_KEY secrets, then restart the Space"
+            }
             "postgres" => {
                 "PostgreSQL is unreachable. Fix: DATABASE_URL needs `?sslmode=require` (Neon) and no surrounding spaces; correct the secret, then restart the Space"
             }
-            "gemini" => "Gemini is failing. Fix: check the GEMINI_API_KEY secret (no surrounding spaces), then restart the Space",
+            "gemini" => {
+                "Gemini is failing. Fix: check the GEMINI_API_KEY secret (no surrounding spaces), then restart the Space"
+            }
             _ => "Fix: see this service's error above, then restart the Space",
         };
         advice.push(format!("  {service}: {said}\n    {fix}"));
@@ -230,9 +296,17 @@ fn check_cors(space_url: &str, origin: &str) -> Result<()> {
         .header("Access-Control-Request-Headers", "content-type")
         .call()
         .map_err(|err| anyhow::anyhow!("the CORS preflight to {url} got no answer: {err}"))?;
-    let allowed = response.headers().get("access-control-allow-origin").and_then(|v| v.to_str().ok()).unwrap_or("");
+    let allowed = response
+        .headers()
+        .get("access-control-allow-origin")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
     if allowed != origin && allowed != "*" {
-        let got = if allowed.is_empty() { "no Access-Control-Allow-Origin header".to_owned() } else { format!("`{allowed}`") };
+        let got = if allowed.is_empty() {
+            "no Access-Control-Allow-Origin header".to_owned()
+        } else {
+            format!("`{allowed}`")
+        };
         bail!(
             "CORS: a preflight from {origin} to {url} got {got} (HTTP {}), so browsers will block the frontend.\n  \
              Fix: add {origin} to the ALLOWED_ORIGINS secret (comma-separated), then restart the Space",
@@ -258,8 +332,14 @@ mod tests {
             }
         });
         let advice = troubleshoot(&health);
-        assert!(advice.contains("cluster is suspended") && advice.contains("cloud.qdrant.io"), "{advice}");
+        assert!(
+            advice.contains("cluster is suspended") && advice.contains("cloud.qdrant.io"),
+            "{advice}"
+        );
         assert!(advice.contains("sslmode=require"), "{advice}");
-        assert!(!advice.contains("gemini") && !advice.contains("fastapi"), "{advice}");
+        assert!(
+            !advice.contains("gemini") && !advice.contains("fastapi"),
+            "{advice}"
+        );
     }
 }

@@ -38,7 +38,9 @@ impl Postgres {
 
     /// Whether the server has exited, with its status.
     pub(super) fn exited(&mut self) -> Option<std::process::ExitStatus> {
-        self.child.as_mut().and_then(|c| c.try_wait().ok().flatten())
+        self.child
+            .as_mut()
+            .and_then(|c| c.try_wait().ok().flatten())
     }
 
     /// Leaves the server running; `postmaster.pid` in its data directory is what `stop` reads.
@@ -83,7 +85,14 @@ pub(super) fn start(sh: &Shell, root: &Utf8Path, paths: &Paths) -> Result<Postgr
     let log = paths.postgres_log();
     let mut command = Command::new(bin.join("postgres"));
     command
-        .args(["-D", paths.pgdata.as_str(), "-h", "127.0.0.1", "-p", &port.to_string()])
+        .args([
+            "-D",
+            paths.pgdata.as_str(),
+            "-h",
+            "127.0.0.1",
+            "-p",
+            &port.to_string(),
+        ])
         // No Unix socket: the app connects over TCP, as it does to a hosted database.
         .args(["-k", ""])
         .env_clear()
@@ -91,7 +100,10 @@ pub(super) fn start(sh: &Shell, root: &Utf8Path, paths: &Paths) -> Result<Postgr
     if let Some(user) = &user {
         command.uid(user.uid).gid(user.gid);
     }
-    let mut server = Postgres { child: Some(process::spawn_logged(&mut command, &log)?), port };
+    let mut server = Postgres {
+        child: Some(process::spawn_logged(&mut command, &log)?),
+        port,
+    };
     let deadline = Instant::now() + READY_TIMEOUT;
     loop {
         if let Some(status) = server.exited() {
@@ -104,7 +116,10 @@ pub(super) fn start(sh: &Shell, root: &Utf8Path, paths: &Paths) -> Result<Postgr
             return Ok(server);
         }
         if Instant::now() > deadline {
-            bail!("PostgreSQL did not become ready within {}s; see {log}", READY_TIMEOUT.as_secs());
+            bail!(
+                "PostgreSQL did not become ready within {}s; see {log}",
+                READY_TIMEOUT.as_secs()
+            );
         }
         interrupt::sleep(Duration::from_millis(25))?;
     }
@@ -118,8 +133,17 @@ pub(super) fn running_pid(paths: &Paths) -> Option<u32> {
 
 /// Stops a server left running by `--detach` (or by an xtask that was killed).
 pub(super) fn stop_detached(paths: &Paths) -> Result<Option<u32>> {
-    let Some(pid) = running_pid(paths) else { return Ok(None) };
-    Ok(process::stop_pid(pid, "PostgreSQL", paths.pgdata.as_str(), libc::SIGINT, STOP_GRACE)?.then_some(pid))
+    let Some(pid) = running_pid(paths) else {
+        return Ok(None);
+    };
+    Ok(process::stop_pid(
+        pid,
+        "PostgreSQL",
+        paths.pgdata.as_str(),
+        libc::SIGINT,
+        STOP_GRACE,
+    )?
+    .then_some(pid))
 }
 
 /// The last line of `postmaster.pid`: `starting`, `ready`, `stopping`.
@@ -134,7 +158,10 @@ pub(super) fn install(sh: &Shell, root: &Utf8Path, paths: &Paths) -> Result<Utf8
     let pin_file = root.join(settings::BACKEND_DIR).join(PIN_FILE);
     let pin = pgserver_pin(&pin_file)?;
     let requirements = paths.dir.join("tools-requirements.txt");
-    let text = format!("# Written by `cargo xtask deploy --local` from {}/{PIN_FILE}.\n{pin}\n", settings::BACKEND_DIR);
+    let text = format!(
+        "# Written by `cargo xtask deploy --local` from {}/{PIN_FILE}.\n{pin}\n",
+        settings::BACKEND_DIR
+    );
     if sh.read_file(&requirements).ok().as_deref() != Some(text.as_str()) {
         sh.write_file(&requirements, &text)?;
     }
@@ -144,7 +171,10 @@ pub(super) fn install(sh: &Shell, root: &Utf8Path, paths: &Paths) -> Result<Utf8
     let bin = std::fs::read_dir(&lib)
         .with_context(|| format!("cannot read {lib}"))?
         .flatten()
-        .map(|entry| lib.join(entry.file_name().to_string_lossy().as_ref()).join("site-packages/pgserver/pginstall/bin"))
+        .map(|entry| {
+            lib.join(entry.file_name().to_string_lossy().as_ref())
+                .join("site-packages/pgserver/pginstall/bin")
+        })
         .find(|bin| bin.join("postgres").is_file());
     bin.with_context(|| format!("{pin} installed no PostgreSQL server under {lib}/python*/site-packages/pgserver/pginstall/bin"))
 }
@@ -153,11 +183,15 @@ pub(super) fn install(sh: &Shell, root: &Utf8Path, paths: &Paths) -> Result<Utf8
 fn pgserver_pin(file: &Utf8Path) -> Result<String> {
     let text = std::fs::read_to_string(file).with_context(|| format!("cannot read {file}"))?;
     for line in text.lines() {
-        if requirements::requirement_name(line).is_some_and(|name| requirements::normalize(name) == "pgserver") {
+        if requirements::requirement_name(line)
+            .is_some_and(|name| requirements::normalize(name) == "pgserver")
+        {
             return Ok(line.split('#').next().unwrap_or("").trim().to_owned());
         }
     }
-    bail!("{file}: no `pgserver==VERSION` line: add one (deploy --local runs PostgreSQL from that wheel)")
+    bail!(
+        "{file}: no `pgserver==VERSION` line: add one (deploy --local runs PostgreSQL from that wheel)"
+    )
 }
 
 /// Creates the data directory: initdb into a staging directory, then one rename, so an
@@ -166,14 +200,22 @@ fn init(bin: &Utf8Path, user: Option<&ServerUser>, paths: &Paths) -> Result<()> 
     let staging = paths.dir.join("pgdata.init");
     for dir in [&staging, &paths.pgdata] {
         if dir.exists() {
-            std::fs::remove_dir_all(dir).with_context(|| format!("cannot remove the unfinished {dir}"))?;
+            std::fs::remove_dir_all(dir)
+                .with_context(|| format!("cannot remove the unfinished {dir}"))?;
         }
     }
     std::fs::create_dir(&staging).with_context(|| format!("cannot create {staging}"))?;
     let log = paths.postgres_log();
     let mut command = Command::new(bin.join("initdb"));
     command
-        .args(["-D", staging.as_str(), "--auth=trust", "--username=postgres", "--encoding=UTF8", "--no-locale"])
+        .args([
+            "-D",
+            staging.as_str(),
+            "--auth=trust",
+            "--username=postgres",
+            "--encoding=UTF8",
+            "--no-locale",
+        ])
         .env_clear();
     if let Some(user) = user {
         std::os::unix::fs::chown(&staging, Some(user.uid), Some(user.gid))?;
@@ -181,21 +223,35 @@ fn init(bin: &Utf8Path, user: Option<&ServerUser>, paths: &Paths) -> Result<()> 
     }
     let status = process::spawn_logged(&mut command, &log)?.wait()?;
     if !status.success() {
-        bail!("PostgreSQL's initdb failed ({status}); the last lines of {log}:\n{}", process::log_tail(&log, 15));
+        bail!(
+            "PostgreSQL's initdb failed ({status}); the last lines of {log}:\n{}",
+            process::log_tail(&log, 15)
+        );
     }
-    std::fs::rename(&staging, &paths.pgdata).with_context(|| format!("cannot rename {staging} to {}", paths.pgdata))
+    std::fs::rename(&staging, &paths.pgdata)
+        .with_context(|| format!("cannot rename {staging} to {}", paths.pgdata))
 }
 
 /// A data directory from another major version (after a `pgserver` upgrade) cannot be
 /// opened; say so rather than leave the user with PostgreSQL's log.
 fn ensure_same_major(bin: &Utf8Path, paths: &Paths) -> Result<()> {
     let version_file = paths.pgdata.join("PG_VERSION");
-    let data = std::fs::read_to_string(&version_file).with_context(|| format!("cannot read {version_file}"))?.trim().to_owned();
+    let data = std::fs::read_to_string(&version_file)
+        .with_context(|| format!("cannot read {version_file}"))?
+        .trim()
+        .to_owned();
     let program = bin.join("postgres");
-    let output = Command::new(&program).arg("--version").output().with_context(|| format!("cannot run {program} --version"))?;
+    let output = Command::new(&program)
+        .arg("--version")
+        .output()
+        .with_context(|| format!("cannot run {program} --version"))?;
     // `postgres (PostgreSQL) 16.2`
     let version = String::from_utf8_lossy(&output.stdout);
-    let server = version.split_whitespace().last().and_then(|v| v.split('.').next()).unwrap_or_default();
+    let server = version
+        .split_whitespace()
+        .last()
+        .and_then(|v| v.split('.').next())
+        .unwrap_or_default();
     if server != data {
         bail!(
             "{} holds PostgreSQL {data} data but the pinned pgserver runs PostgreSQL {server}: delete that folder \
@@ -210,7 +266,8 @@ fn ensure_same_major(bin: &Utf8Path, paths: &Paths) -> Result<()> {
 /// A port the kernel reports free on loopback. PostgreSQL binds it a moment later; the
 /// window is tiny, and a clash shows as PostgreSQL's own error in its log.
 fn free_port() -> Result<u16> {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").context("cannot bind a loopback port")?;
+    let listener =
+        std::net::TcpListener::bind("127.0.0.1:0").context("cannot bind a loopback port")?;
     Ok(listener.local_addr()?.port())
 }
 
@@ -223,7 +280,9 @@ struct ServerUser {
 impl ServerUser {
     /// Gives `dir` (recursively) to this user when it does not own it yet.
     fn own(&self, sh: &Shell, dir: &Utf8Path) -> Result<()> {
-        let owner = std::fs::metadata(dir).with_context(|| format!("cannot read {dir}"))?.uid();
+        let owner = std::fs::metadata(dir)
+            .with_context(|| format!("cannot read {dir}"))?
+            .uid();
         if owner != self.uid {
             let owner = format!("{}:{}", self.uid, self.gid);
             cmd!(sh, "chown -R {owner} {dir}").quiet().run()?;
@@ -238,16 +297,28 @@ fn server_user(sh: &Shell) -> Result<Option<ServerUser>> {
     if unsafe { libc::geteuid() } != 0 {
         return Ok(None);
     }
-    if cmd!(sh, "id -u {SERVER_USER}").quiet().ignore_stderr().read().is_err() {
+    if cmd!(sh, "id -u {SERVER_USER}")
+        .quiet()
+        .ignore_stderr()
+        .read()
+        .is_err()
+    {
         cmd!(sh, "useradd --system --no-create-home --shell /usr/sbin/nologin {SERVER_USER}")
             .quiet()
             .run()
             .with_context(|| format!("PostgreSQL refuses to run as root and the user `{SERVER_USER}` cannot be created: run as a normal user"))?;
     }
     let id = |flag: &str| -> Result<u32> {
-        Ok(cmd!(sh, "id {flag} {SERVER_USER}").quiet().read()?.trim().parse()?)
+        Ok(cmd!(sh, "id {flag} {SERVER_USER}")
+            .quiet()
+            .read()?
+            .trim()
+            .parse()?)
     };
-    Ok(Some(ServerUser { uid: id("-u")?, gid: id("-g")? }))
+    Ok(Some(ServerUser {
+        uid: id("-u")?,
+        gid: id("-g")?,
+    }))
 }
 
 /// PostgreSQL, running as `pgserver`, must traverse these directories and all above them (to
@@ -256,11 +327,20 @@ fn server_user(sh: &Shell) -> Result<Option<ServerUser>> {
 fn make_reachable(dirs: &[&Utf8Path]) -> Result<()> {
     for path in dirs {
         for dir in path.ancestors() {
-            let mode = std::fs::metadata(dir).with_context(|| format!("cannot read {dir}"))?.permissions().mode();
+            let mode = std::fs::metadata(dir)
+                .with_context(|| format!("cannot read {dir}"))?
+                .permissions()
+                .mode();
             if mode & 0o001 == 0 {
                 std::fs::set_permissions(dir, std::fs::Permissions::from_mode(mode | 0o001))
-                    .with_context(|| format!("cannot make {dir} searchable for PostgreSQL's user `{SERVER_USER}`"))?;
-                eprintln!("note: made {dir} searchable by others (o+x) so PostgreSQL, which refuses to run as root, can reach its data as `{SERVER_USER}`");
+                    .with_context(|| {
+                        format!(
+                            "cannot make {dir} searchable for PostgreSQL's user `{SERVER_USER}`"
+                        )
+                    })?;
+                eprintln!(
+                    "note: made {dir} searchable by others (o+x) so PostgreSQL, which refuses to run as root, can reach its data as `{SERVER_USER}`"
+                );
             }
         }
     }
@@ -284,7 +364,12 @@ mod tests {
         std::fs::write(&fake, "#!/bin/sh\necho 'postgres (PostgreSQL) 16.2'\n").unwrap();
         std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
         let err = ensure_same_major(&bin, &paths).unwrap_err().to_string();
-        assert!(err.contains("PostgreSQL 9 data but the pinned pgserver runs PostgreSQL 16: delete that folder"), "{err}");
+        assert!(
+            err.contains(
+                "PostgreSQL 9 data but the pinned pgserver runs PostgreSQL 16: delete that folder"
+            ),
+            "{err}"
+        );
         std::fs::write(paths.pgdata.join("PG_VERSION"), "16\n").unwrap();
         ensure_same_major(&bin, &paths).unwrap();
     }
@@ -300,10 +385,17 @@ mod tests {
     fn the_pin_matches_normalized_names_and_drops_comments() {
         let dir = TempDir::new();
         let file = dir.path.join(PIN_FILE);
-        std::fs::write(&file, "-r requirements.txt\npgserver-extras==1\nPGServer == 0.1.4  # local PostgreSQL\n").unwrap();
+        std::fs::write(
+            &file,
+            "-r requirements.txt\npgserver-extras==1\nPGServer == 0.1.4  # local PostgreSQL\n",
+        )
+        .unwrap();
         assert_eq!(pgserver_pin(&file).unwrap(), "PGServer == 0.1.4");
         std::fs::write(&file, "httpx==0.28.1\n").unwrap();
         let err = pgserver_pin(&file).unwrap_err().to_string();
-        assert!(err.contains("no `pgserver==VERSION` line") && err.contains(file.as_str()), "{err}");
+        assert!(
+            err.contains("no `pgserver==VERSION` line") && err.contains(file.as_str()),
+            "{err}"
+        );
     }
 }

@@ -13,7 +13,11 @@ use camino::Utf8Path;
 /// process group: a Ctrl-C in the terminal reaches xtask only, which then stops the children
 /// in order (the app before its database), and `--detach` needs nothing more.
 pub(super) fn spawn_logged(command: &mut Command, log: &Utf8Path) -> Result<Child> {
-    let out = File::options().create(true).append(true).open(log).with_context(|| format!("cannot open {log}"))?;
+    let out = File::options()
+        .create(true)
+        .append(true)
+        .open(log)
+        .with_context(|| format!("cannot open {log}"))?;
     let program = command.get_program().to_string_lossy().into_owned();
     command
         .stdin(Stdio::null())
@@ -28,9 +32,13 @@ pub(super) fn spawn_logged(command: &mut Command, log: &Utf8Path) -> Result<Chil
 /// path of this project's state), so a pid file left behind never makes us signal a process
 /// that reused the pid, nor another project's server.
 pub(super) fn is_running(pid: u32, marker: &str) -> bool {
-    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else { return false };
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return false;
+    };
     // The state follows the parenthesised command name, which may itself contain spaces.
-    let zombie = stat.rsplit_once(") ").is_some_and(|(_, rest)| rest.starts_with('Z'));
+    let zombie = stat
+        .rsplit_once(") ")
+        .is_some_and(|(_, rest)| rest.starts_with('Z'));
     !zombie && command_line(pid).is_some_and(|cmd| cmd.contains(marker))
 }
 
@@ -43,7 +51,13 @@ pub(super) fn command_line(pid: u32) -> Option<String> {
 
 /// The pid recorded in the first line of `file`, if the file exists and holds one.
 pub(super) fn read_pid(file: &Utf8Path) -> Option<u32> {
-    std::fs::read_to_string(file).ok()?.lines().next()?.trim().parse().ok()
+    std::fs::read_to_string(file)
+        .ok()?
+        .lines()
+        .next()?
+        .trim()
+        .parse()
+        .ok()
 }
 
 /// Stops our own child: `signal`, then SIGKILL when it has not exited within `grace`.
@@ -67,11 +81,19 @@ pub(super) fn stop_child(child: &mut Child, signal: libc::c_int, grace: Duration
 /// Stops `name`, a process started by an earlier xtask (so not our child) and recognised by
 /// `marker` (see [`is_running`]): `signal`, then SIGKILL after `grace`. Returns false when it
 /// was not running.
-pub(super) fn stop_pid(pid: u32, name: &str, marker: &str, signal: libc::c_int, grace: Duration) -> Result<bool> {
+pub(super) fn stop_pid(
+    pid: u32,
+    name: &str,
+    marker: &str,
+    signal: libc::c_int,
+    grace: Duration,
+) -> Result<bool> {
     if !is_running(pid, marker) {
         return Ok(false);
     }
-    send(pid, signal).with_context(|| format!("cannot stop {name} (pid {pid}): run this as the user who started it"))?;
+    send(pid, signal).with_context(|| {
+        format!("cannot stop {name} (pid {pid}): run this as the user who started it")
+    })?;
     let deadline = Instant::now() + grace;
     while Instant::now() < deadline {
         if !is_running(pid, marker) {
@@ -100,7 +122,11 @@ fn send(pid: u32, signal: libc::c_int) -> std::io::Result<()> {
         return Ok(());
     }
     let err = std::io::Error::last_os_error();
-    if err.raw_os_error() == Some(libc::ESRCH) { Ok(()) } else { Err(err) }
+    if err.raw_os_error() == Some(libc::ESRCH) {
+        Ok(())
+    } else {
+        Err(err)
+    }
 }
 
 const POLL: Duration = Duration::from_millis(50);
@@ -125,10 +151,17 @@ pub(super) fn port_holder(port: u16) -> Option<(u32, String)> {
                 .collect::<Vec<_>>()
         })
         .collect();
-    let wanted: Vec<String> = inodes.iter().map(|inode| format!("socket:[{inode}]")).collect();
+    let wanted: Vec<String> = inodes
+        .iter()
+        .map(|inode| format!("socket:[{inode}]"))
+        .collect();
     for entry in std::fs::read_dir("/proc").ok()?.flatten() {
-        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else { continue };
-        let Ok(fds) = std::fs::read_dir(entry.path().join("fd")) else { continue };
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let Ok(fds) = std::fs::read_dir(entry.path().join("fd")) else {
+            continue;
+        };
         for fd in fds.flatten() {
             let target = std::fs::read_link(fd.path()).unwrap_or_default();
             if wanted.iter().any(|w| target.as_os_str() == w.as_str()) {
@@ -143,7 +176,10 @@ pub(super) fn port_holder(port: u16) -> Option<(u32, String)> {
 pub(super) fn log_tail(log: &Utf8Path, lines: usize) -> String {
     let text = std::fs::read_to_string(log).unwrap_or_default();
     let all: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
-    all[all.len().saturating_sub(lines)..].iter().map(|l| format!("    {l}\n")).collect()
+    all[all.len().saturating_sub(lines)..]
+        .iter()
+        .map(|l| format!("    {l}\n"))
+        .collect()
 }
 
 /// The cause of a Python crash in `log`: the exception line of its last traceback
@@ -151,10 +187,14 @@ pub(super) fn log_tail(log: &Utf8Path, lines: usize) -> String {
 pub(super) fn crash_cause(log: &Utf8Path) -> Option<String> {
     let text = std::fs::read_to_string(log).ok()?;
     let lines: Vec<&str> = text.lines().collect();
-    let traceback = lines.iter().rposition(|l| l.starts_with("Traceback (most recent call last):"));
+    let traceback = lines
+        .iter()
+        .rposition(|l| l.starts_with("Traceback (most recent call last):"));
     let cause = match traceback {
         // Frames are indented; the exception line is the first one that is not.
-        Some(start) => lines[start + 1..].iter().find(|l| !l.is_empty() && !l.starts_with(char::is_whitespace)),
+        Some(start) => lines[start + 1..]
+            .iter()
+            .find(|l| !l.is_empty() && !l.starts_with(char::is_whitespace)),
         None => lines.iter().rev().find(|l| !l.trim().is_empty()),
     };
     cause.map(|l| l.trim().to_owned())
@@ -187,9 +227,16 @@ mod tests {
 
     #[test]
     fn without_a_traceback_the_cause_is_the_last_line() {
-        let (_dir, log) = log_with("configuration error: DATABASE_URL must start with postgresql://\n\n");
-        assert_eq!(crash_cause(&log).unwrap(), "configuration error: DATABASE_URL must start with postgresql://");
-        assert_eq!(log_tail(&log, 5), "    configuration error: DATABASE_URL must start with postgresql://\n");
+        let (_dir, log) =
+            log_with("configuration error: DATABASE_URL must start with postgresql://\n\n");
+        assert_eq!(
+            crash_cause(&log).unwrap(),
+            "configuration error: DATABASE_URL must start with postgresql://"
+        );
+        assert_eq!(
+            log_tail(&log, 5),
+            "    configuration error: DATABASE_URL must start with postgresql://\n"
+        );
     }
 
     #[test]

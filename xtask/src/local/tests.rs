@@ -75,7 +75,10 @@ impl Fixture {
         let dir = TempDir::new();
         let root = dir.path.join("repo");
         let space = repo_root().join(settings::SPACE_DIR);
-        assert!(space.join("app/main.py").exists(), "{space} is missing: run `cargo xtask generate`");
+        assert!(
+            space.join("app/main.py").exists(),
+            "{space} is missing: run `cargo xtask generate`"
+        );
         let tree = dir.path.join("tree");
         copy_dir(&space, &tree);
         std::fs::create_dir_all(root.join(settings::BACKEND_DIR)).unwrap();
@@ -95,13 +98,25 @@ impl Fixture {
         let shared_venv = shared.space_venv(&requirements);
         ci::ensure_venv(&sh, &shared_venv, &tree.join("requirements.txt")).unwrap();
         postgres::install(&sh, repo_root(), &shared).unwrap();
-        for (shared, own) in [(shared_venv, own.space_venv(&requirements)), (shared.tools, own.tools)] {
+        for (shared, own) in [
+            (shared_venv, own.space_venv(&requirements)),
+            (shared.tools, own.tools),
+        ] {
             std::os::unix::fs::symlink(&shared, &own).unwrap();
         }
 
         let mut settings = HfSpace::load(repo_root()).unwrap();
-        settings.generator.port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        Fixture { project: Project { root, settings }, tree, sh, dir }
+        settings.generator.port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        Fixture {
+            project: Project { root, settings },
+            tree,
+            sh,
+            dir,
+        }
     }
 
     fn start(&self) -> Result<LocalSpace> {
@@ -115,10 +130,16 @@ impl Fixture {
 
 /// GET `url`: status and parsed JSON body.
 fn get_json(url: &str) -> (u16, serde_json::Value) {
-    let mut response = crate::http::agent(Duration::from_secs(30)).get(url).call().unwrap();
+    let mut response = crate::http::agent(Duration::from_secs(30))
+        .get(url)
+        .call()
+        .unwrap();
     let status = response.status().as_u16();
     let body = response.body_mut().read_to_string().unwrap();
-    (status, serde_json::from_str(&body).unwrap_or_else(|e| panic!("{url}: {e}: {body}")))
+    (
+        status,
+        serde_json::from_str(&body).unwrap_or_else(|e| panic!("{url}: {e}: {body}")),
+    )
 }
 
 fn message(err: anyhow::Error) -> String {
@@ -133,15 +154,32 @@ fn a_space_is_healthy_answers_from_the_docs_and_keeps_history_across_restarts() 
     let space = fixture.start().unwrap();
     let (status, health) = get_json(&format!("{}/api/health", space.url));
     assert_eq!(status, 200, "{health}");
-    assert_eq!(health["services"]["postgres"]["status"], "connected", "{health}");
-    let answer = space.ask("How do I deploy to Hugging Face Spaces?").unwrap();
+    assert_eq!(
+        health["services"]["postgres"]["status"], "connected",
+        "{health}"
+    );
+    let answer = space
+        .ask("How do I deploy to Hugging Face Spaces?")
+        .unwrap();
     assert!(!answer.answer.trim().is_empty(), "{answer:?}");
-    let source = answer.sources.first().unwrap_or_else(|| panic!("no source in {answer:?}"));
-    assert!(source.url_or_path.contains(".md") && !source.title.is_empty() && source.score > 0.0, "{answer:?}");
+    let source = answer
+        .sources
+        .first()
+        .unwrap_or_else(|| panic!("no source in {answer:?}"));
+    assert!(
+        source.url_or_path.contains(".md") && !source.title.is_empty() && source.score > 0.0,
+        "{answer:?}"
+    );
     let bad = message(space.ask("   ").unwrap_err());
-    assert!(bad.contains("answered 422") && bad.contains("empty"), "{bad}");
+    assert!(
+        bad.contains("answered 422") && bad.contains("empty"),
+        "{bad}"
+    );
     drop(space);
-    assert!(postgres::running_pid(&fixture.paths()).is_none(), "PostgreSQL outlived the Space");
+    assert!(
+        postgres::running_pid(&fixture.paths()).is_none(),
+        "PostgreSQL outlived the Space"
+    );
 
     // Left by an earlier run (say, an index of another backend version): a Space's files do
     // not survive a restart, only its database does.
@@ -150,11 +188,17 @@ fn a_space_is_healthy_answers_from_the_docs_and_keeps_history_across_restarts() 
     let space = fixture.start().unwrap();
     assert!(!leftover.exists());
     assert_eq!(get_json(&format!("{}/api/health", space.url)).0, 200);
-    let (status, history) = get_json(&format!("{}/api/chat/history/{}", space.url, answer.session_id));
+    let (status, history) = get_json(&format!(
+        "{}/api/chat/history/{}",
+        space.url, answer.session_id
+    ));
     assert_eq!(status, 200, "{history}");
     let messages = history["messages"].as_array().unwrap();
     assert_eq!(messages.len(), 2, "{history}");
-    assert_eq!(messages[0]["content"], "How do I deploy to Hugging Face Spaces?", "{history}");
+    assert_eq!(
+        messages[0]["content"], "How do I deploy to Hugging Face Spaces?",
+        "{history}"
+    );
 }
 
 #[test]
@@ -163,13 +207,34 @@ fn a_crash_at_import_is_reported_with_the_exception_and_the_log() {
     let fixture = Fixture::new();
     let main = fixture.tree.join("app/main.py");
     let code = std::fs::read_to_string(&main).unwrap();
-    std::fs::write(&main, format!("raise RuntimeError('broken at import')\n{code}")).unwrap();
+    std::fs::write(
+        &main,
+        format!("raise RuntimeError('broken at import')\n{code}"),
+    )
+    .unwrap();
 
-    let err = message(fixture.start().err().expect("a Space that crashes at import cannot start"));
-    assert!(err.contains("the Space did not start: RuntimeError: broken at import"), "{err}");
-    assert!(err.contains(fixture.paths().uvicorn_log().as_str()), "{err}");
-    assert!(err.contains(&format!("{}\", line 1, in <module>", main)), "the log's last lines are quoted: {err}");
-    assert!(postgres::running_pid(&fixture.paths()).is_none(), "PostgreSQL outlived the failed start");
+    let err = message(
+        fixture
+            .start()
+            .err()
+            .expect("a Space that crashes at import cannot start"),
+    );
+    assert!(
+        err.contains("the Space did not start: RuntimeError: broken at import"),
+        "{err}"
+    );
+    assert!(
+        err.contains(fixture.paths().uvicorn_log().as_str()),
+        "{err}"
+    );
+    assert!(
+        err.contains(&format!("{}\", line 1, in <module>", main)),
+        "the log's last lines are quoted: {err}"
+    );
+    assert!(
+        postgres::running_pid(&fixture.paths()).is_none(),
+        "PostgreSQL outlived the failed start"
+    );
 }
 
 #[test]
@@ -180,9 +245,15 @@ fn a_busy_port_names_the_process_holding_it() {
     let _holder = std::net::TcpListener::bind(("127.0.0.1", port)).unwrap();
 
     let err = message(fixture.start().err().expect("the port is taken"));
-    let expected = format!("port {port} is in use by another process, pid {}", std::process::id());
+    let expected = format!(
+        "port {port} is in use by another process, pid {}",
+        std::process::id()
+    );
     assert!(err.contains(&expected), "{err}");
-    assert!(!fixture.paths().pgdata.exists(), "nothing is started for a Space that cannot listen");
+    assert!(
+        !fixture.paths().pgdata.exists(),
+        "nothing is started for a Space that cannot listen"
+    );
 }
 
 #[test]
@@ -196,15 +267,31 @@ fn a_detached_space_keeps_running_until_stop() {
     space.detach().unwrap();
     assert_eq!(get_json(&format!("{url}/api/health")).0, 200);
 
-    let err = message(fixture.start().err().expect("the first Space still holds the port"));
-    assert!(err.contains(&format!("port {port} is in use by the local Space started earlier")), "{err}");
+    let err = message(
+        fixture
+            .start()
+            .err()
+            .expect("the first Space still holds the port"),
+    );
+    assert!(
+        err.contains(&format!(
+            "port {port} is in use by the local Space started earlier"
+        )),
+        "{err}"
+    );
     assert!(err.contains("cargo xtask deploy --local --stop"), "{err}");
 
     let stopped = stop_recorded(&fixture.paths()).unwrap();
     assert_eq!(stopped.len(), 2, "{stopped:?}");
-    assert!(std::net::TcpListener::bind(("127.0.0.1", port)).is_ok(), "the port is free after --stop");
+    assert!(
+        std::net::TcpListener::bind(("127.0.0.1", port)).is_ok(),
+        "the port is free after --stop"
+    );
     assert!(postgres::running_pid(&fixture.paths()).is_none());
-    assert!(stop_recorded(&fixture.paths()).unwrap().is_empty(), "a second --stop finds nothing running");
+    assert!(
+        stop_recorded(&fixture.paths()).unwrap().is_empty(),
+        "a second --stop finds nothing running"
+    );
     drop(fixture.dir);
 }
 
@@ -218,7 +305,16 @@ fn a_space_that_dies_while_serving_is_an_error_and_its_database_is_stopped() {
     unsafe { libc::kill(uvicorn as libc::pid_t, libc::SIGKILL) };
 
     let err = message(space.wait_until_interrupted().unwrap_err());
-    assert!(err.contains("the Space stopped") && err.contains("signal: 9"), "{err}");
-    assert!(err.contains(fixture.paths().uvicorn_log().as_str()), "{err}");
-    assert!(postgres::running_pid(&fixture.paths()).is_none(), "PostgreSQL outlived the Space");
+    assert!(
+        err.contains("the Space stopped") && err.contains("signal: 9"),
+        "{err}"
+    );
+    assert!(
+        err.contains(fixture.paths().uvicorn_log().as_str()),
+        "{err}"
+    );
+    assert!(
+        postgres::running_pid(&fixture.paths()).is_none(),
+        "PostgreSQL outlived the Space"
+    );
 }

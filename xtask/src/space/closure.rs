@@ -62,14 +62,19 @@ pub(crate) fn imports(text: &str) -> Vec<Import> {
                 }
             }
         }
-        let indent = line.bytes().take_while(|b| *b == b' ' || *b == b'\t').count();
+        let indent = line
+            .bytes()
+            .take_while(|b| *b == b' ' || *b == b'\t')
+            .count();
         if !matches!(line.as_bytes().get(indent), Some(b'f' | b'i')) {
             continue;
         }
         // Import statements are simple enough to split by hand.
         let statement = strip_comment(&line[indent..]);
         if let Some(rest) = statement.strip_prefix("from ") {
-            let Some((module, names)) = rest.trim_start().split_once(" import ") else { continue };
+            let Some((module, names)) = rest.trim_start().split_once(" import ") else {
+                continue;
+            };
             let module = module.trim();
             let dots = module.len() - module.trim_start_matches('.').len();
             let mut names = names.trim().to_owned();
@@ -91,12 +96,21 @@ pub(crate) fn imports(text: &str) -> Vec<Import> {
                 line: start + 1,
                 level: dots,
                 module: module[dots..].to_owned(),
-                names: split_names(names).into_iter().filter(|(name, _)| name != "*").collect(),
+                names: split_names(names)
+                    .into_iter()
+                    .filter(|(name, _)| name != "*")
+                    .collect(),
                 bound: None,
             });
         } else if let Some(rest) = statement.strip_prefix("import ") {
             for (module, bound) in split_names(rest) {
-                found.push(Import { line: start + 1, level: 0, module, names: Vec::new(), bound: Some(bound) });
+                found.push(Import {
+                    line: start + 1,
+                    level: 0,
+                    module,
+                    names: Vec::new(),
+                    bound: Some(bound),
+                });
             }
         }
     }
@@ -114,7 +128,10 @@ fn split_names(list: &str) -> Vec<(String, String)> {
         .filter(|item| !item.is_empty())
         .map(|item| match item.split_once(" as ") {
             Some((name, alias)) => (name.trim().to_owned(), alias.trim().to_owned()),
-            None => (item.to_owned(), item.split('.').next().unwrap_or(item).to_owned()),
+            None => (
+                item.to_owned(),
+                item.split('.').next().unwrap_or(item).to_owned(),
+            ),
         })
         .collect()
 }
@@ -155,7 +172,10 @@ pub(crate) fn absolute_module(file: &Utf8Path, import: &Import) -> Result<Option
     let mut package: Vec<&str> = file.parent().unwrap().iter().collect();
     for _ in 1..import.level {
         if package.pop().is_none() || package.is_empty() {
-            return Err(format!("relative import with {} dots climbs out of the `app` package", import.level));
+            return Err(format!(
+                "relative import with {} dots climbs out of the `app` package",
+                import.level
+            ));
         }
     }
     if !import.module.is_empty() {
@@ -176,9 +196,14 @@ pub(crate) struct Closure {
 pub(crate) fn closure(sources: &Sources) -> Result<Closure> {
     let main = Utf8Path::new("app/main.py");
     if !sources.contains_key(main) {
-        bail!("backend/app/main.py not found: the Space is generated from the backend's FastAPI app (backend/app/main.py)");
+        bail!(
+            "backend/app/main.py not found: the Space is generated from the backend's FastAPI app (backend/app/main.py)"
+        );
     }
-    let mut closure = Closure { files: BTreeSet::new(), packages: BTreeSet::new() };
+    let mut closure = Closure {
+        files: BTreeSet::new(),
+        packages: BTreeSet::new(),
+    };
     let mut queue = vec![main.to_owned()];
     while let Some(file) = queue.pop() {
         if !closure.files.insert(file.clone()) {
@@ -226,10 +251,18 @@ pub(crate) fn closure(sources: &Sources) -> Result<Closure> {
             }
         }
     }
-    for required in SEED_MODULES.iter().chain(sources.contains_key(Utf8Path::new(SEED_OPTIONAL_MODULE)).then_some(&SEED_OPTIONAL_MODULE)) {
+    for required in SEED_MODULES.iter().chain(
+        sources
+            .contains_key(Utf8Path::new(SEED_OPTIONAL_MODULE))
+            .then_some(&SEED_OPTIONAL_MODULE),
+    ) {
         let required = Utf8Path::new(required);
         if !closure.files.contains(required) {
-            let why = if sources.contains_key(required) { "exists but app/main.py's imports never reach it" } else { "does not exist" };
+            let why = if sources.contains_key(required) {
+                "exists but app/main.py's imports never reach it"
+            } else {
+                "does not exist"
+            };
             bail!(
                 "backend/{required} {why}: the Space must contain the seed's modules (main, api/chat, api/health, core/config, db/postgres, db/qdrant, models/schemas, services/embedding, services/llm if it exists, services/rag_service)"
             );
@@ -248,7 +281,15 @@ mod tests {
         let found = imports(text);
         let summary: Vec<(usize, usize, &str, Vec<&str>, Option<&str>)> = found
             .iter()
-            .map(|i| (i.line, i.level, i.module.as_str(), i.names.iter().map(|(n, _)| n.as_str()).collect(), i.bound.as_deref()))
+            .map(|i| {
+                (
+                    i.line,
+                    i.level,
+                    i.module.as_str(),
+                    i.names.iter().map(|(n, _)| n.as_str()).collect(),
+                    i.bound.as_deref(),
+                )
+            })
             .collect();
         assert_eq!(
             summary,
@@ -266,11 +307,26 @@ mod tests {
 
     #[test]
     fn relative_imports_resolve_against_the_importing_package() {
-        let import = |level, module: &str| Import { line: 1, level, module: module.into(), names: vec![], bound: None };
+        let import = |level, module: &str| Import {
+            line: 1,
+            level,
+            module: module.into(),
+            names: vec![],
+            bound: None,
+        };
         let file = Utf8Path::new("app/core/deps.py");
-        assert_eq!(absolute_module(file, &import(1, "config")), Ok(Some("app.core.config".into())));
-        assert_eq!(absolute_module(file, &import(2, "db")), Ok(Some("app.db".into())));
-        assert_eq!(absolute_module(file, &import(2, "")), Ok(Some("app".into())));
+        assert_eq!(
+            absolute_module(file, &import(1, "config")),
+            Ok(Some("app.core.config".into()))
+        );
+        assert_eq!(
+            absolute_module(file, &import(2, "db")),
+            Ok(Some("app.db".into()))
+        );
+        assert_eq!(
+            absolute_module(file, &import(2, "")),
+            Ok(Some("app".into()))
+        );
         assert!(absolute_module(file, &import(3, "x")).is_err());
         assert_eq!(absolute_module(file, &import(0, "fastapi")), Ok(None));
         assert_eq!(absolute_module(file, &import(0, "application")), Ok(None));

@@ -2,8 +2,8 @@
 
 mod closure;
 mod derive;
-pub(crate) mod pattern;
 pub(crate) mod dockerfile;
+pub(crate) mod pattern;
 pub(crate) mod readme;
 pub(crate) mod requirements;
 pub(crate) mod source;
@@ -30,7 +30,9 @@ pub(crate) fn render(snapshot: &Snapshot, generator: &Generator) -> Result<Space
     let mut python = BTreeMap::new();
     for (path, _) in snapshot.under(&backend_prefix) {
         if path.starts_with("app") && path.extension() == Some("py") {
-            let text = snapshot.text(&Utf8Path::new(BACKEND_DIR).join(path))?.unwrap();
+            let text = snapshot
+                .text(&Utf8Path::new(BACKEND_DIR).join(path))?
+                .unwrap();
             python.insert(path, text);
         }
     }
@@ -51,7 +53,9 @@ pub(crate) fn render(snapshot: &Snapshot, generator: &Generator) -> Result<Space
 
     let requirements_path = Utf8Path::new(BACKEND_DIR).join("requirements.txt");
     let Some(requirements) = snapshot.text(&requirements_path)? else {
-        bail!("{requirements_path} not found: the Space installs the backend's requirements from it");
+        bail!(
+            "{requirements_path} not found: the Space installs the backend's requirements from it"
+        );
     };
     let packages = generator.test_packages.join(", ");
     let header = format!(
@@ -59,8 +63,14 @@ pub(crate) fn render(snapshot: &Snapshot, generator: &Generator) -> Result<Space
     );
     let body = requirements::without_test_packages(requirements, &generator.test_packages);
     files.insert("requirements.txt".into(), (header + &body).into_bytes());
-    files.insert("Dockerfile".into(), dockerfile::render(generator).into_bytes());
-    files.insert("README.md".into(), readme::render(generator, &endpoints, &secrets).into_bytes());
+    files.insert(
+        "Dockerfile".into(),
+        dockerfile::render(generator).into_bytes(),
+    );
+    files.insert(
+        "README.md".into(),
+        readme::render(generator, &endpoints, &secrets).into_bytes(),
+    );
     Ok(files)
 }
 
@@ -68,13 +78,31 @@ pub(crate) fn render(snapshot: &Snapshot, generator: &Generator) -> Result<Space
 fn validate(g: &Generator) -> Result<()> {
     let bad = |key: &str, why: &str| -> Result<()> { bail!("{SETTINGS_TABLE}: `{key}` {why}") };
     if g.port == 0 {
-        bad("port", "is 0: give the port the app listens on (Spaces default: 7860)")?;
+        bad(
+            "port",
+            "is 0: give the port the app listens on (Spaces default: 7860)",
+        )?;
     }
-    if !g.health_path.starts_with('/') || g.health_path.contains(|c: char| c.is_whitespace() || "'\"\\".contains(c)) {
-        bad("health-path", &format!("= {:?} is not a URL path: write it like \"/api/health\"", g.health_path))?;
+    if !g.health_path.starts_with('/')
+        || g.health_path
+            .contains(|c: char| c.is_whitespace() || "'\"\\".contains(c))
+    {
+        bad(
+            "health-path",
+            &format!(
+                "= {:?} is not a URL path: write it like \"/api/health\"",
+                g.health_path
+            ),
+        )?;
     }
     if g.base_image.is_empty() || g.base_image.contains(char::is_whitespace) {
-        bad("base-image", &format!("= {:?} is not an image reference: write it like \"python:3.11-slim\"", g.base_image))?;
+        bad(
+            "base-image",
+            &format!(
+                "= {:?} is not an image reference: write it like \"python:3.11-slim\"",
+                g.base_image
+            ),
+        )?;
     }
     if g.title.trim().is_empty() || g.title.contains('\n') {
         bad("title", "must be one non-empty line")?;
@@ -84,14 +112,23 @@ fn validate(g: &Generator) -> Result<()> {
     }
     for (key, color) in [("color-from", &g.color_from), ("color-to", &g.color_to)] {
         if !readme::COLORS.contains(&color.as_str()) {
-            bad(key, &format!("= {color:?} is not a Spaces color: choose one of {}", readme::COLORS.join(", ")))?;
+            bad(
+                key,
+                &format!(
+                    "= {color:?} is not a Spaces color: choose one of {}",
+                    readme::COLORS.join(", ")
+                ),
+            )?;
         }
     }
     let length = g.short_description.chars().count();
     if length == 0 || length > readme::SHORT_DESCRIPTION_MAX || g.short_description.contains('\n') {
         bad(
             "short-description",
-            &format!("is {length} characters: the Hub wants one line of 1 to {} characters", readme::SHORT_DESCRIPTION_MAX),
+            &format!(
+                "is {length} characters: the Hub wants one line of 1 to {} characters",
+                readme::SHORT_DESCRIPTION_MAX
+            ),
         )?;
     }
     Ok(())

@@ -15,15 +15,27 @@ pub(crate) struct Pattern(bytes::Regex);
 impl Pattern {
     /// Compiles a pattern written in the source; an invalid one is a bug, hence the panic.
     pub(crate) fn new(pattern: &str) -> Pattern {
-        Pattern(RegexBuilder::new(pattern).unicode(false).build().unwrap_or_else(|err| panic!("bad pattern {pattern:?}: {err}")))
+        Pattern(
+            RegexBuilder::new(pattern)
+                .unicode(false)
+                .build()
+                .unwrap_or_else(|err| panic!("bad pattern {pattern:?}: {err}")),
+        )
     }
 
     pub(crate) fn captures<'t>(&self, text: &'t str) -> Option<Captures<'t>> {
-        self.0.captures(text.as_bytes()).map(|inner| Captures { text, inner })
+        self.0
+            .captures(text.as_bytes())
+            .map(|inner| Captures { text, inner })
     }
 
-    pub(crate) fn captures_iter<'r, 't>(&'r self, text: &'t str) -> impl Iterator<Item = Captures<'t>> + use<'r, 't> {
-        self.0.captures_iter(text.as_bytes()).map(move |inner| Captures { text, inner })
+    pub(crate) fn captures_iter<'r, 't>(
+        &'r self,
+        text: &'t str,
+    ) -> impl Iterator<Item = Captures<'t>> + use<'r, 't> {
+        self.0
+            .captures_iter(text.as_bytes())
+            .map(move |inner| Captures { text, inner })
     }
 }
 
@@ -34,11 +46,17 @@ pub(crate) struct Captures<'t> {
 
 impl<'t> Captures<'t> {
     pub(crate) fn get(&self, group: usize) -> Option<Match<'t>> {
-        self.inner.get(group).map(|m| Match { text: self.text, range: m.range() })
+        self.inner.get(group).map(|m| Match {
+            text: self.text,
+            range: m.range(),
+        })
     }
 
     pub(crate) fn name(&self, group: &str) -> Option<Match<'t>> {
-        self.inner.name(group).map(|m| Match { text: self.text, range: m.range() })
+        self.inner.name(group).map(|m| Match {
+            text: self.text,
+            range: m.range(),
+        })
     }
 }
 
@@ -78,7 +96,9 @@ mod tests {
     #[test]
     fn captures_around_non_ascii_text_stay_on_character_boundaries() {
         let pattern = Pattern::new(r#"description="([^"]*)""#);
-        let caps = pattern.captures("x = Field(description=\"Clé API — Gemini 🤖\")").unwrap();
+        let caps = pattern
+            .captures("x = Field(description=\"Clé API — Gemini 🤖\")")
+            .unwrap();
         assert_eq!(&caps[1], "Clé API — Gemini 🤖");
         assert_eq!(caps.get(1).unwrap().as_str(), "Clé API — Gemini 🤖");
     }

@@ -21,7 +21,9 @@ pub(crate) fn normalize(name: &str) -> String {
 /// continuation. `None` for comments, options (`-r`, `-e`, `--hash`), URLs and paths.
 pub(crate) fn requirement_name(line: &str) -> Option<&str> {
     let line = line.trim_start();
-    let run = line.find(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))).unwrap_or(line.len());
+    let run = line
+        .find(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-')))
+        .unwrap_or(line.len());
     let name = line[..run].trim_end_matches(['.', '_', '-']);
     if !name.starts_with(|c: char| c.is_ascii_alphanumeric()) {
         return None;
@@ -49,7 +51,10 @@ fn logical_lines(text: &str) -> Vec<(usize, Vec<&str>)> {
 }
 
 /// The test packages a requirements text names: (1-based line, name as written).
-pub(crate) fn test_packages_in<'a>(text: &'a str, test_packages: &[String]) -> Vec<(usize, &'a str)> {
+pub(crate) fn test_packages_in<'a>(
+    text: &'a str,
+    test_packages: &[String],
+) -> Vec<(usize, &'a str)> {
     let wanted: Vec<String> = test_packages.iter().map(|p| normalize(p)).collect();
     logical_lines(text)
         .into_iter()
@@ -66,7 +71,8 @@ pub(crate) fn without_test_packages(text: &str, test_packages: &[String]) -> Str
     let wanted: Vec<String> = test_packages.iter().map(|p| normalize(p)).collect();
     let mut out = String::with_capacity(text.len());
     for (_, parts) in logical_lines(text) {
-        let is_test = requirement_name(parts[0]).is_some_and(|name| wanted.contains(&normalize(name)));
+        let is_test =
+            requirement_name(parts[0]).is_some_and(|name| wanted.contains(&normalize(name)));
         if !is_test {
             parts.iter().for_each(|p| out.push_str(p));
         }
@@ -92,7 +98,10 @@ mod tests {
             ("pytest-cov[toml]>=4 ; python_version>\"3\"\n", false),
             ("Pytest.Asyncio>=0.21\n", false),
             ("  pytest  \n", false),
-            ("pytest @ https://example.com/pytest-8.0-py3-none-any.whl\n", false),
+            (
+                "pytest @ https://example.com/pytest-8.0-py3-none-any.whl\n",
+                false,
+            ),
             ("pytest-cov\r\n", false),
             ("pytest;python_version<'3.12'\n", false),
             ("pytest  # the test runner\n", false),
@@ -104,39 +113,62 @@ mod tests {
             ("-e ./vendor/pytest\n", true),
             ("--index-url https://pypi.org/simple\n", true),
             ("https://example.com/pytest-8.0-py3-none-any.whl\n", true),
-            ("git+https://github.com/pytest-dev/pytest#egg=pytest\n", true),
+            (
+                "git+https://github.com/pytest-dev/pytest#egg=pytest\n",
+                true,
+            ),
             ("./pytest\n", true),
             ("uvicorn[standard]>=0.29; python_version >= \"3.8\"\n", true),
             ("psycopg[binary]==3.3.9\n", true),
             ("\n", true),
         ];
         for (line, kept) in table {
-            let expected = if *kept { line.to_string() } else { String::new() };
-            assert_eq!(without_test_packages(line, &defaults()), expected, "line {line:?}");
+            let expected = if *kept {
+                line.to_string()
+            } else {
+                String::new()
+            };
+            assert_eq!(
+                without_test_packages(line, &defaults()),
+                expected,
+                "line {line:?}"
+            );
         }
     }
 
     #[test]
     fn continuation_lines_go_with_their_requirement() {
         let text = "fastapi==1 \\\n    --hash=sha256:aaa\npytest==8.0 \\\n    --hash=sha256:bbb \\\n    --hash=sha256:ccc\nuvicorn==2\n";
-        assert_eq!(without_test_packages(text, &defaults()), "fastapi==1 \\\n    --hash=sha256:aaa\nuvicorn==2\n");
+        assert_eq!(
+            without_test_packages(text, &defaults()),
+            "fastapi==1 \\\n    --hash=sha256:aaa\nuvicorn==2\n"
+        );
     }
 
     #[test]
     fn the_configured_list_is_normalized_too() {
         let packages = vec!["Mypy_Extensions".to_owned()];
-        assert_eq!(without_test_packages("mypy-extensions==1\npytest\n", &packages), "pytest\n");
+        assert_eq!(
+            without_test_packages("mypy-extensions==1\npytest\n", &packages),
+            "pytest\n"
+        );
     }
 
     #[test]
     fn a_file_without_a_final_newline_keeps_its_last_line_verbatim() {
-        assert_eq!(without_test_packages("pytest\nnumpy==2", &defaults()), "numpy==2");
+        assert_eq!(
+            without_test_packages("pytest\nnumpy==2", &defaults()),
+            "numpy==2"
+        );
     }
 
     #[test]
     fn test_packages_are_reported_with_their_line() {
         let text = "fastapi\n# tests\npytest==8\nhttpx\nPytest_Cov\n";
-        assert_eq!(test_packages_in(text, &defaults()), vec![(3, "pytest"), (5, "Pytest_Cov")]);
+        assert_eq!(
+            test_packages_in(text, &defaults()),
+            vec![(3, "pytest"), (5, "Pytest_Cov")]
+        );
     }
 
     #[test]

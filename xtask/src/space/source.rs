@@ -36,7 +36,8 @@ fn roots(settings: &HfSpace) -> Vec<Utf8PathBuf> {
 
 /// Python and editor droppings that are never part of a tree (they are git-ignored too).
 fn is_cache(path: &Utf8Path) -> bool {
-    path.components().any(|c| c.as_str() == "__pycache__" || c.as_str() == "node_modules")
+    path.components()
+        .any(|c| c.as_str() == "__pycache__" || c.as_str() == "node_modules")
         || path.extension() == Some("pyc")
 }
 
@@ -47,14 +48,25 @@ impl Snapshot {
         for path in roots(settings) {
             read_tree(root, &path, &mut files)?;
         }
-        Ok(Snapshot { origin: Origin::Worktree, files })
+        Ok(Snapshot {
+            origin: Origin::Worktree,
+            files,
+        })
     }
-
 
     /// A snapshot of exactly these files (for tests and for rendering a fixture).
     #[cfg(test)]
-    pub(crate) fn from_files<P: Into<Utf8PathBuf>, C: Into<Vec<u8>>>(origin: Origin, files: impl IntoIterator<Item = (P, C)>) -> Snapshot {
-        Snapshot { origin, files: files.into_iter().map(|(p, c)| (p.into(), c.into())).collect() }
+    pub(crate) fn from_files<P: Into<Utf8PathBuf>, C: Into<Vec<u8>>>(
+        origin: Origin,
+        files: impl IntoIterator<Item = (P, C)>,
+    ) -> Snapshot {
+        Snapshot {
+            origin,
+            files: files
+                .into_iter()
+                .map(|(p, c)| (p.into(), c.into()))
+                .collect(),
+        }
     }
 
     pub(crate) fn get(&self, path: &Utf8Path) -> Option<&[u8]> {
@@ -64,13 +76,21 @@ impl Snapshot {
     /// The file as text; non-UTF-8 content is an error naming the file.
     pub(crate) fn text(&self, path: &Utf8Path) -> Result<Option<&str>> {
         self.get(path)
-            .map(|bytes| std::str::from_utf8(bytes).with_context(|| format!("{path}: not UTF-8 text: save it as UTF-8")))
+            .map(|bytes| {
+                std::str::from_utf8(bytes)
+                    .with_context(|| format!("{path}: not UTF-8 text: save it as UTF-8"))
+            })
             .transpose()
     }
 
     /// Files under `dir`, with their path relative to `dir`.
-    pub(crate) fn under<'a>(&'a self, dir: &'a str) -> impl Iterator<Item = (&'a Utf8Path, &'a [u8])> + 'a {
-        self.files.iter().filter_map(move |(path, bytes)| Some((path.strip_prefix(dir).ok()?, bytes.as_slice())))
+    pub(crate) fn under<'a>(
+        &'a self,
+        dir: &'a str,
+    ) -> impl Iterator<Item = (&'a Utf8Path, &'a [u8])> + 'a {
+        self.files
+            .iter()
+            .filter_map(move |(path, bytes)| Some((path.strip_prefix(dir).ok()?, bytes.as_slice())))
     }
 
     /// Every file, with its path relative to the root.
@@ -97,11 +117,15 @@ impl IndexListing {
             .context("`git ls-files` failed: `check --staged` needs git and a git repository")?;
         let mut entries = Vec::new();
         for record in listing.split('\0').filter(|r| !r.is_empty()) {
-            let (meta, path) = record.split_once('\t').context("unexpected `git ls-files --stage` output")?;
+            let (meta, path) = record
+                .split_once('\t')
+                .context("unexpected `git ls-files --stage` output")?;
             let mut fields = meta.split(' ');
             let (mode, object, stage) = (fields.next(), fields.next(), fields.next());
             if stage != Some("0") {
-                bail!("{path}: unmerged in the index: resolve the conflict and `git add` it, then commit");
+                bail!(
+                    "{path}: unmerged in the index: resolve the conflict and `git add` it, then commit"
+                );
             }
             let path = Utf8PathBuf::from(path);
             if mode == Some("160000") || is_cache(&path) {
@@ -109,7 +133,10 @@ impl IndexListing {
             }
             entries.push((path, object.unwrap_or_default().to_owned()));
         }
-        Ok(IndexListing { text: listing, entries })
+        Ok(IndexListing {
+            text: listing,
+            entries,
+        })
     }
 
     /// Reads the listed blobs (one `git cat-file --batch`).
@@ -128,26 +155,44 @@ impl IndexListing {
         let mut batch = output.stdout.as_slice();
         let mut files = BTreeMap::new();
         for (path, object) in entries {
-            let truncated = || format!("{path}: `git cat-file` output ends before staged object {object}: re-run the check");
-            let header_end = batch.iter().position(|&b| b == b'\n').with_context(truncated)?;
+            let truncated = || {
+                format!(
+                    "{path}: `git cat-file` output ends before staged object {object}: re-run the check"
+                )
+            };
+            let header_end = batch
+                .iter()
+                .position(|&b| b == b'\n')
+                .with_context(truncated)?;
             let header = String::from_utf8_lossy(&batch[..header_end]);
             let size: usize = header
                 .rsplit(' ')
                 .next()
                 .and_then(|s| s.parse().ok())
-                .with_context(|| format!("{path}: git cannot read staged object {object}: {header}"))?;
+                .with_context(|| {
+                    format!("{path}: git cannot read staged object {object}: {header}")
+                })?;
             // Each object is followed by a newline.
-            let body = batch[header_end + 1..].get(..size + 1).with_context(truncated)?;
+            let body = batch[header_end + 1..]
+                .get(..size + 1)
+                .with_context(truncated)?;
             files.insert(path, body[..size].to_vec());
             batch = &batch[header_end + 1 + size + 1..];
         }
-        Ok(Snapshot { origin: Origin::Index, files })
+        Ok(Snapshot {
+            origin: Origin::Index,
+            files,
+        })
     }
 }
 
 /// Adds `path` (a file, or a directory read recursively) under `root` to `files`; a missing
 /// path adds nothing.
-fn read_tree(root: &Utf8Path, path: &Utf8Path, files: &mut BTreeMap<Utf8PathBuf, Vec<u8>>) -> Result<()> {
+fn read_tree(
+    root: &Utf8Path,
+    path: &Utf8Path,
+    files: &mut BTreeMap<Utf8PathBuf, Vec<u8>>,
+) -> Result<()> {
     if is_cache(path) {
         return Ok(());
     }
@@ -163,9 +208,12 @@ fn read_tree(root: &Utf8Path, path: &Utf8Path, files: &mut BTreeMap<Utf8PathBuf,
     } else if meta.is_dir() {
         for entry in std::fs::read_dir(&full).with_context(|| format!("cannot list {path}"))? {
             let name = entry?.file_name();
-            let name = name
-                .to_str()
-                .with_context(|| format!("{path}/{}: the name is not valid UTF-8: rename it", name.to_string_lossy()))?;
+            let name = name.to_str().with_context(|| {
+                format!(
+                    "{path}/{}: the name is not valid UTF-8: rename it",
+                    name.to_string_lossy()
+                )
+            })?;
             read_tree(root, &path.join(name), files)?;
         }
     }

@@ -112,8 +112,18 @@ impl Hub {
         let space_server = Arc::new(Server::http("127.0.0.1:0").unwrap());
         let url = format!("http://{}", hub_server.server_addr().to_ip().unwrap());
         let space_url = format!("http://{}", space_server.server_addr().to_ip().unwrap());
-        let hub = Hub { url, space_url, repos: repos.to_owned(), state, servers: vec![hub_server.clone(), space_server.clone()] };
-        let ctx = Arc::new(Ctx { repos: hub.repos.clone(), space_url: hub.space_url.clone(), state: hub.state.clone() });
+        let hub = Hub {
+            url,
+            space_url,
+            repos: repos.to_owned(),
+            state,
+            servers: vec![hub_server.clone(), space_server.clone()],
+        };
+        let ctx = Arc::new(Ctx {
+            repos: hub.repos.clone(),
+            space_url: hub.space_url.clone(),
+            state: hub.state.clone(),
+        });
         serve(hub_server, ctx.clone(), handle_hub);
         serve(space_server, ctx, handle_space);
         hub
@@ -134,11 +144,18 @@ impl Hub {
 
     /// Requests seen, in order, as `METHOD url` lines.
     pub fn log(&self) -> Vec<String> {
-        self.state().seen.iter().map(|s| format!("{} {} {}", s.server, s.method, s.url)).collect()
+        self.state()
+            .seen
+            .iter()
+            .map(|s| format!("{} {} {}", s.server, s.method, s.url))
+            .collect()
     }
 
     pub fn count(&self, needle: &str) -> usize {
-        self.log().iter().filter(|line| line.contains(needle)).count()
+        self.log()
+            .iter()
+            .filter(|line| line.contains(needle))
+            .count()
     }
 }
 
@@ -163,7 +180,11 @@ fn serve(server: Arc<Server>, ctx: Arc<Ctx>, handle: fn(&Ctx, Request, Seen)) {
                     server: "",
                     method: request.method().to_string(),
                     url: request.url().to_owned(),
-                    headers: request.headers().iter().map(|h| (h.field.to_string(), h.value.to_string())).collect(),
+                    headers: request
+                        .headers()
+                        .iter()
+                        .map(|h| (h.field.to_string(), h.value.to_string()))
+                        .collect(),
                     body,
                 };
                 handle(&ctx, request, seen);
@@ -177,17 +198,27 @@ fn header(name: &str, value: &str) -> Header {
 }
 
 fn json(status: u16, body: &str) -> Response<std::io::Cursor<Vec<u8>>> {
-    Response::from_string(body).with_status_code(status).with_header(header("Content-Type", "application/json"))
+    Response::from_string(body)
+        .with_status_code(status)
+        .with_header(header("Content-Type", "application/json"))
 }
 
 fn authorized(seen: &Seen) -> Option<bool> {
-    let value = seen.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case("authorization")).map(|(_, v)| v.clone())?;
+    let value = seen
+        .headers
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case("authorization"))
+        .map(|(_, v)| v.clone())?;
     if let Some(bearer) = value.strip_prefix("Bearer ") {
         return Some(bearer == TOKEN);
     }
     let basic = value.strip_prefix("Basic ")?;
     let decoded = String::from_utf8(decode_base64(basic)).ok()?;
-    Some(decoded.split_once(':').is_some_and(|(_, token)| token == TOKEN))
+    Some(
+        decoded
+            .split_once(':')
+            .is_some_and(|(_, token)| token == TOKEN),
+    )
 }
 
 fn decode_base64(text: &str) -> Vec<u8> {
@@ -196,7 +227,9 @@ fn decode_base64(text: &str) -> Vec<u8> {
     let mut count = 0;
     let mut out = Vec::new();
     for c in text.bytes().filter(|&c| c != b'=') {
-        let Some(v) = ALPHABET.iter().position(|&a| a == c) else { return Vec::new() };
+        let Some(v) = ALPHABET.iter().position(|&a| a == c) else {
+            return Vec::new();
+        };
         bits = (bits << 6) | v as u32;
         count += 6;
         if count >= 8 {
@@ -214,10 +247,20 @@ fn handle_hub(ctx: &Ctx, request: Request, mut seen: Seen) {
     let parts: Vec<&str> = path.trim_matches('/').split('/').collect();
 
     if parts.first() == Some(&"spaces") && parts.len() >= 4 {
-        return git_route(ctx, request, &seen, parts[1], parts[2].trim_end_matches(".git"), &parts[3..].join("/"));
+        return git_route(
+            ctx,
+            request,
+            &seen,
+            parts[1],
+            parts[2].trim_end_matches(".git"),
+            &parts[3..].join("/"),
+        );
     }
     if authorized(&seen) != Some(true) {
-        let _ = request.respond(json(401, r#"{"error":"Invalid credentials in Authorization header"}"#));
+        let _ = request.respond(json(
+            401,
+            r#"{"error":"Invalid credentials in Authorization header"}"#,
+        ));
         return;
     }
     {
@@ -225,7 +268,9 @@ fn handle_hub(ctx: &Ctx, request: Request, mut seen: Seen) {
         if state.throttle > 0 {
             state.throttle -= 1;
             drop(state);
-            let _ = request.respond(json(429, r#"{"error":"rate limited"}"#).with_header(header("Retry-After", "0")));
+            let _ = request.respond(
+                json(429, r#"{"error":"rate limited"}"#).with_header(header("Retry-After", "0")),
+            );
             return;
         }
     }
@@ -233,7 +278,12 @@ fn handle_hub(ctx: &Ctx, request: Request, mut seen: Seen) {
     let response = match (method, parts.as_slice()) {
         ("GET", ["api", "whoami-v2"]) => {
             let role = ctx.state.lock().unwrap().role.clone();
-            json(200, &format!(r#"{{"type":"user","name":"{USER}","auth":{{"type":"access_token","accessToken":{{"displayName":"test","role":"{role}"}}}}}}"#))
+            json(
+                200,
+                &format!(
+                    r#"{{"type":"user","name":"{USER}","auth":{{"type":"access_token","accessToken":{{"displayName":"test","role":"{role}"}}}}}}"#
+                ),
+            )
         }
         ("POST", ["api", "repos", "create"]) => {
             let body: serde_json::Value = serde_json::from_slice(&seen.body).unwrap_or_default();
@@ -242,11 +292,18 @@ fn handle_hub(ctx: &Ctx, request: Request, mut seen: Seen) {
             let owner = body["organization"].as_str().unwrap_or(USER);
             match status {
                 Some(status) => json(status, r#"{"error":"scripted"}"#),
-                None if body["type"] != "space" || body["sdk"] != "docker" => json(400, r#"{"error":"expected a docker space"}"#),
-                None if ctx.repos.join(owner).join(format!("{name}.git")).exists() => json(409, r#"{"error":"You already created this space repo"}"#),
+                None if body["type"] != "space" || body["sdk"] != "docker" => {
+                    json(400, r#"{"error":"expected a docker space"}"#)
+                }
+                None if ctx.repos.join(owner).join(format!("{name}.git")).exists() => {
+                    json(409, r#"{"error":"You already created this space repo"}"#)
+                }
                 None => {
                     create_space(&ctx.repos, owner, name);
-                    json(200, &format!(r#"{{"url":"http://hub/spaces/{owner}/{name}"}}"#))
+                    json(
+                        200,
+                        &format!(r#"{{"url":"http://hub/spaces/{owner}/{name}"}}"#),
+                    )
                 }
             }
         }
@@ -263,28 +320,51 @@ fn handle_hub(ctx: &Ctx, request: Request, mut seen: Seen) {
     let _ = request.respond(response);
 }
 
-fn space_api(ctx: &Ctx, method: &str, user: &str, space: &str, rest: &[&str], seen: &Seen, bare: &Path) -> Response<std::io::Cursor<Vec<u8>>> {
+fn space_api(
+    ctx: &Ctx,
+    method: &str,
+    user: &str,
+    space: &str,
+    rest: &[&str],
+    seen: &Seen,
+    bare: &Path,
+) -> Response<std::io::Cursor<Vec<u8>>> {
     let mut state = ctx.state.lock().unwrap();
     match (method, rest) {
         ("GET", []) => {
             let sha = git_out(bare, &["rev-parse", "HEAD"]);
             let private = state.private;
             let host = &ctx.space_url;
-            json(200, &format!(
-                r#"{{"id":"{user}/{space}","sha":"{sha}","host":"{host}","subdomain":"{user}-{space}","private":{private},"sdk":"docker"}}"#
-            ))
+            json(
+                200,
+                &format!(
+                    r#"{{"id":"{user}/{space}","sha":"{sha}","host":"{host}","subdomain":"{user}-{space}","private":{private},"sdk":"docker"}}"#
+                ),
+            )
         }
         ("GET", ["runtime"]) => {
-            let stage = if state.runtime.len() > 1 { state.runtime.pop_front().unwrap() } else { state.runtime[0].clone() };
+            let stage = if state.runtime.len() > 1 {
+                state.runtime.pop_front().unwrap()
+            } else {
+                state.runtime[0].clone()
+            };
             if stage.contains("BUILDING") {
                 state.runtime_sha = state.pushed_sha.clone();
             }
             let sha = state.runtime_sha.clone();
             let error = match (&state.error_message, stage.ends_with("_ERROR")) {
-                (Some(message), true) => format!(r#","errorMessage":{}"#, serde_json::to_string(message).unwrap()),
+                (Some(message), true) => format!(
+                    r#","errorMessage":{}"#,
+                    serde_json::to_string(message).unwrap()
+                ),
                 _ => String::new(),
             };
-            json(200, &format!(r#"{{"stage":"{stage}","sha":"{sha}","hardware":{{"current":"cpu-basic"}}{error}}}"#))
+            json(
+                200,
+                &format!(
+                    r#"{{"stage":"{stage}","sha":"{sha}","hardware":{{"current":"cpu-basic"}}{error}}}"#
+                ),
+            )
         }
         ("GET", ["logs", "build" | "run"]) => {
             let mut body = String::new();
@@ -301,9 +381,10 @@ fn space_api(ctx: &Ctx, method: &str, user: &str, space: &str, rest: &[&str], se
         ("POST", ["secrets"]) => {
             let body: serde_json::Value = serde_json::from_slice(&seen.body).unwrap_or_default();
             match (body["key"].as_str(), body["value"].as_str()) {
-                (Some(_), Some(value)) if state.refuse_secrets => {
-                    json(422, &serde_json::json!({ "error": format!("invalid value: {value}") }).to_string())
-                }
+                (Some(_), Some(value)) if state.refuse_secrets => json(
+                    422,
+                    &serde_json::json!({ "error": format!("invalid value: {value}") }).to_string(),
+                ),
                 (Some(key), Some(value)) => {
                     state.secrets.push((key.to_owned(), value.to_owned()));
                     json(200, "{}")
@@ -320,7 +401,9 @@ fn git_route(ctx: &Ctx, request: Request, seen: &Seen, user: &str, space: &str, 
     let auth = authorized(seen);
     if auth == Some(false) || (push && auth.is_none()) {
         let _ = request.respond(
-            Response::from_string("Invalid username or password.").with_status_code(401).with_header(header("WWW-Authenticate", "Basic realm=\"test hub\"")),
+            Response::from_string("Invalid username or password.")
+                .with_status_code(401)
+                .with_header(header("WWW-Authenticate", "Basic realm=\"test hub\"")),
         );
         return;
     }
@@ -334,7 +417,8 @@ fn git_route(ctx: &Ctx, request: Request, seen: &Seen, user: &str, space: &str, 
     }
     let bare = ctx.repos.join(user).join(format!("{space}.git"));
     if !bare.exists() {
-        let _ = request.respond(Response::from_string("Repository not found").with_status_code(404));
+        let _ =
+            request.respond(Response::from_string("Repository not found").with_status_code(404));
         return;
     }
     if rest == "info/refs" && push && std::mem::take(&mut ctx.state.lock().unwrap().race_push) {
@@ -359,7 +443,11 @@ fn handle_space(ctx: &Ctx, request: Request, mut seen: Seen) {
     seen.server = "space";
     let mut state = ctx.state.lock().unwrap();
     state.seen.push(seen.clone());
-    let origin = seen.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case("origin")).map(|(_, v)| v.clone());
+    let origin = seen
+        .headers
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case("origin"))
+        .map(|(_, v)| v.clone());
     let response = match (seen.method.as_str(), seen.url.as_str()) {
         ("GET", "/api/health") => json(state.health.0, &state.health.1.clone()),
         ("OPTIONS", "/api/chat") => match origin {
@@ -384,11 +472,36 @@ pub fn create_space(repos: &Path, user: &str, space: &str) -> PathBuf {
     std::fs::create_dir_all(&work).unwrap();
     git(&work, &["init", "--quiet", "--initial-branch=main"]);
     std::fs::write(work.join(".gitattributes"), "*.bin filter=lfs diff=lfs merge=lfs -text\n*.zip filter=lfs diff=lfs merge=lfs -text\n*.pt filter=lfs diff=lfs merge=lfs -text\n").unwrap();
-    std::fs::write(work.join("README.md"), format!("---\ntitle: {space}\nsdk: docker\n---\n")).unwrap();
+    std::fs::write(
+        work.join("README.md"),
+        format!("---\ntitle: {space}\nsdk: docker\n---\n"),
+    )
+    .unwrap();
     git(&work, &["add", "."]);
-    git(&work, &["-c", "user.name=hub", "-c", "user.email=hub@localhost", "commit", "--quiet", "-m", "initial commit"]);
+    git(
+        &work,
+        &[
+            "-c",
+            "user.name=hub",
+            "-c",
+            "user.email=hub@localhost",
+            "commit",
+            "--quiet",
+            "-m",
+            "initial commit",
+        ],
+    );
     std::fs::create_dir_all(bare.parent().unwrap()).unwrap();
-    git(repos, &["clone", "--quiet", "--bare", work.to_str().unwrap(), bare.to_str().unwrap()]);
+    git(
+        repos,
+        &[
+            "clone",
+            "--quiet",
+            "--bare",
+            work.to_str().unwrap(),
+            bare.to_str().unwrap(),
+        ],
+    );
     std::fs::remove_dir_all(&work).unwrap();
     bare
 }
@@ -396,20 +509,53 @@ pub fn create_space(repos: &Path, user: &str, space: &str) -> PathBuf {
 /// A commit pushed to `bare` from another clone, as a second user would.
 pub fn commit_elsewhere(bare: &Path, message: &str) {
     let work = bare.with_extension("elsewhere");
-    git(bare.parent().unwrap(), &["clone", "--quiet", bare.to_str().unwrap(), work.to_str().unwrap()]);
+    git(
+        bare.parent().unwrap(),
+        &[
+            "clone",
+            "--quiet",
+            bare.to_str().unwrap(),
+            work.to_str().unwrap(),
+        ],
+    );
     std::fs::write(work.join("ELSEWHERE.md"), message).unwrap();
     git(&work, &["add", "."]);
-    git(&work, &["-c", "user.name=other", "-c", "user.email=other@localhost", "commit", "--quiet", "-m", message]);
+    git(
+        &work,
+        &[
+            "-c",
+            "user.name=other",
+            "-c",
+            "user.email=other@localhost",
+            "commit",
+            "--quiet",
+            "-m",
+            message,
+        ],
+    );
     git(&work, &["push", "--quiet", "origin", "HEAD"]);
     std::fs::remove_dir_all(&work).unwrap();
 }
 
 pub fn git(dir: &Path, args: &[&str]) {
-    let out = std::process::Command::new("git").current_dir(dir).args(args).output().unwrap();
-    assert!(out.status.success(), "git {args:?} in {}: {}", dir.display(), String::from_utf8_lossy(&out.stderr));
+    let out = std::process::Command::new("git")
+        .current_dir(dir)
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "git {args:?} in {}: {}",
+        dir.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 pub fn git_out(dir: &Path, args: &[&str]) -> String {
-    let out = std::process::Command::new("git").current_dir(dir).args(args).output().unwrap();
+    let out = std::process::Command::new("git")
+        .current_dir(dir)
+        .args(args)
+        .output()
+        .unwrap();
     String::from_utf8_lossy(&out.stdout).trim().to_owned()
 }

@@ -35,7 +35,11 @@ impl Drop for Sandbox {
 impl Sandbox {
     pub fn new() -> Sandbox {
         let copy = Repo::copy_of_this_repo("deploy");
-        let dir = std::env::temp_dir().join(format!("xtask-deploy-test-{}-{}", std::process::id(), NEXT.fetch_add(1, Ordering::SeqCst)));
+        let dir = std::env::temp_dir().join(format!(
+            "xtask-deploy-test-{}-{}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::SeqCst)
+        ));
         let _ = std::fs::remove_dir_all(&dir);
         let sandbox = Sandbox {
             repo: copy.dir.clone(),
@@ -51,9 +55,18 @@ impl Sandbox {
         }
         // The identity the user's own commits (--push-frontend) are made with.
         sandbox.copy.git(&["config", "user.name", "Test User"]);
-        sandbox.copy.git(&["config", "user.email", "test@example.com"]);
-        sandbox.copy.git(&["init", "--quiet", "--bare", sandbox.origin.to_str().unwrap()]);
-        sandbox.copy.git(&["remote", "add", "origin", sandbox.origin.to_str().unwrap()]);
+        sandbox
+            .copy
+            .git(&["config", "user.email", "test@example.com"]);
+        sandbox.copy.git(&[
+            "init",
+            "--quiet",
+            "--bare",
+            sandbox.origin.to_str().unwrap(),
+        ]);
+        sandbox
+            .copy
+            .git(&["remote", "add", "origin", sandbox.origin.to_str().unwrap()]);
         sandbox.copy.git(&["push", "--quiet", "origin", "main"]);
         sandbox
     }
@@ -97,7 +110,10 @@ impl Sandbox {
 
     /// Files left in the binary's TMPDIR.
     pub fn leftovers(&self) -> Vec<String> {
-        std::fs::read_dir(&self.tmp).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect()
+        std::fs::read_dir(&self.tmp)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect()
     }
 
     /// Every file of the sandbox (the repo copy, HOME, TMPDIR, the Hub's repos), for secret scans.
@@ -105,7 +121,11 @@ impl Sandbox {
         fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
             for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
                 let path = entry.path();
-                if path.is_dir() { walk(&path, out) } else { out.push(path) }
+                if path.is_dir() {
+                    walk(&path, out)
+                } else {
+                    out.push(path)
+                }
             }
         }
         let mut out = Vec::new();

@@ -11,7 +11,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// The monorepo this test binary was built from.
 pub fn source_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_owned()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_owned()
 }
 
 /// The fixture backend that follows the backend source contract.
@@ -31,7 +34,8 @@ impl Repo {
     /// An empty git repository.
     pub fn empty(name: &str) -> Repo {
         let n = COUNTER.fetch_add(1, Ordering::SeqCst);
-        let dir = std::env::temp_dir().join(format!("xtask-test-{name}-{}-{n}", std::process::id()));
+        let dir =
+            std::env::temp_dir().join(format!("xtask-test-{name}-{}-{n}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
         let repo = Repo { dir };
@@ -44,7 +48,16 @@ impl Repo {
     pub fn copy_of_this_repo(name: &str) -> Repo {
         let repo = Repo::empty(name);
         let root = source_root();
-        let listed = git_in(&root, &["ls-files", "-z", "--cached", "--others", "--exclude-standard"]);
+        let listed = git_in(
+            &root,
+            &[
+                "ls-files",
+                "-z",
+                "--cached",
+                "--others",
+                "--exclude-standard",
+            ],
+        );
         for path in listed.split('\0').filter(|p| !p.is_empty()) {
             let from = root.join(path);
             if from.is_file() {
@@ -59,7 +72,10 @@ impl Repo {
     /// committed.
     pub fn with_fixture_backend(name: &str) -> Repo {
         let repo = Repo::empty(name);
-        copy_keeping_mtime(&source_root().join("Cargo.toml"), &repo.dir.join("Cargo.toml"));
+        copy_keeping_mtime(
+            &source_root().join("Cargo.toml"),
+            &repo.dir.join("Cargo.toml"),
+        );
         copy_dir(&fixture_backend(), &repo.dir.join("backend"));
         repo.xtask_ok(&["generate"]);
         repo.commit_all("fixture backend and its Space");
@@ -71,7 +87,8 @@ impl Repo {
     }
 
     pub fn read(&self, relative: &str) -> String {
-        std::fs::read_to_string(self.path(relative)).unwrap_or_else(|e| panic!("cannot read {relative}: {e}"))
+        std::fs::read_to_string(self.path(relative))
+            .unwrap_or_else(|e| panic!("cannot read {relative}: {e}"))
     }
 
     pub fn write(&self, relative: &str, text: &str) {
@@ -104,7 +121,14 @@ impl Repo {
 
     pub fn commit_all(&self, message: &str) {
         self.git(&["add", "--all"]);
-        self.git(&["commit", "--quiet", "--no-verify", "--allow-empty", "-m", message]);
+        self.git(&[
+            "commit",
+            "--quiet",
+            "--no-verify",
+            "--allow-empty",
+            "-m",
+            message,
+        ]);
     }
 
     /// Runs the real xtask binary with this repository as its working directory.
@@ -162,7 +186,11 @@ impl From<Output> for Run {
 
 impl std::fmt::Display for Run {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "exit {:?}\n--- stdout\n{}--- stderr\n{}", self.code, self.stdout, self.stderr)
+        write!(
+            f,
+            "exit {:?}\n--- stdout\n{}--- stderr\n{}",
+            self.code, self.stdout, self.stderr
+        )
     }
 }
 
@@ -186,7 +214,12 @@ pub fn git_command(dir: &Path, args: &[&str]) -> Command {
 
 fn git_in(dir: &Path, args: &[&str]) -> String {
     let output = git_command(dir, args).output().unwrap();
-    assert!(output.status.success(), "git {args:?} failed in {}:\n{}", dir.display(), String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "git {args:?} failed in {}:\n{}",
+        dir.display(),
+        String::from_utf8_lossy(&output.stderr)
+    );
     String::from_utf8(output.stdout).unwrap()
 }
 
@@ -194,7 +227,12 @@ fn copy_keeping_mtime(from: &Path, to: &Path) {
     std::fs::create_dir_all(to.parent().unwrap()).unwrap();
     std::fs::copy(from, to).unwrap();
     let modified = std::fs::metadata(from).unwrap().modified().unwrap();
-    std::fs::File::options().write(true).open(to).unwrap().set_modified(modified).unwrap();
+    std::fs::File::options()
+        .write(true)
+        .open(to)
+        .unwrap()
+        .set_modified(modified)
+        .unwrap();
 }
 
 pub fn copy_dir(from: &Path, to: &Path) {
