@@ -15,6 +15,7 @@ mod interrupt;
 mod local;
 mod settings;
 mod space;
+mod untrusted;
 
 use std::process::ExitCode;
 
