@@ -91,18 +91,11 @@ pub(crate) fn patch_base_url(
     url: &str,
     write: bool,
 ) -> Result<Patch> {
-    if !(url.starts_with("https://") || url.starts_with("http://"))
-        || url
-            .chars()
-            .any(|c| c.is_whitespace() || "'\"`\\".contains(c))
-    {
+    if Origin::parse(url).is_none() {
         bail!(
-            "the Space URL `{url}` is not a plain http(s) URL: give it as https://HOST without quotes or spaces"
-        );
-    }
-    if url.ends_with('/') {
-        bail!(
-            "the Space URL `{url}` ends with `/`: give it without the trailing slash (the client appends /api/...)"
+            "the Space URL `{}` is not an origin: give it as https://HOST[:PORT] (letters, digits, `-` and `.` in \
+             the host; no path, trailing `/`, quote or space)",
+            crate::untrusted::line(url)
         );
     }
     let path = root.join(client);
@@ -123,6 +116,68 @@ pub(crate) fn patch_base_url(
         write_atomic(&path, patched.as_bytes())?;
     }
     Ok(patch)
+}
+
+/// An origin in its strict grammar: `http` or `https`, `://`, a host of letters, digits, `-` and
+/// `.` (or a bracketed IPv6 address), an optional port; nothing else (no path, no trailing `/`,
+/// no user, no quote, space or control character). What may be written into the chat client's
+/// source, and what a Space host reported by the Hub must be.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Origin<'a> {
+    pub(crate) https: bool,
+    /// Lowercase is not enforced; compare with `eq_ignore_ascii_case`.
+    pub(crate) host: &'a str,
+}
+
+impl<'a> Origin<'a> {
+    pub(crate) fn parse(url: &'a str) -> Option<Origin<'a>> {
+        let (https, rest) = match url.split_once("://")? {
+            (scheme, rest) if scheme.eq_ignore_ascii_case("https") => (true, rest),
+            (scheme, rest) if scheme.eq_ignore_ascii_case("http") => (false, rest),
+            _ => return None,
+        };
+        let (host, port) = match rest.strip_prefix('[') {
+            Some(v6) => {
+                let (address, after) = v6.split_once(']')?;
+                let valid = !address.is_empty()
+                    && address
+                        .chars()
+                        .all(|c| c.is_ascii_hexdigit() || ":.".contains(c));
+                (valid.then_some(&rest[..address.len() + 2])?, after)
+            }
+            None => {
+                let end = rest.find(':').unwrap_or(rest.len());
+                let host = &rest[..end];
+                let valid = host.split('.').all(|label| {
+                    !label.is_empty()
+                        && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+                });
+                (valid.then_some(host)?, &rest[end..])
+            }
+        };
+        match port.strip_prefix(':') {
+            None if port.is_empty() => {}
+            Some(digits)
+                if digits.bytes().all(|b| b.is_ascii_digit())
+                    && digits.parse::<u16>().is_ok_and(|p| p > 0) => {}
+            _ => return None,
+        }
+        Some(Origin { https, host })
+    }
+
+    /// `127.0.0.1`, `[::1]` or `localhost`: this machine, where plain http is acceptable.
+    pub(crate) fn is_loopback(&self) -> bool {
+        ["127.0.0.1", "[::1]", "localhost"]
+            .iter()
+            .any(|h| self.host.eq_ignore_ascii_case(h))
+    }
+
+    /// Whether the host is a subdomain of `domain` (not `domain` itself).
+    pub(crate) fn is_under(&self, domain: &str) -> bool {
+        let host = self.host.to_ascii_lowercase();
+        host.strip_suffix(&domain.to_ascii_lowercase())
+            .is_some_and(|label| label.len() > 1 && label.ends_with('.'))
+    }
 }
 
 /// Whether `path` (relative to the project root) is code that runs in the browser: sources
@@ -352,12 +407,44 @@ mod tests {
             "https://a'.hf.space",
             "ftp://a",
             "https://a b",
+            "https://a.hf.space/x",
+            "https://u@a.hf.space",
+            "https://a.hf.space?x",
+            "https://a.hf.space#x",
+            "https://a.hf.space:0",
+            "https://a.hf.space:99999",
+            "https://a..hf.space",
+            "https://a.hf.space${x}",
+            "https://[::1",
+            "https://",
         ] {
             let msg = format!(
                 "{:#}",
                 patch_base_url(&dir.0, CLIENT.into(), bad, true).unwrap_err()
             );
-            assert!(msg.contains(bad), "{msg}");
+            assert!(msg.contains(bad) && msg.contains("not an origin"), "{msg}");
+        }
+        let msg = format!(
+            "{:#}",
+            patch_base_url(
+                &dir.0,
+                CLIENT.into(),
+                "https://a.hf.space\x1b]8;;x\x07",
+                true
+            )
+            .unwrap_err()
+        );
+        assert!(
+            !msg.contains('\x1b') && !msg.contains('\x07') && msg.contains("\\x1b"),
+            "{msg}"
+        );
+        for good in [
+            "https://a-b.hf.space",
+            "http://127.0.0.1:7860",
+            "http://[::1]:8000",
+            "https://X.Example",
+        ] {
+            patch_base_url(&dir.0, CLIENT.into(), good, false).unwrap();
         }
         assert_eq!(
             std::fs::read_to_string(dir.0.join(CLIENT)).unwrap(),

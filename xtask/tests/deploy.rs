@@ -705,8 +705,9 @@ fn ctrl_c_mid_push_cleans_up() {
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
     assert!(
-        s.sandbox.leftovers().len() == 1,
-        "the clone is in TMPDIR while pushing"
+        s.sandbox.leftovers().len() == 2,
+        "the clone (and the empty hooks directory) are in TMPDIR while pushing: {:?}",
+        s.sandbox.leftovers()
     );
     // The clone as git has it mid-push (its .git/config included) holds no token.
     for file in s
@@ -1093,4 +1094,352 @@ fn on_a_terminal_it_prompts_for_missing_settings_and_spins() {
         "no spinner line while waiting\n{run}"
     );
     assert!(s.remote_files().contains(&"Dockerfile".to_owned()));
+}
+
+/// `git lfs install` for the sandbox's user, as anyone with Git LFS has it; fails the test
+/// (rather than passing vacuously) when git-lfs is missing (`cargo xtask ci` installs it).
+fn install_git_lfs(s: &Setup) {
+    let status = std::process::Command::new("git")
+        .args(["lfs", "install", "--skip-repo"])
+        .env("HOME", &s.sandbox.home)
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .output()
+        .expect("git");
+    assert!(
+        status.status.success(),
+        "git-lfs is required by this test: install it (apt-get install git-lfs)\n{}",
+        String::from_utf8_lossy(&status.stderr)
+    );
+}
+
+/// Hooks and an fsmonitor in the user's global git config that append their environment to
+/// a file; returns that file. `git` itself is checked to run them, so the test can fail.
+fn hooks_that_dump_their_environment(s: &Setup) -> std::path::PathBuf {
+    let dump = s.sandbox.dir.join("hook-env");
+    let hooks = s.sandbox.dir.join("global-hooks");
+    std::fs::create_dir_all(&hooks).unwrap();
+    let script = format!(
+        "#!/bin/sh\necho \"== $0\" >> '{0}'\nenv >> '{0}'\nexit 0\n",
+        dump.display()
+    );
+    for hook in [
+        "post-checkout",
+        "reference-transaction",
+        "pre-commit",
+        "prepare-commit-msg",
+        "commit-msg",
+        "post-commit",
+        "pre-push",
+        "post-index-change",
+        "pre-auto-gc",
+    ] {
+        std::fs::write(hooks.join(hook), &script).unwrap();
+        make_executable(&hooks.join(hook));
+    }
+    let fsmonitor = s.sandbox.dir.join("fsmonitor-global");
+    std::fs::write(&fsmonitor, format!("{script}exit 1\n")).unwrap();
+    make_executable(&fsmonitor);
+    let config = s.sandbox.home.join(".gitconfig");
+    let before = std::fs::read_to_string(&config).unwrap_or_default();
+    std::fs::write(
+        &config,
+        format!(
+            "{before}[core]\n\thooksPath = {}\n\tfsmonitor = {}\n",
+            hooks.display(),
+            fsmonitor.display()
+        ),
+    )
+    .unwrap();
+    // The setup works: a plain commit under this HOME runs the hooks.
+    let scratch = s.sandbox.dir.join("scratch");
+    let git = |args: &[&str]| {
+        let out = std::process::Command::new("git")
+            .current_dir(&scratch)
+            .args(args)
+            .env("HOME", &s.sandbox.home)
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{out:?}");
+    };
+    std::fs::create_dir_all(&scratch).unwrap();
+    git(&["init", "--quiet"]);
+    git(&[
+        "-c",
+        "user.name=t",
+        "-c",
+        "user.email=t@t",
+        "commit",
+        "--quiet",
+        "--allow-empty",
+        "-m",
+        "x",
+    ]);
+    assert!(
+        std::fs::read_to_string(&dump)
+            .unwrap_or_default()
+            .contains("post-commit"),
+        "the global hooks do not run, so this test would prove nothing"
+    );
+    std::fs::remove_file(&dump).unwrap();
+    dump
+}
+
+/// What must never carry the token: the basic credential git would send, in base64.
+fn basic_credential(user: &str) -> String {
+    use std::fmt::Write;
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let bytes = format!("{user}:{TOKEN}").into_bytes();
+    let mut out = String::new();
+    for chunk in bytes.chunks(3) {
+        let n = chunk
+            .iter()
+            .enumerate()
+            .fold(0u32, |n, (i, b)| n | (u32::from(*b) << (16 - 8 * i)));
+        for i in 0..=chunk.len() {
+            let _ = write!(
+                out,
+                "{}",
+                ALPHABET[((n >> (18 - 6 * i)) & 63) as usize] as char
+            );
+        }
+    }
+    out
+}
+
+#[test]
+fn a_git_redirect_to_another_host_gets_no_token_and_stops_the_deploy() {
+    let s = setup();
+    s.hub.add_space(SPACE);
+    let elsewhere = s.hub.elsewhere_url.clone();
+    s.hub.state().git_redirect = Some(("/spaces/".into(), format!("{elsewhere}/spaces/")));
+    let run = s.deploy(&["--no-verify"]);
+    assert!(
+        s.hub.token_seen_by("elsewhere").is_empty(),
+        "the token reached another host: {:#?}\n{run}",
+        s.hub.token_seen_by("elsewhere")
+    );
+    assert!(!run.success, "{run}");
+    assert!(
+        run.stderr.contains("redirected git") && run.stderr.contains(&elsewhere),
+        "{run}"
+    );
+    s.assert_nothing_pushed(&run);
+    s.assert_clean(&run);
+}
+
+#[test]
+fn a_git_redirect_within_the_hub_is_followed() {
+    let s = setup();
+    s.hub.add_space(SPACE);
+    let renamed = s.hub.add_space("bot-renamed");
+    let hub_url = s.hub.url.clone();
+    s.hub.state().git_redirect = Some((
+        "/spaces/alice/bot/".into(),
+        format!("{hub_url}/spaces/alice/bot-renamed/"),
+    ));
+    let run = s.deploy(&["--no-verify"]);
+    assert!(run.success, "{run}");
+    assert_eq!(
+        git_out(&renamed, &["log", "-1", "--format=%s"]),
+        "Deploy RAG chatbot backend",
+        "{run}"
+    );
+    assert!(s.hub.token_seen_by("elsewhere").is_empty());
+}
+
+#[test]
+fn neither_a_space_repos_lfsconfig_nor_the_users_hooks_see_the_token() {
+    let s = setup();
+    install_git_lfs(&s);
+    let dump = hooks_that_dump_their_environment(&s);
+    let pointer = format!(
+        "version https://git-lfs.github.com/spec/v1\noid sha256:{}\nsize 12\n",
+        "4".repeat(64)
+    );
+    let lfsconfig = format!("[lfs]\n\turl = {}/lfs\n", s.hub.elsewhere_url);
+    s.hub.add_space_with(
+        SPACE,
+        &[
+            (".lfsconfig", lfsconfig.as_bytes()),
+            ("model.bin", pointer.as_bytes()),
+        ],
+    );
+    let run = s.deploy(&["--no-verify"]);
+    assert!(run.success, "{run}");
+    assert!(
+        s.hub.token_seen_by("elsewhere").is_empty(),
+        "the token reached the .lfsconfig host: {:#?}",
+        s.hub.token_seen_by("elsewhere")
+    );
+    let seen = std::fs::read_to_string(&dump).unwrap_or_default();
+    for secret in [TOKEN.to_owned(), basic_credential(USER)] {
+        assert!(!seen.contains(&secret), "a hook saw the token:\n{seen}");
+    }
+    assert!(
+        !seen.to_ascii_lowercase().contains("authorization"),
+        "a hook saw the credential:\n{seen}"
+    );
+    assert!(!s.remote_files().contains(&".lfsconfig".to_owned()));
+    assert_no_token(&s, TOKEN, &run);
+}
+
+#[test]
+fn hf_endpoint_over_plain_http_is_refused_before_any_request() {
+    let s = setup();
+    s.hub.add_space(SPACE);
+    // 0.0.0.0 reaches this machine's test Hub, but is not a loopback name: refused.
+    let port = s.hub.url.rsplit(':').next().unwrap().to_owned();
+    for endpoint in [
+        format!("http://0.0.0.0:{port}"),
+        "http://hub.example.test".into(),
+    ] {
+        let run = s.deploy_with(&[], &[("HF_TOKEN", TOKEN), ("HF_ENDPOINT", &endpoint)]);
+        assert!(!run.success, "{run}");
+        assert!(
+            run.stderr.contains("HF_ENDPOINT") && run.stderr.contains("https://"),
+            "{run}"
+        );
+        assert!(
+            s.hub.log().is_empty(),
+            "a request was sent: {:#?}",
+            s.hub.log()
+        );
+    }
+}
+
+#[test]
+fn hub_text_with_terminal_escapes_is_shown_escaped() {
+    let s = setup();
+    s.hub.add_space(SPACE);
+    let hostile = "\x1b[2J\x1b]8;;https://evil.example\x07click\x1b]8;;\x07 bell\x07 boom\rFAKE";
+    {
+        let mut state = s.hub.state();
+        state.whoami_name = format!("alice{hostile}");
+        state.space_host = Some(format!("https://h.hf.space{hostile}"));
+        state.after_push = vec!["BUILDING".into(), "BUILD_ERROR".into()];
+        state.error_message = Some(format!("Build failed {hostile}"));
+        state.build_log = vec![format!("log line {hostile}")];
+    }
+    let run = s.deploy(&[]);
+    assert!(!run.success, "{run}");
+    let escaped = |run: &Run| {
+        for output in [&run.stdout, &run.stderr] {
+            assert!(
+                !output.contains(['\x1b', '\x07', '\r']),
+                "a terminal control byte reached the output:\n{output:?}"
+            );
+        }
+    };
+    escaped(&run);
+    for expected in [
+        "Build failed \\x1b[2J",
+        "log line \\x1b[2J",
+        "boom\\rFAKE",
+        "as alice\\x1b",
+    ] {
+        assert!(run.stderr.contains(expected), "missing {expected:?}\n{run}");
+    }
+
+    // A Hub error body.
+    let s = setup();
+    {
+        let mut state = s.hub.state();
+        state.create_status = Some(500);
+        state.create_body = hostile.to_owned();
+    }
+    let run = s.deploy(&["--create"]);
+    assert!(!run.success && run.stderr.contains("HTTP 500"), "{run}");
+    escaped(&run);
+    assert!(
+        run.stderr.contains("\\x1b]8;;https://evil.example"),
+        "{run}"
+    );
+}
+
+#[test]
+fn a_space_host_outside_the_allowed_domains_leaves_the_frontend_alone() {
+    let s = setup();
+    s.hub.add_space(SPACE);
+    for host in [
+        "https://attacker.example",
+        "https://x.hf.space\x1b[2J",
+        "javascript:alert(1)//.hf.space",
+    ] {
+        s.hub.state().space_host = Some(host.to_owned());
+        let run = s.deploy(&["--no-verify"]);
+        assert!(run.success, "{run}");
+        let client = s.sandbox.read(CLIENT);
+        assert!(
+            !client.contains("attacker")
+                && !client.contains('\x1b')
+                && !client.contains("javascript"),
+            "{client}"
+        );
+        assert!(client.contains("'https://alice-bot.hf.space'"), "{run}");
+        assert!(
+            run.stdout.contains("as the Space's host") && run.stdout.contains("ignored"),
+            "{run}"
+        );
+        assert!(
+            !run.stdout.contains('\x1b') && !run.stderr.contains('\x1b'),
+            "{run}"
+        );
+    }
+}
+
+#[test]
+fn lfs_routed_files_are_uploaded_to_storage_and_storage_never_sees_the_token() {
+    let s = setup();
+    // The Space's .gitattributes routes images and the backend's data module to LFS.
+    s.hub.add_space_with(
+        SPACE,
+        &[(
+            ".gitattributes",
+            b"*.png filter=lfs diff=lfs merge=lfs -text\napp/services/table.py filter=lfs diff=lfs merge=lfs -text\n",
+        )],
+    );
+    let main = s.sandbox.read("backend/app/main.py");
+    let table: String = (0..2000).map(|i| format!("ROW_{i} = {i}\n")).collect();
+    s.sandbox.write("backend/app/services/table.py", &table);
+    s.sandbox.write(
+        "backend/app/main.py",
+        &format!("{main}\nfrom app.services import table  # noqa: E402,F401\n"),
+    );
+    s.sandbox.commit_all("a data module");
+
+    // git-lfs's filters are not configured for this user: said, with the fix, nothing pushed.
+    let run = s.deploy(&["--no-verify"]);
+    assert!(!run.success, "{run}");
+    assert!(
+        run.stderr.contains("app/services/table.py") && run.stderr.contains("git lfs install"),
+        "{run}"
+    );
+    s.assert_nothing_pushed(&run);
+
+    install_git_lfs(&s);
+    let run = s.deploy(&["--no-verify"]);
+    assert!(run.success, "{run}");
+    let objects = s.hub.state().lfs_objects.clone();
+    assert_eq!(objects.len(), 1, "{objects:?}\n{run}");
+    assert_eq!(objects[0].1, table.as_bytes(), "the object's bytes");
+    let pushed = git_out(&s.hub.bare(SPACE), &["show", "HEAD:app/services/table.py"]);
+    assert!(
+        pushed.starts_with("version https://git-lfs.github.com/spec/v1")
+            && pushed.contains(&format!("oid sha256:{}", objects[0].0)),
+        "the pushed file is not an LFS pointer:\n{pushed}"
+    );
+    assert!(
+        s.hub.token_seen_by("elsewhere").is_empty(),
+        "the storage saw the token: {:#?}",
+        s.hub.token_seen_by("elsewhere")
+    );
+    assert!(
+        s.hub
+            .count("hub POST /spaces/alice/bot.git/info/lfs/objects/batch")
+            >= 1,
+        "{:#?}",
+        s.hub.log()
+    );
+    assert_no_token(&s, TOKEN, &run);
 }

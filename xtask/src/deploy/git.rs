@@ -1,8 +1,9 @@
 //! Publishing the Space folder with the system git: clone into a temporary directory,
-//! mirror, refuse what the Hub would reject, commit, push.
+//! mirror, refuse what the Hub would reject, commit, upload Git LFS objects, push.
 //!
 //! The token reaches git only through its environment (`GIT_CONFIG_*` with an
-//! `http.extraHeader`), never argv, a URL, a config file or a credential store.
+//! `http.<endpoint>/.extraHeader`), never argv, a URL, a config file or a credential store;
+//! and only requests to URLs under the Hub's endpoint carry it (see docs/security.md).
 
 use std::io::Read;
 use std::process::{Command, Stdio};
@@ -12,29 +13,65 @@ use anyhow::{Context, Result, bail};
 use base64::Engine;
 use camino::{Utf8Path, Utf8PathBuf};
 
-use crate::interrupt;
+use crate::{interrupt, untrusted};
 
-/// The Hub refuses files above this size unless LFS/Xet stores them.
-const MAX_PLAIN_FILE: u64 = 10 * 1024 * 1024;
-/// Kept when mirroring: the Hub's own file routing large files to LFS/Xet.
+/// The Hub refuses files above this size unless Git LFS stores them.
+const MAX_TEXT_FILE: u64 = 10 * 1024 * 1024;
+/// The Hub refuses binary files above about this size unless Git LFS stores them.
+const MAX_BINARY_FILE: u64 = 1_000_000;
+/// Kept when mirroring: the Hub's own file routing large files to LFS.
 const GITATTRIBUTES: &str = ".gitattributes";
+
+/// The Hub credential of one deploy: sent by git only to URLs under `endpoint`.
+pub(crate) struct Credential<'a> {
+    /// `HF_ENDPOINT`, already checked (https, or http on a loopback host).
+    pub(crate) endpoint: &'a str,
+    pub(crate) user: &'a str,
+    pub(crate) token: &'a str,
+}
 
 /// Environment for every git command of one deploy: credentials and commit identity.
 pub(crate) struct GitEnv {
     vars: Vec<(String, String)>,
-    /// Whether git is cut off from the user's credential helpers and password prompts.
+    /// Whether git is cut off from the user's credential helpers, prompts and hooks.
     isolated: bool,
+    /// The empty directory `core.hooksPath` points at, removed with this value.
+    _no_hooks: Option<TempDir>,
 }
 
 impl GitEnv {
-    /// `auth` is `(user, token)` for an HTTP remote; `None` for a local bare repo.
+    /// `auth` is the Hub credential for an HTTP remote; `None` for a local bare repo.
     /// The identity is the monorepo's own `user.name`/`user.email` when set.
-    pub(crate) fn new(root: &Utf8Path, auth: Option<(&str, &str)>) -> Result<GitEnv> {
-        let mut config = vec![("credential.helper".to_owned(), String::new())];
-        if let Some((user, token)) = auth {
-            let basic = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{token}"));
+    pub(crate) fn new(root: &Utf8Path, auth: Option<Credential>) -> Result<GitEnv> {
+        let no_hooks = TempDir::new("xtask-no-hooks")?;
+        let mut config = vec![
+            // No credential helper: nothing stores the token, nothing else is offered.
+            ("credential.helper".to_owned(), String::new()),
+            // None of the user's programs run inside the temporary clone with the header in
+            // their environment: no hooks (an empty directory of ours), no fsmonitor, no askpass.
+            ("core.hooksPath".to_owned(), no_hooks.path().to_string()),
+            ("core.fsmonitor".to_owned(), "false".to_owned()),
+            ("core.askPass".to_owned(), String::new()),
+            // A redirect never moves the session (and its header) to another URL; see
+            // `redirected_remote` for the redirects that are followed.
+            ("http.followRedirects".to_owned(), "false".to_owned()),
+            ("lfs.locksVerify".to_owned(), "false".to_owned()),
+        ];
+        if let Some(auth) = auth {
+            // The Hub checks the token, not the user name; a name it reported that is not a
+            // plain name (a `:` would end the user part early) is not sent.
+            let plain = !auth.user.is_empty()
+                && auth
+                    .user
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c));
+            let user = if plain { auth.user } else { "user" };
+            let basic =
+                base64::engine::general_purpose::STANDARD.encode(format!("{user}:{}", auth.token));
+            // URL-scoped: git and git-lfs add it only to requests under the endpoint, so an
+            // `lfs.url` elsewhere or an LFS storage host never sees it.
             config.push((
-                "http.extraHeader".to_owned(),
+                format!("http.{}/.extraHeader", auth.endpoint.trim_end_matches('/')),
                 format!("Authorization: Basic {basic}"),
             ));
         }
@@ -68,9 +105,12 @@ impl GitEnv {
             };
             vars.extend(identity_vars.map(|var| (var.to_owned(), value.clone())));
         }
+        // The clone's LFS pointers stay pointers: nothing is downloaded from anywhere.
+        vars.push(("GIT_LFS_SKIP_SMUDGE".to_owned(), "1".to_owned()));
         Ok(GitEnv {
             vars,
             isolated: true,
+            _no_hooks: Some(no_hooks),
         })
     }
 
@@ -79,6 +119,7 @@ impl GitEnv {
         GitEnv {
             vars: Vec::new(),
             isolated: false,
+            _no_hooks: None,
         }
     }
 
@@ -89,7 +130,7 @@ impl GitEnv {
             bail!(
                 "`git {}` failed: {}",
                 args.join(" "),
-                String::from_utf8_lossy(&out.stderr).trim()
+                untrusted::lines(String::from_utf8_lossy(&out.stderr).trim())
             );
         }
         Ok(String::from_utf8_lossy(&out.stdout).into_owned())
@@ -101,6 +142,9 @@ impl GitEnv {
         command
             .current_dir(dir)
             .args(args)
+            // The Hub token is for this process's own requests, never for git's children.
+            .env_remove("HF_TOKEN")
+            .env_remove("HF_TOKEN_PATH")
             .envs(self.vars.iter().map(|(k, v)| (k, v)));
         if self.isolated {
             // Never ask anyone for a password, and never run a user's askpass program.
@@ -291,60 +335,96 @@ impl Clone {
     }
 
     /// Refuses, before anything is committed, every file the Hub's pre-receive hook would
-    /// reject: over 10 MiB, or binary, without `.gitattributes` routing it to LFS/Xet.
-    pub(crate) fn check_pushable(&self, env: &GitEnv, changes: &[Change]) -> Result<()> {
-        let mut suspects = Vec::new();
-        for change in changes.iter().filter(|c| c.status != "deleted") {
-            let path = self.path().join(&change.path);
-            let cannot_read = || format!("cannot read {} in the clone", change.path);
-            let size = std::fs::metadata(&path).with_context(cannot_read)?.len();
+    /// reject: a text file over 10 MiB or a binary file over 1 MB, unless `.gitattributes`
+    /// routes it to Git LFS (`filter=lfs`; the Hub's Xet storage is an LFS transfer agent and
+    /// uses `filter=lfs` too). When added or modified files are routed to LFS, git-lfs must be
+    /// installed and its filters configured; returns whether there are such files (then `push`
+    /// uploads their objects first).
+    pub(crate) fn check_pushable(&self, env: &GitEnv, changes: &[Change]) -> Result<bool> {
+        let present: Vec<&str> = changes
+            .iter()
+            .filter(|c| c.status != "deleted")
+            .map(|c| c.path.as_str())
+            .collect();
+        if present.is_empty() {
+            return Ok(false);
+        }
+        let mut args = vec!["check-attr", "-z", "filter", "--"];
+        args.extend(&present);
+        let attrs = env.git(self.path(), &args)?;
+        // `-z` output: path NUL attribute NUL value NUL, for each path.
+        let fields: Vec<&str> = attrs.split('\0').collect();
+        let filter_of = |path: &str| {
+            fields
+                .chunks(3)
+                .find(|f| f.len() == 3 && f[0] == path)
+                .map_or("unspecified", |f| f[2])
+        };
+        let mut lfs = Vec::new();
+        let mut refused = Vec::new();
+        for path in present {
+            if filter_of(path) == "lfs" {
+                lfs.push(path);
+                continue;
+            }
+            let full = self.path().join(path);
+            let cannot_read = || format!("cannot read {path} in the clone");
+            let size = std::fs::metadata(&full).with_context(cannot_read)?.len();
             let mut head = Vec::with_capacity(8000);
-            std::fs::File::open(&path)
+            std::fs::File::open(&full)
                 .and_then(|file| file.take(8000).read_to_end(&mut head))
                 .with_context(cannot_read)?;
-            if size > MAX_PLAIN_FILE {
-                suspects.push((
-                    change.path.as_str(),
-                    format!(
-                        "{:.1} MiB, over the Hub's 10 MiB limit",
-                        size as f64 / 1048576.0
-                    ),
-                ));
-            } else if head.contains(&0) {
-                suspects.push((change.path.as_str(), "a binary file".to_owned()));
-            }
+            // git's own rule: a NUL byte in the first 8000 bytes makes a file binary.
+            let why = if size > MAX_TEXT_FILE {
+                format!(
+                    "{:.1} MiB, over the Hub's 10 MiB limit",
+                    size as f64 / 1048576.0
+                )
+            } else if head.contains(&0) && size > MAX_BINARY_FILE {
+                format!(
+                    "a binary file of {:.1} MB, over the Hub's 1 MB limit for binary files",
+                    size as f64 / 1e6
+                )
+            } else {
+                continue;
+            };
+            let xet = if filter_of(path) == "xet" {
+                " (`filter=xet` is not a Git filter: Xet storage is reached through `filter=lfs`)"
+            } else {
+                ""
+            };
+            refused.push(format!("  {path}: {why}{xet}"));
         }
-        if suspects.is_empty() {
-            return Ok(());
-        }
-        let mut args = vec!["check-attr", "filter", "--"];
-        args.extend(suspects.iter().map(|(path, _)| *path));
-        let attrs = env.git(self.path(), &args)?;
-        let routed = |path: &str| {
-            attrs.lines().any(|line| {
-                line.starts_with(&format!("{path}: filter: "))
-                    && (line.ends_with(": lfs") || line.ends_with(": xet"))
-            })
-        };
-        let refused: Vec<String> = suspects
-            .iter()
-            .filter(|(path, _)| !routed(path))
-            .map(|(path, why)| format!("  {path}: {why}"))
-            .collect();
         if !refused.is_empty() {
             bail!(
-                "refusing to push: the Hub rejects these files unless Git LFS/Xet stores them (and rejects any \
+                "refusing to push: the Hub rejects these files unless Git LFS stores them (and rejects any \
                  pushed history that contains them):\n{}\nfix: keep them out of backend/ (and so out of the Space), \
-                 or route them to LFS with a `filter=lfs diff=lfs merge=lfs -text` line in the Space's .gitattributes",
+                 or route them to LFS with a `PATTERN filter=lfs diff=lfs merge=lfs -text` line in the Space's .gitattributes",
                 refused.join("\n")
             );
         }
+        if lfs.is_empty() {
+            return Ok(false);
+        }
         if !env.run(self.path(), &["lfs", "version"])?.ok {
             bail!(
-                "the Space's .gitattributes routes some files to Git LFS, but git-lfs is not installed: install it (e.g. `apt-get install git-lfs`) and deploy again"
+                "the Space's .gitattributes routes {} to Git LFS, but git-lfs is not installed: install it \
+                 (`apt-get install git-lfs`, `brew install git-lfs`, or https://git-lfs.com), run `git lfs install` once, and deploy again",
+                lfs.join(", ")
             );
         }
-        Ok(())
+        let configured = |key: &str| {
+            env.run(self.path(), &["config", "--get", key])
+                .is_ok_and(|out| out.ok && !out.stdout.trim_ascii().is_empty())
+        };
+        if !(configured("filter.lfs.process") || configured("filter.lfs.clean")) {
+            bail!(
+                "the Space's .gitattributes routes {} to Git LFS, but git-lfs's filters are not configured \
+                 (so git would commit the files themselves, not LFS pointers): run `git lfs install` once and deploy again",
+                lfs.join(", ")
+            );
+        }
+        Ok(true)
     }
 
     /// Commits what `mirror` staged; returns the commit id.
@@ -359,8 +439,25 @@ impl Clone {
             .to_owned())
     }
 
-    /// Pushes to the branch it was cloned from; a rejection quotes the remote's reason.
-    pub(crate) fn push(&self, env: &GitEnv, what: &str) -> Result<()> {
+    /// Pushes to the branch it was cloned from; a rejection quotes the remote's reason. With
+    /// `lfs`, the commit's Git LFS objects are uploaded first (`git lfs push`, which a hook
+    /// would otherwise run: the user's hooks are off in the clone).
+    pub(crate) fn push(&self, env: &GitEnv, what: &str, lfs: bool) -> Result<()> {
+        if lfs {
+            let out = env.run(self.path(), &["lfs", "push", "origin", "HEAD"])?;
+            if !out.ok {
+                let text = format!(
+                    "{}\n{}",
+                    String::from_utf8_lossy(&out.stdout),
+                    String::from_utf8_lossy(&out.stderr)
+                );
+                bail!(
+                    "cannot upload the Git LFS objects of {what}; nothing was pushed:\n  {}\n\
+                     check the message above (a token with write access, the Space's LFS storage) and deploy again",
+                    untrusted::lines(text.trim()).replace('\n', "\n  ")
+                );
+            }
+        }
         let refspec = format!("HEAD:refs/heads/{}", self.branch);
         let out = env.run(
             self.path(),
@@ -404,10 +501,10 @@ fn quote_git(text: &str) -> String {
                 || line.starts_with("error:")
                 || line.starts_with("fatal:")
         })
-        .map(|line| format!("  {}", line.replace('\t', " ")))
+        .map(|line| format!("  {}", untrusted::line(&line.replace('\t', " "))))
         .collect();
     if lines.is_empty() {
-        format!("  {}", text.trim())
+        format!("  {}", untrusted::lines(text.trim()).replace('\n', "\n  "))
     } else {
         lines.join("\n")
     }
@@ -504,18 +601,115 @@ mod tests {
     const PNG: &[u8] = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01";
 
     #[test]
-    fn a_small_png_without_lfs_is_refused() {
-        let (_dir, env, clone, changes) =
-            clone_with(&[("app/main.py", b"print()\n"), ("static/logo.png", PNG)]);
+    fn a_small_binary_passes_and_one_over_1_mb_is_refused_unless_routed_to_lfs() {
+        let mut big = PNG.to_vec();
+        big.resize(1_200_000, 0);
+        let (_dir, env, clone, changes) = clone_with(&[
+            ("app/main.py", b"print()\n"),
+            ("static/logo.png", PNG),
+            ("static/photo.png", &big),
+        ]);
         let err = clone
             .check_pushable(&env, &changes)
             .unwrap_err()
             .to_string();
         assert!(
-            err.contains("static/logo.png: a binary file") && err.contains("filter=lfs"),
+            err.contains("static/photo.png: a binary file of 1.2 MB, over the Hub's 1 MB limit")
+                && err.contains("filter=lfs"),
             "{err}"
         );
-        assert!(!err.contains("main.py"), "{err}");
+        assert!(
+            !err.contains("main.py") && !err.contains("logo.png"),
+            "{err}"
+        );
+
+        std::fs::write(
+            clone.path().join(GITATTRIBUTES),
+            "static/photo.png filter=xet\n",
+        )
+        .unwrap();
+        let err = clone
+            .check_pushable(&env, &changes)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("`filter=xet` is not a Git filter"), "{err}");
+    }
+
+    #[test]
+    fn lfs_routed_files_need_git_lfs_with_its_filters() {
+        let (_dir, env, clone, changes) = clone_with(&[("weights.bin", b"\0\0\0")]);
+        // No filter.lfs.* here, whatever the machine's own git config says.
+        let isolated = GitEnv {
+            vars: [
+                env.vars.clone(),
+                vec![
+                    ("GIT_CONFIG_GLOBAL".into(), "/dev/null".into()),
+                    ("GIT_CONFIG_NOSYSTEM".into(), "1".into()),
+                ],
+            ]
+            .concat(),
+            isolated: true,
+            _no_hooks: None,
+        };
+        match clone.check_pushable(&isolated, &changes) {
+            Err(err) => {
+                let err = err.to_string();
+                assert!(
+                    err.contains("weights.bin")
+                        && (err.contains("git lfs install") || err.contains("not installed")),
+                    "{err}"
+                );
+            }
+            Ok(lfs) => panic!("accepted without configured LFS filters (lfs: {lfs})"),
+        }
+    }
+
+    #[test]
+    fn git_runs_with_the_header_scoped_to_the_hub_and_no_user_programs() {
+        let dir = TempDir::new("xtask-git-env-test").unwrap();
+        let env = GitEnv::new(
+            dir.path(),
+            Some(Credential {
+                endpoint: "https://huggingface.co/",
+                user: "al:ice",
+                token: "hf_x",
+            }),
+        )
+        .unwrap();
+        let config: Vec<(&str, &str)> = (0..)
+            .map_while(|i| {
+                let find = |name: String| {
+                    env.vars
+                        .iter()
+                        .find(|(k, _)| *k == name)
+                        .map(|(_, v)| v.as_str())
+                };
+                Some((
+                    find(format!("GIT_CONFIG_KEY_{i}"))?,
+                    find(format!("GIT_CONFIG_VALUE_{i}"))?,
+                ))
+            })
+            .collect();
+        let value = |key: &str| config.iter().find(|(k, _)| *k == key).map(|(_, v)| *v);
+        assert!(config.iter().all(|(k, _)| *k != "http.extraHeader"));
+        let basic = base64::engine::general_purpose::STANDARD.encode("user:hf_x");
+        assert_eq!(
+            value("http.https://huggingface.co/.extraHeader"),
+            Some(format!("Authorization: Basic {basic}").as_str())
+        );
+        assert_eq!(value("http.followRedirects"), Some("false"));
+        assert_eq!(value("credential.helper"), Some(""));
+        assert_eq!(value("core.fsmonitor"), Some("false"));
+        let hooks = Utf8PathBuf::from(value("core.hooksPath").unwrap());
+        assert_eq!(std::fs::read_dir(&hooks).unwrap().count(), 0);
+        assert!(
+            env.vars
+                .iter()
+                .any(|(k, v)| k == "GIT_LFS_SKIP_SMUDGE" && v == "1")
+        );
+        drop(config);
+        drop(env);
+        assert!(!hooks.exists(), "the hooks directory is removed");
     }
 
     #[test]
@@ -536,7 +730,10 @@ mod tests {
     fn text_files_pass_and_mirroring_keeps_gitattributes() {
         let (_dir, env, clone, changes) =
             clone_with(&[("app/main.py", b"print()\n"), ("README.md", b"# x\n")]);
-        clone.check_pushable(&env, &changes).unwrap();
+        assert!(
+            !clone.check_pushable(&env, &changes).unwrap(),
+            "no LFS needed"
+        );
         let paths: Vec<&str> = changes.iter().map(|c| c.path.as_str()).collect();
         assert_eq!(paths, [".gitattributes", "README.md", "app/main.py"]);
     }

@@ -8,7 +8,8 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::token::Token;
-use crate::interrupt;
+use crate::frontend::Origin;
+use crate::{interrupt, untrusted};
 
 /// How long one API call may take; the runtime and health waits have their own deadlines.
 const CALL_TIMEOUT: Duration = Duration::from_secs(30);
@@ -63,6 +64,64 @@ pub(crate) struct Runtime {
 pub(crate) enum Created {
     Created,
     AlreadyExists,
+}
+
+/// `HF_ENDPOINT` (else the public Hub) checked before any request: the token travels to it, so
+/// it must be `https://`, except a loopback host (a test Hub on this machine).
+pub(crate) fn endpoint(value: Option<&str>, default: &str) -> Result<String> {
+    let Some(value) = value.map(str::trim).filter(|v| !v.is_empty()) else {
+        return Ok(default.to_owned());
+    };
+    let endpoint = value.trim_end_matches('/');
+    let shown = untrusted::line(value);
+    let Some((_, origin, _)) = split_endpoint(endpoint).filter(|(_, _, path)| {
+        !path.contains(|c: char| c.is_whitespace() || c.is_control() || "?#@\\".contains(c))
+    }) else {
+        bail!(
+            "HF_ENDPOINT `{shown}` is not a Hub URL: set it to https://HOST (e.g. {default}) or unset it"
+        );
+    };
+    if !origin.https && !origin.is_loopback() {
+        bail!(
+            "HF_ENDPOINT `{shown}` is plain http://: the Hub token would cross the network unencrypted; \
+             use https:// (http:// is accepted only for 127.0.0.1, [::1] and localhost)"
+        );
+    }
+    Ok(endpoint.to_owned())
+}
+
+/// An endpoint's origin (`scheme://host[:port]`, checked) and the path after it.
+fn split_endpoint(endpoint: &str) -> Option<(&str, Origin<'_>, &str)> {
+    let after_scheme = endpoint.find("://")? + 3;
+    let end = endpoint[after_scheme..]
+        .find('/')
+        .map_or(endpoint.len(), |at| after_scheme + at);
+    let origin = &endpoint[..end];
+    Some((origin, Origin::parse(origin)?, &endpoint[end..]))
+}
+
+/// The Space host the Hub reported, when it can be trusted as the Space's public URL: an
+/// `https://` origin under `.hf.space` for the public Hub, under the endpoint's own domain for
+/// another `HF_ENDPOINT` (its host without the first label, when it has three or more), or a
+/// loopback origin for a loopback (test) Hub. `None` otherwise.
+pub(crate) fn trusted_space_host(endpoint: &str, reported: &str) -> Option<String> {
+    let url = reported.strip_suffix('/').unwrap_or(reported);
+    let origin = Origin::parse(url)?;
+    let (_, hub, _) = split_endpoint(endpoint)?;
+    let trusted = if hub.is_loopback() {
+        origin.is_loopback()
+    } else if hub.host.eq_ignore_ascii_case("huggingface.co") {
+        origin.https && origin.is_under("hf.space")
+    } else {
+        let labels: Vec<&str> = hub.host.split('.').collect();
+        let domain = if labels.len() > 2 {
+            labels[1..].join(".")
+        } else {
+            hub.host.to_owned()
+        };
+        origin.https && origin.is_under(&domain)
+    };
+    trusted.then(|| url.to_owned())
 }
 
 impl Hub {
@@ -150,12 +209,9 @@ impl Hub {
         match self.call("POST", &path, Some(json!({ "key": key, "value": value })))? {
             (200 | 201 | 204, _) => Ok(()),
             (status, body) => {
-                // An error body may quote the value it refused; the value never reaches the output.
-                let body = if value.is_empty() {
-                    body
-                } else {
-                    body.replace(value, "<the value>")
-                };
+                // An error body may quote the value it refused, in any encoding: it never
+                // reaches the output.
+                let body = super::secrets::redact(&body, value);
                 bail!(
                     "cannot set the secret {key}: {}",
                     unexpected(&format!("POST {path}"), status, &body)
@@ -216,13 +272,40 @@ impl Hub {
                 Err(_) => event.trim().to_owned(),
             };
             for line in text.lines() {
-                tail.push_back(line.to_owned());
+                // A log line is the Space's text: shown, never obeyed by the terminal.
+                tail.push_back(untrusted::line(line));
                 if tail.len() > lines {
                     tail.pop_front();
                 }
             }
         }
         Ok(tail.into())
+    }
+
+    /// Where the Hub redirects git's first request for `remote` (a renamed Space, say), when
+    /// it does. git itself follows no redirect (its session, header included, would move to
+    /// the new URL), so a failed clone asks here; one request, following nothing.
+    pub(crate) fn git_redirect(&self, remote: &str) -> Option<String> {
+        const REFS: &str = "/info/refs?service=git-upload-pack";
+        let response = self
+            .agent
+            .get(format!("{remote}{REFS}"))
+            .header("Authorization", format!("Bearer {}", self.token.secret()))
+            .config()
+            .max_redirects(0)
+            .build()
+            .call()
+            .ok()?;
+        if !response.status().is_redirection() {
+            return None;
+        }
+        let location = response.headers().get("location")?.to_str().ok()?;
+        let absolute = if location.starts_with('/') {
+            format!("{}{location}", split_endpoint(&self.endpoint)?.0)
+        } else {
+            location.to_owned()
+        };
+        Some(absolute.strip_suffix(REFS).unwrap_or(&absolute).to_owned())
     }
 
     /// One authenticated call; `(status, body)`. 429 is retried with backoff.
@@ -283,10 +366,66 @@ fn parse<T: serde::de::DeserializeOwned>(what: &str, body: &str) -> Result<T> {
         .with_context(|| format!("the Hub's answer to {what} is not the expected JSON"))
 }
 
+/// A Hub answer nobody expected, its body shown escaped (it is the Hub's text) and short.
 fn unexpected(what: &str, status: u16, body: &str) -> String {
-    let body: String = body.chars().take(300).collect();
+    let body: String = body.trim().chars().take(300).collect();
     format!(
         "the Hub answered {what} with HTTP {status}: {}",
-        body.trim()
+        untrusted::line(&body)
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const DEFAULT: &str = "https://huggingface.co";
+
+    #[test]
+    fn hf_endpoint_is_https_unless_loopback() {
+        assert_eq!(endpoint(None, DEFAULT).unwrap(), DEFAULT);
+        assert_eq!(endpoint(Some("  "), DEFAULT).unwrap(), DEFAULT);
+        for good in [
+            "https://hf-mirror.com/",
+            "https://hub.corp.example/hf",
+            "http://127.0.0.1:4000",
+            "http://localhost:4000",
+            "http://[::1]:4000",
+        ] {
+            assert_eq!(
+                endpoint(Some(good), DEFAULT).unwrap(),
+                good.trim_end_matches('/')
+            );
+        }
+        for (bad, why) in [
+            ("http://huggingface.co", "plain http://"),
+            ("http://0.0.0.0:4000", "plain http://"),
+            ("http://127.0.0.1.attacker.example", "plain http://"),
+            ("huggingface.co", "not a Hub URL"),
+            ("https://user:pw@huggingface.co", "not a Hub URL"),
+            ("https://huggingface.co/x?y", "not a Hub URL"),
+            ("ftp://huggingface.co", "not a Hub URL"),
+            ("https://hugging face.co", "not a Hub URL"),
+        ] {
+            let err = endpoint(Some(bad), DEFAULT).unwrap_err().to_string();
+            assert!(
+                err.starts_with(&format!("HF_ENDPOINT `{bad}`")) && err.contains(why),
+                "{err}"
+            );
+        }
+        let err = endpoint(Some("http://x\x1b[2J"), DEFAULT)
+            .unwrap_err()
+            .to_string();
+        assert!(!err.contains('\x1b'), "{err}");
+    }
+
+    #[test]
+    fn unexpected_bodies_are_escaped_and_short() {
+        let text = unexpected("GET /x", 500, &format!("\x1b[2J{}", "y".repeat(500)));
+        assert!(
+            text.contains("HTTP 500: \\x1b[2J") && !text.contains('\x1b'),
+            "{text}"
+        );
+        assert!(text.chars().count() < 360, "{text}");
+    }
 }

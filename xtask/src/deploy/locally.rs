@@ -46,7 +46,7 @@ pub(super) fn deploy(
 
     let git = GitEnv::new(root, None)?;
     git::ensure_bare(&git, &remote)?;
-    let (clone, (regenerated, preview)) = clone_while(&git, remote.as_str(), || {
+    let (clone, (regenerated, preview)) = clone_while(&git, remote.as_str(), None, || {
         let regenerated = regenerate(project, progress)?;
         Ok((
             regenerated,

@@ -21,7 +21,7 @@ use camino::{Utf8Path, Utf8PathBuf};
 use xshell::Shell;
 
 use crate::settings::{self, DeployFlags, DeployTarget};
-use crate::{Project, check, flags, frontend, generate, interrupt};
+use crate::{Project, check, flags, frontend, generate, interrupt, untrusted};
 use git::{Clone, GitEnv};
 use report::{FrontendReport, Progress, Report};
 
@@ -117,11 +117,12 @@ impl flags::Deploy {
             )?),
             None => None,
         };
+        let endpoint = hub::endpoint(
+            std::env::var("HF_ENDPOINT").ok().as_deref(),
+            DEFAULT_ENDPOINT,
+        )?;
         let token = token::Token::find(&|key| std::env::var(key).ok())?;
-        let endpoint = std::env::var("HF_ENDPOINT")
-            .ok()
-            .filter(|e| !e.trim().is_empty());
-        let hub = hub::Hub::new(endpoint.as_deref().unwrap_or(DEFAULT_ENDPOINT), token);
+        let hub = hub::Hub::new(&endpoint, token);
         let deadline = deadline(self.timeout, DEFAULT_TIMEOUT)?;
         GitEnv::user().git(root, &["--version"])?;
         let _lock = lock::Lock::acquire(root)?;
@@ -130,7 +131,7 @@ impl flags::Deploy {
             "token from {}: logged in to {} as {}",
             hub.token().source,
             hub.endpoint(),
-            who.name
+            untrusted::line(&who.name)
         ));
 
         // The Space: it must exist (or be created) before it is cloned.
@@ -162,11 +163,15 @@ impl flags::Deploy {
                 hub.endpoint()
             ),
         };
-        let (space_url, unusable) = space_url(&target, &info);
+        let (space_url, unusable) = space_url(&target, &info, hub.endpoint());
         let mut report = Report::new(repo.clone(), &space_url);
         report.dry_run = self.dry_run;
         if let Some(reported) = unusable {
-            report.warnings.push(format!("the Hub reported {reported:?} as the Space's host, which is not an origin; using {space_url}"));
+            report.warnings.push(format!(
+                "the Hub reported `{}` as the Space's host, which is not an https:// origin under {}: ignored; using {space_url} (or pass --space-url)",
+                untrusted::line(&reported),
+                if hub.endpoint() == DEFAULT_ENDPOINT { ".hf.space" } else { "the Hub's domain" }
+            ));
         }
         if info.private && !is_local_origin(&target.frontend_url) {
             report.warnings.push(format!(
@@ -177,7 +182,14 @@ impl flags::Deploy {
 
         // Steps 2 and 3: generate and lint while the Space repo is cloned, then publish.
         let client = project.settings.frontend_client.clone();
-        let git = GitEnv::new(root, Some((&who.name, hub.token().secret())))?;
+        let git = GitEnv::new(
+            root,
+            Some(git::Credential {
+                endpoint: hub.endpoint(),
+                user: &who.name,
+                token: hub.token().secret(),
+            }),
+        )?;
         let remote = format!("{}/spaces/{repo}", hub.endpoint());
         let prepare = || -> Result<_> {
             let regenerated = regenerate(project, progress)?;
@@ -187,7 +199,7 @@ impl flags::Deploy {
             ))
         };
         let preview = if exists {
-            let (clone, (regenerated, preview)) = clone_while(&git, &remote, prepare)?;
+            let (clone, (regenerated, preview)) = clone_while(&git, &remote, Some(&hub), prepare)?;
             report.regenerated = regenerated;
             publish(&git, root, &clone, self.dry_run, progress, &mut report)?;
             preview
@@ -368,10 +380,11 @@ fn lint_before_publishing(
 fn clone_while<T>(
     git: &GitEnv,
     remote: &str,
+    hub: Option<&hub::Hub>,
     prepare: impl FnOnce() -> Result<T>,
 ) -> Result<(Clone, T)> {
     std::thread::scope(|scope| {
-        let cloning = scope.spawn(|| Clone::new(git, remote));
+        let cloning = scope.spawn(|| clone_following(git, remote, hub));
         let prepared = prepare();
         let clone = cloning
             .join()
@@ -379,6 +392,27 @@ fn clone_while<T>(
         let prepared = prepared?;
         Ok((clone?, prepared))
     })
+}
+
+/// Clones `remote`. git follows no redirect (its header would follow it), so when the clone
+/// fails the Hub is asked whether it redirects: to another path of its own endpoint (a renamed
+/// Space) the clone is retried there; to anywhere else the deploy stops, saying where.
+fn clone_following(git: &GitEnv, remote: &str, hub: Option<&hub::Hub>) -> Result<Clone> {
+    let err = match Clone::new(git, remote) {
+        Ok(clone) => return Ok(clone),
+        Err(err) => err,
+    };
+    let Some(hub) = hub else { return Err(err) };
+    match hub.git_redirect(remote) {
+        Some(to) if to.starts_with(&format!("{}/", hub.endpoint())) => Clone::new(git, &to),
+        Some(to) => bail!(
+            "the Hub redirected git from {remote} to `{}`, outside {}: not followed, so the token \
+             stays with the Hub; check HF_ENDPOINT and the Space name",
+            untrusted::line(&to),
+            hub.endpoint()
+        ),
+        None => Err(err),
+    }
 }
 
 /// Step 3 after the clone: mirror the Space folder into it, refuse what the Hub would
@@ -410,7 +444,7 @@ fn publish(
         progress.step("git: already up to date: nothing to commit, nothing pushed");
         return Ok(());
     }
-    clone.check_pushable(git, &report.changes)?;
+    let lfs = clone.check_pushable(git, &report.changes)?;
     if dry_run {
         for change in &report.changes {
             progress.step(format_args!(
@@ -428,7 +462,7 @@ fn publish(
         "git: committed {} file(s) as {commit}; pushing",
         report.changes.len()
     ));
-    clone.push(git, &format!("commit {commit}"))?;
+    clone.push(git, &format!("commit {commit}"), lfs)?;
     progress.step("git: pushed");
     report.commit = Some(commit);
     Ok(())
@@ -465,10 +499,14 @@ fn push_frontend(root: &Utf8Path, client: &Utf8Path) -> Result<Option<String>> {
 }
 
 /// The Space's public URL: `--space-url`/`space-url`, else the host the Hub reports (or its
-/// subdomain), else the one derived by the subdomain rule. Also returns what the Hub reported
-/// when it is not an origin (the derived URL is then used: an answer to ignore, not a reason
-/// to stop the deploy).
-fn space_url(target: &DeployTarget, info: &hub::SpaceInfo) -> (String, Option<String>) {
+/// subdomain) when it can be trusted (`hub::trusted_space_host`), else the one derived by the
+/// subdomain rule. Also returns what the Hub reported when it was not trusted (the derived URL
+/// is then used: an answer to ignore, not a reason to stop the deploy).
+fn space_url(
+    target: &DeployTarget,
+    info: &hub::SpaceInfo,
+    endpoint: &str,
+) -> (String, Option<String>) {
     if let Some(url) = &target.space_url {
         return (url.clone(), None);
     }
@@ -480,9 +518,9 @@ fn space_url(target: &DeployTarget, info: &hub::SpaceInfo) -> (String, Option<St
     };
     let derived = || settings::derived_space_url(&target.user, &target.space);
     match reported {
-        Some(reported) => match settings::origin("host", &reported) {
-            Ok(url) => (url, None),
-            Err(_) => (derived(), Some(reported)),
+        Some(reported) => match hub::trusted_space_host(endpoint, &reported) {
+            Some(url) => (url, None),
+            None => (derived(), Some(reported)),
         },
         None => (derived(), None),
     }
@@ -542,42 +580,85 @@ mod tests {
         };
         let derived = "https://alice-b-my-bot.hf.space".to_owned();
         assert_eq!(
-            space_url(&target, &info(Some("https://h.hf.space/"), None)),
+            space_url(
+                &target,
+                &info(Some("https://h.hf.space/"), None),
+                DEFAULT_ENDPOINT
+            ),
             ("https://h.hf.space".into(), None)
         );
         assert_eq!(
-            space_url(&target, &info(None, Some("sub"))),
+            space_url(&target, &info(None, Some("sub")), DEFAULT_ENDPOINT),
             ("https://sub.hf.space".into(), None)
         );
         assert_eq!(
-            space_url(&target, &info(None, None)),
+            space_url(&target, &info(None, None), DEFAULT_ENDPOINT),
             (derived.clone(), None)
         );
         assert_eq!(
-            space_url(&target, &info(Some(""), Some("sub"))),
+            space_url(&target, &info(Some(""), Some("sub")), DEFAULT_ENDPOINT),
             ("https://sub.hf.space".into(), None)
         );
         for garbage in [
             "h.hf.space",
             "https://h.hf.space/x y",
             "javascript:alert(1)",
+            "https://attacker.example",
+            "http://h.hf.space",
+            "https://hf.space",
+            "https://h.hf.space.attacker.example",
+            "https://h.hf.space\x1b[2J",
+            "https://h.hf.space:443/\n",
         ] {
             assert_eq!(
-                space_url(&target, &info(Some(garbage), Some("sub"))),
+                space_url(&target, &info(Some(garbage), Some("sub")), DEFAULT_ENDPOINT),
                 (derived.clone(), Some(garbage.to_owned())),
                 "{garbage}"
             );
         }
         assert_eq!(
-            space_url(&target, &info(None, Some("a/b"))),
+            space_url(&target, &info(None, Some("a/b")), DEFAULT_ENDPOINT),
             (derived.clone(), Some("https://a/b.hf.space".to_owned()))
+        );
+        // Another endpoint: its own domain; a loopback (test) Hub: loopback hosts.
+        let corp = "https://hub.corp.example";
+        assert_eq!(
+            space_url(&target, &info(Some("https://x.corp.example"), None), corp).0,
+            "https://x.corp.example"
+        );
+        assert_eq!(
+            space_url(&target, &info(Some("https://x.hf.space"), None), corp).1,
+            Some("https://x.hf.space".to_owned())
+        );
+        let test_hub = "http://127.0.0.1:4000";
+        assert_eq!(
+            space_url(
+                &target,
+                &info(Some("http://127.0.0.1:4001"), None),
+                test_hub
+            ),
+            ("http://127.0.0.1:4001".into(), None)
+        );
+        assert_eq!(
+            space_url(
+                &target,
+                &info(Some("https://attacker.example"), None),
+                test_hub
+            )
+            .0,
+            derived
         );
         let flagged = DeployTarget {
             space_url: Some("https://custom.dev".into()),
             ..target
         };
         assert_eq!(
-            space_url(&flagged, &info(Some("https://h.hf.space"), None)).0,
+            space_url(
+                &flagged,
+                &info(Some("https://h.hf.space"), None),
+                DEFAULT_ENDPOINT
+            )
+            .0,
             "https://custom.dev"
         );
     }

@@ -27,8 +27,13 @@ impl Secrets {
             if line.trim().is_empty() || line.trim_start().starts_with('#') {
                 continue;
             }
-            let Some((key, value)) = line.split_once('=') else {
-                problems.push(format!("{at}: expected KEY=VALUE"));
+            // A malformed line may be a secret itself: it is never shown, nor a key that is
+            // not a name (`DATABASE_URL: postgresql://u:pw@h/db?sslmode=require` splits at `=`).
+            let Some((key, value)) = line.split_once('=').filter(|(key, _)| is_name(key.trim()))
+            else {
+                problems.push(format!(
+                    "{at}: expected KEY=VALUE with KEY a name such as DATABASE_URL (the line is not shown: it may hold a secret)"
+                ));
                 continue;
             };
             let key = key.trim();
@@ -66,6 +71,109 @@ impl Secrets {
     }
 }
 
+/// An environment variable name: a letter or `_`, then letters, digits and `_`.
+fn is_name(key: &str) -> bool {
+    key.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+        && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+/// `text` (a Hub answer) with `secret` replaced wherever it appears as written, JSON-escaped
+/// (also with non-ASCII as `\uXXXX`) or URL-encoded (`%XX` in either case, or `+` for a space).
+pub(crate) fn redact(text: &str, secret: &str) -> String {
+    if secret.is_empty() {
+        return text.to_owned();
+    }
+    let json = serde_json::to_string(secret).unwrap_or_default();
+    let json = json[1..json.len() - 1].to_owned();
+    let json_ascii: String = json
+        .chars()
+        .map(|c| {
+            if c.is_ascii() {
+                c.to_string()
+            } else {
+                let mut units = [0u16; 2];
+                c.encode_utf16(&mut units)
+                    .iter()
+                    .map(|u| format!("\\u{u:04x}"))
+                    .collect()
+            }
+        })
+        .collect();
+    let percent = |space_as_plus: bool, lower: bool| -> String {
+        secret
+            .bytes()
+            .map(|b| match b {
+                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                    (b as char).to_string()
+                }
+                b' ' if space_as_plus => "+".to_owned(),
+                b if lower => format!("%{b:02x}"),
+                b => format!("%{b:02X}"),
+            })
+            .collect()
+    };
+    let mut forms = vec![
+        secret.to_owned(),
+        json.clone(),
+        json_ascii.clone(),
+        json_ascii.to_uppercase().replace("\\U", "\\u"),
+        percent(false, false),
+        percent(false, true),
+        percent(true, false),
+        percent(true, true),
+    ];
+    // Longest first, so a form is not half-replaced by a shorter one.
+    forms.sort_by_key(|form| std::cmp::Reverse(form.len()));
+    forms.dedup();
+    let mut out = text.to_owned();
+    for form in forms {
+        out = out.replace(&form, "<the value>");
+    }
+    out
+}
+
+/// Where `url` (a `postgresql://` URL) would not parse as libpq and URL parsers read it: an
+/// unescaped `@` or space, a `%` not followed by two hex digits, or `%00`. The message shows
+/// the URL with its password as `***`.
+fn database_url_problem(url: &str) -> Option<String> {
+    let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
+    let scheme = &url[..url.len() - rest.len()];
+    // The user and password end at the last `@` before any `?` or `#` (a password may hold `/`).
+    let userinfo_end = rest
+        .rfind('@')
+        .filter(|&at| !rest[..at].contains(['?', '#']));
+    let (userinfo, after) = match userinfo_end {
+        Some(at) => (Some(&rest[..at]), &rest[at + 1..]),
+        None => (None, rest),
+    };
+    let shown = match userinfo {
+        Some(info) => match info.split_once(':') {
+            Some((user, _)) => format!("{scheme}{user}:***@{after}"),
+            None => format!("{scheme}{info}@{after}"),
+        },
+        None => url.to_owned(),
+    };
+    let shown = crate::untrusted::line(&shown);
+    let problem = |why: &str| Some(format!("{why}: {shown}"));
+    if userinfo.is_some_and(|info| info.contains('@')) {
+        return problem("the user or password holds an unescaped `@`: write it as %40");
+    }
+    if url.contains(char::is_whitespace) {
+        return problem("the URL holds a space: write it as %20");
+    }
+    let bytes = url.as_bytes();
+    for (at, _) in url.match_indices('%') {
+        let hex = bytes.get(at + 1..at + 3);
+        if !hex.is_some_and(|h| h.iter().all(u8::is_ascii_hexdigit)) {
+            return problem("a `%` is not followed by two hex digits: write a literal `%` as %25");
+        }
+        if hex == Some(b"00") {
+            return problem("`%00` (a NUL byte) is not allowed in a connection string");
+        }
+    }
+    None
+}
+
 /// `"value"` or `'value'` without the quotes; anything else as written.
 fn unquote(value: &str) -> &str {
     for q in ['"', '\''] {
@@ -87,6 +195,9 @@ fn validate(key: &str, value: &str, frontend_url: &str) -> Result<(), String> {
     }
     match key {
         "DATABASE_URL" => {
+            if let Some(problem) = database_url_problem(value) {
+                return Err(problem);
+            }
             let rest = value
                 .strip_prefix("postgresql://")
                 .or_else(|| value.strip_prefix("postgres://"))
@@ -225,6 +336,81 @@ mod tests {
                 .to_string()
                 .contains("https://")
         );
+    }
+
+    #[test]
+    fn a_malformed_line_is_never_shown() {
+        let err = parse(
+            "DATABASE_URL: postgresql://u:pw@h/db?sslmode=require\nhunter2\nexport GEMINI_API_KEY=AIzaSecret\n",
+        )
+        .unwrap_err()
+        .to_string();
+        for line in 1..=3 {
+            assert!(
+                err.contains(&format!("secrets.env:{line}: expected KEY=VALUE")),
+                "{err}"
+            );
+        }
+        for secret in ["pw", "hunter2", "AIzaSecret", "postgresql", "DATABASE_URL:"] {
+            assert!(!err.contains(secret), "{secret} leaked:\n{err}");
+        }
+    }
+
+    #[test]
+    fn a_database_url_no_parser_reads_is_refused_with_the_password_hidden() {
+        for (password, why) in [
+            ("Sup3r%zzSecret", "two hex digits"),
+            ("pa%00ss", "%00"),
+            ("p@ss", "unescaped `@`"),
+            ("my s3cr3t pw", "a space"),
+            ("end%", "two hex digits"),
+        ] {
+            let url =
+                format!("postgresql://neondb_owner:{password}@ep-1.neon.tech/db?sslmode=require");
+            let err = parse(&format!("DATABASE_URL={url}\n"))
+                .unwrap_err()
+                .to_string();
+            assert!(
+                err.contains("secrets.env:1: DATABASE_URL: ") && err.contains(why),
+                "{err}"
+            );
+            assert!(err.contains("postgresql://neondb_owner:***@"), "{err}");
+            for fragment in password.split(['%', '@', ' ']).filter(|f| f.len() > 2) {
+                assert!(!err.contains(fragment), "{fragment} leaked:\n{err}");
+            }
+        }
+        parse("DATABASE_URL=postgresql://u:p%40ss%25w@ep-1.neon.tech/db?sslmode=require\n")
+            .unwrap();
+    }
+
+    #[test]
+    fn redaction_finds_the_value_raw_json_escaped_and_url_encoded() {
+        let value = r#"pa"ss\w/ord é+&x y"#;
+        let json = serde_json::to_string(value).unwrap();
+        let bodies = [
+            format!("invalid value: {value}"),
+            format!(
+                r#"{{"error":"invalid value: {}"}}"#,
+                &json[1..json.len() - 1]
+            ),
+            "value=pa%22ss%5Cw%2Ford%20%C3%A9%2B%26x%20y".to_owned(),
+            "value=pa%22ss%5cw%2ford+%c3%a9%2b%26x+y".to_owned(),
+            r#"{"value":"pa\"ss\\w/ord \u00e9+&x y"}"#.to_owned(),
+        ];
+        for body in bodies {
+            let redacted = redact(&body, value);
+            assert!(
+                redacted.contains("<the value>"),
+                "not found in {body}: {redacted}"
+            );
+            for fragment in ["pa\"ss", "pa%22ss", "ord", "x y", "x+y"] {
+                assert!(
+                    !redacted.contains(fragment),
+                    "{fragment} left in {redacted}"
+                );
+            }
+        }
+        assert_eq!(redact("body", ""), "body");
     }
 
     #[test]

@@ -8,7 +8,7 @@ use serde_json::Value;
 
 use super::hub::Hub;
 use super::report::Progress;
-use crate::interrupt;
+use crate::{interrupt, untrusted};
 
 /// Stages that show the Space picked up a new commit.
 const BUILD_STAGES: [&str; 4] = [
@@ -80,6 +80,7 @@ fn wait_for_runtime(
     loop {
         let runtime = hub.runtime(repo)?;
         let stage = runtime.stage.as_str();
+        let shown = untrusted::line(stage);
         if BUILD_STAGES.contains(&stage) || (pushed.is_some() && runtime.sha.as_deref() == pushed) {
             picked_up = true;
         }
@@ -107,7 +108,7 @@ fn wait_for_runtime(
                 wait = Duration::from_millis(500);
             } else if !restart {
                 bail!(
-                    "the Space {repo} shows no build of the pushed commit after {:.0}s (stage {stage}): \
+                    "the Space {repo} shows no build of the pushed commit after {:.0}s (stage {shown}): \
                      factory-restart it with `cargo xtask deploy --restart` (or Settings > Factory rebuild)",
                     (now - started).as_secs_f64()
                 );
@@ -115,13 +116,13 @@ fn wait_for_runtime(
         }
         if now >= deadline {
             bail!(
-                "the Space {repo} did not reach RUNNING within the --timeout (stage {stage}): see its logs at {}/spaces/{repo}?logs=container, \
+                "the Space {repo} did not reach RUNNING within the --timeout (stage {shown}): see its logs at {}/spaces/{repo}?logs=container, \
                  or wait longer with --timeout SECONDS",
                 hub.endpoint()
             );
         }
         progress.waiting(&format!(
-            "waiting for the Space to build: {stage}{}",
+            "waiting for the Space to build: {shown}{}",
             if picked_up { "" } else { " (previous build)" }
         ));
         interrupt::sleep(wait.min(deadline - now))?;
@@ -132,9 +133,9 @@ fn wait_for_runtime(
 /// The stage, the Hub's error message, the log tail and the next step.
 fn runtime_failure(hub: &Hub, repo: &str, runtime: &super::hub::Runtime) -> String {
     let stage = runtime.stage.as_str();
-    let mut out = format!("the Space {repo} failed: {stage}");
+    let mut out = format!("the Space {repo} failed: {}", untrusted::line(stage));
     if let Some(message) = &runtime.error_message {
-        out.push_str(&format!(": {message}"));
+        out.push_str(&format!(": {}", untrusted::line(message)));
     }
     let kind = if stage == "BUILD_ERROR" {
         "build"
@@ -200,7 +201,7 @@ pub(crate) fn wait_for_health(
                             .and_then(|j| j["status"].as_str())
                             .unwrap_or("healthy");
                         return Ok(Health {
-                            status: status.to_owned(),
+                            status: untrusted::line(status),
                         });
                     }
                     (_, Some(json)) if json.get("services").is_some() => {
@@ -213,7 +214,7 @@ pub(crate) fn wait_for_health(
                         }
                         format!(
                             "HTTP {status}, {}",
-                            json["status"].as_str().unwrap_or("unhealthy")
+                            untrusted::line(json["status"].as_str().unwrap_or("unhealthy"))
                         )
                     }
                     (_, _) => {

@@ -1,6 +1,8 @@
-//! A local test Hub on 127.0.0.1: `git http-backend` behind token auth, the Hub API subset
-//! `deploy` uses, and a fake Space host serving `/api/health` and CORS preflights. Every
-//! request both servers see is recorded, so tests can prove what was (not) sent.
+//! A local test Hub on 127.0.0.1: `git http-backend` behind token auth, the Git LFS batch API,
+//! the Hub API subset `deploy` uses, and a fake Space host serving `/api/health` and CORS
+//! preflights. A third server, "elsewhere", stands for every other host: the LFS storage the
+//! batch API points at, the target of a scripted git redirect, a foreign `lfs.url`. Every
+//! request the servers see is recorded, so tests can prove what was (not) sent where.
 
 #![allow(dead_code)] // each test binary uses a different part
 
@@ -22,7 +24,7 @@ pub const USER: &str = "alice";
 /// One request as a server saw it.
 #[derive(Debug, Clone)]
 pub struct Seen {
-    /// `hub` or `space`.
+    /// `hub`, `space` or `elsewhere`.
     pub server: &'static str,
     pub method: String,
     pub url: String,
@@ -63,6 +65,16 @@ pub struct State {
     pub health: (u16, String),
     /// Origins the Space's CORS middleware allows.
     pub cors_origins: Vec<String>,
+    /// `(path prefix, URL prefix)`: git requests under the path are answered 302 to the URL.
+    pub git_redirect: Option<(String, String)>,
+    /// The `host` the Space info reports instead of the fake Space host's URL.
+    pub space_host: Option<String>,
+    /// The `name` whoami reports.
+    pub whoami_name: String,
+    /// The body of a scripted `create_status` answer.
+    pub create_body: String,
+    /// Git LFS objects the storage received: `(oid, bytes)`.
+    pub lfs_objects: Vec<(String, Vec<u8>)>,
 }
 
 pub const HEALTHY: &str = r#"{"status":"healthy","services":{"fastapi":"ok","qdrant":{"status":"connected"},"postgres":{"status":"connected"},"gemini":{"status":"ok"}}}"#;
@@ -70,6 +82,8 @@ pub const HEALTHY: &str = r#"{"status":"healthy","services":{"fastapi":"ok","qdr
 pub struct Hub {
     pub url: String,
     pub space_url: String,
+    /// Another host (another port): LFS storage, redirect target, foreign `lfs.url`.
+    pub elsewhere_url: String,
     /// Bare repos: `<repos>/<user>/<space>.git`.
     pub repos: PathBuf,
     state: Arc<Mutex<State>>,
@@ -107,25 +121,37 @@ impl Hub {
             race_push: false,
             health: (200, HEALTHY.to_owned()),
             cors_origins: vec![frontend_origin.to_owned()],
+            git_redirect: None,
+            space_host: None,
+            whoami_name: USER.to_owned(),
+            create_body: r#"{"error":"scripted"}"#.to_owned(),
+            lfs_objects: Vec::new(),
         }));
         let hub_server = Arc::new(Server::http("127.0.0.1:0").unwrap());
         let space_server = Arc::new(Server::http("127.0.0.1:0").unwrap());
-        let url = format!("http://{}", hub_server.server_addr().to_ip().unwrap());
-        let space_url = format!("http://{}", space_server.server_addr().to_ip().unwrap());
+        let elsewhere_server = Arc::new(Server::http("127.0.0.1:0").unwrap());
+        let url_of = |server: &Server| format!("http://{}", server.server_addr().to_ip().unwrap());
         let hub = Hub {
-            url,
-            space_url,
+            url: url_of(&hub_server),
+            space_url: url_of(&space_server),
+            elsewhere_url: url_of(&elsewhere_server),
             repos: repos.to_owned(),
             state,
-            servers: vec![hub_server.clone(), space_server.clone()],
+            servers: vec![
+                hub_server.clone(),
+                space_server.clone(),
+                elsewhere_server.clone(),
+            ],
         };
         let ctx = Arc::new(Ctx {
             repos: hub.repos.clone(),
             space_url: hub.space_url.clone(),
+            elsewhere_url: hub.elsewhere_url.clone(),
             state: hub.state.clone(),
         });
         serve(hub_server, ctx.clone(), handle_hub);
-        serve(space_server, ctx, handle_space);
+        serve(space_server, ctx.clone(), handle_space);
+        serve(elsewhere_server, ctx, handle_elsewhere);
         hub
     }
 
@@ -136,6 +162,28 @@ impl Hub {
     /// A Space repo with the Hub's initial commit (`.gitattributes` and `README.md`).
     pub fn add_space(&self, space: &str) -> PathBuf {
         create_space(&self.repos, USER, space)
+    }
+
+    /// A Space repo whose initial commit also holds `files` (a `.gitattributes` among them
+    /// replaces the Hub's).
+    pub fn add_space_with(&self, space: &str, files: &[(&str, &[u8])]) -> PathBuf {
+        create_space_with(&self.repos, USER, space, files)
+    }
+
+    /// `METHOD url` of every request to `server` that carried the token in any form: a Bearer
+    /// or Basic `Authorization`, or the token anywhere in a header or the body.
+    pub fn token_seen_by(&self, server: &str) -> Vec<String> {
+        self.state()
+            .seen
+            .iter()
+            .filter(|s| s.server == server)
+            .filter(|s| {
+                authorized(s).is_some()
+                    || s.headers.iter().any(|(_, v)| v.contains(TOKEN))
+                    || s.body.windows(TOKEN.len()).any(|w| w == TOKEN.as_bytes())
+            })
+            .map(|s| format!("{} {}", s.method, s.url))
+            .collect()
     }
 
     pub fn bare(&self, space: &str) -> PathBuf {
@@ -162,6 +210,7 @@ impl Hub {
 struct Ctx {
     repos: PathBuf,
     space_url: String,
+    elsewhere_url: String,
     state: Arc<Mutex<State>>,
 }
 
@@ -203,6 +252,7 @@ fn json(status: u16, body: &str) -> Response<std::io::Cursor<Vec<u8>>> {
         .with_header(header("Content-Type", "application/json"))
 }
 
+/// `None` without an `Authorization` header; else whether it holds the test token.
 fn authorized(seen: &Seen) -> Option<bool> {
     let value = seen
         .headers
@@ -246,6 +296,16 @@ fn handle_hub(ctx: &Ctx, request: Request, mut seen: Seen) {
     let path = seen.url.split('?').next().unwrap_or_default().to_owned();
     let parts: Vec<&str> = path.trim_matches('/').split('/').collect();
 
+    let redirect = ctx.state.lock().unwrap().git_redirect.clone();
+    if let Some((from, to)) = redirect.filter(|(from, _)| seen.url.starts_with(from.as_str())) {
+        let location = format!("{to}{}", &seen.url[from.len()..]);
+        let _ = request.respond(
+            Response::from_string("moved")
+                .with_status_code(302)
+                .with_header(header("Location", &location)),
+        );
+        return;
+    }
     if parts.first() == Some(&"spaces") && parts.len() >= 4 {
         return git_route(
             ctx,
@@ -277,21 +337,27 @@ fn handle_hub(ctx: &Ctx, request: Request, mut seen: Seen) {
     let method = seen.method.as_str();
     let response = match (method, parts.as_slice()) {
         ("GET", ["api", "whoami-v2"]) => {
-            let role = ctx.state.lock().unwrap().role.clone();
+            let state = ctx.state.lock().unwrap();
             json(
                 200,
-                &format!(
-                    r#"{{"type":"user","name":"{USER}","auth":{{"type":"access_token","accessToken":{{"displayName":"test","role":"{role}"}}}}}}"#
-                ),
+                &serde_json::json!({
+                    "type": "user",
+                    "name": state.whoami_name,
+                    "auth": {"type": "access_token", "accessToken": {"displayName": "test", "role": state.role}},
+                })
+                .to_string(),
             )
         }
         ("POST", ["api", "repos", "create"]) => {
             let body: serde_json::Value = serde_json::from_slice(&seen.body).unwrap_or_default();
-            let status = ctx.state.lock().unwrap().create_status;
+            let (status, scripted) = {
+                let state = ctx.state.lock().unwrap();
+                (state.create_status, state.create_body.clone())
+            };
             let name = body["name"].as_str().unwrap_or_default();
             let owner = body["organization"].as_str().unwrap_or(USER);
             match status {
-                Some(status) => json(status, r#"{"error":"scripted"}"#),
+                Some(status) => json(status, &scripted),
                 None if body["type"] != "space" || body["sdk"] != "docker" => {
                     json(400, r#"{"error":"expected a docker space"}"#)
                 }
@@ -333,13 +399,14 @@ fn space_api(
     match (method, rest) {
         ("GET", []) => {
             let sha = git_out(bare, &["rev-parse", "HEAD"]);
-            let private = state.private;
-            let host = &ctx.space_url;
+            let host = state.space_host.as_deref().unwrap_or(&ctx.space_url);
             json(
                 200,
-                &format!(
-                    r#"{{"id":"{user}/{space}","sha":"{sha}","host":"{host}","subdomain":"{user}-{space}","private":{private},"sdk":"docker"}}"#
-                ),
+                &serde_json::json!({
+                    "id": format!("{user}/{space}"), "sha": sha, "host": host,
+                    "subdomain": format!("{user}-{space}"), "private": state.private, "sdk": "docker",
+                })
+                .to_string(),
             )
         }
         ("GET", ["runtime"]) => {
@@ -421,6 +488,10 @@ fn git_route(ctx: &Ctx, request: Request, seen: &Seen, user: &str, space: &str, 
             request.respond(Response::from_string("Repository not found").with_status_code(404));
         return;
     }
+    if let Some(lfs) = rest.strip_prefix("info/lfs/") {
+        let _ = request.respond(lfs_api(ctx, lfs, seen));
+        return;
+    }
     if rest == "info/refs" && push && std::mem::take(&mut ctx.state.lock().unwrap().race_push) {
         commit_elsewhere(&bare, "someone else's change");
     }
@@ -436,6 +507,71 @@ fn git_route(ctx: &Ctx, request: Request, seen: &Seen, user: &str, space: &str, 
     for (k, v) in headers {
         response.add_header(header(&k, &v));
     }
+    let _ = request.respond(response);
+}
+
+/// The Git LFS API of a Space repo (`{repo}.git/info/lfs/...`, token required): the batch
+/// endpoint hands out upload actions pointing at the storage on the "elsewhere" server, with a
+/// storage ticket of their own in `header` (never the Hub token). Locking is not offered.
+fn lfs_api(ctx: &Ctx, path: &str, seen: &Seen) -> Response<std::io::Cursor<Vec<u8>>> {
+    let lfs_json = |status: u16, body: serde_json::Value| {
+        Response::from_string(body.to_string())
+            .with_status_code(status)
+            .with_header(header("Content-Type", "application/vnd.git-lfs+json"))
+    };
+    if authorized(seen) != Some(true) {
+        return lfs_json(401, serde_json::json!({"message": "Invalid credentials"}))
+            .with_header(header("LFS-Authenticate", "Basic realm=\"test hub\""));
+    }
+    if path != "objects/batch" || seen.method != "POST" {
+        return lfs_json(404, serde_json::json!({"message": "not in the test Hub"}));
+    }
+    let request: serde_json::Value = serde_json::from_slice(&seen.body).unwrap_or_default();
+    let stored = ctx.state.lock().unwrap().lfs_objects.clone();
+    let objects: Vec<serde_json::Value> = request["objects"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|object| {
+            let oid = object["oid"].as_str().unwrap_or_default();
+            let mut answer =
+                serde_json::json!({"oid": oid, "size": object["size"], "authenticated": true});
+            if request["operation"] == "upload" && !stored.iter().any(|(o, _)| o == oid) {
+                answer["actions"] = serde_json::json!({"upload": {
+                    "href": format!("{}/lfs-storage/{oid}", ctx.elsewhere_url),
+                    "header": {"X-Storage-Ticket": format!("ticket-{oid}")},
+                    "expires_in": 3600,
+                }});
+            }
+            answer
+        })
+        .collect();
+    lfs_json(
+        200,
+        serde_json::json!({"transfer": "basic", "objects": objects, "hash_algo": "sha256"}),
+    )
+}
+
+/// Every other host: LFS storage (`PUT /lfs-storage/{oid}`, kept when the ticket matches),
+/// and anything else (a redirected git request, a foreign `lfs.url`) recorded and refused.
+fn handle_elsewhere(ctx: &Ctx, request: Request, mut seen: Seen) {
+    seen.server = "elsewhere";
+    let mut state = ctx.state.lock().unwrap();
+    state.seen.push(seen.clone());
+    let ticket = seen
+        .headers
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case("x-storage-ticket"))
+        .map(|(_, v)| v.clone());
+    let response = match (seen.method.as_str(), seen.url.strip_prefix("/lfs-storage/")) {
+        ("PUT", Some(oid)) if ticket.as_deref() == Some(&format!("ticket-{oid}")) => {
+            state.lfs_objects.push((oid.to_owned(), seen.body.clone()));
+            Response::from_string("").with_status_code(200)
+        }
+        ("PUT", Some(_)) => Response::from_string("bad ticket").with_status_code(403),
+        _ => Response::from_string("not here").with_status_code(404),
+    };
+    drop(state);
     let _ = request.respond(response);
 }
 
@@ -467,6 +603,17 @@ fn handle_space(ctx: &Ctx, request: Request, mut seen: Seen) {
 /// A bare repo with the Hub's initial commit: its `.gitattributes` (large and binary
 /// formats to LFS, not images) and a README.
 pub fn create_space(repos: &Path, user: &str, space: &str) -> PathBuf {
+    create_space_with(repos, user, space, &[])
+}
+
+/// `create_space` with `files` added to (or replacing files of) the initial commit. They are
+/// committed as they are: an LFS pointer stays a pointer.
+pub fn create_space_with(
+    repos: &Path,
+    user: &str,
+    space: &str,
+    files: &[(&str, &[u8])],
+) -> PathBuf {
     let bare = repos.join(user).join(format!("{space}.git"));
     let work = repos.join(format!(".init-{user}-{space}"));
     std::fs::create_dir_all(&work).unwrap();
@@ -477,6 +624,9 @@ pub fn create_space(repos: &Path, user: &str, space: &str) -> PathBuf {
         format!("---\ntitle: {space}\nsdk: docker\n---\n"),
     )
     .unwrap();
+    for (name, bytes) in files {
+        std::fs::write(work.join(name), bytes).unwrap();
+    }
     git(&work, &["add", "."]);
     git(
         &work,
