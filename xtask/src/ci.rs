@@ -45,6 +45,17 @@ impl flags::Ci {
         if selected.contains(&"e2e") {
             ensure_chromium(sh)?;
         }
+        // The deploy tests push Git LFS objects to the test Hub.
+        if selected.contains(&"xtask")
+            && cmd!(sh, "git lfs version")
+                .quiet()
+                .ignore_stdout()
+                .ignore_stderr()
+                .run()
+                .is_err()
+        {
+            apt_install(sh, &["git-lfs"], "Git LFS (the deploy tests)")?;
+        }
 
         let mut results = Vec::new();
         for suite in selected {

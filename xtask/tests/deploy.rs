@@ -457,6 +457,14 @@ fn a_refused_secret_is_reported_without_its_value() {
         !run.stdout.contains("s3cr3t") && !run.stderr.contains("s3cr3t"),
         "the secret's value is in the output\n{run}"
     );
+    // The Hub's JSON error body escapes `"` and `\`: the value is still found.
+    std::fs::write(&path, "GEMINI_API_KEY=AIza\"s3cr3t\\key\n").unwrap();
+    let run = s.deploy(&["--secrets-file", path.to_str().unwrap(), "--no-verify"]);
+    assert!(!run.success && run.stderr.contains("<the value>"), "{run}");
+    assert!(
+        !run.stdout.contains("s3cr3t") && !run.stderr.contains("s3cr3t"),
+        "the JSON-escaped value is in the output\n{run}"
+    );
 }
 
 #[test]

@@ -101,11 +101,12 @@ pub(super) fn deploy(
         .collect::<Vec<_>>()
         .join(" ");
     let sources: Vec<&str> = answer.sources.iter().map(|s| s.title.as_str()).collect();
-    report.chat_answer = Some(format!(
+    // A model's answer is outside text: shown, never obeyed by the terminal.
+    report.chat_answer = Some(crate::untrusted::line(&format!(
         "{} (sources: {})",
         local::clip(&answer_text, 200),
         sources.join("; ")
-    ));
+    )));
     report.elapsed_seconds = progress.elapsed_secs();
     Ok((report, space))
 }

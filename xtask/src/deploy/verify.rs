@@ -262,7 +262,8 @@ pub(crate) fn troubleshoot(health: &Value) -> String {
         if !failing {
             continue;
         }
-        let said = details.to_string();
+        // JSON escapes C0 controls but not C1 ones or direction overrides.
+        let said = untrusted::line(&details.to_string());
         let fix = match service.as_str() {
             "qdrant" if said.contains("404") => {
                 "Qdrant answered 404: the cluster is suspended (the free tier sleeps after inactivity). Fix: resume it at cloud.qdrant.io, then restart the Space"
@@ -281,7 +282,7 @@ pub(crate) fn troubleshoot(health: &Value) -> String {
         advice.push(format!("  {service}: {said}\n    {fix}"));
     }
     if advice.is_empty() {
-        format!("  {health}")
+        format!("  {}", untrusted::line(&health.to_string()))
     } else {
         advice.join("\n")
     }
