@@ -1274,12 +1274,6 @@ fn neither_a_space_repos_lfsconfig_nor_the_users_hooks_see_the_token() {
         ],
     );
     let run = s.deploy(&["--no-verify"]);
-    assert!(run.success, "{run}");
-    assert!(
-        s.hub.token_seen_by("elsewhere").is_empty(),
-        "the token reached the .lfsconfig host: {:#?}",
-        s.hub.token_seen_by("elsewhere")
-    );
     let seen = std::fs::read_to_string(&dump).unwrap_or_default();
     for secret in [TOKEN.to_owned(), basic_credential(USER)] {
         assert!(!seen.contains(&secret), "a hook saw the token:\n{seen}");
@@ -1288,6 +1282,12 @@ fn neither_a_space_repos_lfsconfig_nor_the_users_hooks_see_the_token() {
         !seen.to_ascii_lowercase().contains("authorization"),
         "a hook saw the credential:\n{seen}"
     );
+    assert!(
+        s.hub.token_seen_by("elsewhere").is_empty(),
+        "the token reached the .lfsconfig host: {:#?}\n{run}",
+        s.hub.token_seen_by("elsewhere")
+    );
+    assert!(run.success, "{run}");
     assert!(!s.remote_files().contains(&".lfsconfig".to_owned()));
     assert_no_token(&s, TOKEN, &run);
 }
