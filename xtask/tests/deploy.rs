@@ -300,6 +300,10 @@ fn the_monorepos_own_git_programs_never_see_the_credentials() {
         !seen.to_ascii_lowercase().contains("authorization"),
         "the Space's credentials reached a monorepo git program:\n{seen}"
     );
+    assert!(
+        !seen.contains(TOKEN) && !seen.contains("HF_TOKEN"),
+        "HF_TOKEN reached a git program:\n{seen}"
+    );
 }
 
 /// The token is in no output, no file under the sandbox (repo, HOME, TMPDIR, Hub repos) and
