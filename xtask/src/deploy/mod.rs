@@ -404,7 +404,12 @@ fn clone_following(git: &GitEnv, remote: &str, hub: Option<&hub::Hub>) -> Result
     };
     let Some(hub) = hub else { return Err(err) };
     match hub.git_redirect(remote) {
-        Some(to) if to.starts_with(&format!("{}/", hub.endpoint())) => Clone::new(git, &to),
+        Some(to)
+            if to.starts_with(&format!("{}/", hub.endpoint()))
+                && !to.contains(|c: char| c.is_control() || c.is_whitespace()) =>
+        {
+            Clone::new(git, &to)
+        }
         Some(to) => bail!(
             "the Hub redirected git from {remote} to `{}`, outside {}: not followed, so the token \
              stays with the Hub; check HF_ENDPOINT and the Space name",
