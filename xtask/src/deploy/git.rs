@@ -53,7 +53,7 @@ impl GitEnv {
             ("core.fsmonitor".to_owned(), "false".to_owned()),
             ("core.askPass".to_owned(), String::new()),
             // A redirect never moves the session (and its header) to another URL; see
-            // `redirected_remote` for the redirects that are followed.
+            // `deploy::clone_following` for the redirects that are followed.
             ("http.followRedirects".to_owned(), "false".to_owned()),
             ("lfs.locksVerify".to_owned(), "false".to_owned()),
         ];
