@@ -1,7 +1,7 @@
 // DOM for one conversation entry. Text goes in through textContent only: answers and
 // snippets come from documents and must never become markup.
 
-import { renderInline, renderMarkdown } from './markdown';
+import { isWebUrl, renderInline, renderMarkdown } from './markdown';
 import type { Source } from './services/chatClient';
 
 export type Entry =
@@ -74,10 +74,6 @@ function renderSource(source: Source): HTMLLIElement {
     item.append(details);
   }
   return item;
-}
-
-function isWebUrl(value: string): boolean {
-  return /^https?:\/\//i.test(value);
 }
 
 function el<K extends keyof HTMLElementTagNameMap>(tag: K, className?: string, text?: string): HTMLElementTagNameMap[K] {
