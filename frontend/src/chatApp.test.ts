@@ -119,7 +119,7 @@ describe('ChatApp', () => {
     await vi.waitFor(() => expect(seen).toHaveLength(1));
     expect(seen[0]).toEqual({ method: 'POST', url: '/api/chat/stream', body: { message: 'How do I deploy?' } });
     expect(messages()).toEqual(['message user', 'message thinking']);
-    expect(document.getElementById('messages')!.getAttribute('aria-busy')).toBe('true');
+    expect(document.getElementById('log')!.getAttribute('aria-busy')).toBe('true');
     expect(input().value).toBe('');
 
     response.release();
@@ -128,7 +128,7 @@ describe('ChatApp', () => {
     expect(reply.querySelector('.text')!.textContent).toBe('Late answer.');
     expect(reply.querySelector('.source-path')!.textContent).toBe('docs/deploy.md');
     expect(localStorage.getItem(SESSION_KEY)).toBe('session-1');
-    expect(document.getElementById('messages')!.getAttribute('aria-busy')).toBe('false');
+    expect(document.getElementById('log')!.getAttribute('aria-busy')).toBe('false');
   });
 
   it('sends nothing more while an answer is on its way', async () => {
@@ -217,6 +217,11 @@ describe('ChatApp', () => {
     expect(messages()).toEqual(['message user', 'message assistant']);
     expect(document.querySelector('#messages .assistant .text')!.textContent).toBe('a1');
     expect(document.getElementById('welcome')!.hidden).toBe(true);
+    // Timestamps come from created_at: relative text, the exact time on hover and focus.
+    const times = [...document.querySelectorAll<HTMLTimeElement>('#messages time')];
+    expect(times.map((t) => t.dateTime)).toEqual(['2026-01-01T00:00:00.000Z', '2026-01-01T00:00:01.000Z']);
+    expect(times[0].title).toMatch(/2026|2025/);
+    expect(times[0].tabIndex).toBe(0);
   });
 
   it('forgets a stored session the backend does not know', async () => {
@@ -257,6 +262,155 @@ describe('ChatApp', () => {
     const alert = document.querySelector('#messages [role="alert"]')!;
     expect(alert.textContent).toContain('message: is 4100 characters long; the limit is 4000');
     expect(input().value).toBe('too long');
+    expect(document.querySelector('#messages button[data-action="retry"]')).toBeNull();
     expect((document.getElementById('send') as HTMLButtonElement).disabled).toBe(false);
+  });
+});
+
+const button = (id: string) => document.getElementById(id) as HTMLButtonElement;
+const action = (name: string) => document.querySelector<HTMLButtonElement>(`#messages button[data-action="${name}"]`);
+
+/** Writes one piece of an answer and keeps the stream open; resolves when the client hangs up. */
+function halfAnswer(res: ServerResponse): Promise<void> {
+  const closed = new Promise<void>((resolve) => res.on('close', () => resolve()));
+  res.writeHead(200, { 'Content-Type': 'text/event-stream' });
+  res.write('event: delta\ndata: {"text": "Half an **ans"}\n\n');
+  return closed;
+}
+
+describe('Stop', () => {
+  for (const how of ['the Stop button', 'Escape']) {
+    it(`stops a streaming answer with ${how}: the server sees the hang-up, the partial answer stays, marked`, async () => {
+      let closed!: Promise<void>;
+      handler = (_req, res) => {
+        closed = halfAnswer(res);
+      };
+      await startApp();
+      input().value = 'long question';
+      press('Enter');
+      await vi.waitFor(() => expect(messages()).toEqual(['message user', 'message assistant streaming']));
+      expect(button('stop').hidden).toBe(false);
+      expect(button('send').hidden).toBe(true);
+
+      if (how === 'Escape') document.dispatchEvent(new KeyboardEvent('keydown', { key: 'Escape', bubbles: true }));
+      else button('stop').click();
+
+      await closed; // the request was aborted, so the server stops streaming
+      await vi.waitFor(() => expect(messages()).toEqual(['message user', 'message assistant stopped']));
+      expect(document.querySelector('#messages .assistant .text')!.textContent).toBe('Half an **ans');
+      expect(document.querySelector('#messages .stopped-note')!.textContent).toContain('Stopped');
+      expect(button('stop').hidden).toBe(true);
+      expect(button('send').hidden).toBe(false);
+      expect(document.activeElement).toBe(input());
+      expect(action('regenerate')).not.toBeNull();
+    });
+  }
+});
+
+describe('Copy', () => {
+  it('copies the answer and a code block, and says "Copied"', async () => {
+    handler = (_req, res) => answer(res, 'Install:\n\n```sh\nnpm ci\n```\n\nThen run it.');
+    await startApp();
+    input().value = 'How?';
+    press('Enter');
+    await vi.waitFor(() => expect(action('copy-answer')).not.toBeNull());
+
+    action('copy-code')!.click();
+    await vi.waitFor(() => expect(document.getElementById('status')!.textContent).toBe('Copied'));
+    expect(await navigator.clipboard.readText()).toBe('npm ci');
+    expect(action('copy-code')!.textContent).toBe('Copied');
+
+    action('copy-answer')!.click();
+    await vi.waitFor(async () => expect(await navigator.clipboard.readText()).toBe('Install:\n\n```sh\nnpm ci\n```\n\nThen run it.'));
+  });
+});
+
+describe('Retry and Regenerate', () => {
+  it('retries a failed answer without repeating the question, the operator detail behind Details and in the console', async () => {
+    const logged = vi.spyOn(console, 'error').mockImplementation(() => {});
+    let calls = 0;
+    handler = (_req, res) => {
+      calls += 1;
+      if (calls === 1) json(res, 503, { detail: 'qdrant: cannot reach Qdrant at QDRANT_URL: All connection attempts failed' });
+      else answer(res, 'Second time lucky.');
+    };
+    await startApp();
+    input().value = 'Which secrets?';
+    press('Enter');
+    await vi.waitFor(() => expect(messages()).toEqual(['message user', 'message error']));
+    const alert = document.querySelector('#messages [role="alert"]')!;
+    expect(alert.textContent).toMatch(/temporarily unavailable.*Try again later/);
+    expect(alert.textContent).not.toContain('QDRANT_URL');
+    expect(document.querySelector('#messages details.error-detail p')!.textContent).toContain('QDRANT_URL');
+    expect(logged.mock.calls.flat().join(' ')).toContain('QDRANT_URL');
+    expect(input().value).toBe(''); // Retry does it: the box is not refilled
+
+    action('retry')!.click();
+
+    await vi.waitFor(() => expect(messages()).toEqual(['message user', 'message assistant']));
+    expect(seen.map((r) => r.body?.message)).toEqual(['Which secrets?', 'Which secrets?']);
+    expect(document.querySelector('#messages .assistant .text')!.textContent).toBe('Second time lucky.');
+    logged.mockRestore();
+  });
+
+  it('calls a server bug in the stream a problem, not "temporarily unavailable"', async () => {
+    vi.spyOn(console, 'error').mockImplementation(() => {});
+    handler = (_req, res) => {
+      res.writeHead(200, { 'Content-Type': 'text/event-stream' });
+      res.end('event: error\ndata: {"detail": "internal error in the chatbot server: the traceback is in its log", "service": "fastapi"}\n\n');
+    };
+    await startApp();
+    input().value = 'q';
+    press('Enter');
+    await vi.waitFor(() => expect(messages()).toEqual(['message user', 'message error']));
+    expect(document.querySelector('#messages .error-title')!.textContent).toBe('The chatbot ran into a problem');
+    expect(document.querySelector('#messages [role="alert"]')!.textContent).not.toMatch(/unavailable/i);
+    vi.restoreAllMocks();
+  });
+
+  it('regenerates the last answer in place', async () => {
+    let calls = 0;
+    handler = (_req, res) => answer(res, `Answer ${++calls}.`);
+    await startApp();
+    input().value = 'Q';
+    press('Enter');
+    await vi.waitFor(() => expect(messages()).toEqual(['message user', 'message assistant']));
+
+    action('regenerate')!.click();
+
+    await vi.waitFor(() => expect(document.querySelector('#messages .assistant .text')!.textContent).toBe('Answer 2.'));
+    expect(messages()).toEqual(['message user', 'message assistant']);
+    expect(seen.map((r) => r.body?.message)).toEqual(['Q', 'Q']);
+  });
+});
+
+describe('Length counter', () => {
+  it('appears near the limit and blocks sending over it', async () => {
+    handler = (_req, res) => answer(res, 'ok');
+    await startApp();
+    const counter = document.getElementById('counter')!;
+    const type = (text: string) => {
+      input().value = text;
+      input().dispatchEvent(new Event('input', { bubbles: true }));
+    };
+
+    type('x'.repeat(100));
+    expect(counter.hidden).toBe(true);
+    type('x'.repeat(3700));
+    expect(counter.hidden).toBe(false);
+    expect(counter.textContent).toBe('3,700 / 4,000 characters');
+    type('x'.repeat(4001));
+    expect(counter.textContent).toContain('remove 1 to send');
+    expect(input().getAttribute('aria-invalid')).toBe('true');
+
+    press('Enter');
+    await settle();
+    expect(seen).toEqual([]);
+    expect(input().value).toHaveLength(4001);
+
+    type('😀'.repeat(4000)); // the backend counts characters, not UTF-16 units
+    expect(counter.classList.contains('over')).toBe(false);
+    press('Enter');
+    await vi.waitFor(() => expect(seen).toHaveLength(1));
   });
 });

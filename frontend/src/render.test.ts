@@ -1,6 +1,6 @@
 // @vitest-environment happy-dom
 import { describe, expect, it } from 'vitest';
-import { renderEntry, renderSources } from './render';
+import { relativeTime, renderEntry, renderSources, timestamp } from './render';
 
 describe('renderSources', () => {
   it('links a web source and opens it safely in a new tab', () => {
@@ -35,6 +35,7 @@ describe('renderSources', () => {
       kind: 'assistant',
       text: hostile,
       sources: [{ title: hostile, urlOrPath: 'javascript:alert(1)', score: 1, snippet: hostile }],
+      at: null,
     });
 
     expect(answer.querySelector('img')).toBeNull();
@@ -44,10 +45,39 @@ describe('renderSources', () => {
 });
 
 describe('renderEntry', () => {
-  it('announces errors as alerts with their title', () => {
-    const item = renderEntry({ kind: 'error', title: 'Blocked by CORS', text: 'Add the origin.' });
+  it('announces errors as alerts with their title, the operator detail behind "Details"', () => {
+    const item = renderEntry({ kind: 'error', title: 'Unavailable', text: 'Try again later.', detail: 'qdrant: down', retry: true });
 
-    expect(item.getAttribute('role')).toBe('alert');
-    expect(item.textContent).toBe('Blocked by CORSAdd the origin.');
+    const alert = item.querySelector('[role="alert"]')!;
+    expect(item.getAttribute('role')).toBeNull(); // a list item stays a list item
+    expect(alert.textContent).toBe('UnavailableTry again later.');
+    expect(item.querySelector('details summary')?.textContent).toBe('Details');
+    expect(item.querySelector('details p')?.textContent).toBe('qdrant: down');
+    expect(item.querySelector('button[data-action="retry"]')?.textContent).toBe('Retry');
+  });
+
+  it('offers copy and regenerate on an answer, copy on each code block, and marks a stopped one', () => {
+    const item = renderEntry({ kind: 'assistant', text: 'Run:\n\n```\nnpm ci\n```', sources: [], at: null, stopped: true });
+
+    expect([...item.querySelectorAll('button')].map((b) => b.dataset.action)).toEqual(['copy-code', 'copy-answer', 'regenerate']);
+    expect(item.querySelector('.code-block pre')?.textContent).toBe('npm ci');
+    expect(item.classList.contains('stopped')).toBe(true);
+    expect(item.querySelector('.stopped-note')?.textContent).toContain('Stopped');
+  });
+});
+
+describe('timestamps', () => {
+  it('says how long ago, with the exact time on hover and focus', () => {
+    const now = new Date('2026-03-01T12:00:00Z');
+    const node = timestamp(new Date('2026-03-01T11:55:00Z'), now);
+
+    expect(node.textContent).toBe('5 min ago');
+    expect(node.dateTime).toBe('2026-03-01T11:55:00.000Z');
+    expect(node.title).toBe(node.dataset.exact);
+    expect(node.title).toMatch(/2026/);
+    expect(node.tabIndex).toBe(0);
+    expect(relativeTime(new Date('2026-03-01T11:59:30Z'), now)).toBe('just now');
+    expect(relativeTime(new Date('2026-03-01T09:00:00Z'), now)).toBe('3 h ago');
+    expect(relativeTime(new Date('2026-02-28T12:00:00Z'), now)).toBe('yesterday');
   });
 });

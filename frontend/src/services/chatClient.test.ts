@@ -112,7 +112,7 @@ describe('getHistory', () => {
       json(res, 200, {
         session_id: 'a/b',
         messages: [
-          { role: 'user', content: 'q1', sources: [] },
+          { role: 'user', content: 'q1', sources: [], created_at: '2026-01-02T03:04:05Z' },
           { role: 'assistant', content: 'a1', sources: [{ title: 'T', url_or_path: 'https://x.dev/t', score: 0.5, snippet: 's' }] },
         ],
       });
@@ -122,8 +122,8 @@ describe('getHistory', () => {
 
     expect(url).toBe('/api/chat/history/a%2Fb');
     expect(history).toEqual([
-      { role: 'user', content: 'q1', sources: [] },
-      { role: 'assistant', content: 'a1', sources: [{ title: 'T', urlOrPath: 'https://x.dev/t', score: 0.5, snippet: 's' }] },
+      { role: 'user', content: 'q1', sources: [], createdAt: new Date('2026-01-02T03:04:05Z') },
+      { role: 'assistant', content: 'a1', sources: [{ title: 'T', urlOrPath: 'https://x.dev/t', score: 0.5, snippet: 's' }], createdAt: null },
     ]);
   });
 
@@ -158,16 +158,18 @@ describe('errors', () => {
     expect(err.message).toBe('The message is longer than 4000 characters.');
   });
 
-  it('says which service is down on a 503', async () => {
+  it('tells the user to try later on a 503, and the operator which service is down', async () => {
     const client = await clientFor((_req, _body, res) => json(res, 503, { detail: 'qdrant: 404 Not Found (the cluster may be suspended)' }));
 
     const err = await failure(client.sendMessage('x'));
 
     expect(err.kind).toBe('unavailable');
-    expect(err.message).toContain('qdrant: 404 Not Found (the cluster may be suspended)');
+    expect(err.message).toMatch(/temporarily unavailable\. Try again later/);
+    expect(err.message).not.toContain('qdrant');
+    expect(err.detail).toContain('qdrant: 404 Not Found (the cluster may be suspended)');
   });
 
-  it('reports a 500 with a plain-text body by its status', async () => {
+  it('calls a 500 a problem, not an outage, with its status in the details', async () => {
     const client = await clientFor((_req, _body, res) => {
       res.writeHead(500, { 'Content-Type': 'text/plain' });
       res.end('Internal Server Error');
@@ -176,7 +178,9 @@ describe('errors', () => {
     const err = await failure(client.sendMessage('x'));
 
     expect(err.kind).toBe('server');
-    expect(err.message).toContain('HTTP 500');
+    expect(err.message).not.toMatch(/unavailable/i);
+    expect(err.message).toMatch(/try again/i);
+    expect(err.detail).toContain('HTTP 500');
   });
 
   it('rejects a 200 that is not JSON', async () => {
@@ -196,7 +200,7 @@ describe('errors', () => {
     const err = await failure(client.sendMessage('x'));
 
     expect(err.kind).toBe('protocol');
-    expect(err.message).toContain('answer');
+    expect(err.detail).toContain('`answer`');
   });
 
   it('says the server is unreachable when nothing listens', async () => {
@@ -207,7 +211,9 @@ describe('errors', () => {
     const err = await failure(client.sendMessage('x'));
 
     expect(err.kind).toBe('offline');
-    expect(err.message).toContain(`Cannot reach the chatbot server at ${client.baseUrl}`);
+    expect(err.message).toMatch(/cannot be reached.*try again/i);
+    expect(err.message).not.toContain(client.baseUrl);
+    expect(err.detail).toContain(`Cannot reach the chatbot server at ${client.baseUrl}`);
   });
 });
 
@@ -264,7 +270,7 @@ describe('streamMessage', () => {
     });
   });
 
-  it('turns an error event into a readable unavailable error', async () => {
+  it('turns an error event naming a service into an outage, its detail for the operator', async () => {
     const client = await clientFor((_req, _body, res) =>
       sse(res, [
         ['sources', { session_id: 's', sources: [] }],
@@ -276,7 +282,23 @@ describe('streamMessage', () => {
     const err = await failure(client.streamMessage('q', null, () => {}));
 
     expect(err.kind).toBe('unavailable');
-    expect(err.message).toBe('The chatbot is temporarily unavailable: gemini: quota exceeded (429).');
+    expect(err.message).not.toContain('gemini');
+    expect(err.detail).toContain('gemini: quota exceeded (429)');
+  });
+
+  it('calls an error event from a server bug a problem, not "temporarily unavailable"', async () => {
+    const client = await clientFor((_req, _body, res) =>
+      sse(res, [
+        ['delta', { text: 'Par' }],
+        ['error', { detail: 'internal error in the chatbot server: the traceback is in its log', service: 'fastapi' }],
+      ]),
+    );
+
+    const err = await failure(client.streamMessage('q', null, () => {}));
+
+    expect(err.kind).toBe('server');
+    expect(err.message).not.toMatch(/unavailable/i);
+    expect(err.detail).toContain('internal error in the chatbot server');
   });
 
   it('says so when the stream ends before the answer is complete', async () => {
@@ -290,7 +312,7 @@ describe('streamMessage', () => {
     const err = await failure(client.streamMessage('q', null, () => {}));
 
     expect(err.kind).toBe('protocol');
-    expect(err.message).toContain('ended before it was complete');
+    expect(err.detail).toContain('ended before it was complete');
   });
 
   it('maps a 4xx before the stream starts like any other request', async () => {

@@ -19,9 +19,18 @@ export interface HistoryMessage {
   role: 'user' | 'assistant';
   content: string;
   sources: Source[];
+  /** When the backend stored it; null when it did not say (or said something unreadable). */
+  createdAt: Date | null;
 }
 
-/** Why a request failed; the page picks its wording from `message`, its styling from `kind`. */
+/** The backend's limit on a question (`MAX_MESSAGE_CHARS` in backend/app/models/schemas.py), in characters after trimming. */
+export const MAX_MESSAGE_CHARS = 4000;
+
+/**
+ * Why a request failed. `message` is for the person using the page: what happened and what
+ * they can do. `detail` is for whoever runs the site (which service, which setting); the
+ * page shows it behind "Details" and logs it to the console.
+ */
 export type ChatErrorKind =
   | 'offline' // nothing answered at baseUrl
   | 'cors' // the server answered but refused this page's origin
@@ -32,15 +41,21 @@ export type ChatErrorKind =
   | 'protocol'; // an answer we cannot read
 
 export class ChatError extends Error {
+  readonly status?: number;
+  /** FastAPI's own 404/405 for a path or method it has no route for (an older backend). */
+  readonly routeMissing: boolean;
+  readonly detail?: string;
+
   constructor(
     readonly kind: ChatErrorKind,
     message: string,
-    readonly status?: number,
-    /** FastAPI's own 404/405 for a path or method it has no route for (an older backend). */
-    readonly routeMissing = false,
+    { status, routeMissing = false, detail }: { status?: number; routeMissing?: boolean; detail?: string } = {},
   ) {
     super(message);
     this.name = 'ChatError';
+    this.status = status;
+    this.routeMissing = routeMissing;
+    this.detail = detail;
   }
 }
 
@@ -90,17 +105,15 @@ export class ChatClient {
         answer += event.data.text;
         onText(answer);
       } else if (event.name === 'error') {
-        const detail = isRecord(event.data) && typeof event.data.detail === 'string' ? event.data.detail : null;
-        throw new ChatError(
-          'unavailable',
-          `The chatbot is temporarily unavailable: ${detail ?? 'the answer stopped half-way'}.`,
-          503,
-        );
+        const detail = isRecord(event.data) && typeof event.data.detail === 'string' ? event.data.detail : 'the answer stopped half-way';
+        // The backend names the service that failed; "fastapi" is its own bug, not an outage.
+        const bug = isRecord(event.data) && event.data.service === 'fastapi';
+        throw bug ? serverBug(`the answer stream ended with an error: ${detail}`) : unavailable(detail);
       } else if (event.name === 'done') {
         return parseChatReply(event.data);
       }
     }
-    throw new ChatError('protocol', 'The answer stream ended before it was complete. Try again.');
+    throw unreadable('The answer stream ended before it was complete.');
   }
 
   /** The session's messages, oldest first; `null` when the server does not know the session (404) or rejects its id (422). */
@@ -166,7 +179,9 @@ export class ChatClient {
               ? cancelled()
               : timeout.signal.aborted
               ? this.timeoutError()
-              : new ChatError('offline', `The connection to the chatbot server at ${this.baseUrl} broke during the answer. Try again.`),
+              : new ChatError('offline', 'The connection to the chatbot broke during the answer. Try again.', {
+                  detail: `The connection to the chatbot server at ${this.baseUrl} broke during the answer.`,
+                }),
           );
         }
       },
@@ -179,11 +194,9 @@ export class ChatClient {
   }
 
   private timeoutError(): ChatError {
-    return new ChatError(
-      'timeout',
-      `The chatbot server at ${this.baseUrl} did not answer within ${REQUEST_TIMEOUT_MS / 1000} s. ` +
-        'It may be waking up or overloaded: try again in a moment.',
-    );
+    return new ChatError('timeout', 'The chatbot took too long to answer. It may be waking up or busy: try again in a moment.', {
+      detail: `The chatbot server at ${this.baseUrl} did not answer within ${REQUEST_TIMEOUT_MS / 1000} s.`,
+    });
   }
 
   /**
@@ -198,16 +211,20 @@ export class ChatClient {
     );
     if (serverAnswers) {
       const origin = typeof window !== 'undefined' ? window.location.origin : 'this page';
-      return new ChatError(
-        'cors',
-        `The chatbot server at ${this.baseUrl} is running but refused requests from ${origin} (CORS). ` +
+      return new ChatError('cors', 'This site is not allowed to use the chatbot server yet. Contact the site owner.', {
+        detail:
+          `The chatbot server at ${this.baseUrl} is running but refused requests from ${origin} (CORS). ` +
           `Add ${origin} to the backend's ALLOWED_ORIGINS setting (comma-separated) and restart it.`,
-      );
+      });
     }
     return new ChatError(
       'offline',
-      `Cannot reach the chatbot server at ${this.baseUrl}. It may be stopped, or still starting ` +
-        '(a sleeping Hugging Face Space takes a minute to wake): try again shortly.',
+      'The chatbot cannot be reached. It may be stopped or still waking up: try again in a minute.',
+      {
+        detail:
+          `Cannot reach the chatbot server at ${this.baseUrl}. It may be stopped, or still starting ` +
+          '(a sleeping Hugging Face Space takes a minute to wake).',
+      },
     );
   }
 }
@@ -232,7 +249,7 @@ async function readJson(response: Response): Promise<unknown> {
   try {
     return JSON.parse(text);
   } catch {
-    throw new ChatError('protocol', `The chatbot server sent an answer that is not JSON (HTTP ${response.status}).`);
+    throw unreadable(`The chatbot server sent an answer that is not JSON (HTTP ${response.status}).`);
   }
 }
 
@@ -265,7 +282,7 @@ async function* readEvents(response: Response, baseUrl: string): AsyncGenerator<
         try {
           parsed = JSON.parse(data.join('\n'));
         } catch {
-          throw new ChatError('protocol', `The chatbot server at ${baseUrl} sent a stream event that is not JSON.`);
+          throw unreadable(`The chatbot server at ${baseUrl} sent a stream event that is not JSON.`);
         }
         yield { name, data: parsed };
       }
@@ -282,21 +299,33 @@ async function* readEvents(response: Response, baseUrl: string): AsyncGenerator<
 export function httpError(status: number, body: string): ChatError {
   const detail = readDetail(body);
   const routeMissing = (status === 404 && detail === 'Not Found') || (status === 405 && detail === 'Method Not Allowed');
-  if (status === 503) {
-    return new ChatError(
-      'unavailable',
-      `The chatbot is temporarily unavailable: ${detail ?? 'a service it depends on is down'}.`,
-      status,
-    );
-  }
+  if (status === 503) return unavailable(detail ?? 'a service it depends on is down (HTTP 503)');
   if (status >= 400 && status < 500) {
-    return new ChatError('rejected', detail ?? `The chatbot server rejected the request (HTTP ${status}).`, status, routeMissing);
+    // The request itself was wrong (e.g. the question is too long): the reason is for the user.
+    return new ChatError('rejected', detail ?? `The chatbot server rejected the request (HTTP ${status}).`, { status, routeMissing });
   }
-  return new ChatError(
-    'server',
-    `The chatbot server failed (HTTP ${status})${detail ? `: ${detail}` : ''}. Try again; if it persists, check the server logs.`,
+  return serverBug(`HTTP ${status}${detail ? `: ${detail}` : ''}`, status);
+}
+
+function unavailable(detail: string): ChatError {
+  return new ChatError('unavailable', 'The chatbot is temporarily unavailable. Try again later; if it lasts, contact the site owner.', {
+    status: 503,
+    detail: `A service the chatbot needs is down: ${detail}`,
+  });
+}
+
+/** A bug in the server, not an outage: trying again may help, waiting will not. */
+function serverBug(detail: string, status = 500): ChatError {
+  return new ChatError('server', 'The chatbot ran into a problem and could not answer. Try again; if it keeps happening, contact the site owner.', {
     status,
-  );
+    detail: `The chatbot server failed (${detail}). Its log has the traceback.`,
+  });
+}
+
+function unreadable(detail: string): ChatError {
+  return new ChatError('protocol', 'The chatbot sent an answer this page cannot read. Try again; if it keeps happening, contact the site owner.', {
+    detail,
+  });
 }
 
 /** `detail` is a string for HTTPException and a list of `{loc, msg}` for validation errors. */
@@ -322,7 +351,7 @@ function readDetail(body: string): string | null {
 
 export function parseChatReply(json: unknown): ChatReply {
   if (!isRecord(json) || typeof json.answer !== 'string' || typeof json.session_id !== 'string') {
-    throw new ChatError('protocol', 'The chatbot server sent an answer without `answer` and `session_id`.');
+    throw unreadable('The chatbot server sent an answer without `answer` and `session_id`.');
   }
   return { answer: json.answer, sources: parseSources(json.sources), sessionId: json.session_id };
 }
@@ -330,12 +359,13 @@ export function parseChatReply(json: unknown): ChatReply {
 export function parseHistory(json: unknown): HistoryMessage[] {
   const list = isRecord(json) ? json.messages : json;
   if (!Array.isArray(list)) {
-    throw new ChatError('protocol', 'The chatbot server sent a history without a `messages` list.');
+    throw unreadable('The chatbot server sent a history without a `messages` list.');
   }
   return list.filter(isRecord).flatMap((item): HistoryMessage[] => {
     const role = item.role;
     if ((role !== 'user' && role !== 'assistant') || typeof item.content !== 'string') return [];
-    return [{ role, content: item.content, sources: parseSources(item.sources) }];
+    const createdAt = typeof item.created_at === 'string' ? new Date(item.created_at) : null;
+    return [{ role, content: item.content, sources: parseSources(item.sources), createdAt: createdAt && !isNaN(createdAt.getTime()) ? createdAt : null }];
   });
 }
 
