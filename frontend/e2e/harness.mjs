@@ -92,10 +92,10 @@ function backendPython() {
 
 /**
  * Starts the real backend on 127.0.0.1:8000 with its embedded defaults (no secrets), a fresh
- * data folder, the project's docs as knowledge and `origins` allowed by CORS. Resolves once
- * `/api/health` answers 200.
+ * data folder, the project's docs as knowledge and `origins` allowed by CORS; `env` adds or
+ * overrides settings (e.g. a local fake Gemini). Resolves once `/api/health` answers 200.
  */
-export async function startBackend({ origins }) {
+export async function startBackend({ origins, env: extra = {} }) {
   await assertPortFree(BACKEND_PORT);
   const python = backendPython();
   const dataDir = mkdtempSync(path.join(tmpdir(), 'chat-e2e-backend-'));
@@ -111,6 +111,7 @@ export async function startBackend({ origins }) {
     QDRANT_URL: '',
     QDRANT_API_KEY: '',
     DATABASE_URL: '',
+    ...extra,
   };
   const child = spawn(
     python,
