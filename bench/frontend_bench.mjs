@@ -1,6 +1,11 @@
 // The chat page's size and speed, side by side with an empty Vite page built the same way.
 //
-//   node bench/frontend_bench.mjs [rounds]      (after `npm ci` in frontend/)
+//   node bench/frontend_bench.mjs [rounds] [--compare DIST]      (after `npm ci` in frontend/)
+//
+// --compare DIST adds a third page: another build of the chat page (e.g. main's, built in a
+// temporary copy: `git archive main frontend | tar -x -C /tmp/main && cd /tmp/main/frontend &&
+// ln -s $PWD/node_modules . && npx vite build`), loaded in the same rounds, so a change is
+// measured against its baseline in one run.
 //
 // Size: the production JS and CSS (in files or inline in index.html) and everything served,
 // each gzipped at level 9. Speed: time from navigation
@@ -11,7 +16,7 @@
 // inlines its script and stylesheet (frontend/vite.config.ts). The loads alternate between the two pages so drift hits both alike.
 
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -20,9 +25,16 @@ import { gzipSync } from 'node:zlib';
 const FRONTEND = fileURLToPath(new URL('../frontend/', import.meta.url));
 const { DIST_DIR, launchBrowser, serveStatic } = await import(path.join(FRONTEND, 'e2e/harness.mjs'));
 
-const rounds = Number(process.argv[2] ?? 20);
+const args = process.argv.slice(2);
+const compareAt = args.indexOf('--compare');
+const compare = compareAt >= 0 ? args.splice(compareAt, 2)[1] : null;
+if (compareAt >= 0 && (!compare || !existsSync(path.join(compare, 'index.html')))) {
+  console.error(`--compare needs a built page's folder (with index.html), got ${compare ?? 'nothing'}`);
+  process.exit(2);
+}
+const rounds = Number(args[0] ?? 20);
 if (!Number.isInteger(rounds) || rounds < 1 || rounds > 200) {
-  console.error(`rounds must be a whole number from 1 to 200, got ${process.argv[2]}`);
+  console.error(`rounds must be a whole number from 1 to 200, got ${args[0]}`);
   process.exit(2);
 }
 
@@ -95,6 +107,7 @@ const baseline = buildBaseline();
 const pages = [
   { name: 'empty Vite page (baseline)', dist: baseline.dist, times: [] },
   { name: 'chat page', dist: DIST_DIR, times: [] },
+  ...(compare ? [{ name: 'chat page (--compare)', dist: compare, times: [] }] : []),
 ];
 const servers = [];
 const browser = await launchBrowser();
@@ -126,9 +139,15 @@ for (const page of pages) {
       `                        ${ms(percentile(page.times, 50))} ${ms(percentile(page.times, 90))} ${ms(Math.max(...page.times))}`,
   );
 }
-const [base, chat] = pages;
+const [base, chat, other] = pages;
 const signed = (n, digits) => (n >= 0 ? '+' : '') + n.toFixed(digits);
 console.log(
   `\nchat page minus baseline: ${signed((chat.size.js[1] - base.size.js[1]) / 1000, 2)} kB JS gzipped, ` +
     `${signed(percentile(chat.times, 50) - percentile(base.times, 50), 1)} ms p50 load→interactive`,
 );
+if (other) {
+  console.log(
+    `chat page / --compare page: ${(chat.size.all[1] / other.size.all[1]).toFixed(2)}× all files gzipped, ` +
+      `${(percentile(chat.times, 50) / percentile(other.times, 50)).toFixed(2)}× p50 load→interactive`,
+  );
+}

@@ -147,14 +147,13 @@ test('a question typed with the keyboard gets an answer with its sources, withou
     assert.equal(await page.locator('#messages .message.error').count(), 0);
     assert.equal(await page.locator('#send').isEnabled(), true, 'sending is possible again');
     assert.match(await answer.locator('time').getAttribute('title'), /\d/, 'the answer has its exact time on hover');
+    await page.screenshot({ path: SCREENSHOT });
 
     // Copy the answer by keyboard: the clipboard holds its Markdown, and "Copied" is announced.
     await press(page, `${ANSWER} button[data-action="copy-answer"]`);
     await page.locator('#status', { hasText: 'Copied' }).waitFor();
     const copied = await page.evaluate(() => navigator.clipboard.readText());
     assert.ok(copied.length > 20 && (await answer.locator('.text').innerText()).startsWith(copied.trim().slice(0, 10)), `clipboard: ${copied.slice(0, 80)}`);
-
-    await page.screenshot({ path: SCREENSHOT });
 
     // The session survives a reload: the conversation comes back from the backend, with its times.
     const sessionId = await page.evaluate(() => localStorage.getItem('rag-chatbot.session-id'));
@@ -198,12 +197,12 @@ for (const [name, viewport] of [
           if (!checkpoints.includes(n)) continue;
           await assertWindowStill(page, state(`${n} answers`));
           if (n === 1) {
+            if (viewport === PHONE && colorScheme === 'light') await page.screenshot({ path: path.join(ARTIFACTS_DIR, 'chat-phone.png') });
+            if (viewport === DESKTOP && colorScheme === 'dark') await page.screenshot({ path: path.join(ARTIFACTS_DIR, 'chat-dark.png') });
             // An open excerpt is part of the page to check, too.
             await press(page, `${ANSWER} .source-snippet summary`);
             await assertAccessible(page, state(`${n} answers`));
             if (viewport === PHONE) await assertTouchTargets(page, state(`${n} answers`));
-            if (viewport === PHONE && colorScheme === 'light') await page.screenshot({ path: path.join(ARTIFACTS_DIR, 'chat-phone.png') });
-            if (viewport === DESKTOP && colorScheme === 'dark') await page.screenshot({ path: path.join(ARTIFACTS_DIR, 'chat-dark.png') });
           }
         }
         if (colorScheme === 'light') await assertAccessible(page, state('10 answers'));

@@ -17,7 +17,7 @@ export const DIST_DIR = path.join(FRONTEND_DIR, 'dist');
 export const ARTIFACTS_DIR = path.join(FRONTEND_DIR, 'test-artifacts');
 const BACKEND_DIR = path.join(REPO_DIR, 'backend');
 
-/** The chat client's development backend is always http://localhost:8000 (the seed's step 8). */
+/** The chat client's development backend is always http://localhost:8000 (src/services/chatClient.ts). */
 export const BACKEND_PORT = 8000;
 const BACKEND_READY_TIMEOUT_MS = 90_000;
 const BACKEND_STOP_TIMEOUT_MS = 10_000;

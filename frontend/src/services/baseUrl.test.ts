@@ -1,5 +1,5 @@
 // @vitest-environment happy-dom
-// The seed's step 8: the page picks its backend from its own hostname, never from build-time env.
+// The page picks its backend from its own hostname, never from build-time env.
 import { afterEach, describe, expect, it } from 'vitest';
 import { ChatClient } from './chatClient';
 
@@ -18,7 +18,7 @@ describe('ChatClient baseUrl', () => {
     expect(new ChatClient().baseUrl).not.toContain('localhost');
   });
 
-  it('treats 127.0.0.1 as deployed, as the seed does (only "localhost" means local)', () => {
+  it('treats 127.0.0.1 as deployed, by design (only "localhost" means local)', () => {
     visit('http://127.0.0.1:4173/');
     expect(new ChatClient().baseUrl).not.toBe('http://localhost:8000');
   });
