@@ -147,7 +147,7 @@ export class ChatApp {
     this.setPending(true);
     let live: LiveMarkdown | null = null;
     let answerSoFar = '';
-    const showPartial = (soFar: string) => {
+    const showPartial = (soFar: string, piece: string) => {
       if (generation !== this.generation) return;
       answerSoFar = soFar;
       if (!live) {
@@ -155,10 +155,10 @@ export class ChatApp {
         bubble.replaceWith(partial);
         bubble = partial;
         live = new LiveMarkdown(partial.querySelector<HTMLElement>('.text')!);
-        live.update(soFar);
+        live.append(piece);
         question.scrollIntoView({ block: 'start' });
       } else {
-        live.update(soFar);
+        live.append(piece);
       }
       this.updateJump();
     };
@@ -195,7 +195,7 @@ export class ChatApp {
     }
   }
 
-  private async ask(text: string, onText: (answerSoFar: string) => void, signal: AbortSignal): Promise<ChatReply> {
+  private async ask(text: string, onText: (answerSoFar: string, piece: string) => void, signal: AbortSignal): Promise<ChatReply> {
     const sessionId = this.session.get();
     try {
       return await this.backend.streamMessage(text, sessionId, onText, signal);

@@ -361,29 +361,30 @@ class InlineScanner {
 
 /**
  * An answer that grows piece by piece. A blank line outside a code fence ends every block
- * before it for good (no block in `renderMarkdown` spans one), so those blocks are rendered
- * once and kept; each piece re-renders only the text after the last such line, and finds new
- * boundaries by scanning only the new lines.
+ * before it for good (no block in `parseMarkdown` spans one), so those blocks are rendered
+ * once and kept, and their text dropped. Each piece costs its own length plus the text after
+ * the last such line (the block still being written, re-rendered): never the whole answer.
  */
 export class LiveMarkdown {
-  private source = '';
-  /** Offset of the text not yet fixed: everything before it is rendered for good. */
-  private fixedEnd = 0;
-  /** Offset of the first line not yet scanned for boundaries. */
+  /** The text after the last boundary: everything before it is rendered for good. */
+  private open = '';
+  /** Where the first line of `open` not yet scanned for boundaries starts. */
   private scanned = 0;
   private fence: string | null = null;
+  /** The last piece ended with `\r`: a `\n` starting the next one belongs to it. */
+  private pendingCR = false;
   private tail: Node[] = [];
 
   constructor(readonly element: HTMLElement) {}
 
-  update(text: string): void {
-    text = text.replace(/\r\n?/g, '\n');
-    if (!text.startsWith(this.source)) this.reset();
-    this.source = text;
-    let boundary = this.fixedEnd;
-    for (let lineEnd = text.indexOf('\n', this.scanned); lineEnd >= 0; lineEnd = text.indexOf('\n', this.scanned)) {
-      const line = text.slice(this.scanned, lineEnd);
-      this.scanned = lineEnd + 1;
+  append(piece: string): void {
+    if (this.pendingCR && piece.startsWith('\n')) piece = piece.slice(1);
+    this.pendingCR = piece.endsWith('\r');
+    this.open += piece.replace(/\r\n?/g, '\n');
+    let boundary = 0;
+    for (let end = this.open.indexOf('\n', this.scanned); end >= 0; end = this.open.indexOf('\n', this.scanned)) {
+      const line = this.open.slice(this.scanned, end);
+      this.scanned = end + 1;
       if (this.fence !== null) {
         if (line.trim().startsWith(this.fence)) this.fence = null;
       } else if (FENCE.test(line)) {
@@ -393,20 +394,13 @@ export class LiveMarkdown {
       }
     }
     for (const node of this.tail) this.element.removeChild(node);
-    if (boundary > this.fixedEnd) {
-      this.element.append(renderMarkdown(text.slice(this.fixedEnd, boundary)));
-      this.fixedEnd = boundary;
+    if (boundary > 0) {
+      this.element.append(renderMarkdown(this.open.slice(0, boundary)));
+      this.open = this.open.slice(boundary);
+      this.scanned -= boundary;
     }
-    const tail = renderMarkdown(text.slice(this.fixedEnd));
+    const tail = renderMarkdown(this.open);
     this.tail = [...tail.childNodes];
     this.element.append(tail);
-  }
-
-  private reset(): void {
-    this.element.replaceChildren();
-    this.source = '';
-    this.fixedEnd = this.scanned = 0;
-    this.fence = null;
-    this.tail = [];
   }
 }

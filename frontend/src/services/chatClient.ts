@@ -81,13 +81,13 @@ export class ChatClient {
 
   /**
    * Like `sendMessage`, but the answer arrives as server-sent events; `onText` gets the answer
-   * so far after each piece. Falls back to `sendMessage` on a backend without the stream route.
+   * so far and the new piece after each piece. Falls back to `sendMessage` on a backend without the stream route.
    * `signal` stops the request when the answer is no longer wanted (the server then stops streaming).
    */
   async streamMessage(
     message: string,
     sessionId: string | null | undefined,
-    onText: (answerSoFar: string) => void,
+    onText: (answerSoFar: string, piece: string) => void,
     signal?: AbortSignal,
   ): Promise<ChatReply> {
     let response: Response;
@@ -103,7 +103,7 @@ export class ChatClient {
     for await (const event of readEvents(response, this.baseUrl)) {
       if (event.name === 'delta' && isRecord(event.data) && typeof event.data.text === 'string') {
         answer += event.data.text;
-        onText(answer);
+        onText(answer, event.data.text);
       } else if (event.name === 'error') {
         const detail = isRecord(event.data) && typeof event.data.detail === 'string' ? event.data.detail : 'the answer stopped half-way';
         // The backend names the service that failed; "fastapi" is its own bug, not an outage.
