@@ -414,3 +414,38 @@ describe('Length counter', () => {
     await vi.waitFor(() => expect(seen).toHaveLength(1));
   });
 });
+
+describe('Jump to latest', () => {
+  it('shows while an answer streams below the view, scrolls to its end, and goes away with the answer', async () => {
+    let finish!: () => void;
+    handler = (_req, res) => {
+      res.writeHead(200, { 'Content-Type': 'text/event-stream' });
+      res.write('event: delta\ndata: {"text": "A long answer"}\n\n');
+      finish = () => res.end(`event: done\ndata: ${JSON.stringify({ answer: 'A long answer', sources: [], session_id: 's' })}\n\n`);
+    };
+    await startApp();
+    // happy-dom has no layout: give the conversation the sizes of one whose answer outgrew it.
+    const conversation = document.getElementById('conversation')!;
+    Object.defineProperty(conversation, 'scrollHeight', { configurable: true, value: 3000 });
+    Object.defineProperty(conversation, 'clientHeight', { configurable: true, value: 600 });
+    const jump = button('jump');
+    input().value = 'q';
+    press('Enter');
+    await vi.waitFor(() => expect(messages()).toEqual(['message user', 'message assistant streaming']));
+    conversation.scrollTop = 0; // the user reads from the top
+    conversation.dispatchEvent(new Event('scroll'));
+    expect(jump.hidden).toBe(false);
+
+    jump.click();
+
+    expect(conversation.scrollTop).toBe(3000);
+    expect(jump.hidden).toBe(true);
+    expect(document.activeElement).toBe(input());
+    conversation.scrollTop = 100;
+    conversation.dispatchEvent(new Event('scroll'));
+    expect(jump.hidden).toBe(false);
+    finish();
+    await vi.waitFor(() => expect(messages()).toEqual(['message user', 'message assistant']));
+    expect(jump.hidden).toBe(true);
+  });
+});
