@@ -89,7 +89,7 @@ impl flags::Ci {
 fn run_suite(sh: &Shell, project: &Project, suite: &str, python: Option<&Utf8Path>) -> Result<()> {
     let frontend = project.root.join(settings::FRONTEND_DIR);
     match suite {
-        "xtask" => cmd!(sh, "cargo test --workspace --locked").run()?,
+        "xtask" => without_cargo_run_env(cmd!(sh, "cargo test --workspace --locked")).run()?,
         "check" => flags::Check { staged: false }.run(sh, project)?,
         "hadolint" => {
             // The dev venv's programs sit beside its Python.
@@ -116,6 +116,30 @@ fn run_suite(sh: &Shell, project: &Project, suite: &str, python: Option<&Utf8Pat
         _ => unreachable!("suite names are checked against SUITES"),
     }
     Ok(())
+}
+
+/// `cmd` without the variables `cargo run` (so `cargo xtask`) sets for the package it runs.
+/// A nested cargo would pass them on to build scripts: ring's watches `CARGO_MANIFEST_DIR`, so
+/// it and everything above it (rustls, ureq, xtask) would be rebuilt here, then again by the
+/// next `cargo xtask`.
+fn without_cargo_run_env(cmd: xshell::Cmd<'_>) -> xshell::Cmd<'_> {
+    std::env::vars_os()
+        .filter_map(|(key, _)| key.into_string().ok())
+        .filter(|key| is_cargo_run_var(key))
+        .fold(cmd, |cmd, key| cmd.env_remove(key))
+}
+
+/// The per-package variables cargo sets for a program it runs (not `CARGO` or `CARGO_HOME`,
+/// which a nested cargo should keep).
+fn is_cargo_run_var(key: &str) -> bool {
+    key.starts_with("CARGO_PKG_")
+        || key.starts_with("CARGO_MANIFEST_")
+        || [
+            "CARGO_CRATE_NAME",
+            "CARGO_BIN_NAME",
+            "CARGO_PRIMARY_PACKAGE",
+        ]
+        .contains(&key)
 }
 
 /// The development venv (backend runtime + test tools), rebuilt when its requirements change.
@@ -266,6 +290,23 @@ fn apt_install(sh: &Shell, packages: &[&str], what: &str) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_nested_cargo_test_does_not_inherit_the_running_packages_variables() {
+        let sh = Shell::new().unwrap();
+        // `cargo test` sets these for this test binary as `cargo xtask` does for xtask.
+        assert!(std::env::var_os("CARGO_MANIFEST_DIR").is_some());
+        let command: std::process::Command = without_cargo_run_env(cmd!(sh, "cargo test")).into();
+        let removed: Vec<String> = command
+            .get_envs()
+            .filter(|(_, value)| value.is_none())
+            .map(|(key, _)| key.to_string_lossy().into_owned())
+            .collect();
+        for key in ["CARGO_MANIFEST_DIR", "CARGO_PKG_NAME"] {
+            assert!(removed.iter().any(|k| k == key), "{key} kept: {removed:?}");
+        }
+        assert!(!removed.iter().any(|k| k == "CARGO" || k == "CARGO_HOME"));
+    }
 
     #[test]
     fn the_stamp_follows_includes_and_refuses_a_cycle() {
