@@ -6,7 +6,10 @@ xflags::xflags! {
     /// Generate, check and deploy the Hugging Face Space of this monorepo.
     cmd xtask {
         /// Regenerate `huggingface-spaces/` from `backend/` (atomic; unchanged files are not rewritten).
-        cmd generate {}
+        cmd generate {
+            /// Overwrite hand edits in `huggingface-spaces/` (refused by default, with their diff).
+            optional --force
+        }
 
         /// Exit 1 with a diff when `huggingface-spaces/` is not what `generate` would write, or a lint fails.
         cmd check {
@@ -52,6 +55,8 @@ xflags::xflags! {
             optional --detach
             /// With --local: stop a Space left running by --detach.
             optional --stop
+            /// Overwrite hand edits in `huggingface-spaces/` when regenerating it.
+            optional --force
         }
 
         /// The test command: install what is missing, then run every suite and `check`.

@@ -3,18 +3,25 @@
 //! The new tree is built in a staging directory beside the old one (unchanged files are
 //! hard-linked, so their mtimes are kept), then swapped in with two renames: a failure
 //! before the swap leaves the old tree as it was.
+//!
+//! It never destroys work: a file it would overwrite or delete whose content git cannot give
+//! back (it matches neither what generate writes nor the committed or staged version) is a
+//! hand edit, and generate refuses with its diff unless `--force`.
 
-use anyhow::{Context, Result};
+use std::io::Write;
+use std::process::{Command, Stdio};
+
+use anyhow::{Context, Result, bail};
 use camino::{Utf8Path, Utf8PathBuf};
 use xshell::Shell;
 
-use crate::settings::SPACE_DIR;
+use crate::settings::{self, SPACE_DIR};
 use crate::space::{self, Snapshot, SpaceFiles};
 use crate::{Project, flags};
 
 impl flags::Generate {
     pub(crate) fn run(self, _sh: &Shell, project: &Project) -> Result<()> {
-        let changed = generate(project)?;
+        let changed = generate(project, self.force)?;
         if changed.is_empty() {
             println!("{SPACE_DIR}/ is up to date");
         } else {
@@ -37,16 +44,148 @@ impl flags::Generate {
 
 /// Regenerates `huggingface-spaces/` atomically. Returns the files (relative to the Space
 /// folder) that were written, added or removed; empty when it was already up to date.
-pub(crate) fn generate(project: &Project) -> Result<Vec<Utf8PathBuf>> {
+/// Refuses to overwrite a hand edit (see [`refuse_hand_edits`]) unless `force`.
+pub(crate) fn generate(project: &Project, force: bool) -> Result<Vec<Utf8PathBuf>> {
     remove_leftovers(&project.root);
     let snapshot = Snapshot::worktree(&project.root, &project.settings)?;
     let expected = space::render(&snapshot, &project.settings.generator)?;
     let current = space_files(&snapshot);
     let changed = changed_files(&current, &expected);
     if !changed.is_empty() {
+        if !force {
+            refuse_hand_edits(&project.root, &current, &expected, &changed)?;
+        }
         replace_tree(&project.root, &current, &expected)?;
     }
     Ok(changed)
+}
+
+/// How many lines of one hand edit's diff the error shows.
+const DIFF_LINES: usize = 40;
+
+/// Fails, showing each diff, when a file generate would overwrite or delete holds content
+/// that only the worktree has: not what generate writes, not the committed (HEAD) version and
+/// not the staged one. Overwriting anything else loses nothing git cannot give back.
+fn refuse_hand_edits(
+    root: &Utf8Path,
+    current: &SpaceFiles,
+    expected: &SpaceFiles,
+    changed: &[Utf8PathBuf],
+) -> Result<()> {
+    let on_disk: Vec<&Utf8PathBuf> = changed
+        .iter()
+        .filter(|path| current.contains_key(*path))
+        .collect();
+    if on_disk.is_empty() {
+        return Ok(());
+    }
+    let mut names = Vec::new();
+    for path in &on_disk {
+        names.push(format!("HEAD:./{SPACE_DIR}/{path}"));
+        names.push(format!(":./{SPACE_DIR}/{path}"));
+    }
+    let mut known = git_blobs(root, &names).into_iter();
+    let mut shown = String::new();
+    let mut edited = Vec::new();
+    for path in on_disk {
+        let (committed, staged) = (known.next().flatten(), known.next().flatten());
+        let mine = &current[path];
+        if Some(mine) == expected.get(path)
+            || committed.as_ref() == Some(mine)
+            || staged.as_ref() == Some(mine)
+        {
+            continue;
+        }
+        let name = format!("{SPACE_DIR}/{path}");
+        let (base, base_name) = match (&committed, &staged) {
+            (Some(bytes), _) => (bytes.as_slice(), format!("{name} (committed)")),
+            (None, Some(bytes)) => (bytes.as_slice(), format!("{name} (staged)")),
+            (None, None) => (&b""[..], "/dev/null (not in git)".to_owned()),
+        };
+        shown.push_str(&diff(base, mine, &base_name, &format!("{name} (worktree)")));
+        edited.push(name);
+    }
+    if edited.is_empty() {
+        return Ok(());
+    }
+    bail!(
+        "{SPACE_DIR}/ is generated from {}/, and these hand edits would be lost: {}\n{shown}\
+         Move the change into {}/ (generate copies it), or undo it (`git checkout -- FILE`, or delete a stray file), \
+         or overwrite it with `--force`",
+        settings::BACKEND_DIR,
+        edited.join(", "),
+        settings::BACKEND_DIR,
+    )
+}
+
+/// The content of each git object `names` names (`HEAD:./path`, `:./path`), `None` where
+/// there is none (no commit yet, not tracked, not a git repository): one `git cat-file`.
+fn git_blobs(root: &Utf8Path, names: &[String]) -> Vec<Option<Vec<u8>>> {
+    let read = || -> Option<Vec<u8>> {
+        let mut child = Command::new("git")
+            .args(["cat-file", "--batch"])
+            .current_dir(root)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .ok()?;
+        let request: String = names.iter().map(|n| format!("{n}\n")).collect();
+        let mut stdin = child.stdin.take()?;
+        // Written from a thread: git answers while it reads, and a full pipe would block both.
+        let writer = std::thread::spawn(move || stdin.write_all(request.as_bytes()));
+        let output = child.wait_with_output().ok()?;
+        let _ = writer.join();
+        output.status.success().then_some(output.stdout)
+    };
+    let Some(output) = read() else {
+        return vec![None; names.len()];
+    };
+    let mut rest = output.as_slice();
+    let mut blobs = Vec::new();
+    for _ in names {
+        // `<id> blob <size>\n<content>\n`, or `<name> missing\n`.
+        let Some(end) = rest.iter().position(|&b| b == b'\n') else {
+            blobs.push(None);
+            continue;
+        };
+        let header = String::from_utf8_lossy(&rest[..end]).into_owned();
+        rest = &rest[end + 1..];
+        let mut fields = header.rsplitn(3, ' ');
+        let (size, kind) = (fields.next(), fields.next());
+        match (kind, size.and_then(|s| s.parse::<usize>().ok())) {
+            (Some("blob"), Some(size)) if rest.len() > size => {
+                blobs.push(Some(rest[..size].to_vec()));
+                rest = &rest[size + 1..];
+            }
+            _ => blobs.push(None),
+        }
+    }
+    blobs
+}
+
+/// A unified diff from `old` to `new`, cut after [`DIFF_LINES`] lines.
+fn diff(old: &[u8], new: &[u8], old_name: &str, new_name: &str) -> String {
+    let (Ok(old), Ok(new)) = (std::str::from_utf8(old), std::str::from_utf8(new)) else {
+        return format!("--- {old_name}\n+++ {new_name}\n(binary content differs)\n");
+    };
+    let text = similar::TextDiff::from_lines(old, new)
+        .unified_diff()
+        .header(old_name, new_name)
+        .to_string();
+    let lines: Vec<&str> = text.lines().collect();
+    let mut shown: String = lines
+        .iter()
+        .take(DIFF_LINES)
+        .map(|l| format!("{l}\n"))
+        .collect();
+    if lines.len() > DIFF_LINES {
+        shown.push_str(&format!(
+            "… ({} more diff lines)\n",
+            lines.len() - DIFF_LINES
+        ));
+    }
+    shown
 }
 
 /// The Space folder's files in `snapshot`, relative to it.

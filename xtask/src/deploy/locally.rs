@@ -15,7 +15,7 @@ use super::{
     clone_while, deadline, lint_before_publishing, lock, publish, regenerate, secrets, verify,
 };
 use crate::local::{self, LocalSpace};
-use crate::{Project, settings};
+use crate::{Project, flags, settings};
 
 /// The question `deploy --local` asks the running Space, as a user of the chat page would.
 const QUESTION: &str = "How do I deploy the backend to Hugging Face Spaces?";
@@ -27,8 +27,7 @@ const HEALTH_TIMEOUT: Duration = Duration::from_secs(120);
 pub(super) fn deploy(
     sh: &Shell,
     project: &Project,
-    timeout: Option<u64>,
-    no_verify: bool,
+    flags: &flags::Deploy,
     progress: &Progress,
 ) -> Result<(Report, LocalSpace)> {
     let root = &project.root;
@@ -47,7 +46,7 @@ pub(super) fn deploy(
     let git = GitEnv::new(root, None)?;
     git::ensure_bare(&git, &remote)?;
     let (clone, (regenerated, preview)) = clone_while(&git, remote.as_str(), None, || {
-        let regenerated = regenerate(project, progress)?;
+        let regenerated = regenerate(project, flags.force, progress)?;
         Ok((
             regenerated,
             lint_before_publishing(project, &space_url, progress)?,
@@ -67,12 +66,12 @@ pub(super) fn deploy(
 
     progress.step("local: starting the Space (venv, PostgreSQL, uvicorn)");
     let space = local::start(sh, project, &tree)?;
-    if no_verify {
+    if flags.no_verify {
         report.health = "skipped".to_owned();
         report.elapsed_seconds = progress.elapsed_secs();
         return Ok((report, space));
     }
-    let deadline = deadline(timeout, HEALTH_TIMEOUT)?;
+    let deadline = deadline(flags.timeout, HEALTH_TIMEOUT)?;
     let health = verify::wait_for_health(
         &space.url,
         &project.settings.generator.health_path,

@@ -45,8 +45,7 @@ impl flags::Deploy {
             print!("{}", report.render(self.json));
             return Ok(());
         }
-        let (report, space) =
-            locally::deploy(sh, project, self.timeout, self.no_verify, &progress)?;
+        let (report, space) = locally::deploy(sh, project, &self, &progress)?;
         print!("{}", report.render(self.json));
         if self.detach {
             space.detach()?;
@@ -192,7 +191,7 @@ impl flags::Deploy {
         )?;
         let remote = format!("{}/spaces/{repo}", hub.endpoint());
         let prepare = || -> Result<_> {
-            let regenerated = regenerate(project, progress)?;
+            let regenerated = regenerate(project, self.force, progress)?;
             Ok((
                 regenerated,
                 lint_before_publishing(project, &space_url, progress)?,
@@ -326,25 +325,49 @@ fn set_secrets(
     Ok(())
 }
 
-/// Step 2: `generate`; returns what it rewrote (for the reminder to commit it).
-fn regenerate(project: &Project, progress: &Progress) -> Result<Vec<String>> {
-    let changed = generate::generate(project)?;
-    let changed: Vec<String> = changed
-        .iter()
-        .map(|p| format!("{}/{p}", settings::SPACE_DIR))
-        .collect();
+/// Step 2: `generate`; returns the files it rewrote that now differ from the monorepo's HEAD
+/// (for the reminder to commit them). A file it put back as committed needs no commit.
+fn regenerate(project: &Project, force: bool, progress: &Progress) -> Result<Vec<String>> {
+    let changed = generate::generate(project, force)?;
     if changed.is_empty() {
         progress.step(format_args!(
             "generate: {} is up to date",
             settings::SPACE_DIR
         ));
-    } else {
+        return Ok(Vec::new());
+    }
+    let status = git::GitEnv::user().git(
+        &project.root,
+        &[
+            "status",
+            "--porcelain",
+            "-z",
+            "--untracked-files=all",
+            "--",
+            settings::SPACE_DIR,
+        ],
+    )?;
+    let uncommitted: Vec<&str> = status
+        .split('\0')
+        .filter_map(|entry| entry.get(3..))
+        .collect();
+    let (to_commit, restored): (Vec<String>, Vec<String>) = changed
+        .iter()
+        .map(|p| format!("{}/{p}", settings::SPACE_DIR))
+        .partition(|path| uncommitted.contains(&path.as_str()));
+    if !restored.is_empty() {
         progress.step(format_args!(
-            "generate: updated {} (commit them: the Space commit records this worktree as dirty)",
-            changed.join(", ")
+            "generate: put back the committed {}",
+            restored.join(", ")
         ));
     }
-    Ok(changed)
+    if !to_commit.is_empty() {
+        progress.step(format_args!(
+            "generate: updated {} (commit them: the Space commit records this worktree as dirty)",
+            to_commit.join(", ")
+        ));
+    }
+    Ok(to_commit)
 }
 
 /// Step 2's lints, and step 8's patch checked without writing: nothing is pushed unless
