@@ -2,13 +2,15 @@
 //!
 //! Every suite runs even when an earlier one fails, so one run shows every failure.
 
+use std::process::Command;
 use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 use camino::{Utf8Path, Utf8PathBuf};
 use xshell::{Shell, cmd};
 
-use crate::{Project, flags, settings};
+use crate::progress::Progress;
+use crate::{Project, flags, interrupt, settings};
 
 /// The browser the end-to-end tests drive (Debian's package).
 const CHROMIUM: &str = "/usr/bin/chromium";
@@ -17,6 +19,8 @@ const SUITES: [&str; 6] = ["xtask", "check", "hadolint", "backend", "frontend", 
 
 impl flags::Ci {
     pub(crate) fn run(self, sh: &Shell, project: &Project) -> Result<()> {
+        interrupt::install()?;
+        let progress = Progress::new();
         let selected: Vec<&str> = match &self.only {
             None => SUITES.to_vec(),
             Some(list) => {
@@ -35,15 +39,15 @@ impl flags::Ci {
             .any(|s| ["hadolint", "backend", "e2e"].contains(s));
         let needs_node = selected.iter().any(|s| ["frontend", "e2e"].contains(s));
         let python = if needs_python {
-            Some(dev_venv(sh, &project.root)?)
+            Some(dev_venv(sh, &project.root, &progress)?)
         } else {
             None
         };
         if needs_node {
-            npm_install(sh, &project.root.join(settings::FRONTEND_DIR))?;
+            npm_install(sh, &project.root.join(settings::FRONTEND_DIR), &progress)?;
         }
         if selected.contains(&"e2e") {
-            ensure_chromium(sh)?;
+            ensure_chromium(sh, &progress)?;
         }
         // The deploy tests push Git LFS objects to the test Hub.
         if selected.contains(&"xtask")
@@ -54,7 +58,7 @@ impl flags::Ci {
                 .run()
                 .is_err()
         {
-            apt_install(sh, &["git-lfs"], "Git LFS (the deploy tests)")?;
+            apt_install(&["git-lfs"], "Git LFS (the deploy tests)", &progress)?;
         }
 
         let mut results = Vec::new();
@@ -144,11 +148,11 @@ fn is_cargo_run_var(key: &str) -> bool {
 
 /// The development venv (backend runtime + test tools), rebuilt when its requirements change.
 /// Returns its Python.
-pub(crate) fn dev_venv(sh: &Shell, root: &Utf8Path) -> Result<Utf8PathBuf> {
+pub(crate) fn dev_venv(sh: &Shell, root: &Utf8Path, progress: &Progress) -> Result<Utf8PathBuf> {
     let backend = root.join(settings::BACKEND_DIR);
     let requirements = backend.join("requirements-dev.txt");
     let venv = root.join(settings::STATE_DIR).join("venv");
-    ensure_venv(sh, &venv, &requirements)
+    ensure_venv(sh, &venv, &requirements, progress)
 }
 
 /// A venv at `venv` with `requirements` installed; reinstalls only when the requirement files
@@ -157,6 +161,7 @@ pub(crate) fn ensure_venv(
     sh: &Shell,
     venv: &Utf8Path,
     requirements: &Utf8Path,
+    progress: &Progress,
 ) -> Result<Utf8PathBuf> {
     let python = venv_bin(venv, "python");
     let stamp_file = venv.join(".xtask-requirements");
@@ -164,17 +169,39 @@ pub(crate) fn ensure_venv(
     if sh.path_exists(&python) && sh.read_file(&stamp_file).is_ok_and(|s| s == stamp) {
         return Ok(python);
     }
-    let system_python = find_python(sh)?;
+    let here = sh.current_dir();
+    let shown = |path: &Utf8Path| {
+        let relative = path.strip_prefix(&here).unwrap_or(path);
+        relative.to_string()
+    };
     if !sh.path_exists(&python) {
-        if cmd!(sh, "{system_python} -m venv {venv}").run().is_err() {
-            apt_install(sh, &["python3-venv"], "Python's venv module")?;
-            cmd!(sh, "{system_python} -m venv --clear {venv}").run()?;
+        let system_python = find_python(sh)?;
+        let create = |clear: &[&str]| {
+            progress.run(
+                &format!("creating the venv {}", shown(venv)),
+                Command::new(&system_python)
+                    .args(["-m", "venv"])
+                    .args(clear)
+                    .arg(venv),
+            )
+        };
+        if let Err(err) = create(&[]) {
+            if err.is::<interrupt::Interrupted>() {
+                return Err(err);
+            }
+            apt_install(&["python3-venv"], "Python's venv module", progress)?;
+            create(&["--clear"])?;
         }
     }
-    let _quiet = sh.push_env("PIP_DISABLE_PIP_VERSION_CHECK", "1");
-    cmd!(sh, "{python} -m pip install --quiet -r {requirements}")
-        .run()
-        .with_context(|| format!("installing {requirements} into {venv} failed"))?;
+    // pip's own output is summarized (requirements collected, its last line), not hidden.
+    progress.run(
+        &format!("installing {} into {}", shown(requirements), shown(venv)),
+        Command::new(&python)
+            .args(["-m", "pip", "install", "--progress-bar", "off", "-r"])
+            .arg(requirements)
+            .current_dir(sh.current_dir())
+            .env("PIP_DISABLE_PIP_VERSION_CHECK", "1"),
+    )?;
     sh.write_file(&stamp_file, stamp)?;
     Ok(python)
 }
@@ -240,7 +267,7 @@ fn find_python(sh: &Shell) -> Result<String> {
     )
 }
 
-fn npm_install(sh: &Shell, frontend: &Utf8Path) -> Result<()> {
+fn npm_install(sh: &Shell, frontend: &Utf8Path, progress: &Progress) -> Result<()> {
     cmd!(sh, "npm --version")
         .quiet()
         .ignore_stdout()
@@ -254,37 +281,53 @@ fn npm_install(sh: &Shell, frontend: &Utf8Path) -> Result<()> {
     if sh.read_file(&stamp_file).is_ok_and(|s| s == lock_text) {
         return Ok(());
     }
-    let _dir = sh.push_dir(frontend);
-    cmd!(sh, "npm ci --no-audit --no-fund --loglevel=error").run()?;
+    progress.run(
+        &format!("installing the frontend's packages (npm ci in {frontend})"),
+        Command::new("npm")
+            .args(["ci", "--no-audit", "--no-fund"])
+            .current_dir(frontend),
+    )?;
     sh.write_file(&stamp_file, lock_text)?;
     Ok(())
 }
 
-fn ensure_chromium(sh: &Shell) -> Result<()> {
+fn ensure_chromium(sh: &Shell, progress: &Progress) -> Result<()> {
     if sh.path_exists(CHROMIUM) {
         return Ok(());
     }
-    apt_install(sh, &["chromium"], "the end-to-end tests' browser")
+    apt_install(&["chromium"], "the end-to-end tests' browser", progress)
 }
 
 /// Installs Debian packages when running as root; otherwise says which command to run.
-fn apt_install(sh: &Shell, packages: &[&str], what: &str) -> Result<()> {
-    let is_root = cmd!(sh, "id -u")
-        .quiet()
-        .read()
-        .is_ok_and(|uid| uid.trim() == "0");
-    if !is_root {
+fn apt_install(packages: &[&str], what: &str, progress: &Progress) -> Result<()> {
+    // SAFETY: geteuid(2) cannot fail and touches no memory.
+    if unsafe { libc::geteuid() } != 0 {
         bail!(
             "{what} is missing: run `sudo apt-get install {}` and re-run",
             packages.join(" ")
         );
     }
-    let _noninteractive = sh.push_env("DEBIAN_FRONTEND", "noninteractive");
-    cmd!(sh, "apt-get update -qq").run()?;
-    cmd!(sh, "apt-get install -y -qq {packages...}")
-        .run()
-        .with_context(|| format!("installing {what} ({}) failed", packages.join(" ")))?;
-    Ok(())
+    progress.run(
+        "updating the apt package lists",
+        Command::new("apt-get")
+            .args(["update", "-q"])
+            .env("DEBIAN_FRONTEND", "noninteractive"),
+    )?;
+    progress
+        .run(
+            &format!("installing {what} ({})", packages.join(" ")),
+            Command::new("apt-get")
+                .args(["install", "-y", "-q"])
+                .args(packages)
+                .env("DEBIAN_FRONTEND", "noninteractive"),
+        )
+        .map_err(|err| {
+            if err.is::<interrupt::Interrupted>() {
+                err
+            } else {
+                err.context(format!("installing {what} failed"))
+            }
+        })
 }
 
 #[cfg(test)]

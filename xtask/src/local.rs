@@ -17,6 +17,7 @@ use camino::{Utf8Path, Utf8PathBuf};
 use serde::Deserialize;
 use xshell::Shell;
 
+use crate::progress::Progress;
 use crate::{Project, ci, interrupt, settings};
 
 /// The Vite dev server's origins: the chat page in development talks to the local Space.
@@ -113,7 +114,12 @@ pub(crate) struct ChatSource {
 /// Runs the Space tree `tree` (a clean export of the pushed commit): builds its venv (warm when
 /// its requirements are unchanged), starts PostgreSQL, starts uvicorn, and returns once the
 /// Space's port accepts connections — which uvicorn opens only after the app's startup.
-pub(crate) fn start(sh: &Shell, project: &Project, tree: &Utf8Path) -> Result<LocalSpace> {
+pub(crate) fn start(
+    sh: &Shell,
+    project: &Project,
+    tree: &Utf8Path,
+    progress: &Progress,
+) -> Result<LocalSpace> {
     let paths = Paths::new(&project.root);
     let port = project.settings.generator.port;
     for required in ["requirements.txt", "app/main.py"] {
@@ -141,7 +147,7 @@ pub(crate) fn start(sh: &Shell, project: &Project, tree: &Utf8Path) -> Result<Lo
 
     let requirements = tree.join("requirements.txt");
     let venv = paths.space_venv(&sh.read_file(&requirements)?);
-    ci::ensure_venv(sh, &venv, &requirements)
+    ci::ensure_venv(sh, &venv, &requirements, progress)
         .with_context(|| format!("cannot build the Space's venv from {requirements}"))?;
     remove_other_venvs(&paths, &venv)?;
 
@@ -153,9 +159,10 @@ pub(crate) fn start(sh: &Shell, project: &Project, tree: &Utf8Path) -> Result<Lo
         postgres: None,
         paths,
     };
-    let postgres = space
-        .postgres
-        .insert(postgres::start(sh, &project.root, &space.paths)?);
+    let postgres =
+        space
+            .postgres
+            .insert(postgres::start(sh, &project.root, &space.paths, progress)?);
     let database_url = postgres.database_url();
 
     let program = ci::venv_bin(&venv, "uvicorn");

@@ -13,6 +13,7 @@ mod hooks;
 mod http;
 mod interrupt;
 mod local;
+mod progress;
 mod settings;
 mod space;
 mod untrusted;
@@ -32,14 +33,15 @@ pub(crate) struct Project {
 fn main() -> ExitCode {
     match try_main() {
         Ok(()) => ExitCode::SUCCESS,
+        // 130 = 128 + SIGINT, what shells report for a command stopped by Ctrl-C; one line,
+        // without the context of whatever step was running.
+        Err(err) if err.is::<interrupt::Interrupted>() => {
+            eprintln!("{}", interrupt::Interrupted);
+            ExitCode::from(130)
+        }
         Err(err) => {
             eprintln!("error: {err:#}");
-            // 130 = 128 + SIGINT, what shells report for a command stopped by Ctrl-C.
-            if err.is::<interrupt::Interrupted>() {
-                ExitCode::from(130)
-            } else {
-                ExitCode::FAILURE
-            }
+            ExitCode::FAILURE
         }
     }
 }

@@ -65,7 +65,7 @@ pub(super) fn deploy(
     report.frontend = Some(FrontendReport::new(&preview, false));
 
     progress.step("local: starting the Space (venv, PostgreSQL, uvicorn)");
-    let space = local::start(sh, project, &tree)?;
+    let space = local::start(sh, project, &tree, progress)?;
     if flags.no_verify {
         report.health = "skipped".to_owned();
         report.elapsed_seconds = progress.elapsed_secs();

@@ -1,68 +1,11 @@
 //! What the user sees: one progress line per step with the elapsed time (a spinner while
 //! waiting on a terminal), and the final report, as text or JSON.
 
-use std::cell::{Cell, RefCell};
-use std::io::{IsTerminal, Write};
-use std::time::Instant;
-
 use serde::Serialize;
 
 use super::git::Change;
 
-/// Progress on stderr, so stdout carries only the report (`--json` stays parseable).
-pub(crate) struct Progress {
-    started: Instant,
-    tty: bool,
-    spinner: Cell<usize>,
-    last_wait: RefCell<String>,
-}
-
-const SPINNER: [char; 4] = ['|', '/', '-', '\\'];
-
-impl Progress {
-    pub(crate) fn new() -> Progress {
-        Progress {
-            started: Instant::now(),
-            tty: std::io::stderr().is_terminal(),
-            spinner: Cell::new(0),
-            last_wait: RefCell::default(),
-        }
-    }
-
-    pub(crate) fn step(&self, message: impl std::fmt::Display) {
-        self.clear_spinner();
-        eprintln!("[{:>6.1}s] {message}", self.started.elapsed().as_secs_f64());
-    }
-
-    /// A state while waiting: a spinner line on a terminal, else a line when it changes.
-    pub(crate) fn waiting(&self, message: &str) {
-        if self.tty {
-            let n = self.spinner.get();
-            self.spinner.set(n + 1);
-            eprint!(
-                "\r\x1b[K{} [{:>6.1}s] {message}",
-                SPINNER[n % SPINNER.len()],
-                self.started.elapsed().as_secs_f64()
-            );
-            let _ = std::io::stderr().flush();
-            *self.last_wait.borrow_mut() = message.to_owned();
-        } else if *self.last_wait.borrow() != message {
-            *self.last_wait.borrow_mut() = message.to_owned();
-            self.step(format_args!("  {message}"));
-        }
-    }
-
-    fn clear_spinner(&self) {
-        if self.tty && !self.last_wait.borrow().is_empty() {
-            eprint!("\r\x1b[K");
-            self.last_wait.borrow_mut().clear();
-        }
-    }
-
-    pub(crate) fn elapsed_secs(&self) -> f64 {
-        self.started.elapsed().as_secs_f64()
-    }
-}
+pub(crate) use crate::progress::Progress;
 
 /// The frontend patch, as reported.
 #[derive(Debug, Serialize)]

@@ -12,6 +12,7 @@ use camino::{Utf8Path, Utf8PathBuf};
 use xshell::{Shell, cmd};
 
 use super::{Paths, process};
+use crate::progress::Progress;
 use crate::space::requirements;
 use crate::{ci, interrupt, settings};
 
@@ -60,8 +61,13 @@ impl Drop for Postgres {
 /// Installs the pinned pgserver (warm when unchanged), initialises the data directory on
 /// first use and starts the server on a free loopback port; returns once it accepts
 /// connections.
-pub(super) fn start(sh: &Shell, root: &Utf8Path, paths: &Paths) -> Result<Postgres> {
-    let bin = install(sh, root, paths)?;
+pub(super) fn start(
+    sh: &Shell,
+    root: &Utf8Path,
+    paths: &Paths,
+    progress: &Progress,
+) -> Result<Postgres> {
+    let bin = install(sh, root, paths, progress)?;
     let user = server_user(sh)?;
     if user.is_some() {
         make_reachable(&[paths.dir.as_path(), bin.as_path()])?;
@@ -69,7 +75,7 @@ pub(super) fn start(sh: &Shell, root: &Utf8Path, paths: &Paths) -> Result<Postgr
     if paths.pgdata.join("PG_VERSION").exists() {
         ensure_same_major(&bin, paths)?;
     } else {
-        init(&bin, user.as_ref(), paths)?;
+        init(&bin, user.as_ref(), paths, progress)?;
     }
     if let Some(user) = &user {
         user.own(sh, &paths.pgdata)?;
@@ -154,7 +160,12 @@ fn status_line(paths: &Paths) -> Option<String> {
 }
 
 /// Installs the pinned `pgserver` into the tools venv; returns its PostgreSQL `bin/`.
-pub(super) fn install(sh: &Shell, root: &Utf8Path, paths: &Paths) -> Result<Utf8PathBuf> {
+pub(super) fn install(
+    sh: &Shell,
+    root: &Utf8Path,
+    paths: &Paths,
+    progress: &Progress,
+) -> Result<Utf8PathBuf> {
     let pin_file = root.join(settings::BACKEND_DIR).join(PIN_FILE);
     let pin = pgserver_pin(&pin_file)?;
     let requirements = paths.dir.join("tools-requirements.txt");
@@ -165,7 +176,7 @@ pub(super) fn install(sh: &Shell, root: &Utf8Path, paths: &Paths) -> Result<Utf8
     if sh.read_file(&requirements).ok().as_deref() != Some(text.as_str()) {
         sh.write_file(&requirements, &text)?;
     }
-    ci::ensure_venv(sh, &paths.tools, &requirements)
+    ci::ensure_venv(sh, &paths.tools, &requirements, progress)
         .with_context(|| format!("cannot install {pin} (PostgreSQL for deploy --local)"))?;
     let lib = paths.tools.join("lib");
     let bin = std::fs::read_dir(&lib)
@@ -196,7 +207,12 @@ fn pgserver_pin(file: &Utf8Path) -> Result<String> {
 
 /// Creates the data directory: initdb into a staging directory, then one rename, so an
 /// interrupted first run never leaves a half-initialised cluster behind.
-fn init(bin: &Utf8Path, user: Option<&ServerUser>, paths: &Paths) -> Result<()> {
+fn init(
+    bin: &Utf8Path,
+    user: Option<&ServerUser>,
+    paths: &Paths,
+    progress: &Progress,
+) -> Result<()> {
     let staging = paths.dir.join("pgdata.init");
     for dir in [&staging, &paths.pgdata] {
         if dir.exists() {
@@ -221,7 +237,12 @@ fn init(bin: &Utf8Path, user: Option<&ServerUser>, paths: &Paths) -> Result<()> 
         std::os::unix::fs::chown(&staging, Some(user.uid), Some(user.gid))?;
         command.uid(user.uid).gid(user.gid);
     }
-    let status = process::spawn_logged(&mut command, &log)?.wait()?;
+    let mut child = process::spawn_logged(&mut command, &log)?;
+    let status = progress.wait(
+        "creating PostgreSQL's data directory (initdb)",
+        &mut child,
+        String::new,
+    )?;
     if !status.success() {
         bail!(
             "PostgreSQL's initdb failed ({status}); the last lines of {log}:\n{}",

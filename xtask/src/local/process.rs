@@ -78,6 +78,21 @@ pub(super) fn stop_child(child: &mut Child, signal: libc::c_int, grace: Duration
     let _ = child.wait();
 }
 
+/// Stops our own child and everything in its process group (it must lead one: pip's build
+/// helpers, npm's scripts): SIGTERM to the group, SIGKILL to what is left after `grace`.
+pub(crate) fn stop_group(child: &mut Child, grace: Duration) {
+    let group = child.id() as libc::pid_t;
+    // SAFETY: kill(2) has no memory-safety preconditions; a negative pid names the group.
+    unsafe { libc::kill(-group, libc::SIGTERM) };
+    let deadline = Instant::now() + grace;
+    while Instant::now() < deadline && !matches!(child.try_wait(), Ok(Some(_))) {
+        std::thread::sleep(POLL);
+    }
+    // The leader may be gone while members of its group still run.
+    unsafe { libc::kill(-group, libc::SIGKILL) };
+    let _ = child.wait();
+}
+
 /// Stops `name`, a process started by an earlier xtask (so not our child) and recognised by
 /// `marker` (see [`is_running`]): `signal`, then SIGKILL after `grace`. Returns false when it
 /// was not running.

@@ -96,8 +96,9 @@ impl Fixture {
         std::fs::create_dir_all(&own.dir).unwrap();
         let requirements = std::fs::read_to_string(tree.join("requirements.txt")).unwrap();
         let shared_venv = shared.space_venv(&requirements);
-        ci::ensure_venv(&sh, &shared_venv, &tree.join("requirements.txt")).unwrap();
-        postgres::install(&sh, repo_root(), &shared).unwrap();
+        let progress = Progress::new();
+        ci::ensure_venv(&sh, &shared_venv, &tree.join("requirements.txt"), &progress).unwrap();
+        postgres::install(&sh, repo_root(), &shared, &progress).unwrap();
         for (shared, own) in [
             (shared_venv, own.space_venv(&requirements)),
             (shared.tools, own.tools),
@@ -120,7 +121,7 @@ impl Fixture {
     }
 
     fn start(&self) -> Result<LocalSpace> {
-        start(&self.sh, &self.project, &self.tree)
+        start(&self.sh, &self.project, &self.tree, &Progress::new())
     }
 
     fn paths(&self) -> Paths {

@@ -1,0 +1,312 @@
+//! What the user sees while xtask works, for every command (`ci`, `deploy`, `deploy --local`):
+//! one line per finished step with the elapsed time, a spinner with the elapsed time while a
+//! step runs on a terminal (a line every 10 s otherwise), and long child processes (pip, npm,
+//! apt-get) run so that their own output is summarized and Ctrl-C stops them at once.
+
+use std::cell::{Cell, RefCell};
+use std::collections::VecDeque;
+use std::io::{BufRead, BufReader, IsTerminal, Read, Write};
+use std::os::unix::process::CommandExt;
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+
+use crate::{interrupt, untrusted};
+
+/// Progress on stderr, so stdout carries only results (`--json` stays parseable).
+pub(crate) struct Progress {
+    started: Instant,
+    tty: bool,
+    spinner: Cell<usize>,
+    last_wait: RefCell<String>,
+}
+
+const SPINNER: [char; 4] = ['|', '/', '-', '\\'];
+/// A step shorter than this shows nothing until it ends.
+const QUIET_FOR: Duration = Duration::from_secs(2);
+/// Away from a terminal (CI logs, pipes), a running step prints a line this often.
+const LINE_EVERY: Duration = Duration::from_secs(10);
+/// How often a running child is looked at: Ctrl-C and the spinner feel immediate.
+const POLL: Duration = Duration::from_millis(100);
+/// After Ctrl-C a child gets this long to exit on SIGTERM before its group gets SIGKILL.
+const STOP_GRACE: Duration = Duration::from_secs(1);
+/// The lines of a child's output a failure quotes.
+const TAIL_LINES: usize = 30;
+/// The most characters of one output line a summary shows.
+const LINE_CHARS: usize = 80;
+
+impl Progress {
+    pub(crate) fn new() -> Progress {
+        Progress {
+            started: Instant::now(),
+            tty: std::io::stderr().is_terminal(),
+            spinner: Cell::new(0),
+            last_wait: RefCell::default(),
+        }
+    }
+
+    pub(crate) fn step(&self, message: impl std::fmt::Display) {
+        self.clear_spinner();
+        eprintln!("[{:>6.1}s] {message}", self.elapsed_secs());
+    }
+
+    /// A state while waiting: a spinner line on a terminal, else a line when it changes.
+    pub(crate) fn waiting(&self, message: &str) {
+        if self.tty {
+            self.spin(message);
+        } else if *self.last_wait.borrow() != message {
+            *self.last_wait.borrow_mut() = message.to_owned();
+            self.step(format_args!("  {message}"));
+        }
+    }
+
+    pub(crate) fn elapsed_secs(&self) -> f64 {
+        self.started.elapsed().as_secs_f64()
+    }
+
+    /// Runs `command`, a long step such as `pip install`, described by `what`. Its output is
+    /// summarized while it runs (how many packages pip has collected, and its last line) and
+    /// quoted when it fails. It runs in its own process group, so a Ctrl-C in the terminal
+    /// reaches xtask only; xtask then stops the whole group at once and unwinds with
+    /// [`interrupt::Interrupted`].
+    pub(crate) fn run(&self, what: &str, command: &mut Command) -> Result<()> {
+        let program = command.get_program().to_string_lossy().into_owned();
+        let mut child = command
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .process_group(0)
+            .spawn()
+            .with_context(|| format!("{what}: cannot start `{program}`"))?;
+        let output = Arc::new(Mutex::new(Output::default()));
+        let readers: Vec<_> = [
+            child
+                .stdout
+                .take()
+                .map(|s| Box::new(s) as Box<dyn Read + Send>),
+            child
+                .stderr
+                .take()
+                .map(|s| Box::new(s) as Box<dyn Read + Send>),
+        ]
+        .into_iter()
+        .flatten()
+        .map(|stream| {
+            let output = Arc::clone(&output);
+            std::thread::spawn(move || {
+                for line in BufReader::new(stream).split(b'\n').map_while(Result::ok) {
+                    output.lock().unwrap().add(&String::from_utf8_lossy(&line));
+                }
+            })
+        })
+        .collect();
+        let summary = || output.lock().unwrap().summary();
+        let status = self.wait(what, &mut child, summary)?;
+        for reader in readers {
+            let _ = reader.join();
+        }
+        let output = output.lock().unwrap();
+        if !status.success() {
+            bail!(
+                "{what} failed ({status}); its last lines:\n{}",
+                output.tail()
+            );
+        }
+        self.step(format_args!(
+            "{what}: done in {}s{}",
+            self.seconds_since(output.started),
+            match output.summary() {
+                s if s.is_empty() => String::new(),
+                s => format!(" ({s})"),
+            }
+        ));
+        Ok(())
+    }
+
+    /// Waits for `child` (already in its own process group), showing `what` and `summary()`
+    /// after [`QUIET_FOR`]; on Ctrl-C stops its group and returns `Interrupted`.
+    pub(crate) fn wait(
+        &self,
+        what: &str,
+        child: &mut Child,
+        summary: impl Fn() -> String,
+    ) -> Result<ExitStatus> {
+        let started = Instant::now();
+        let mut next_line = LINE_EVERY;
+        loop {
+            if let Some(status) = child.try_wait()? {
+                self.clear_spinner();
+                return Ok(status);
+            }
+            if interrupt::requested() {
+                self.clear_spinner();
+                crate::local::process::stop_group(child, STOP_GRACE);
+                return Err(interrupt::Interrupted.into());
+            }
+            let elapsed = started.elapsed();
+            let line = || {
+                let summary = summary();
+                let secs = elapsed.as_secs();
+                if summary.is_empty() {
+                    format!("{what} ({secs}s)")
+                } else {
+                    format!("{what} ({secs}s): {summary}")
+                }
+            };
+            if elapsed >= QUIET_FOR && self.tty {
+                self.spin(&line());
+            } else if elapsed >= next_line {
+                self.step(line());
+                next_line += LINE_EVERY;
+            }
+            std::thread::sleep(POLL);
+        }
+    }
+
+    fn seconds_since(&self, since: Instant) -> String {
+        format!("{:.1}", since.elapsed().as_secs_f64())
+    }
+
+    fn spin(&self, message: &str) {
+        let n = self.spinner.get();
+        self.spinner.set(n + 1);
+        eprint!(
+            "\r\x1b[K{} [{:>6.1}s] {message}",
+            SPINNER[n % SPINNER.len()],
+            self.elapsed_secs()
+        );
+        let _ = std::io::stderr().flush();
+        *self.last_wait.borrow_mut() = message.to_owned();
+    }
+
+    fn clear_spinner(&self) {
+        if self.tty && !self.last_wait.borrow().is_empty() {
+            eprint!("\r\x1b[K");
+            self.last_wait.borrow_mut().clear();
+        }
+    }
+}
+
+/// What a child printed: its last lines, and pip's counts.
+struct Output {
+    started: Instant,
+    tail: VecDeque<String>,
+    /// pip's `Collecting NAME` lines: one per requirement it resolves.
+    collected: usize,
+    /// pip's `Successfully installed a-1 b-2 …`: how many it installed.
+    installed: Option<usize>,
+}
+
+impl Default for Output {
+    fn default() -> Output {
+        Output {
+            started: Instant::now(),
+            tail: VecDeque::new(),
+            collected: 0,
+            installed: None,
+        }
+    }
+}
+
+impl Output {
+    fn add(&mut self, line: &str) {
+        // pip redraws some lines with CR; the last state is the one that counts.
+        let line = line.rsplit('\r').next().unwrap_or_default().trim_end();
+        if line.trim().is_empty() {
+            return;
+        }
+        if line.starts_with("Collecting ") {
+            self.collected += 1;
+        }
+        if let Some(list) = line.strip_prefix("Successfully installed ") {
+            self.installed = Some(list.split_whitespace().count());
+        }
+        if self.tail.len() == TAIL_LINES {
+            self.tail.pop_front();
+        }
+        self.tail.push_back(line.to_owned());
+    }
+
+    /// One line: pip's counts when it printed any, and its last line, shortened.
+    fn summary(&self) -> String {
+        let mut parts = Vec::new();
+        if let Some(n) = self.installed {
+            parts.push(format!("{n} package(s) installed"));
+        } else {
+            if self.collected > 0 {
+                parts.push(format!("{} requirement(s) collected", self.collected));
+            }
+            if let Some(last) = self.tail.back() {
+                parts.push(untrusted::line(&crate::local::clip(last, LINE_CHARS)));
+            }
+        }
+        parts.join("; ")
+    }
+
+    fn tail(&self) -> String {
+        self.tail
+            .iter()
+            .map(|l| format!("    {}\n", untrusted::line(l)))
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pips_output_is_summarized_by_its_counts_and_last_line() {
+        let mut output = Output::default();
+        assert_eq!(output.summary(), "");
+        for line in [
+            "Collecting fastapi==0.115.6 (from -r requirements.txt (line 1))",
+            "  Downloading fastapi-0.115.6-py3-none-any.whl.metadata (27 kB)",
+            "Collecting starlette<0.42.0,>=0.40.0 (from fastapi==0.115.6)",
+            "",
+        ] {
+            output.add(line);
+        }
+        assert_eq!(
+            output.summary(),
+            "2 requirement(s) collected; Collecting starlette<0.42.0,>=0.40.0 (from fastapi==0.115.6)"
+        );
+        output.add("Installing collected packages: starlette, fastapi");
+        output.add("Successfully installed fastapi-0.115.6 starlette-0.41.3");
+        assert_eq!(output.summary(), "2 package(s) installed");
+    }
+
+    #[test]
+    fn a_long_line_is_shortened_and_control_characters_escaped() {
+        let mut output = Output::default();
+        output.add(&format!("\x1b[31m{}", "x".repeat(200)));
+        let summary = output.summary();
+        assert!(
+            summary.starts_with("\\x1b[31mxxx") && summary.ends_with('…'),
+            "{summary}"
+        );
+    }
+
+    #[test]
+    fn a_failing_child_is_an_error_that_quotes_its_last_lines() {
+        let progress = Progress::new();
+        let err = progress
+            .run(
+                "installing the test requirements",
+                Command::new("sh").args([
+                    "-c",
+                    "echo Collecting nothing; echo 'ERROR: no such package' >&2; exit 3",
+                ]),
+            )
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with(
+                "installing the test requirements failed (exit status: 3); its last lines:\n"
+            ) && err.contains("    ERROR: no such package\n"),
+            "{err}"
+        );
+    }
+}
