@@ -55,6 +55,8 @@ xflags::xflags! {
             optional --detach
             /// With --local: stop a Space left running by --detach.
             optional --stop
+            /// With --local: the port the Space listens on (default: the generator's, 7860).
+            optional --port port: u16
             /// Overwrite hand edits in `huggingface-spaces/` when regenerating it.
             optional --force
         }

@@ -44,6 +44,8 @@ struct Paths {
     data: Utf8PathBuf,
     /// HOME of the app, empty at each start like the container's.
     home: Utf8PathBuf,
+    /// PostgreSQL's data: `dir/pgdata`, or as root a directory PostgreSQL's own user can
+    /// reach (see [`postgres::server_home`]), which `dir/pgdata` then links to.
     pgdata: Utf8PathBuf,
     tools: Utf8PathBuf,
 }
@@ -56,7 +58,10 @@ impl Paths {
             run: dir.join("run"),
             data: dir.join("data"),
             home: dir.join("home"),
-            pgdata: dir.join("pgdata"),
+            pgdata: match postgres::server_home(&dir) {
+                Some(home) => home.join("pgdata"),
+                None => dir.join("pgdata"),
+            },
             tools: dir.join("tools"),
             dir,
         }
@@ -204,6 +209,13 @@ pub(crate) fn start(
 }
 
 impl LocalSpace {
+    /// uvicorn's log, relative to `root` when it is under it.
+    pub(crate) fn log_shown(&self, root: &Utf8Path) -> Utf8PathBuf {
+        let log = self.paths.uvicorn_log();
+        log.strip_prefix(root)
+            .map_or(log.clone(), Utf8Path::to_owned)
+    }
+
     /// Asks the Space one question through its real `POST /api/chat`.
     pub(crate) fn ask(&self, question: &str) -> Result<ChatAnswer> {
         let url = format!("{}/api/chat", self.url);
@@ -379,14 +391,17 @@ pub(crate) fn ensure_not_running(project: &Project) -> Result<()> {
             bail!("the PostgreSQL of an earlier local Space is still running: {stop}")
         }
         (None, true) => Ok(()),
-        (None, false) => match process::port_holder(port) {
-            Some((pid, command)) => bail!(
-                "port {port} is in use by another process, pid {pid} (`{command}`): stop it, then re-run"
-            ),
-            None => bail!(
-                "port {port} is in use by another process (`ss -ltnp 'sport = :{port}'` shows which): stop it, then re-run"
-            ),
-        },
+        (None, false) => {
+            let other = "stop it, or run the Space on another port with `cargo xtask deploy --local --port PORT`";
+            match process::port_holder(port) {
+                Some((pid, command)) => bail!(
+                    "port {port} is in use by another process, pid {pid} (`{command}`): {other}"
+                ),
+                None => bail!(
+                    "port {port} is in use by another process (`ss -ltnp 'sport = :{port}'` shows which): {other}"
+                ),
+            }
+        }
     }
 }
 

@@ -1,7 +1,8 @@
 //! `cargo xtask deploy --local` end to end: the real binary in a temporary copy of the
-//! repository whose Space port is a free one, so a real Space on 7860 is never disturbed.
+//! repository, on a free port (`--port`), so a real Space on 7860 is never disturbed.
 //! Ctrl-C (SIGINT to the process) stops the Space and its database; `--detach` leaves them
-//! running; `--stop` stops them and then honestly finds nothing.
+//! running; `--stop` stops them and then honestly finds nothing. The copy can be private
+//! (mode 0700, as under `/root` or from `mktemp -d`) even when xtask runs as root.
 
 #[path = "support/repo.rs"]
 mod repo;
@@ -17,8 +18,8 @@ use repo::Repo;
 /// A cold Space venv is built on first use; later runs find it warm.
 const START_DEADLINE: Duration = Duration::from_secs(600);
 
-/// A copy of this repository whose Space listens on a free port, sharing this repository's
-/// warm venvs (linked), and stopping whatever a failed test left running.
+/// A copy of this repository and a free port for its Space, sharing this repository's warm
+/// venvs (linked), and stopping whatever a failed test left running.
 struct Local {
     repo: Repo,
     port: u16,
@@ -32,12 +33,6 @@ impl Local {
             .local_addr()
             .unwrap()
             .port();
-        repo.edit(
-            "Cargo.toml",
-            "\nport = 7860\n",
-            &format!("\nport = {port}\n"),
-        );
-        repo.commit_all("a free Space port");
         let warm = repo::source_root().join("target/xtask/local");
         let state = repo.path("target/xtask/local");
         std::fs::create_dir_all(&state).unwrap();
@@ -49,11 +44,22 @@ impl Local {
         }
         Local { repo, port }
     }
+
+    /// `deploy --local --port PORT` and `extra`.
+    fn args<'a>(&'a self, port: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
+        let mut args = vec!["deploy", "--local", "--port", port];
+        args.extend_from_slice(extra);
+        args
+    }
 }
 
 impl Drop for Local {
     fn drop(&mut self) {
         self.repo.xtask(&["deploy", "--local", "--stop"]);
+        // As root, PostgreSQL's data lives outside the copy; the copy links to it.
+        if let Ok(data) = std::fs::read_link(self.repo.path("target/xtask/local/pgdata")) {
+            let _ = std::fs::remove_dir_all(data.parent().unwrap());
+        }
     }
 }
 
@@ -120,8 +126,9 @@ fn wait_for_exit(child: &mut Child, deadline: Duration) -> std::process::ExitSta
 #[test]
 fn ctrl_c_stops_the_local_space_and_its_database() {
     let local = Local::new("local-ctrl-c");
+    let port = local.port.to_string();
     let mut deploy = Command::new(env!("CARGO_BIN_EXE_xtask"))
-        .args(["deploy", "--local"])
+        .args(local.args(&port, &[]))
         .current_dir(&local.repo.dir)
         .envs(repo::git_env())
         .stdin(Stdio::null())
@@ -177,14 +184,23 @@ fn ctrl_c_stops_the_local_space_and_its_database() {
 #[test]
 fn a_detached_space_refuses_a_second_one_until_stop() {
     let local = Local::new("local-detach");
-    local.repo.xtask_ok(&["deploy", "--local", "--detach"]);
+    let port = local.port.to_string();
+    let first = local.repo.xtask_ok(&local.args(&port, &["--detach"]));
     assert_eq!(
         health_status(local.port),
         200,
         "the detached Space answers after xtask exited"
     );
+    assert!(
+        first.stderr.contains("target/xtask/local/logs/uvicorn.log"),
+        "the log is named:\n{first}"
+    );
+    assert!(
+        !first.stderr.contains("GEMINI_API_KEY"),
+        "a local deploy needs no secrets and shows none:\n{first}"
+    );
 
-    let again = local.repo.xtask_fails(&["deploy", "--local", "--detach"]);
+    let again = local.repo.xtask_fails(&local.args(&port, &["--detach"]));
     let expected = format!(
         "port {} is in use by the local Space started earlier",
         local.port
@@ -208,4 +224,47 @@ fn a_detached_space_refuses_a_second_one_until_stop() {
     assert!(!listening(local.port), "the port is free after --stop");
     let nothing = local.repo.xtask_ok(&["deploy", "--local", "--stop"]);
     assert!(nothing.stdout.contains("nothing running"), "{nothing}");
+}
+
+#[test]
+fn a_port_taken_by_another_program_names_it_and_the_port_flag() {
+    let local = Local::new("local-port-taken");
+    let holder = TcpListener::bind("127.0.0.1:0").unwrap();
+    let taken = holder.local_addr().unwrap().port().to_string();
+    let run = local.repo.xtask_fails(&local.args(&taken, &[]));
+    assert!(
+        run.stderr.contains(&format!(
+            "port {taken} is in use by another process, pid {}",
+            std::process::id()
+        )) && run
+            .stderr
+            .contains("`cargo xtask deploy --local --port PORT`"),
+        "{run}"
+    );
+    let run = local.repo.xtask_fails(&["deploy", "--port", &taken]);
+    assert!(
+        run.stderr
+            .contains("--port only applies to a local deploy: add --local"),
+        "{run}"
+    );
+}
+
+/// As root, PostgreSQL runs as `pgserver`, which cannot enter a 0700 directory: the copy is
+/// made private, deployed, and must still be private afterwards (nothing widened).
+#[test]
+fn a_private_checkout_deploys_and_stays_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let local = Local::new("local-private");
+    let private = std::fs::Permissions::from_mode(0o700);
+    std::fs::set_permissions(&local.repo.dir, private).unwrap();
+    let port = local.port.to_string();
+    local.repo.xtask_ok(&local.args(&port, &["--detach"]));
+    assert_eq!(health_status(local.port), 200);
+    let mode = std::fs::metadata(&local.repo.dir)
+        .unwrap()
+        .permissions()
+        .mode()
+        & 0o777;
+    assert_eq!(mode, 0o700, "the checkout's permissions were widened");
+    local.repo.xtask_ok(&["deploy", "--local", "--stop"]);
 }

@@ -11,9 +11,7 @@ use xshell::Shell;
 
 use super::git::{self, GitEnv};
 use super::report::{FrontendReport, Progress, Report};
-use super::{
-    clone_while, deadline, lint_before_publishing, lock, publish, regenerate, secrets, verify,
-};
+use super::{clone_while, deadline, lint_before_publishing, lock, publish, regenerate, verify};
 use crate::local::{self, LocalSpace};
 use crate::{Project, flags, settings};
 
@@ -59,13 +57,16 @@ pub(super) fn deploy(
     drop(clone);
     progress.step(format_args!("local: exported the pushed tree to {tree}"));
 
-    let intro = "The Space on the Hub reads these secrets; deploy --local runs on embedded defaults and needs none:";
-    eprint!("{}", secrets::table(intro, "your frontend URL"));
     // The committed frontend keeps pointing at the real Space: only say what would change.
     report.frontend = Some(FrontendReport::new(&preview, false));
 
     progress.step("local: starting the Space (venv, PostgreSQL, uvicorn)");
     let space = local::start(sh, project, &tree, progress)?;
+    progress.step(format_args!(
+        "local: the Space listens on {}; its log is {}",
+        space.url,
+        space.log_shown(root)
+    ));
     if flags.no_verify {
         report.health = "skipped".to_owned();
         report.elapsed_seconds = progress.elapsed_secs();

@@ -45,18 +45,28 @@ impl flags::Deploy {
             print!("{}", report.render(self.json));
             return Ok(());
         }
+        // `--port` replaces the generator's port for this run only: the Dockerfile keeps its own.
+        let mut settings = project.settings.clone();
+        if let Some(port) = self.port {
+            settings.generator.port = port;
+        }
+        let project = &Project {
+            root: project.root.clone(),
+            settings,
+        };
         let (report, space) = locally::deploy(sh, project, &self, &progress)?;
         print!("{}", report.render(self.json));
+        let log = space.log_shown(&project.root);
         if self.detach {
             space.detach()?;
             eprintln!(
-                "The local Space keeps running at {}; stop it with `cargo xtask deploy --local --stop`.",
+                "The local Space keeps running at {}, logging to {log}; stop it with `cargo xtask deploy --local --stop`.",
                 report.space_url
             );
             Ok(())
         } else {
             eprintln!(
-                "The local Space runs at {} until Ctrl-C (or use --detach next time).",
+                "The local Space runs at {}, logging to {log}, until Ctrl-C (or use --detach next time).",
                 report.space_url
             );
             space.wait_until_interrupted()
@@ -74,14 +84,21 @@ impl flags::Deploy {
             if let Some((flag, _)) = hub_only.iter().find(|(_, set)| *set) {
                 bail!("{flag} is for a Hub deploy and cannot be combined with --local");
             }
-        } else if let Some(flag) = [("--detach", self.detach), ("--stop", self.stop)]
-            .iter()
-            .find(|(_, set)| *set)
+        } else if let Some(flag) = [
+            ("--detach", self.detach),
+            ("--stop", self.stop),
+            ("--port", self.port.is_some()),
+        ]
+        .iter()
+        .find(|(_, set)| *set)
         {
             bail!("{} only applies to a local deploy: add --local", flag.0);
         }
         if self.stop && self.detach {
             bail!("--stop and --detach contradict each other: use one");
+        }
+        if self.port == Some(0) {
+            bail!("--port 0: give the port the Space listens on, e.g. --port 7861");
         }
         // Checked before anything runs: `--local` starts its clock only once the Space is up.
         deadline(self.timeout, DEFAULT_TIMEOUT)?;

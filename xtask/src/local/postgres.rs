@@ -1,8 +1,13 @@
 //! The real PostgreSQL of `deploy --local`: the server binaries that PyPI's `pgserver` wheel
 //! ships, installed in a small tools venv (so the Space venv holds exactly the Space's
 //! requirements) and run directly, so xtask owns the process, its log and its shutdown.
+//!
+//! PostgreSQL refuses to run as root. As root it runs as the unprivileged `pgserver`, which
+//! cannot traverse a project under `/root` or a `mktemp -d` (mode 0700): its binaries and its
+//! data then live under [`SERVER_BASE`], where it can reach them, and no permission of the
+//! project's directories is widened.
 
-use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::os::unix::fs::MetadataExt;
 use std::os::unix::process::CommandExt;
 use std::process::{Child, Command};
 use std::time::{Duration, Instant};
@@ -20,6 +25,8 @@ use crate::{ci, interrupt, settings};
 const PIN_FILE: &str = "requirements-dev.txt";
 /// PostgreSQL refuses to run as root; pgserver's own convention for the user it runs as.
 const SERVER_USER: &str = "pgserver";
+/// As root: PostgreSQL's binaries (one copy per pinned version) and each project's data.
+const SERVER_BASE: &str = "/var/lib/xtask-postgres";
 const READY_TIMEOUT: Duration = Duration::from_secs(60);
 /// Fast shutdown (SIGINT) rolls back open transactions and checkpoints; give it time.
 const STOP_GRACE: Duration = Duration::from_secs(20);
@@ -69,9 +76,15 @@ pub(super) fn start(
 ) -> Result<Postgres> {
     let bin = install(sh, root, paths, progress)?;
     let user = server_user(sh)?;
-    if user.is_some() {
-        make_reachable(&[paths.dir.as_path(), bin.as_path()])?;
-    }
+    let bin = match &user {
+        Some(_) => {
+            let pin = pgserver_pin(&root.join(settings::BACKEND_DIR).join(PIN_FILE))?;
+            let bin = server_copy(&bin, &pin)?;
+            link_data(paths)?;
+            bin
+        }
+        None => bin,
+    };
     if paths.pgdata.join("PG_VERSION").exists() {
         ensure_same_major(&bin, paths)?;
     } else {
@@ -101,6 +114,8 @@ pub(super) fn start(
         ])
         // No Unix socket: the app connects over TCP, as it does to a hosted database.
         .args(["-k", ""])
+        // Not the project root: as `pgserver` it may not be able to enter it.
+        .current_dir("/")
         .env_clear()
         .env("LC_ALL", "C");
     if let Some(user) = &user {
@@ -213,14 +228,15 @@ fn init(
     paths: &Paths,
     progress: &Progress,
 ) -> Result<()> {
-    let staging = paths.dir.join("pgdata.init");
+    // Beside the data directory, so the rename stays on one filesystem.
+    let staging = paths.pgdata.with_file_name("pgdata.init");
     for dir in [&staging, &paths.pgdata] {
         if dir.exists() {
             std::fs::remove_dir_all(dir)
                 .with_context(|| format!("cannot remove the unfinished {dir}"))?;
         }
     }
-    std::fs::create_dir(&staging).with_context(|| format!("cannot create {staging}"))?;
+    std::fs::create_dir_all(&staging).with_context(|| format!("cannot create {staging}"))?;
     let log = paths.postgres_log();
     let mut command = Command::new(bin.join("initdb"));
     command
@@ -232,6 +248,7 @@ fn init(
             "--encoding=UTF8",
             "--no-locale",
         ])
+        .current_dir("/")
         .env_clear();
     if let Some(user) = user {
         std::os::unix::fs::chown(&staging, Some(user.uid), Some(user.gid))?;
@@ -342,41 +359,110 @@ fn server_user(sh: &Shell) -> Result<Option<ServerUser>> {
     }))
 }
 
-/// PostgreSQL, running as `pgserver`, must traverse these directories and all above them (to
-/// its data and its binaries): add the search bit (o+x, not read) where it is missing, and
-/// say so.
-fn make_reachable(dirs: &[&Utf8Path]) -> Result<()> {
-    for path in dirs {
-        for dir in path.ancestors() {
-            let mode = std::fs::metadata(dir)
-                .with_context(|| format!("cannot read {dir}"))?
-                .permissions()
-                .mode();
-            if mode & 0o001 == 0 {
-                std::fs::set_permissions(dir, std::fs::Permissions::from_mode(mode | 0o001))
-                    .with_context(|| {
-                        format!(
-                            "cannot make {dir} searchable for PostgreSQL's user `{SERVER_USER}`"
-                        )
-                    })?;
-                eprintln!(
-                    "note: made {dir} searchable by others (o+x) so PostgreSQL, which refuses to run as root, can reach its data as `{SERVER_USER}`"
-                );
-            }
+/// As root, where PostgreSQL's data for the project whose state is in `state` lives: a
+/// directory of its own under [`SERVER_BASE`], named by a fingerprint of `state`'s path.
+/// `None` for other users, whose PostgreSQL reads everything where it is.
+pub(super) fn server_home(state: &Utf8Path) -> Option<Utf8PathBuf> {
+    // SAFETY: geteuid(2) cannot fail and touches no memory.
+    let root = unsafe { libc::geteuid() } == 0;
+    root.then(|| {
+        let key = crate::fingerprint::of(state.as_str().as_bytes());
+        Utf8Path::new(SERVER_BASE).join(format!("project-{key:016x}"))
+    })
+}
+
+/// As root: a copy of the pinned server under [`SERVER_BASE`], where `pgserver` can reach it;
+/// made once per pin. The wheel's layout is kept: its programs find their shared libraries
+/// at `$ORIGIN/../../../pgserver.libs`. Returns the copy's `bin/`.
+fn server_copy(bin: &Utf8Path, pin: &str) -> Result<Utf8PathBuf> {
+    const INSTALL: &str = "pgserver/pginstall";
+    let key = crate::fingerprint::of(pin.as_bytes());
+    let copy = Utf8Path::new(SERVER_BASE).join(format!("pgserver-{key:016x}"));
+    let copied_bin = copy.join(INSTALL).join("bin");
+    if copied_bin.join("postgres").is_file() {
+        return Ok(copied_bin);
+    }
+    let site = bin
+        .ancestors()
+        .nth(3)
+        .context("PostgreSQL's bin/ is not inside the pgserver wheel")?;
+    // Copied aside, then renamed: a copy cut short is never taken for a complete one, and two
+    // starts at once each make their own and keep the first.
+    let staging = Utf8Path::new(SERVER_BASE).join(format!(".copy-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&staging);
+    std::fs::create_dir_all(staging.join("pgserver"))
+        .with_context(|| format!("cannot create {staging}"))?;
+    for part in [INSTALL, "pgserver.libs"] {
+        let (from, to) = (site.join(part), staging.join(part));
+        if !from.exists() {
+            continue;
+        }
+        let status = Command::new("cp")
+            .args(["-a", "--", from.as_str(), to.as_str()])
+            .status()
+            .with_context(|| format!("cannot run `cp -a {from} {to}`"))?;
+        if !status.success() {
+            let _ = std::fs::remove_dir_all(&staging);
+            bail!("cannot copy {from} to {to} for PostgreSQL's user `{SERVER_USER}` ({status})");
         }
     }
-    Ok(())
+    if std::fs::rename(&staging, &copy).is_err() {
+        let _ = std::fs::remove_dir_all(&staging);
+    }
+    if !copied_bin.join("postgres").is_file() {
+        bail!("cannot place PostgreSQL's binaries at {copy} for its user `{SERVER_USER}`");
+    }
+    Ok(copied_bin)
+}
+
+/// As root: makes `target/xtask/local/pgdata` a link to the data under [`SERVER_BASE`], so it
+/// is found where it is found for other users. A data directory an earlier version left
+/// there is moved over first.
+fn link_data(paths: &Paths) -> Result<()> {
+    let link = paths.dir.join("pgdata");
+    let home = paths
+        .pgdata
+        .parent()
+        .expect("the data directory has a parent");
+    std::fs::create_dir_all(home).with_context(|| format!("cannot create {home}"))?;
+    match std::fs::symlink_metadata(&link) {
+        Ok(meta) if meta.is_symlink() => {
+            if std::fs::read_link(&link).ok().as_deref() == Some(paths.pgdata.as_std_path()) {
+                return Ok(());
+            }
+            std::fs::remove_file(&link).with_context(|| format!("cannot replace {link}"))?;
+        }
+        Ok(_) if !paths.pgdata.exists() => {
+            std::fs::rename(&link, &paths.pgdata).with_context(|| {
+                format!(
+                    "cannot move {link} to {}, where PostgreSQL's user `{SERVER_USER}` can reach it: \
+                     move it there yourself, or delete it (it only holds the local chat history)",
+                    paths.pgdata
+                )
+            })?;
+        }
+        Ok(_) => bail!(
+            "{link} and {} both hold PostgreSQL data: delete the one you do not need (it only holds the local chat history)",
+            paths.pgdata
+        ),
+        Err(_) => {}
+    }
+    std::os::unix::fs::symlink(&paths.pgdata, &link)
+        .with_context(|| format!("cannot link {link} to {}", paths.pgdata))
 }
 
 #[cfg(test)]
 mod tests {
+    use std::os::unix::fs::PermissionsExt;
+
     use super::*;
     use crate::local::tests::TempDir;
 
     #[test]
     fn data_of_another_major_version_is_refused_with_the_fix() {
         let dir = TempDir::new();
-        let paths = Paths::new(&dir.path);
+        let mut paths = Paths::new(&dir.path);
+        paths.pgdata = dir.path.join("pgdata");
         std::fs::create_dir_all(&paths.pgdata).unwrap();
         std::fs::write(paths.pgdata.join("PG_VERSION"), "9\n").unwrap();
         let bin = dir.path.join("bin");

@@ -129,6 +129,15 @@ impl Fixture {
     }
 }
 
+impl Drop for Fixture {
+    /// As root the data lives outside the temporary directory (`postgres::server_home`).
+    fn drop(&mut self) {
+        if let Some(home) = postgres::server_home(&self.paths().dir) {
+            let _ = std::fs::remove_dir_all(home);
+        }
+    }
+}
+
 /// GET `url`: status and parsed JSON body.
 fn get_json(url: &str) -> (u16, serde_json::Value) {
     let mut response = crate::http::agent(Duration::from_secs(30))
@@ -293,7 +302,7 @@ fn a_detached_space_keeps_running_until_stop() {
         stop_recorded(&fixture.paths()).unwrap().is_empty(),
         "a second --stop finds nothing running"
     );
-    drop(fixture.dir);
+    drop(fixture);
 }
 
 #[test]
