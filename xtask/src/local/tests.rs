@@ -64,7 +64,8 @@ fn copy_dir(from: &Utf8Path, to: &Utf8Path) {
 
 /// A project root of its own plus a copy of the repository's generated Space tree.
 struct Fixture {
-    dir: TempDir,
+    /// Removed on drop, after `Drop for Fixture` ran.
+    _dir: TempDir,
     project: Project,
     tree: Utf8PathBuf,
     sh: Shell,
@@ -116,7 +117,7 @@ impl Fixture {
             project: Project { root, settings },
             tree,
             sh,
-            dir,
+            _dir: dir,
         }
     }
 
