@@ -137,7 +137,19 @@ impl flags::Deploy {
             std::env::var("HF_ENDPOINT").ok().as_deref(),
             DEFAULT_ENDPOINT,
         )?;
-        let token = token::Token::find(&|key| std::env::var(key).ok())?;
+        let token = match token::Token::find(&|key| std::env::var(key).ok()) {
+            Ok(token) => token,
+            Err(err) if self.dry_run => {
+                return self.dry_run_without_hub(
+                    project,
+                    &target,
+                    secrets.as_ref(),
+                    &err,
+                    progress,
+                );
+            }
+            Err(err) => return Err(err),
+        };
         let hub = hub::Hub::new(&endpoint, token);
         let deadline = deadline(self.timeout, DEFAULT_TIMEOUT)?;
         GitEnv::user().git(root, &["--version"])?;
@@ -258,16 +270,7 @@ impl flags::Deploy {
         } else {
             frontend::patch_base_url(root, &client, &space_url, true)?
         };
-        progress.step(format_args!(
-            "frontend: {}:{} {}",
-            patch.file,
-            patch.line,
-            if patch.changed() {
-                format!("{} -> {}", patch.old_url, patch.new_url)
-            } else {
-                "already up to date".to_owned()
-            }
-        ));
+        frontend_step(&patch, progress);
         report.frontend = Some(FrontendReport::new(&patch, !self.dry_run));
 
         // Step 9: verify.
@@ -311,6 +314,98 @@ impl flags::Deploy {
         report.elapsed_seconds = progress.elapsed_secs();
         Ok(report)
     }
+}
+
+impl flags::Deploy {
+    /// `--dry-run` with no usable token: every step that needs no Hub (settings, secrets file,
+    /// generate, lints, the frontend patch), then the list of what only the Hub could tell.
+    fn dry_run_without_hub(
+        &self,
+        project: &Project,
+        target: &DeployTarget,
+        secrets: Option<&secrets::Secrets>,
+        no_token: &anyhow::Error,
+        progress: &Progress,
+    ) -> Result<Report> {
+        let root = &project.root;
+        progress.step(format_args!(
+            "no token, so this dry run does not ask the Hub: {}",
+            first_sentence(&format!("{no_token:#}"))
+        ));
+        GitEnv::user().git(root, &["--version"])?;
+        let _lock = lock::Lock::acquire(root)?;
+        let repo = target.repo_id();
+        let space_url = target
+            .space_url
+            .clone()
+            .unwrap_or_else(|| settings::derived_space_url(&target.user, &target.space));
+        let mut report = Report::new(repo.clone(), &space_url);
+        report.dry_run = true;
+        report.health = "skipped".to_owned();
+        report.regenerated = regenerate(project, self.force, progress)?;
+        let patch = lint_before_publishing(project, &space_url, progress)?;
+        report.source_commit = git::source_commit(root)?;
+        let files = git::worktree_files(root, settings::SPACE_DIR)?;
+        progress.step(format_args!(
+            "git: {} file(s) in {} would be mirrored to the Space",
+            files.len(),
+            settings::SPACE_DIR
+        ));
+        if let Some(secrets) = secrets {
+            let keys: Vec<&str> = secrets.0.iter().map(|(k, _)| k.as_str()).collect();
+            progress.step(format_args!(
+                "secrets: the file is valid; would set {}",
+                keys.join(", ")
+            ));
+        }
+        frontend_step(&patch, progress);
+        report.frontend = Some(FrontendReport::new(&patch, false));
+        report.not_checked = vec![
+            format!(
+                "the token and its account: log in with `{LOGIN}` (or set HF_TOKEN), then re-run"
+            ),
+            format!("whether the Space {repo} exists, and whether it is private"),
+            format!(
+                "which of the {} file(s) differ from the Space's repo (what a deploy would commit)",
+                files.len()
+            ),
+        ];
+        if target.space_url.is_none() {
+            report.not_checked.push(format!(
+                "the Space's URL: {space_url} is derived from the subdomain rule; the Hub may report another host"
+            ));
+        }
+        report.elapsed_seconds = progress.elapsed_secs();
+        Ok(report)
+    }
+}
+
+/// The command that logs in to the Hub, as every message names it.
+pub(crate) const LOGIN: &str = "hf auth login";
+
+/// The first sentence (up to `:`, `;` or `.` followed by a space) of an error, for a one-line
+/// progress step.
+fn first_sentence(text: &str) -> &str {
+    let end = [": ", "; ", ". "]
+        .iter()
+        .filter_map(|sep| text.find(sep))
+        .min()
+        .unwrap_or(text.len());
+    &text[..end]
+}
+
+/// Step 8's progress line.
+fn frontend_step(patch: &frontend::Patch, progress: &Progress) {
+    progress.step(format_args!(
+        "frontend: {}:{} {}",
+        patch.file,
+        patch.line,
+        if patch.changed() {
+            format!("{} -> {}", patch.old_url, patch.new_url)
+        } else {
+            "already up to date".to_owned()
+        }
+    ));
 }
 
 /// Step 7 with `--secrets-file`: sets each secret (names only in the output, never values).

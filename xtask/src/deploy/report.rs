@@ -58,6 +58,8 @@ pub(crate) struct Report {
     pub(crate) health: String,
     pub(crate) chat_answer: Option<String>,
     pub(crate) warnings: Vec<String>,
+    /// What a dry run without a token could not check (only the Hub knows).
+    pub(crate) not_checked: Vec<String>,
     pub(crate) elapsed_seconds: f64,
 }
 
@@ -98,6 +100,9 @@ impl Report {
             (None, true) if files > 0 => {
                 format!("would commit {files} file(s): {}", self.change_list())
             }
+            (None, true) if !self.not_checked.is_empty() => {
+                "not compared with the Space's repo (no token)".to_owned()
+            }
             (None, _) => "already up to date (nothing pushed)".to_owned(),
         };
         out.push_str(&format!("  Space commit:  {commit}\n"));
@@ -132,6 +137,9 @@ impl Report {
         }
         for warning in &self.warnings {
             out.push_str(&format!("  Warning: {warning}\n"));
+        }
+        for what in &self.not_checked {
+            out.push_str(&format!("  Not checked:   {what}\n"));
         }
         if !self.dry_run && self.health == "healthy" && !self.local {
             out.push_str("The frontend should now connect to the backend.\n");
