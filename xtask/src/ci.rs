@@ -66,6 +66,9 @@ impl flags::Ci {
             eprintln!("\n==> ci: {suite}");
             let started = Instant::now();
             let outcome = run_suite(sh, project, suite, python.as_deref());
+            // A Ctrl-C reached the suite's own processes too (they share the terminal): stop
+            // here rather than run the next suite.
+            interrupt::check()?;
             if let Err(err) = &outcome {
                 eprintln!("ci: suite `{suite}` failed: {err:#}");
             }

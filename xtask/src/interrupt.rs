@@ -3,16 +3,36 @@
 //! The handler only sets an atomic flag (the one thing a signal handler may safely do).
 //! Loops that wait on a child, the network or the user call [`check`] or [`sleep`] and
 //! unwind with [`Interrupted`], so every guard's `Drop` (temporary clone, lock, local
-//! Space) runs before the process exits. A second Ctrl-C exits at once.
+//! Space) runs before the process exits. A second Ctrl-C exits at once, killing the process
+//! group of the long child being waited for (pip, npm: see [`ChildGroup`]) on the way out.
 
 use std::sync::Once;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::Result;
 
 static REQUESTED: AtomicBool = AtomicBool::new(false);
 static INSTALL: Once = Once::new();
+/// The process group of the long child being waited for; 0 when there is none.
+static CHILD_GROUP: AtomicI32 = AtomicI32::new(0);
+
+/// Names the process group a second Ctrl-C kills while this guard lives: the first Ctrl-C
+/// lets the waiting loop stop it gracefully, a second one must not leave it behind.
+pub(crate) struct ChildGroup;
+
+impl ChildGroup {
+    pub(crate) fn new(group: u32) -> ChildGroup {
+        CHILD_GROUP.store(i32::try_from(group).unwrap_or(0), Ordering::SeqCst);
+        ChildGroup
+    }
+}
+
+impl Drop for ChildGroup {
+    fn drop(&mut self) {
+        CHILD_GROUP.store(0, Ordering::SeqCst);
+    }
+}
 
 /// The error a command unwinds with after Ctrl-C; its guards have cleaned up by the time
 /// `main` prints it.
@@ -66,12 +86,18 @@ const POLL: Duration = Duration::from_millis(50);
 
 #[cfg(unix)]
 mod platform {
-    use super::{Ordering, REQUESTED};
+    use super::{CHILD_GROUP, Ordering, REQUESTED};
 
     extern "C" fn on_signal(_signal: libc::c_int) {
         if REQUESTED.swap(true, Ordering::SeqCst) {
             // Second Ctrl-C: the user does not want to wait for the cleanup.
-            unsafe { libc::_exit(130) };
+            let group = CHILD_GROUP.load(Ordering::SeqCst);
+            unsafe {
+                if group > 0 {
+                    libc::kill(-group, libc::SIGKILL);
+                }
+                libc::_exit(130)
+            };
         }
     }
 

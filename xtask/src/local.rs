@@ -204,7 +204,7 @@ pub(crate) fn start(
         .uvicorn
         .insert(process::spawn_logged(&mut uvicorn, &log)?);
     sh.write_file(space.paths.uvicorn_pid(), format!("{}\n", child.id()))?;
-    space.wait_for_port()?;
+    space.wait_for_port(progress)?;
     Ok(space)
 }
 
@@ -278,9 +278,17 @@ impl LocalSpace {
         Ok(())
     }
 
-    fn wait_for_port(&mut self) -> Result<()> {
+    fn wait_for_port(&mut self, progress: &Progress) -> Result<()> {
         let address = std::net::SocketAddr::from(([127, 0, 0, 1], self.port));
         let deadline = Instant::now() + START_TIMEOUT;
+        let what = format!("starting the app (uvicorn, until it listens on {address})");
+        let mut ticker = progress.ticker(&what);
+        let log = self.paths.uvicorn_log();
+        // What the app is doing: the last line of its log.
+        let last_line = || {
+            let tail = process::log_tail(&log, 1);
+            clip(&crate::untrusted::line(tail.trim()), 80)
+        };
         loop {
             if let Some(status) = self
                 .uvicorn
@@ -295,6 +303,7 @@ impl LocalSpace {
             if std::net::TcpStream::connect_timeout(&address, Duration::from_millis(200)).is_ok() {
                 return Ok(());
             }
+            ticker.tick(&last_line);
             if Instant::now() > deadline {
                 let what = format!(
                     "uvicorn did not listen on {address} within {}s",

@@ -125,7 +125,7 @@ impl Progress {
         Ok(())
     }
 
-    /// Waits for `child` (already in its own process group), showing `what` and `summary()`
+    /// Waits for `child` (which leads its own process group), showing `what` and `summary()`
     /// after [`QUIET_FOR`]; on Ctrl-C stops its group and returns `Interrupted`.
     pub(crate) fn wait(
         &self,
@@ -133,35 +133,30 @@ impl Progress {
         child: &mut Child,
         summary: impl Fn() -> String,
     ) -> Result<ExitStatus> {
-        let started = Instant::now();
-        let mut next_line = LINE_EVERY;
+        let mut ticker = self.ticker(what);
+        let _group = interrupt::ChildGroup::new(child.id());
         loop {
             if let Some(status) = child.try_wait()? {
-                self.clear_spinner();
                 return Ok(status);
             }
             if interrupt::requested() {
-                self.clear_spinner();
+                drop(ticker);
                 crate::local::process::stop_group(child, STOP_GRACE);
                 return Err(interrupt::Interrupted.into());
             }
-            let elapsed = started.elapsed();
-            let line = || {
-                let summary = summary();
-                let secs = elapsed.as_secs();
-                if summary.is_empty() {
-                    format!("{what} ({secs}s)")
-                } else {
-                    format!("{what} ({secs}s): {summary}")
-                }
-            };
-            if elapsed >= QUIET_FOR && self.tty {
-                self.spin(&line());
-            } else if elapsed >= next_line {
-                self.step(line());
-                next_line += LINE_EVERY;
-            }
+            ticker.tick(&summary);
             std::thread::sleep(POLL);
+        }
+    }
+
+    /// For a wait loop of its own (a server starting): call [`Ticker::tick`] on each round.
+    pub(crate) fn ticker<'a>(&'a self, what: &'a str) -> Ticker<'a> {
+        Ticker {
+            progress: self,
+            what,
+            started: Instant::now(),
+            next_line: LINE_EVERY,
+            last_spin: None,
         }
     }
 
@@ -172,11 +167,14 @@ impl Progress {
     fn spin(&self, message: &str) {
         let n = self.spinner.get();
         self.spinner.set(n + 1);
-        eprint!(
-            "\r\x1b[K{} [{:>6.1}s] {message}",
+        let line = format!(
+            "{} [{:>6.1}s] {message}",
             SPINNER[n % SPINNER.len()],
             self.elapsed_secs()
         );
+        // One screen line: a wrapped one could not be redrawn in place.
+        let width = terminal_width().saturating_sub(1).max(20);
+        eprint!("\r\x1b[K{}", crate::local::clip(&line, width));
         let _ = std::io::stderr().flush();
         *self.last_wait.borrow_mut() = message.to_owned();
     }
@@ -186,6 +184,60 @@ impl Progress {
             eprint!("\r\x1b[K");
             self.last_wait.borrow_mut().clear();
         }
+    }
+}
+
+/// The width of the terminal on stderr; 80 when it cannot be asked.
+fn terminal_width() -> usize {
+    // SAFETY: TIOCGWINSZ only writes a `winsize` into the struct it is given.
+    let mut size: libc::winsize = unsafe { std::mem::zeroed() };
+    let ok = unsafe { libc::ioctl(libc::STDERR_FILENO, libc::TIOCGWINSZ, &mut size) } == 0;
+    if ok && size.ws_col > 0 {
+        usize::from(size.ws_col)
+    } else {
+        80
+    }
+}
+
+/// A step in progress: silent for [`QUIET_FOR`], then a spinner with its elapsed time on a
+/// terminal, or a line every [`LINE_EVERY`] elsewhere. Dropping it clears the spinner, so
+/// whatever is printed next (the step's result, an error) starts on a clean line.
+pub(crate) struct Ticker<'a> {
+    progress: &'a Progress,
+    what: &'a str,
+    started: Instant,
+    next_line: Duration,
+    last_spin: Option<Instant>,
+}
+
+impl Ticker<'_> {
+    /// Shows the step with `summary()` (what it is doing now; may be empty) when it is due.
+    pub(crate) fn tick(&mut self, summary: &dyn Fn() -> String) {
+        let elapsed = self.started.elapsed();
+        let tty = self.progress.tty;
+        let spin_due = elapsed >= QUIET_FOR && self.last_spin.is_none_or(|t| t.elapsed() >= POLL);
+        if !(tty && spin_due || !tty && elapsed >= self.next_line) {
+            return;
+        }
+        let (what, secs, summary) = (self.what, elapsed.as_secs(), summary());
+        let line = if summary.is_empty() {
+            format!("{what} ({secs}s)")
+        } else {
+            format!("{what} ({secs}s): {summary}")
+        };
+        if tty {
+            self.progress.spin(&line);
+            self.last_spin = Some(Instant::now());
+        } else {
+            self.progress.step(line);
+            self.next_line += LINE_EVERY;
+        }
+    }
+}
+
+impl Drop for Ticker<'_> {
+    fn drop(&mut self) {
+        self.progress.clear_spinner();
     }
 }
 

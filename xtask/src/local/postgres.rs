@@ -126,7 +126,9 @@ pub(super) fn start(
         port,
     };
     let deadline = Instant::now() + READY_TIMEOUT;
+    let mut ticker = progress.ticker("starting PostgreSQL");
     loop {
+        ticker.tick(&String::new);
         if let Some(status) = server.exited() {
             bail!(
                 "PostgreSQL exited ({status}) while starting; the last lines of {log}:\n{}",
