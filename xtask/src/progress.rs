@@ -149,6 +149,31 @@ impl Progress {
         }
     }
 
+    /// Runs `work` (a network call: git clone, git push) on a thread of its own and shows
+    /// `what` while it runs; returns what `work` returns.
+    pub(crate) fn during<T: Send>(&self, what: &str, work: impl FnOnce() -> T + Send) -> T {
+        std::thread::scope(|scope| {
+            let running = scope.spawn(work);
+            self.until_finished(what, &running);
+            running
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+        })
+    }
+
+    /// Shows `what` until the thread `running` has finished.
+    pub(crate) fn until_finished<T>(
+        &self,
+        what: &str,
+        running: &std::thread::ScopedJoinHandle<'_, T>,
+    ) {
+        let mut ticker = self.ticker(what);
+        while !running.is_finished() {
+            ticker.tick(&String::new);
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
     /// For a wait loop of its own (a server starting): call [`Ticker::tick`] on each round.
     pub(crate) fn ticker<'a>(&'a self, what: &'a str) -> Ticker<'a> {
         Ticker {
@@ -215,8 +240,7 @@ impl Ticker<'_> {
     pub(crate) fn tick(&mut self, summary: &dyn Fn() -> String) {
         let elapsed = self.started.elapsed();
         let tty = self.progress.tty;
-        let spin_due = elapsed >= QUIET_FOR && self.last_spin.is_none_or(|t| t.elapsed() >= POLL);
-        if !(tty && spin_due || !tty && elapsed >= self.next_line) {
+        if !self.due(elapsed) {
             return;
         }
         let (what, secs, summary) = (self.what, elapsed.as_secs(), summary());
@@ -231,6 +255,18 @@ impl Ticker<'_> {
         } else {
             self.progress.step(line);
             self.next_line += LINE_EVERY;
+        }
+    }
+}
+
+impl Ticker<'_> {
+    /// Whether the step is shown now, `elapsed` after it started: on a terminal after
+    /// [`QUIET_FOR`] (redrawn at most every [`POLL`]), elsewhere every [`LINE_EVERY`].
+    fn due(&self, elapsed: Duration) -> bool {
+        if self.progress.tty {
+            elapsed >= QUIET_FOR && self.last_spin.is_none_or(|t| t.elapsed() >= POLL)
+        } else {
+            elapsed >= self.next_line
         }
     }
 }
@@ -339,6 +375,24 @@ mod tests {
             summary.starts_with("\\x1b[31mxxx") && summary.ends_with('…'),
             "{summary}"
         );
+    }
+
+    #[test]
+    fn a_step_shows_after_two_seconds_on_a_terminal_and_every_ten_elsewhere() {
+        let secs = Duration::from_secs;
+        let mut progress = Progress::new();
+        progress.tty = false;
+        let mut ticker = progress.ticker("installing");
+        assert!(!ticker.due(secs(9)));
+        assert!(ticker.due(secs(10)));
+        ticker.next_line += LINE_EVERY;
+        assert!(!ticker.due(secs(19)) && ticker.due(secs(20)));
+        drop(ticker);
+
+        progress.tty = true;
+        let ticker = progress.ticker("installing");
+        assert!(!ticker.due(Duration::from_millis(1999)));
+        assert!(ticker.due(secs(2)));
     }
 
     #[test]

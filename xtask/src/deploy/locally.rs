@@ -43,13 +43,14 @@ pub(super) fn deploy(
 
     let git = GitEnv::new(root, None)?;
     git::ensure_bare(&git, &remote)?;
-    let (clone, (regenerated, preview)) = clone_while(&git, remote.as_str(), None, || {
-        let regenerated = regenerate(project, flags.force, progress)?;
-        Ok((
-            regenerated,
-            lint_before_publishing(project, &space_url, progress)?,
-        ))
-    })?;
+    let (clone, (regenerated, preview)) =
+        clone_while(&git, remote.as_str(), None, progress, || {
+            let regenerated = regenerate(project, flags.force, progress)?;
+            Ok((
+                regenerated,
+                lint_before_publishing(project, &space_url, progress)?,
+            ))
+        })?;
     report.regenerated = regenerated;
     publish(&git, root, &clone, false, progress, &mut report)?;
     let tree = state.join("tree");

@@ -227,7 +227,8 @@ impl flags::Deploy {
             ))
         };
         let preview = if exists {
-            let (clone, (regenerated, preview)) = clone_while(&git, &remote, Some(&hub), prepare)?;
+            let (clone, (regenerated, preview)) =
+                clone_while(&git, &remote, Some(&hub), progress, prepare)?;
             report.regenerated = regenerated;
             publish(&git, root, &clone, self.dry_run, progress, &mut report)?;
             preview
@@ -516,11 +517,13 @@ fn clone_while<T>(
     git: &GitEnv,
     remote: &str,
     hub: Option<&hub::Hub>,
+    progress: &Progress,
     prepare: impl FnOnce() -> Result<T>,
 ) -> Result<(Clone, T)> {
     std::thread::scope(|scope| {
         let cloning = scope.spawn(|| clone_following(git, remote, hub));
         let prepared = prepare();
+        progress.until_finished("git: cloning the Space repo", &cloning);
         let clone = cloning
             .join()
             .map_err(|_| anyhow::anyhow!("the clone thread panicked"))?;
@@ -602,7 +605,9 @@ fn publish(
         "git: committed {} file(s) as {commit}; pushing",
         report.changes.len()
     ));
-    clone.push(git, &format!("commit {commit}"), lfs)?;
+    progress.during("git: pushing", || {
+        clone.push(git, &format!("commit {commit}"), lfs)
+    })?;
     progress.step("git: pushed");
     report.commit = Some(commit);
     Ok(())
