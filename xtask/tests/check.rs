@@ -11,14 +11,16 @@ fn last_line(text: &str) -> &str {
     text.lines().last().unwrap_or("")
 }
 
-fn assert_fixed_by_generate(repo: &Repo) {
+/// `generate` is the fix; a hand edit (a stray file, an edited generated file) needs
+/// `generate --force`, since plain generate refuses to lose it (tests/hand_edits.rs).
+fn assert_fixed_by_generate(repo: &Repo, generate: &[&str]) {
     let run = repo.xtask_fails(&["check"]);
     assert_eq!(
         last_line(&run.stderr),
         "error: huggingface-spaces/ is stale (1 file(s)): run `cargo xtask generate`",
         "{run}"
     );
-    repo.xtask_ok(&["generate"]);
+    repo.xtask_ok(generate);
     let run = repo.xtask_ok(&["check"]);
     assert_eq!(
         run.stdout,
@@ -43,7 +45,7 @@ fn drift_is_shown_and_fixed_by_generate(repo: &Repo) {
             .contains("\n+# A comment the Space does not have yet.\n"),
         "{run}"
     );
-    assert_fixed_by_generate(repo);
+    assert_fixed_by_generate(repo, &["generate"]);
 
     // An extra file.
     repo.write("huggingface-spaces/notes.txt", "hand-written\n");
@@ -53,7 +55,7 @@ fn drift_is_shown_and_fixed_by_generate(repo: &Repo) {
             .contains("extra file: huggingface-spaces/notes.txt (generate does not write it)\n"),
         "{run}"
     );
-    assert_fixed_by_generate(repo);
+    assert_fixed_by_generate(repo, &["generate", "--force"]);
     assert!(!repo.path("huggingface-spaces/notes.txt").exists());
 
     // A deleted generated file.
@@ -64,7 +66,7 @@ fn drift_is_shown_and_fixed_by_generate(repo: &Repo) {
             .contains("missing file: huggingface-spaces/app/db/qdrant.py\n"),
         "{run}"
     );
-    assert_fixed_by_generate(repo);
+    assert_fixed_by_generate(repo, &["generate"]);
 
     // A hand edit of the generated Dockerfile: a diff, and the lint it breaks.
     repo.edit(
@@ -82,7 +84,7 @@ fn drift_is_shown_and_fixed_by_generate(repo: &Repo) {
             .contains("huggingface-spaces/Dockerfile:19: copy-chown: COPY without `--chown=user`"),
         "{run}"
     );
-    assert_fixed_by_generate(repo);
+    assert_fixed_by_generate(repo, &["generate", "--force"]);
 }
 
 #[test]
