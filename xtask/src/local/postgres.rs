@@ -80,6 +80,7 @@ pub(super) fn start(
         Some(_) => {
             let pin = pgserver_pin(&root.join(settings::BACKEND_DIR).join(PIN_FILE))?;
             let bin = server_copy(&bin, &pin)?;
+            forget_deleted_checkouts();
             link_data(paths)?;
             bin
         }
@@ -417,6 +418,32 @@ fn server_copy(bin: &Utf8Path, pin: &str) -> Result<Utf8PathBuf> {
     Ok(copied_bin)
 }
 
+/// In each project's directory under [`SERVER_BASE`]: the state directory it belongs to.
+const CHECKOUT_FILE: &str = "checkout";
+
+/// As root: removes the data of checkouts that no longer exist (a deleted clone, a test's
+/// temporary copy), whose server is not running. Best effort: leftovers only cost space.
+fn forget_deleted_checkouts() {
+    let Ok(entries) = Utf8Path::new(SERVER_BASE).read_dir_utf8() else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let home = entry.path();
+        if !entry.file_name().starts_with("project-") {
+            continue;
+        }
+        let Ok(owner) = std::fs::read_to_string(home.join(CHECKOUT_FILE)) else {
+            continue;
+        };
+        let pgdata = home.join("pgdata");
+        let running = process::read_pid(&pgdata.join("postmaster.pid"))
+            .is_some_and(|pid| process::is_running(pid, pgdata.as_str()));
+        if !Utf8Path::new(owner.trim()).exists() && !running {
+            let _ = std::fs::remove_dir_all(home);
+        }
+    }
+}
+
 /// As root: makes `target/xtask/local/pgdata` a link to the data under [`SERVER_BASE`], so it
 /// is found where it is found for other users. A data directory an earlier version left
 /// there is moved over first.
@@ -427,6 +454,9 @@ fn link_data(paths: &Paths) -> Result<()> {
         .parent()
         .expect("the data directory has a parent");
     std::fs::create_dir_all(home).with_context(|| format!("cannot create {home}"))?;
+    let owner = home.join(CHECKOUT_FILE);
+    std::fs::write(&owner, format!("{}\n", paths.dir))
+        .with_context(|| format!("cannot write {owner}"))?;
     match std::fs::symlink_metadata(&link) {
         Ok(meta) if meta.is_symlink() => {
             if std::fs::read_link(&link).ok().as_deref() == Some(paths.pgdata.as_std_path()) {
@@ -481,6 +511,30 @@ mod tests {
         );
         std::fs::write(paths.pgdata.join("PG_VERSION"), "16\n").unwrap();
         ensure_same_major(&bin, &paths).unwrap();
+    }
+
+    #[test]
+    fn the_data_of_a_deleted_checkout_is_forgotten_and_a_present_ones_kept() {
+        // SAFETY: geteuid(2) cannot fail and touches no memory.
+        if unsafe { libc::geteuid() } != 0 {
+            return; // only root keeps data under SERVER_BASE
+        }
+        let present = TempDir::new();
+        let home = |name: &str, owner: &Utf8Path| {
+            let home = Utf8Path::new(SERVER_BASE)
+                .join(format!("project-test-{name}-{}", std::process::id()));
+            std::fs::create_dir_all(home.join("pgdata")).unwrap();
+            std::fs::write(home.join(CHECKOUT_FILE), format!("{owner}\n")).unwrap();
+            home
+        };
+        let gone = home("gone", &present.path.join("deleted/target/xtask/local"));
+        let kept = home("kept", &present.path);
+        forget_deleted_checkouts();
+        let (gone_exists, kept_exists) = (gone.exists(), kept.exists());
+        let _ = std::fs::remove_dir_all(&gone);
+        let _ = std::fs::remove_dir_all(&kept);
+        assert!(!gone_exists, "the data of a deleted checkout is removed");
+        assert!(kept_exists, "the data of an existing checkout is kept");
     }
 
     #[test]
