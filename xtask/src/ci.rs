@@ -203,7 +203,9 @@ pub(crate) fn ensure_venv(
             .args(["-m", "pip", "install", "--progress-bar", "off", "-r"])
             .arg(requirements)
             .current_dir(sh.current_dir())
-            .env("PIP_DISABLE_PIP_VERSION_CHECK", "1"),
+            .env("PIP_DISABLE_PIP_VERSION_CHECK", "1")
+            // Line by line into the pipe, so the summary follows pip as it goes.
+            .env("PYTHONUNBUFFERED", "1"),
     )?;
     sh.write_file(&stamp_file, stamp)?;
     Ok(python)

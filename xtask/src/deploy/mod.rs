@@ -363,7 +363,8 @@ impl flags::Deploy {
         report.frontend = Some(FrontendReport::new(&patch, false));
         report.not_checked = vec![
             format!(
-                "the token and its account: log in with `{LOGIN}` (or set HF_TOKEN), then re-run"
+                "the token and its account: log in with `{}` (or set HF_TOKEN), then re-run",
+                token::LOGIN
             ),
             format!("whether the Space {repo} exists, and whether it is private"),
             format!(
@@ -380,9 +381,6 @@ impl flags::Deploy {
         Ok(report)
     }
 }
-
-/// The command that logs in to the Hub, as every message names it.
-pub(crate) const LOGIN: &str = "hf auth login";
 
 /// The first sentence (up to `:`, `;` or `.` followed by a space) of an error, for a one-line
 /// progress step.

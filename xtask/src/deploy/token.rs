@@ -4,6 +4,9 @@
 use anyhow::{Context, Result};
 use camino::Utf8PathBuf;
 
+/// The command that logs in to the Hub (and writes the token file), as every message names it.
+pub(crate) const LOGIN: &str = "hf auth login";
+
 /// A token and where it came from (for error messages; the value itself is never printed).
 pub(crate) struct Token {
     value: String,
@@ -54,7 +57,7 @@ impl Token {
         };
         anyhow::ensure!(
             !text.trim().is_empty(),
-            "no Hugging Face token: set HF_TOKEN, or log in with `hf auth login` (it writes {path}). \
+            "no Hugging Face token: set HF_TOKEN, or log in with `{LOGIN}` (it writes {path}). \
              Create a token with write access at https://huggingface.co/settings/tokens \
              (git push to a Space needs an access token, not your password)"
         );
