@@ -74,6 +74,10 @@ struct Fixture {
 impl Fixture {
     fn new() -> Fixture {
         let dir = TempDir::new();
+        // Private, like a checkout under /root or from `mktemp -d`: as root, PostgreSQL's own
+        // user cannot enter it, and must not need to.
+        let private = std::os::unix::fs::PermissionsExt::from_mode(0o700);
+        std::fs::set_permissions(&dir.path, private).unwrap();
         let root = dir.path.join("repo");
         let space = repo_root().join(settings::SPACE_DIR);
         assert!(
