@@ -318,21 +318,13 @@ fn apt_install(packages: &[&str], what: &str, progress: &Progress) -> Result<()>
             .args(["update", "-q"])
             .env("DEBIAN_FRONTEND", "noninteractive"),
     )?;
-    progress
-        .run(
-            &format!("installing {what} ({})", packages.join(" ")),
-            Command::new("apt-get")
-                .args(["install", "-y", "-q"])
-                .args(packages)
-                .env("DEBIAN_FRONTEND", "noninteractive"),
-        )
-        .map_err(|err| {
-            if err.is::<interrupt::Interrupted>() {
-                err
-            } else {
-                err.context(format!("installing {what} failed"))
-            }
-        })
+    progress.run(
+        &format!("installing {what} ({})", packages.join(" ")),
+        Command::new("apt-get")
+            .args(["install", "-y", "-q"])
+            .args(packages)
+            .env("DEBIAN_FRONTEND", "noninteractive"),
+    )
 }
 
 #[cfg(test)]
