@@ -1,5 +1,6 @@
-//! What the user sees: one progress line per step with the elapsed time (a spinner while
-//! waiting on a terminal), and the final report, as text or JSON.
+//! The deploy's final report, as text or JSON. Its progress lines (one per step with the
+//! elapsed time, a spinner while waiting on a terminal) come from `crate::progress`, shared
+//! with `ci` and the local runtime.
 
 use serde::Serialize;
 
