@@ -59,6 +59,38 @@ xflags::xflags! {
             optional --port port: u16
             /// Overwrite hand edits in `huggingface-spaces/` when regenerating it.
             optional --force
+            /// Push the tree of an earlier Space commit (REV, default: the one before the current) as a new commit.
+            optional --rollback
+            /// With --rollback: the Space commit to go back to (see `status --history`).
+            optional rev: String
+        }
+
+        /// The Space now: stage, hardware, its commit vs huggingface-spaces/, /api/health, URLs.
+        cmd status {
+            /// Hugging Face user or organisation that owns the Space.
+            optional --user user: String
+            /// Space name.
+            optional --space space: String
+            /// List recent deploys (commit, date, source commit) instead.
+            optional --history
+            /// Print the status as JSON.
+            optional --json
+        }
+
+        /// Print the Space's run log (or build log), optionally following it.
+        cmd logs {
+            /// Hugging Face user or organisation that owns the Space.
+            optional --user user: String
+            /// Space name.
+            optional --space space: String
+            /// The build log (image build) instead of the run log.
+            optional --build
+            /// The run log (the app's output; the default).
+            optional --run
+            /// Keep printing new lines until Ctrl-C.
+            optional --follow
+            /// Only the last N lines of what the log holds now.
+            optional --tail lines: usize
         }
 
         /// The test command: install what is missing, then run every suite and `check`.

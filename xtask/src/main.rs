@@ -13,9 +13,11 @@ mod hooks;
 mod http;
 mod interrupt;
 mod local;
+mod logs;
 mod progress;
 mod settings;
 mod space;
+mod status;
 mod untrusted;
 
 use std::process::ExitCode;
@@ -70,5 +72,7 @@ fn try_main() -> Result<()> {
         flags::XtaskCmd::InstallHooks(cmd) => cmd.run(&sh, &project),
         flags::XtaskCmd::Deploy(cmd) => cmd.run(&sh, &project),
         flags::XtaskCmd::Ci(cmd) => cmd.run(&sh, &project),
+        flags::XtaskCmd::Status(cmd) => cmd.run(&project),
+        flags::XtaskCmd::Logs(cmd) => cmd.run(&project),
     }
 }

@@ -937,28 +937,11 @@ fn make_executable(path: &std::path::Path) {
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
 }
 
-/// Not a test: serves the test Hub for `bench/deploy_bench.sh` (which sets BENCH_HUB_DIR),
-/// until the file `stop` appears there (at most ten minutes).
+/// Not a test: serves the test Hub for `bench/deploy_bench.sh` (see `hub::serve_for_bench`).
 #[test]
 #[ignore = "run by bench/deploy_bench.sh"]
 fn serve_test_hub_for_bench() {
-    let Some(dir) = std::env::var_os("BENCH_HUB_DIR").map(std::path::PathBuf::from) else {
-        return;
-    };
-    let repos = dir.join("hub");
-    std::fs::create_dir_all(&repos).unwrap();
-    let hub = Hub::start(&repos, FRONTEND);
-    hub.add_space(SPACE);
-    let env = format!(
-        "HF_ENDPOINT={}\nSPACE_URL={}\nHF_TOKEN={TOKEN}\nHF_USER={USER}\nHF_SPACE={SPACE}\n",
-        hub.url, hub.space_url
-    );
-    std::fs::write(dir.join("hub.env.partial"), env).unwrap();
-    std::fs::rename(dir.join("hub.env.partial"), dir.join("hub.env")).unwrap();
-    let started = std::time::Instant::now();
-    while !dir.join("stop").exists() && started.elapsed() < std::time::Duration::from_secs(600) {
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
+    hub::serve_for_bench(SPACE, FRONTEND, |_| {});
 }
 
 /// `deploy --local`: the same publish code into a bare repo under target/, the pushed tree

@@ -1,4 +1,5 @@
-//! The Hub API subset `deploy` uses: whoami, Space info, create, secrets, runtime, logs, restart.
+//! The Hub API subset `deploy`, `status` and `logs` use: whoami, Space info (with its files'
+//! blob ids), commits, create, secrets, runtime, logs, restart.
 
 use std::io::{BufRead, BufReader};
 use std::time::Duration;
@@ -15,8 +16,15 @@ use crate::{interrupt, untrusted};
 const CALL_TIMEOUT: Duration = Duration::from_secs(30);
 /// How long the build/run log stream is read for its tail (the stream may never end).
 const LOG_READ: Duration = Duration::from_secs(5);
-/// 429 answers are retried this many times, honouring `Retry-After`.
+/// 429 answers are retried this many times, honouring `RateLimit` and `Retry-After`.
 const RETRIES: u32 = 4;
+/// The longest all the 429 waits of one call may add up to: past it, the user is told when to
+/// try again instead of watching a silent wait.
+const RATE_LIMIT_BUDGET: Duration = Duration::from_secs(60);
+/// "Another conflicting operation is in progress" (409 from create) is retried this many times.
+const CONFLICT_RETRIES: u32 = 5;
+/// `HF_ENDPOINT` when it is unset.
+pub(crate) const DEFAULT_ENDPOINT: &str = "https://huggingface.co";
 
 pub(crate) struct Hub {
     agent: ureq::Agent,
@@ -40,7 +48,7 @@ struct AccessToken {
     role: Option<String>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Default, Deserialize)]
 pub(crate) struct SpaceInfo {
     /// The public URL, e.g. `https://user-space.hf.space`.
     pub(crate) host: Option<String>,
@@ -48,6 +56,39 @@ pub(crate) struct SpaceInfo {
     pub(crate) subdomain: Option<String>,
     #[serde(default)]
     pub(crate) private: bool,
+    /// The repo's files, with their git blob ids when asked for (`?blobs=true`).
+    #[serde(default)]
+    pub(crate) siblings: Vec<Sibling>,
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct Sibling {
+    pub(crate) rfilename: String,
+    #[serde(rename = "blobId")]
+    pub(crate) blob_id: Option<String>,
+}
+
+/// One commit of the Space repo, newest first (`GET /api/spaces/{id}/commits/main`).
+#[derive(Debug, Clone, Deserialize, serde::Serialize)]
+pub(crate) struct Commit {
+    pub(crate) id: String,
+    #[serde(default)]
+    pub(crate) title: String,
+    #[serde(default)]
+    pub(crate) message: String,
+    #[serde(default)]
+    pub(crate) date: String,
+}
+
+impl Commit {
+    /// The monorepo commit a deploy recorded in the body (`Source commit: <sha>[-dirty]`).
+    pub(crate) fn source_commit(&self) -> Option<&str> {
+        self.message
+            .lines()
+            .find_map(|line| line.trim().strip_prefix("Source commit:"))
+            .map(str::trim)
+            .filter(|sha| !sha.is_empty())
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -55,8 +96,128 @@ pub(crate) struct Runtime {
     pub(crate) stage: String,
     #[serde(rename = "errorMessage")]
     pub(crate) error_message: Option<String>,
-    /// The commit the runtime builds or runs, when the Hub reports it.
-    pub(crate) sha: Option<String>,
+    pub(crate) hardware: Option<Hardware>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub(crate) struct Hardware {
+    pub(crate) current: Option<String>,
+    pub(crate) requested: Option<String>,
+}
+
+/// The Space's public URL, and how sure it is.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct SpaceUrl {
+    pub(crate) url: String,
+    /// The Space's own host as the Hub reports it (`host`, else its `subdomain` on hf.space),
+    /// when that is an origin: the one URL a private Space's token may be sent to.
+    pub(crate) own: Option<String>,
+    /// Why the URL may be wrong (the Hub's answer was unusable, or the URL is derived).
+    pub(crate) warning: Option<String>,
+    /// What the Hub reported as the Space's host when it could not be trusted.
+    pub(crate) ignored: Option<String>,
+}
+
+/// The Space's public URL: `configured` (`--space-url`/`space-url`), else the host the Hub
+/// reports (or its subdomain) when it can be trusted (`trusted_space_host`), else the one
+/// derived by the subdomain rule, which is a guess: huggingface_hub never derives it (it reads
+/// `host`/`subdomain`), and a derived label over 63 characters (a DNS label's limit) cannot be
+/// the real one, so that is an error.
+pub(crate) fn space_url(
+    configured: Option<&str>,
+    user: &str,
+    space: &str,
+    info: &SpaceInfo,
+    endpoint: &str,
+) -> Result<SpaceUrl> {
+    let present = |value: &Option<String>| value.clone().filter(|v| !v.trim().is_empty());
+    let reported = match (present(&info.host), present(&info.subdomain)) {
+        (Some(host), _) => Some(host),
+        (None, Some(subdomain)) => Some(format!("https://{subdomain}.hf.space")),
+        (None, None) => None,
+    };
+    let own = reported
+        .as_deref()
+        .and_then(|r| trusted_space_host(endpoint, r));
+    let ignored = reported.clone().filter(|_| own.is_none());
+    if let Some(url) = configured {
+        return Ok(SpaceUrl {
+            url: url.to_owned(),
+            own,
+            warning: None,
+            ignored: None,
+        });
+    }
+    if let Some(url) = &own {
+        return Ok(SpaceUrl {
+            url: url.clone(),
+            own: own.clone(),
+            warning: None,
+            ignored: None,
+        });
+    }
+    let derived = crate::settings::derived_space_url(user, space);
+    let label = derived
+        .trim_start_matches("https://")
+        .trim_end_matches(".hf.space");
+    let why = match &reported {
+        Some(reported) => format!(
+            "the Hub reported `{}` as the Space's host, which is not an https:// origin under {}: ignored",
+            untrusted::line(reported),
+            if endpoint == DEFAULT_ENDPOINT {
+                ".hf.space"
+            } else {
+                "the Hub's domain"
+            }
+        ),
+        None => "the Hub reported no host for the Space".to_owned(),
+    };
+    if label.len() > 63 {
+        bail!(
+            "{why}, and the URL cannot be derived: `{label}` is {} characters, over the 63 a DNS name label may have, \
+             so the Hub gives this Space another host. Copy the Space's URL from its page (\"Embed this Space\") \
+             and pass it as --space-url (or space-url in Cargo.toml)",
+            label.len()
+        );
+    }
+    Ok(SpaceUrl {
+        warning: Some(format!(
+            "{why}; using {derived}, derived by the subdomain rule: a guess, so pass --space-url if it is wrong"
+        )),
+        url: derived,
+        own: None,
+        ignored,
+    })
+}
+
+/// One line of a build or run log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct LogLine {
+    pub(crate) timestamp: String,
+    pub(crate) text: String,
+}
+
+/// The lines of one server-sent event of a log stream (`data: {"data": ..., "timestamp": ...}`);
+/// `None` for the stream's other lines (blank separators, comments, `event:`).
+pub(crate) fn log_event(line: &str) -> Option<Vec<LogLine>> {
+    let event = line.strip_prefix("data:")?.trim();
+    let (text, timestamp) = match serde_json::from_str::<serde_json::Value>(event) {
+        Ok(value) => (
+            value["data"]
+                .as_str()
+                .map_or_else(|| event.to_owned(), str::to_owned),
+            value["timestamp"].as_str().unwrap_or_default().to_owned(),
+        ),
+        Err(_) => (event.to_owned(), String::new()),
+    };
+    Some(
+        text.lines()
+            .map(|line| LogLine {
+                timestamp: timestamp.clone(),
+                text: line.to_owned(),
+            })
+            .collect(),
+    )
 }
 
 /// What `POST /api/repos/create` said.
@@ -125,6 +286,17 @@ pub(crate) fn trusted_space_host(endpoint: &str, reported: &str) -> Option<Strin
 }
 
 impl Hub {
+    /// The token found as `huggingface_hub` finds it, and `HF_ENDPOINT` (else the public Hub).
+    /// `HF_ENDPOINT` is checked before the token is read (see [`endpoint`]).
+    pub(crate) fn from_env() -> Result<Hub> {
+        let endpoint = endpoint(
+            std::env::var("HF_ENDPOINT").ok().as_deref(),
+            DEFAULT_ENDPOINT,
+        )?;
+        let token = Token::find(&|key| std::env::var(key).ok())?;
+        Ok(Hub::new(&endpoint, token))
+    }
+
     pub(crate) fn new(endpoint: &str, token: Token) -> Hub {
         Hub {
             agent: crate::http::agent(CALL_TIMEOUT),
@@ -151,6 +323,11 @@ impl Hub {
         );
         match status {
             200 => {}
+            401 | 403 if self.token.oauth.is_some() => bail!(
+                "the login in {} (written by `hf auth login`) was refused (the Hub answered {status}): \
+                 it has expired or was revoked; run `hf auth login` again, or set HF_TOKEN to a write token",
+                self.token.source
+            ),
             401 | 403 => bail!(
                 "the token from {} is invalid (the Hub answered {status}): {create}",
                 self.token.source
@@ -174,13 +351,33 @@ impl Hub {
 
     /// `None` when the Space does not exist (404).
     pub(crate) fn space(&self, repo: &str) -> Result<Option<SpaceInfo>> {
-        let path = format!("/api/spaces/{repo}");
-        match self.call("GET", &path, None)? {
-            (200, body) => Ok(Some(parse(&path, &body)?)),
+        self.space_at(repo, &format!("/api/spaces/{repo}"))
+    }
+
+    fn space_at(&self, repo: &str, path: &str) -> Result<Option<SpaceInfo>> {
+        match self.call("GET", path, None)? {
+            (200, body) => Ok(Some(parse(path, &body)?)),
             (404, _) => Ok(None),
             (401 | 403, _) => bail!(
                 "the token from {} may not read the Space {repo}: use a token of its owner",
                 self.token.source
+            ),
+            (status, body) => bail!("{}", unexpected(&format!("GET {path}"), status, &body)),
+        }
+    }
+
+    /// The Space info with every file's git blob id (what `status` compares with the local tree).
+    pub(crate) fn space_files(&self, repo: &str) -> Result<Option<SpaceInfo>> {
+        self.space_at(repo, &format!("/api/spaces/{repo}?blobs=true"))
+    }
+
+    /// The Space repo's commits on `main`, newest first (the first page the Hub returns).
+    pub(crate) fn commits(&self, repo: &str) -> Result<Vec<Commit>> {
+        let path = format!("/api/spaces/{repo}/commits/main");
+        match self.call("GET", &path, None)? {
+            (200, body) => parse(&path, &body),
+            (404, _) => bail!(
+                "the Space {repo} does not exist (or the token may not read it): create it with `cargo xtask deploy --create`"
             ),
             (status, body) => bail!("{}", unexpected(&format!("GET {path}"), status, &body)),
         }
@@ -192,7 +389,26 @@ impl Hub {
         if owner != me {
             body["organization"] = json!(owner);
         }
-        match self.call("POST", "/api/repos/create", Some(body))? {
+        let mut wait = Duration::from_millis(500);
+        let mut conflicts = 0;
+        let answer = loop {
+            let (status, text) = self.call("POST", "/api/repos/create", Some(body.clone()))?;
+            // The Hub creates one repo per user at a time and answers 409 to a concurrent
+            // create; huggingface_hub retries it. Any other 409 means the Space exists.
+            if status == 409 && text.contains("conflicting operation") {
+                conflicts += 1;
+                if conflicts > CONFLICT_RETRIES {
+                    bail!(
+                        "the Hub kept answering that another operation on {owner}'s repos is in progress (409): wait a minute and deploy again"
+                    );
+                }
+                interrupt::sleep(wait)?;
+                wait *= 2;
+                continue;
+            }
+            break (status, text);
+        };
+        match answer {
             (200 | 201, _) => Ok(Created::Created),
             (409, _) => Ok(Created::AlreadyExists),
             (402, _) => bail!(
@@ -236,9 +452,14 @@ impl Hub {
         }
     }
 
-    /// The last `lines` lines of the `build` or `run` log: a server-sent-events stream of
-    /// `data: {"data": ..., "timestamp": ...}` lines, read for at most a few seconds.
-    pub(crate) fn log_tail(&self, repo: &str, kind: &str, lines: usize) -> Result<Vec<String>> {
+    /// The `build` or `run` log as a server-sent-events stream. `read_for` caps how long the
+    /// stream is read (it may never end); `None` reads until it ends or Ctrl-C.
+    pub(crate) fn log_stream(
+        &self,
+        repo: &str,
+        kind: &str,
+        read_for: Option<Duration>,
+    ) -> Result<impl BufRead + Send + use<>> {
         let url = format!("{}/api/spaces/{repo}/logs/{kind}", self.endpoint);
         let response = self
             .agent
@@ -246,34 +467,34 @@ impl Hub {
             .header("Authorization", format!("Bearer {}", self.token.secret()))
             .header("Accept", "text/event-stream")
             .config()
-            .timeout_global(Some(LOG_READ))
+            .timeout_global(read_for)
+            .timeout_recv_response(Some(CALL_TIMEOUT))
             .build()
             .call()
-            .with_context(|| format!("cannot read the {kind} log of {repo}"))?;
-        anyhow::ensure!(
-            response.status() == 200,
-            "cannot read the {kind} log of {repo}: HTTP {}",
-            response.status()
-        );
+            .map_err(|err| {
+                anyhow::anyhow!(
+                    "cannot read the {kind} log of {repo} from {} ({err}): check HF_ENDPOINT and the network",
+                    self.endpoint
+                )
+            })?;
+        match response.status().as_u16() {
+            200 => Ok(BufReader::new(response.into_body().into_reader())),
+            404 => bail!(
+                "the Hub has no {kind} log for {repo} (404): check the Space name; a Space that never built has no log"
+            ),
+            status => bail!("cannot read the {kind} log of {repo}: HTTP {status}"),
+        }
+    }
+
+    /// The last `lines` lines of the `build` or `run` log, read for at most a few seconds.
+    pub(crate) fn log_tail(&self, repo: &str, kind: &str, lines: usize) -> Result<Vec<String>> {
+        let stream = self.log_stream(repo, kind, Some(LOG_READ))?;
         let mut tail = std::collections::VecDeque::new();
         // The stream ends at the deadline with a timeout error: what arrived until then is the tail.
-        for line in BufReader::new(response.into_body().into_reader())
-            .lines()
-            .map_while(Result::ok)
-        {
-            let Some(event) = line.strip_prefix("data:") else {
-                continue;
-            };
-            let text = match serde_json::from_str::<serde_json::Value>(event.trim()) {
-                Ok(value) => value["data"]
-                    .as_str()
-                    .map(str::to_owned)
-                    .unwrap_or_else(|| event.trim().to_owned()),
-                Err(_) => event.trim().to_owned(),
-            };
-            for line in text.lines() {
+        for line in stream.lines().map_while(Result::ok) {
+            for line in log_event(&line).into_iter().flatten() {
                 // A log line is the Space's text: shown, never obeyed by the terminal.
-                tail.push_back(untrusted::line(line));
+                tail.push_back(untrusted::line(&line.text));
                 if tail.len() > lines {
                     tail.pop_front();
                 }
@@ -318,6 +539,7 @@ impl Hub {
         let url = format!("{}{path}", self.endpoint);
         let auth = format!("Bearer {}", self.token.secret());
         let mut wait = Duration::from_secs(1);
+        let mut waited = Duration::ZERO;
         for attempt in 0..=RETRIES {
             interrupt::check()?;
             let sent = match (method, &body) {
@@ -342,13 +564,27 @@ impl Hub {
             })?;
             let status = response.status().as_u16();
             if status == 429 && attempt < RETRIES {
-                let retry_after = response
-                    .headers()
-                    .get("retry-after")
-                    .and_then(|v| v.to_str().ok())
-                    .and_then(|v| v.trim().parse::<u64>().ok())
+                let header = |name: &str| {
+                    response
+                        .headers()
+                        .get(name)
+                        .and_then(|v| v.to_str().ok())
+                        .map(str::to_owned)
+                };
+                let asked = rate_limit_reset(header("ratelimit").as_deref())
+                    .or_else(|| header("retry-after").and_then(|v| v.trim().parse().ok()))
                     .map(Duration::from_secs);
-                interrupt::sleep(retry_after.unwrap_or(wait).min(Duration::from_secs(30)))?;
+                let pause = asked.unwrap_or(wait);
+                if waited + pause > RATE_LIMIT_BUDGET {
+                    bail!(
+                        "the Hub rate-limits this token (429 Too Many Requests to {method} {path}) and asks to wait {}s: \
+                         try again after that (see your limits at {}/settings/billing)",
+                        pause.as_secs(),
+                        self.endpoint
+                    );
+                }
+                interrupt::sleep(pause)?;
+                waited += pause;
                 wait *= 2;
                 continue;
             }
@@ -358,6 +594,28 @@ impl Hub {
         bail!(
             "the Hub kept answering 429 Too Many Requests to {method} {path}: wait a minute and deploy again"
         )
+    }
+}
+
+/// Seconds until the window resets, from the IETF draft header the Hub sends with a 429
+/// (`RateLimit: "api";r=0;t=55`), when no request is left (`r=0`); plus one second, as
+/// huggingface_hub waits, so the retry lands after the reset.
+fn rate_limit_reset(header: Option<&str>) -> Option<u64> {
+    let mut remaining = None;
+    let mut reset = None;
+    for part in header?.split(';') {
+        let Some((key, value)) = part.split_once('=') else {
+            continue;
+        };
+        match key.trim() {
+            "r" => remaining = value.trim().parse::<u64>().ok(),
+            "t" => reset = value.trim().parse::<u64>().ok(),
+            _ => {}
+        }
+    }
+    match (remaining, reset) {
+        (Some(0), Some(reset)) => Some(reset + 1),
+        _ => None,
     }
 }
 
@@ -427,5 +685,130 @@ mod tests {
             "{text}"
         );
         assert!(text.chars().count() < 360, "{text}");
+    }
+
+    fn info(host: Option<&str>, subdomain: Option<&str>) -> SpaceInfo {
+        SpaceInfo {
+            host: host.map(Into::into),
+            subdomain: subdomain.map(Into::into),
+            ..SpaceInfo::default()
+        }
+    }
+
+    #[test]
+    fn the_space_url_is_the_reported_host_and_a_derived_one_is_called_a_guess() {
+        let url = |host, subdomain| {
+            space_url(None, "Alice_B", "my.bot", &info(host, subdomain), DEFAULT).unwrap()
+        };
+        let hub = url(Some("https://h.hf.space/"), None);
+        assert_eq!(
+            (hub.url.as_str(), hub.own.as_deref(), hub.warning),
+            ("https://h.hf.space", Some("https://h.hf.space"), None)
+        );
+        assert_eq!(url(None, Some("sub")).url, "https://sub.hf.space");
+        assert_eq!(url(Some(""), Some("sub")).url, "https://sub.hf.space");
+        let derived = url(None, None);
+        assert_eq!(derived.url, "https://alice-b-my-bot.hf.space");
+        assert!(derived.own.is_none());
+        assert!(derived.warning.unwrap().contains("a guess"));
+        for garbage in [
+            "h.hf.space",
+            "https://h.hf.space/x y",
+            "javascript:alert(1)",
+        ] {
+            let chosen = url(Some(garbage), Some("sub"));
+            assert_eq!(chosen.url, "https://alice-b-my-bot.hf.space", "{garbage}");
+            assert!(
+                chosen
+                    .warning
+                    .unwrap()
+                    .contains("not an https:// origin under .hf.space"),
+                "{garbage}"
+            );
+        }
+        let configured = space_url(
+            Some("https://custom.dev"),
+            "a",
+            "b",
+            &info(Some("https://h.hf.space"), None),
+            DEFAULT,
+        )
+        .unwrap();
+        assert_eq!(configured.url, "https://custom.dev");
+        assert_eq!(configured.own.as_deref(), Some("https://h.hf.space"));
+    }
+
+    #[test]
+    fn a_label_over_63_characters_is_never_derived() {
+        let user = "a".repeat(40);
+        let space = "b".repeat(30);
+        let err = space_url(None, &user, &space, &info(None, None), DEFAULT)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("71 characters") && err.contains("--space-url"),
+            "{err}"
+        );
+        // The Hub's host is used as it is, however long the names.
+        let hub = space_url(
+            None,
+            &user,
+            &space,
+            &info(Some("https://short-1a2b.hf.space"), None),
+            DEFAULT,
+        )
+        .unwrap();
+        assert_eq!(hub.url, "https://short-1a2b.hf.space");
+        // 63 characters exactly is a valid label.
+        let ok = space_url(
+            None,
+            &"c".repeat(31),
+            &"d".repeat(31),
+            &info(None, None),
+            DEFAULT,
+        )
+        .unwrap();
+        assert_eq!(ok.url.len(), "https://".len() + 63 + ".hf.space".len());
+    }
+
+    #[test]
+    fn the_rate_limit_header_gives_the_wait_only_when_nothing_is_left() {
+        assert_eq!(rate_limit_reset(Some(r#""api";r=0;t=55"#)), Some(56));
+        assert_eq!(rate_limit_reset(Some(r#""api"; r = 0 ; t = 3"#)), Some(4));
+        assert_eq!(rate_limit_reset(Some(r#""api";r=12;t=55"#)), None);
+        assert_eq!(rate_limit_reset(Some("garbage")), None);
+        assert_eq!(rate_limit_reset(None), None);
+    }
+
+    #[test]
+    fn log_events_are_split_into_lines_with_their_timestamp() {
+        let event = r#"data: {"data":"one\ntwo\n","timestamp":"2026-01-01T00:00:00Z"}"#;
+        let lines = log_event(event).unwrap();
+        assert_eq!(
+            lines.iter().map(|l| l.text.as_str()).collect::<Vec<_>>(),
+            ["one", "two"]
+        );
+        assert!(lines.iter().all(|l| l.timestamp == "2026-01-01T00:00:00Z"));
+        assert_eq!(log_event("data: not json").unwrap()[0].text, "not json");
+        assert!(log_event(": keep-alive").is_none());
+        assert!(log_event("").is_none());
+    }
+
+    #[test]
+    fn the_source_commit_is_read_from_the_body() {
+        let commit = Commit {
+            id: "abc".into(),
+            title: "Deploy RAG chatbot backend".into(),
+            message:
+                "Deploy RAG chatbot backend\n\nSource commit: 1234abcd-dirty\nDeployed with x.\n"
+                    .into(),
+            date: String::new(),
+        };
+        assert_eq!(commit.source_commit(), Some("1234abcd-dirty"));
+        let initial = Commit {
+            message: "initial commit".into(),
+            ..commit
+        };
+        assert_eq!(initial.source_commit(), None);
     }
 }

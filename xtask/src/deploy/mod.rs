@@ -4,14 +4,15 @@
 //! mirror, push), `secrets`, `verify` (runtime, health, CORS), `report` (progress and the
 //! final report), `lock`. This file runs them in the seed's order.
 
-mod git;
-mod hub;
+pub(crate) mod git;
+pub(crate) mod hub;
 mod locally;
 mod lock;
 mod report;
+mod rollback;
 mod secrets;
 mod token;
-mod verify;
+pub(crate) mod verify;
 
 use std::io::{BufRead, IsTerminal, Write};
 use std::time::{Duration, Instant};
@@ -29,7 +30,6 @@ use report::{FrontendReport, Progress, Report};
 const COMMIT_SUBJECT: &str = "Deploy RAG chatbot backend";
 /// The monorepo commit `--push-frontend` makes, as the seed writes it.
 const FRONTEND_SUBJECT: &str = "Update API URL for HF Spaces backend";
-const DEFAULT_ENDPOINT: &str = "https://huggingface.co";
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(900);
 
 impl flags::Deploy {
@@ -94,6 +94,25 @@ impl flags::Deploy {
         {
             bail!("{} only applies to a local deploy: add --local", flag.0);
         }
+        if self.rev.is_some() && !self.rollback {
+            bail!(
+                "`{}` is read only with --rollback: run `cargo xtask deploy --rollback {0}`",
+                self.rev.as_deref().unwrap_or_default()
+            );
+        }
+        if self.rollback {
+            let other = [
+                ("--local", self.local),
+                ("--create", self.create),
+                ("--secrets-file", self.secrets_file.is_some()),
+                ("--push-frontend", self.push_frontend),
+            ];
+            if let Some((flag, _)) = other.iter().find(|(_, set)| *set) {
+                bail!(
+                    "--rollback pushes an earlier tree of the Space on the Hub and cannot be combined with {flag}"
+                );
+            }
+        }
         if self.stop && self.detach {
             bail!("--stop and --detach contradict each other: use one");
         }
@@ -135,7 +154,7 @@ impl flags::Deploy {
         };
         let endpoint = hub::endpoint(
             std::env::var("HF_ENDPOINT").ok().as_deref(),
-            DEFAULT_ENDPOINT,
+            hub::DEFAULT_ENDPOINT,
         )?;
         let token = match token::Token::find(&|key| std::env::var(key).ok()) {
             Ok(token) => token,
@@ -171,11 +190,7 @@ impl flags::Deploy {
                     "{repo} does not exist: --create would create it (sdk docker)"
                 ));
                 exists = false;
-                hub::SpaceInfo {
-                    host: None,
-                    subdomain: None,
-                    private: false,
-                }
+                hub::SpaceInfo::default()
             }
             None if self.create => {
                 let created = hub.create_space(&target.user, &target.space, &who.name)?;
@@ -191,25 +206,41 @@ impl flags::Deploy {
                 hub.endpoint()
             ),
         };
-        let (space_url, unusable) = space_url(&target, &info, hub.endpoint());
+        let chosen = hub::space_url(
+            target.space_url.as_deref(),
+            &target.user,
+            &target.space,
+            &info,
+            hub.endpoint(),
+        )?;
+        let space_url = chosen.url.clone();
         let mut report = Report::new(repo.clone(), &space_url);
         report.dry_run = self.dry_run;
-        if let Some(reported) = unusable {
-            report.warnings.push(format!(
-                "the Hub reported `{}` as the Space's host, which is not an https:// origin under {}: ignored; using {space_url} (or pass --space-url)",
-                untrusted::line(&reported),
-                if hub.endpoint() == DEFAULT_ENDPOINT { ".hf.space" } else { "the Hub's domain" }
-            ));
-        }
+        report.warnings.extend(chosen.warning.clone());
         if info.private && !is_local_origin(&target.frontend_url) {
             report.warnings.push(format!(
                 "the Space {repo} is private: browsers on {} get 404 from it; make it public in its settings",
                 target.frontend_url
             ));
         }
-
-        // Steps 2 and 3: generate and lint while the Space repo is cloned, then publish.
-        let client = project.settings.frontend_client.clone();
+        // Said now as well: a failed deploy never prints the report.
+        for warning in &report.warnings {
+            progress.step(format_args!("warning: {warning}"));
+        }
+        let verify = Verify {
+            hub: &hub,
+            repo: &repo,
+            space_url: &space_url,
+            health_path: &project.settings.generator.health_path,
+            frontend_url: &target.frontend_url,
+            access: verify::SpaceAccess::new(
+                info.private,
+                &space_url,
+                chosen.own.as_deref(),
+                hub.token().secret(),
+            ),
+            deadline,
+        };
         let git = GitEnv::new(
             root,
             Some(git::Credential {
@@ -219,6 +250,24 @@ impl flags::Deploy {
             }),
         )?;
         let remote = format!("{}/spaces/{repo}", hub.endpoint());
+        if self.rollback {
+            let clone = Clone::new(&git, &remote)?;
+            rollback::publish(
+                &git,
+                &clone,
+                self.rev.as_deref(),
+                self.dry_run,
+                progress,
+                &mut report,
+            )?;
+            drop(clone);
+            self.verify(&verify, progress, &mut report)?;
+            report.elapsed_seconds = progress.elapsed_secs();
+            return Ok(report);
+        }
+
+        // Steps 2 and 3: generate and lint while the Space repo is cloned, then publish.
+        let client = project.settings.frontend_client.clone();
         let prepare = || -> Result<_> {
             let regenerated = regenerate(project, self.force, progress)?;
             Ok((
@@ -275,31 +324,7 @@ impl flags::Deploy {
         report.frontend = Some(FrontendReport::new(&patch, !self.dry_run));
 
         // Step 9: verify.
-        if self.dry_run || self.no_verify {
-            report.health = "skipped".to_owned();
-        } else {
-            let checks = verify::Checks {
-                hub: &hub,
-                repo: &repo,
-                pushed: report.commit.as_deref(),
-                space_url: &space_url,
-                health_path: &project.settings.generator.health_path,
-                frontend_url: &target.frontend_url,
-                restart: self.restart,
-                deadline,
-            };
-            let health = checks.run(progress).with_context(|| match &report.commit {
-                Some(commit) => {
-                    format!("pushed {commit} to {repo}, but the Space is not working yet")
-                }
-                None => format!("{repo} was already up to date, but the Space is not working"),
-            })?;
-            progress.step(format_args!(
-                "verify: /api/health says {}; CORS allows {}",
-                health.status, target.frontend_url
-            ));
-            report.health = health.status;
-        }
+        self.verify(&verify, progress, &mut report)?;
 
         // Step 10: commit and push the frontend change.
         if self.push_frontend {
@@ -405,6 +430,51 @@ fn frontend_step(patch: &frontend::Patch, progress: &Progress) {
             "already up to date".to_owned()
         }
     ));
+}
+
+/// What step 9 checks, for a deploy or a rollback.
+struct Verify<'a> {
+    hub: &'a hub::Hub,
+    repo: &'a str,
+    space_url: &'a str,
+    health_path: &'a str,
+    frontend_url: &'a str,
+    access: verify::SpaceAccess<'a>,
+    deadline: Instant,
+}
+
+impl flags::Deploy {
+    /// Step 9 (unless `--dry-run` or `--no-verify`): the runtime, `/api/health`, CORS.
+    fn verify(&self, v: &Verify<'_>, progress: &Progress, report: &mut Report) -> Result<()> {
+        if self.dry_run || self.no_verify {
+            report.health = "skipped".to_owned();
+            return Ok(());
+        }
+        let checks = verify::Checks {
+            hub: v.hub,
+            repo: v.repo,
+            pushed: report.commit.as_deref(),
+            space_url: v.space_url,
+            health_path: v.health_path,
+            frontend_url: v.frontend_url,
+            restart: self.restart,
+            deadline: v.deadline,
+            access: v.access,
+        };
+        let repo = v.repo;
+        let health = checks.run(progress).with_context(|| match &report.commit {
+            Some(commit) => {
+                format!("pushed {commit} to {repo}, but the Space is not working yet")
+            }
+            None => format!("{repo} was already up to date, but the Space is not working"),
+        })?;
+        progress.step(format_args!(
+            "verify: /api/health says {}; CORS allows {}",
+            health.status, v.frontend_url
+        ));
+        report.health = health.status;
+        Ok(())
+    }
 }
 
 /// Step 7 with `--secrets-file`: sets each secret (names only in the output, never values).
@@ -641,34 +711,6 @@ fn push_frontend(root: &Utf8Path, client: &Utf8Path) -> Result<Option<String>> {
     Ok(Some(commit))
 }
 
-/// The Space's public URL: `--space-url`/`space-url`, else the host the Hub reports (or its
-/// subdomain) when it can be trusted (`hub::trusted_space_host`), else the one derived by the
-/// subdomain rule. Also returns what the Hub reported when it was not trusted (the derived URL
-/// is then used: an answer to ignore, not a reason to stop the deploy).
-fn space_url(
-    target: &DeployTarget,
-    info: &hub::SpaceInfo,
-    endpoint: &str,
-) -> (String, Option<String>) {
-    if let Some(url) = &target.space_url {
-        return (url.clone(), None);
-    }
-    let present = |value: &Option<String>| value.clone().filter(|v| !v.trim().is_empty());
-    let reported = match (present(&info.host), present(&info.subdomain)) {
-        (Some(host), _) => Some(host),
-        (None, Some(subdomain)) => Some(format!("https://{subdomain}.hf.space")),
-        (None, None) => None,
-    };
-    let derived = || settings::derived_space_url(&target.user, &target.space);
-    match reported {
-        Some(reported) => match hub::trusted_space_host(endpoint, &reported) {
-            Some(url) => (url, None),
-            None => (derived(), Some(reported)),
-        },
-        None => (derived(), None),
-    }
-}
-
 /// When `--timeout SECONDS` (else `default`) runs out; a value too large for the clock is
 /// refused here rather than overflowing it later.
 fn deadline(timeout: Option<u64>, default: Duration) -> Result<Instant> {
@@ -706,10 +748,27 @@ fn terminal_prompt() -> Option<impl FnMut(&str) -> Result<String>> {
 
 #[cfg(test)]
 mod tests {
+    use super::hub::DEFAULT_ENDPOINT;
     use super::*;
 
     #[test]
     fn the_space_url_is_the_reported_host_unless_it_is_not_an_origin() {
+        // The URL, and what the Hub reported when it was not trusted.
+        fn space_url(
+            target: &DeployTarget,
+            info: &hub::SpaceInfo,
+            endpoint: &str,
+        ) -> (String, Option<String>) {
+            let chosen = hub::space_url(
+                target.space_url.as_deref(),
+                &target.user,
+                &target.space,
+                info,
+                endpoint,
+            )
+            .unwrap();
+            (chosen.url, chosen.ignored)
+        }
         let target = DeployTarget {
             user: "Alice_B".into(),
             space: "my.bot".into(),
@@ -719,7 +778,7 @@ mod tests {
         let info = |host: Option<&str>, subdomain: Option<&str>| hub::SpaceInfo {
             host: host.map(Into::into),
             subdomain: subdomain.map(Into::into),
-            private: false,
+            ..hub::SpaceInfo::default()
         };
         let derived = "https://alice-b-my-bot.hf.space".to_owned();
         assert_eq!(

@@ -47,6 +47,8 @@ pub(crate) struct Report {
     pub(crate) local: bool,
     /// The commit pushed to the Space; `None` when it was already up to date (or a dry run).
     pub(crate) commit: Option<String>,
+    /// With `--rollback`: the earlier Space commit whose tree was pushed.
+    pub(crate) rolled_back_to: Option<String>,
     pub(crate) up_to_date: bool,
     pub(crate) changes: Vec<Change>,
     /// The source commit recorded in the pushed commit's body.
@@ -80,10 +82,11 @@ impl Report {
             return serde_json::to_string_pretty(self).expect("the report serializes") + "\n";
         }
         let mut out = String::new();
-        let title = match (self.dry_run, self.local) {
-            (true, _) => "Dry run (nothing was pushed, patched or set) for",
-            (false, true) => "Deployed locally:",
-            (false, false) => "Deployed",
+        let title = match (self.dry_run, self.local, &self.rolled_back_to) {
+            (true, _, _) => "Dry run (nothing was pushed, patched or set) for",
+            (false, true, _) => "Deployed locally:",
+            (false, false, Some(_)) => "Rolled back",
+            (false, false, None) => "Deployed",
         };
         out.push_str(&format!("\n{title} {}\n", self.space));
         out.push_str(&format!("  HF Spaces URL: {}\n", self.space_url));
@@ -107,6 +110,9 @@ impl Report {
             (None, _) => "already up to date (nothing pushed)".to_owned(),
         };
         out.push_str(&format!("  Space commit:  {commit}\n"));
+        if let Some(target) = &self.rolled_back_to {
+            out.push_str(&format!("  Rolled back:   to the tree of {target}\n"));
+        }
         if let Some(f) = &self.frontend {
             let what = match (f.changed, f.written) {
                 (false, _) => format!("already points at {}", f.new_url),

@@ -11,6 +11,18 @@ pub(crate) const LOGIN: &str = "hf auth login";
 pub(crate) struct Token {
     value: String,
     pub(crate) source: String,
+    /// Set when the token file holds an OAuth access token that `hf auth login` wrote (its
+    /// `stored_tokens` entry has an expiry): such a token is short-lived.
+    pub(crate) oauth: Option<OAuth>,
+}
+
+/// What `stored_tokens` says about an OAuth login.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct OAuth {
+    /// Unix time at which the access token expires.
+    pub(crate) expires_at: u64,
+    /// Whether a refresh token is stored, so an `hf` command can renew the login.
+    pub(crate) refreshable: bool,
 }
 
 impl std::fmt::Debug for Token {
@@ -20,16 +32,21 @@ impl std::fmt::Debug for Token {
 }
 
 impl Token {
-    /// `HF_TOKEN`, else the file `$HF_TOKEN_PATH`, else `$HF_HOME/token`, else
-    /// `$XDG_CACHE_HOME/huggingface/token`, else `~/.cache/huggingface/token`; surrounding
-    /// whitespace and newlines stripped. `env` reads one environment variable.
+    /// `HF_TOKEN`, else `HUGGING_FACE_HUB_TOKEN` (the legacy name), else the file
+    /// `$HF_TOKEN_PATH`, else `$HF_HOME/token`, else `$XDG_CACHE_HOME/huggingface/token`, else
+    /// `~/.cache/huggingface/token`; surrounding whitespace and newlines stripped. `env` reads
+    /// one environment variable. A file token that `hf auth login` stored as an expired OAuth
+    /// login is refused with the command that renews it.
     pub(crate) fn find(env: &dyn Fn(&str) -> Option<String>) -> Result<Token> {
         let set = |key: &str| env(key).filter(|v| !v.trim().is_empty());
-        if let Some(value) = set("HF_TOKEN") {
-            return Ok(Token {
-                value: value.trim().to_owned(),
-                source: "HF_TOKEN".to_owned(),
-            });
+        for key in ["HF_TOKEN", "HUGGING_FACE_HUB_TOKEN"] {
+            if let Some(value) = set(key) {
+                return Ok(Token {
+                    value: value.trim().to_owned(),
+                    source: key.to_owned(),
+                    oauth: None,
+                });
+            }
         }
         let path = match (
             set("HF_TOKEN_PATH"),
@@ -61,14 +78,74 @@ impl Token {
              Create a token with write access at https://huggingface.co/settings/tokens \
              (git push to a Space needs an access token, not your password)"
         );
+        let value = text.trim().to_owned();
+        let oauth = path
+            .parent()
+            .and_then(|dir| std::fs::read_to_string(dir.join("stored_tokens")).ok())
+            .and_then(|stored| oauth_login(&stored, &value));
+        if let Some(login) = oauth {
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs());
+            if login.expires_at <= now {
+                let renew = if login.refreshable {
+                    "run `hf auth login` again (or any `hf` command, e.g. `hf auth whoami`, which renews a login whose refresh token is still valid)"
+                } else {
+                    "run `hf auth login` again"
+                };
+                anyhow::bail!(
+                    "the token in {path} is a login from `hf auth login` that expired {} ago: {renew}, \
+                     or set HF_TOKEN to a write token from https://huggingface.co/settings/tokens",
+                    ago(now - login.expires_at)
+                );
+            }
+        }
         Ok(Token {
-            value: text.trim().to_owned(),
+            value,
             source: format!("the token file {path}"),
+            oauth,
         })
     }
 
     pub(crate) fn secret(&self) -> &str {
         &self.value
+    }
+}
+
+/// The OAuth entry of `token` in huggingface_hub's `stored_tokens` (an INI file next to the
+/// token file: one `[name]` section per login with `hf_token`, and for OAuth logins
+/// `refresh_token` and `expires_at`).
+fn oauth_login(stored: &str, token: &str) -> Option<OAuth> {
+    let mut sections: Vec<Vec<(&str, &str)>> = Vec::new();
+    for line in stored.lines().map(str::trim) {
+        if line.starts_with('[') && line.ends_with(']') {
+            sections.push(Vec::new());
+        } else if let (Some(section), Some((key, value))) = (
+            sections.last_mut(),
+            line.split_once('=').or_else(|| line.split_once(':')),
+        ) {
+            section.push((key.trim(), value.trim()));
+        }
+    }
+    fn field<'a>(section: &[(&str, &'a str)], name: &str) -> Option<&'a str> {
+        section.iter().find(|(k, _)| *k == name).map(|(_, v)| *v)
+    }
+    let section = sections
+        .iter()
+        .find(|section| field(section, "hf_token") == Some(token))?;
+    Some(OAuth {
+        expires_at: field(section, "expires_at")?.parse().ok()?,
+        refreshable: field(section, "refresh_token").is_some_and(|v| !v.is_empty()),
+    })
+}
+
+/// `3 hours`, `2 days`: how long ago, roughly.
+fn ago(seconds: u64) -> String {
+    match seconds {
+        0..120 => format!("{seconds} seconds"),
+        120..7200 => format!("{} minutes", seconds / 60),
+        7200..172800 => format!("{} hours", seconds / 3600),
+        _ => format!("{} days", seconds / 86400),
     }
 }
 
@@ -91,6 +168,40 @@ mod tests {
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
         Token::find(&|key| vars.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone()))
+    }
+
+    #[test]
+    fn the_legacy_variable_is_read_after_hf_token() {
+        let token = find(&[
+            ("HUGGING_FACE_HUB_TOKEN", "hf_legacy\n"),
+            ("HOME", "/nonexistent"),
+        ])
+        .unwrap();
+        assert_eq!(
+            (token.secret(), token.source.as_str()),
+            ("hf_legacy", "HUGGING_FACE_HUB_TOKEN")
+        );
+        let token = find(&[
+            ("HF_TOKEN", "hf_new"),
+            ("HUGGING_FACE_HUB_TOKEN", "hf_legacy"),
+        ])
+        .unwrap();
+        assert_eq!(token.secret(), "hf_new");
+    }
+
+    #[test]
+    fn stored_tokens_tell_an_oauth_login_from_an_access_token() {
+        let stored = "[hf_oauth]\nhf_token = hf_oauth_abc\nrefresh_token = rt_1\nexpires_at = 1700000000\n\n[write]\nhf_token = hf_plain\n";
+        assert_eq!(
+            oauth_login(stored, "hf_oauth_abc"),
+            Some(OAuth {
+                expires_at: 1_700_000_000,
+                refreshable: true
+            })
+        );
+        assert_eq!(oauth_login(stored, "hf_plain"), None);
+        assert_eq!(oauth_login(stored, "hf_unknown"), None);
+        assert_eq!(oauth_login("not an ini", "hf_plain"), None);
     }
 
     #[test]

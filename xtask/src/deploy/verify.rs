@@ -37,6 +37,42 @@ pub(crate) struct Checks<'a> {
     /// Factory-restart a Space that shows no build.
     pub(crate) restart: bool,
     pub(crate) deadline: Instant,
+    /// How the Space's own host is reached (the token, for a private Space).
+    pub(crate) access: SpaceAccess<'a>,
+}
+
+/// Whether the Space is private, and the token sent with health and CORS checks: only to the
+/// Space's own host (the one the Hub reports) when it is private, never elsewhere.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct SpaceAccess<'a> {
+    pub(crate) private: bool,
+    pub(crate) token: Option<&'a str>,
+}
+
+impl<'a> SpaceAccess<'a> {
+    /// `space_url` gets the token only when the Space is private and the URL is its own host.
+    pub(crate) fn new(
+        private: bool,
+        space_url: &str,
+        own_url: Option<&str>,
+        token: &'a str,
+    ) -> Self {
+        let own = own_url == Some(space_url);
+        SpaceAccess {
+            private,
+            token: (private && own).then_some(token),
+        }
+    }
+
+    pub(crate) fn authorize(
+        &self,
+        request: ureq::RequestBuilder<ureq::typestate::WithoutBody>,
+    ) -> ureq::RequestBuilder<ureq::typestate::WithoutBody> {
+        match self.token {
+            Some(token) => request.header("Authorization", format!("Bearer {token}")),
+            None => request,
+        }
+    }
 }
 
 impl Checks<'_> {
@@ -55,15 +91,22 @@ impl Checks<'_> {
             "verify: the Space is RUNNING; polling {}{}",
             self.space_url, self.health_path
         ));
-        let health = wait_for_health(self.space_url, self.health_path, self.deadline, progress)?;
-        check_cors(self.space_url, self.frontend_url)?;
+        let health = poll_health(
+            self.space_url,
+            self.health_path,
+            self.access,
+            self.deadline,
+            progress,
+        )?;
+        check_cors(self.space_url, self.frontend_url, self.access)?;
         Ok(health)
     }
 }
 
 /// Waits until the runtime is RUNNING the pushed commit. `pushed` is `None` when nothing was
 /// pushed (then the current stage counts); a RUNNING or error stage seen before the new build
-/// started is stale and ignored.
+/// started is stale and ignored. Only a build stage shows the new build started: the
+/// runtime's undocumented `sha` is not trusted to mean the running commit.
 fn wait_for_runtime(
     hub: &Hub,
     repo: &str,
@@ -81,7 +124,7 @@ fn wait_for_runtime(
         let runtime = hub.runtime(repo)?;
         let stage = runtime.stage.as_str();
         let shown = untrusted::line(stage);
-        if BUILD_STAGES.contains(&stage) || (pushed.is_some() && runtime.sha.as_deref() == pushed) {
+        if BUILD_STAGES.contains(&stage) {
             picked_up = true;
         }
         match stage {
@@ -183,17 +226,42 @@ pub(crate) fn wait_for_health(
     deadline: Instant,
     progress: &Progress,
 ) -> Result<Health> {
+    poll_health(
+        space_url,
+        health_path,
+        SpaceAccess::default(),
+        deadline,
+        progress,
+    )
+}
+
+/// 404s in a row from a private Space before saying why (a private Space answers 404 to
+/// requests without a token that may read it, however long one waits).
+const PRIVATE_404S: u32 = 2;
+
+fn poll_health(
+    space_url: &str,
+    health_path: &str,
+    access: SpaceAccess<'_>,
+    deadline: Instant,
+    progress: &Progress,
+) -> Result<Health> {
     let url = format!("{space_url}{health_path}");
     let agent = crate::http::agent(SPACE_CALL_TIMEOUT);
     let mut wait = Duration::from_millis(250);
     let mut unhealthy = 0;
+    let mut not_found = 0;
     loop {
         interrupt::check()?;
-        let last = match agent.get(&url).call() {
+        let last = match access.authorize(agent.get(&url)).call() {
             Ok(mut response) => {
                 let status = response.status().as_u16();
                 let body = response.body_mut().read_to_string().unwrap_or_default();
                 let json: Option<Value> = serde_json::from_str(&body).ok();
+                not_found = if status == 404 { not_found + 1 } else { 0 };
+                if access.private && not_found >= PRIVATE_404S {
+                    bail!("{}", private_404(&url, access));
+                }
                 match (status, json) {
                     (200, json) => {
                         let status = json
@@ -240,15 +308,32 @@ pub(crate) fn wait_for_health(
     }
 }
 
-/// The seed's troubleshooting advice for each failing service in a health answer.
-pub(crate) fn troubleshoot(health: &Value) -> String {
-    let mut advice = Vec::new();
+/// Why a private Space keeps answering 404, and what to do.
+fn private_404(url: &str, access: SpaceAccess<'_>) -> String {
+    if access.token.is_some() {
+        format!(
+            "{url} answers 404 although the token was sent: the Space is private and this token may not read it; \
+             use a token of the Space's owner, or make the Space public in its settings"
+        )
+    } else {
+        format!(
+            "{url} answers 404: the Space is private, and private Spaces answer 404 to requests without a token. \
+             The token is only sent to the Space's own host as the Hub reports it, not to this URL; \
+             make the Space public in its settings (browsers on the frontend need that too), \
+             or drop --space-url/space-url so the Hub's host is checked"
+        )
+    }
+}
+
+/// The services a health answer names as failing, with what it said about each.
+pub(crate) fn failing_services(health: &Value) -> Vec<(&str, &Value)> {
+    let mut failing = Vec::new();
     for (service, details) in health["services"].as_object().into_iter().flatten() {
         let status = details
             .as_str()
             .or_else(|| details["status"].as_str())
             .unwrap_or_default();
-        let failing = [
+        let bad = [
             "error",
             "fail",
             "disconnected",
@@ -259,12 +344,20 @@ pub(crate) fn troubleshoot(health: &Value) -> String {
         ]
         .iter()
         .any(|bad| status.to_ascii_lowercase().contains(bad));
-        if !failing {
-            continue;
+        if bad {
+            failing.push((service.as_str(), details));
         }
+    }
+    failing
+}
+
+/// The seed's troubleshooting advice for each failing service in a health answer.
+pub(crate) fn troubleshoot(health: &Value) -> String {
+    let mut advice = Vec::new();
+    for (service, details) in failing_services(health) {
         // JSON escapes C0 controls but not C1 ones or direction overrides.
         let said = untrusted::line(&details.to_string());
-        let fix = match service.as_str() {
+        let fix = match service {
             "qdrant" if said.contains("404") => {
                 "Qdrant answered 404: the cluster is suspended (the free tier sleeps after inactivity). Fix: resume it at cloud.qdrant.io, then restart the Space"
             }
@@ -289,10 +382,10 @@ pub(crate) fn troubleshoot(health: &Value) -> String {
 }
 
 /// A CORS preflight for `POST /api/chat` from the frontend's origin.
-fn check_cors(space_url: &str, origin: &str) -> Result<()> {
+fn check_cors(space_url: &str, origin: &str, access: SpaceAccess<'_>) -> Result<()> {
     let url = format!("{space_url}/api/chat");
-    let response = crate::http::agent(SPACE_CALL_TIMEOUT)
-        .options(&url)
+    let response = access
+        .authorize(crate::http::agent(SPACE_CALL_TIMEOUT).options(&url))
         .header("Origin", origin)
         .header("Access-Control-Request-Method", "POST")
         .header("Access-Control-Request-Headers", "content-type")

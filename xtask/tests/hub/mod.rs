@@ -10,6 +10,7 @@ pub mod cgi;
 pub mod sandbox;
 
 use std::collections::VecDeque;
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
@@ -50,13 +51,18 @@ pub struct State {
     /// The stages a factory restart starts.
     pub after_restart: Vec<String>,
     pub error_message: Option<String>,
-    /// The commit the runtime runs (its `sha`), and the one the next build stage picks up.
-    pub runtime_sha: String,
-    pub pushed_sha: String,
     pub build_log: Vec<String>,
+    /// The run log; `None` serves `build_log` for it too.
+    pub run_log: Option<Vec<String>>,
+    /// How each log request is answered, in order (then: every line, and the stream ends).
+    pub log_scripts: VecDeque<LogScript>,
     pub restarts: u32,
     /// Answer the first N API calls with 429.
     pub throttle: u32,
+    /// The header the 429s carry: `Retry-After: 0` unless set (e.g. `RateLimit`).
+    pub throttle_header: Option<(String, String)>,
+    /// Answer the first N creates with 409 "another conflicting operation is in progress".
+    pub create_conflicts: u32,
     /// Hold every `git-receive-pack` POST for this long, then fail it without applying it.
     pub hang_push: Option<Duration>,
     /// Someone else pushes to the Space just as a push starts (once).
@@ -67,7 +73,8 @@ pub struct State {
     pub cors_origins: Vec<String>,
     /// `(path prefix, URL prefix)`: git requests under the path are answered 302 to the URL.
     pub git_redirect: Option<(String, String)>,
-    /// The `host` the Space info reports instead of the fake Space host's URL.
+    /// The `host` the Space info reports instead of the fake Space host's URL (`""`: neither
+    /// a host nor a subdomain).
     pub space_host: Option<String>,
     /// The `name` whoami reports.
     pub whoami_name: String,
@@ -75,6 +82,16 @@ pub struct State {
     pub create_body: String,
     /// Git LFS objects the storage received: `(oid, bytes)`.
     pub lfs_objects: Vec<(String, Vec<u8>)>,
+}
+
+/// How one log request is answered.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct LogScript {
+    /// Break the connection (invalid chunk framing, which the client reads as an I/O error,
+    /// as it would a reset) after this many events.
+    pub cut_after: Option<usize>,
+    /// Keep the stream open after the last event (up to 30 s), as the Hub does.
+    pub hold: bool,
 }
 
 pub const HEALTHY: &str = r#"{"status":"healthy","services":{"fastapi":"ok","qdrant":{"status":"connected"},"postgres":{"status":"connected"},"gemini":{"status":"ok"}}}"#;
@@ -112,11 +129,13 @@ impl Hub {
             after_push: vec!["BUILDING".into(), "APP_STARTING".into(), "RUNNING".into()],
             after_restart: vec!["BUILDING".into(), "RUNNING".into()],
             error_message: None,
-            runtime_sha: String::new(),
-            pushed_sha: String::new(),
             build_log: Vec::new(),
+            run_log: None,
+            log_scripts: VecDeque::new(),
             restarts: 0,
             throttle: 0,
+            throttle_header: None,
+            create_conflicts: 0,
             hang_push: None,
             race_push: false,
             health: (200, HEALTHY.to_owned()),
@@ -327,12 +346,22 @@ fn handle_hub(ctx: &Ctx, request: Request, mut seen: Seen) {
         let mut state = ctx.state.lock().unwrap();
         if state.throttle > 0 {
             state.throttle -= 1;
+            let (name, value) = state
+                .throttle_header
+                .clone()
+                .unwrap_or(("Retry-After".into(), "0".into()));
             drop(state);
             let _ = request.respond(
-                json(429, r#"{"error":"rate limited"}"#).with_header(header("Retry-After", "0")),
+                json(429, r#"{"error":"rate limited"}"#).with_header(header(&name, &value)),
             );
             return;
         }
+    }
+    if let ["api", "spaces", user, space, "logs", kind] = parts.as_slice()
+        && seen.method == "GET"
+        && ctx.repos.join(user).join(format!("{space}.git")).exists()
+    {
+        return serve_log(ctx, request, kind);
     }
     let method = seen.method.as_str();
     let response = match (method, parts.as_slice()) {
@@ -356,7 +385,17 @@ fn handle_hub(ctx: &Ctx, request: Request, mut seen: Seen) {
             };
             let name = body["name"].as_str().unwrap_or_default();
             let owner = body["organization"].as_str().unwrap_or(USER);
+            let conflict = {
+                let mut state = ctx.state.lock().unwrap();
+                let conflict = state.create_conflicts > 0;
+                state.create_conflicts = state.create_conflicts.saturating_sub(1);
+                conflict
+            };
             match status {
+                _ if conflict => json(
+                    409,
+                    r#"{"error":"Cannot create repo: another conflicting operation is in progress"}"#,
+                ),
                 Some(status) => json(status, &scripted),
                 None if body["type"] != "space" || body["sdk"] != "docker" => {
                     json(400, r#"{"error":"expected a docker space"}"#)
@@ -399,15 +438,48 @@ fn space_api(
     match (method, rest) {
         ("GET", []) => {
             let sha = git_out(bare, &["rev-parse", "HEAD"]);
-            let host = state.space_host.as_deref().unwrap_or(&ctx.space_url);
-            json(
-                200,
-                &serde_json::json!({
-                    "id": format!("{user}/{space}"), "sha": sha, "host": host,
-                    "subdomain": format!("{user}-{space}"), "private": state.private, "sdk": "docker",
+            let blobs = seen.url.contains("blobs=true");
+            let siblings: Vec<serde_json::Value> = git_out(bare, &["ls-tree", "-r", "HEAD"])
+                .lines()
+                .filter_map(|line| {
+                    let (meta, path) = line.split_once('\t')?;
+                    let id = meta.split(' ').nth(2)?;
+                    Some(if blobs {
+                        serde_json::json!({"rfilename": path, "blobId": id, "size": 1})
+                    } else {
+                        serde_json::json!({"rfilename": path})
+                    })
                 })
-                .to_string(),
-            )
+                .collect();
+            let mut info = serde_json::json!({
+                "id": format!("{user}/{space}"),
+                "sha": sha,
+                "host": state.space_host.as_deref().unwrap_or(&ctx.space_url),
+                "subdomain": format!("{user}-{space}"),
+                "private": state.private,
+                "sdk": "docker",
+                "siblings": siblings,
+            });
+            if state.space_host.as_deref() == Some("") {
+                info.as_object_mut().unwrap().remove("host");
+                info.as_object_mut().unwrap().remove("subdomain");
+            }
+            json(200, &info.to_string())
+        }
+        ("GET", ["commits", "main"]) => {
+            let log = git_out(bare, &["log", "-z", "--format=%H%x1f%cI%x1f%s%x1f%B"]);
+            let commits: Vec<serde_json::Value> = log
+                .split('\0')
+                .filter(|c| !c.trim().is_empty())
+                .map(|c| {
+                    let f: Vec<&str> = c.trim_start_matches('\n').splitn(4, '\x1f').collect();
+                    serde_json::json!({
+                        "id": f[0], "date": f[1], "title": f[2], "message": f[3],
+                        "authors": [{"user": USER}],
+                    })
+                })
+                .collect();
+            json(200, &serde_json::Value::from(commits).to_string())
         }
         ("GET", ["runtime"]) => {
             let stage = if state.runtime.len() > 1 {
@@ -415,10 +487,9 @@ fn space_api(
             } else {
                 state.runtime[0].clone()
             };
-            if stage.contains("BUILDING") {
-                state.runtime_sha = state.pushed_sha.clone();
-            }
-            let sha = state.runtime_sha.clone();
+            // `sha` is undocumented; this Hub reports the repo's head, which changes at once on
+            // push, so a client that took it for the running commit would trust a stale stage.
+            let sha = git_out(bare, &["rev-parse", "HEAD"]);
             let error = match (&state.error_message, stage.ends_with("_ERROR")) {
                 (Some(message), true) => format!(
                     r#","errorMessage":{}"#,
@@ -432,13 +503,6 @@ fn space_api(
                     r#"{{"stage":"{stage}","sha":"{sha}","hardware":{{"current":"cpu-basic"}}{error}}}"#
                 ),
             )
-        }
-        ("GET", ["logs", "build" | "run"]) => {
-            let mut body = String::new();
-            for line in &state.build_log {
-                body.push_str(&format!("data: {}\n\n", serde_json::json!({"data": format!("{line}\n"), "timestamp": "2026-01-01T00:00:00Z"})));
-            }
-            Response::from_string(body).with_header(header("Content-Type", "text/event-stream"))
         }
         ("POST", ["restart"]) if seen.url.contains("factory=true") => {
             state.restarts += 1;
@@ -461,6 +525,44 @@ fn space_api(
         }
         _ => json(404, r#"{"error":"not in the test Hub"}"#),
     }
+}
+
+/// A log as the Hub streams it: one server-sent event per line, each with its own timestamp,
+/// written and flushed one by one (chunked), then ended, cut or held open as scripted.
+fn serve_log(ctx: &Ctx, request: Request, kind: &str) {
+    let (lines, script) = {
+        let mut state = ctx.state.lock().unwrap();
+        let lines = match (kind, &state.run_log) {
+            ("run", Some(run)) => run.clone(),
+            _ => state.build_log.clone(),
+        };
+        (lines, state.log_scripts.pop_front().unwrap_or_default())
+    };
+    let mut out = request.into_writer();
+    let _ = out.write_all(
+        b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nCache-Control: no-cache\r\nTransfer-Encoding: chunked\r\n\r\n",
+    );
+    for (i, line) in lines.iter().enumerate() {
+        if script.cut_after == Some(i) {
+            // What came before reaches the client first, as on a connection that drops later.
+            std::thread::sleep(Duration::from_millis(300));
+            let _ = out.write_all(b"zz\r\nbroken");
+            let _ = out.flush();
+            return;
+        }
+        let event = serde_json::json!({
+            "data": format!("{line}\n"),
+            "timestamp": format!("2026-01-01T00:{:02}:{:02}Z", i / 60, i % 60),
+        });
+        let chunk = format!("data: {event}\n\n");
+        let _ = write!(out, "{:x}\r\n{chunk}\r\n", chunk.len());
+        let _ = out.flush();
+    }
+    if script.hold {
+        std::thread::sleep(Duration::from_secs(30));
+    }
+    let _ = out.write_all(b"0\r\n\r\n");
+    let _ = out.flush();
 }
 
 fn git_route(ctx: &Ctx, request: Request, seen: &Seen, user: &str, space: &str, rest: &str) {
@@ -501,7 +603,6 @@ fn git_route(ctx: &Ctx, request: Request, seen: &Seen, user: &str, space: &str, 
         let mut state = ctx.state.lock().unwrap();
         // The Hub rebuilds the Space on every push that changes it.
         state.runtime = state.after_push.iter().cloned().collect();
-        state.pushed_sha = git_out(&bare, &["rev-parse", "HEAD"]);
     }
     let mut response = Response::from_data(body).with_status_code(status);
     for (k, v) in headers {
@@ -579,6 +680,12 @@ fn handle_space(ctx: &Ctx, request: Request, mut seen: Seen) {
     seen.server = "space";
     let mut state = ctx.state.lock().unwrap();
     state.seen.push(seen.clone());
+    // A private Space answers 404 to anyone without a token that may read it.
+    if state.private && authorized(&seen) != Some(true) {
+        drop(state);
+        let _ = request.respond(json(404, r#"{"error":"Repository not found"}"#));
+        return;
+    }
     let origin = seen
         .headers
         .iter()
@@ -598,6 +705,30 @@ fn handle_space(ctx: &Ctx, request: Request, mut seen: Seen) {
     };
     drop(state);
     let _ = request.respond(response);
+}
+
+/// Serves a test Hub with the Space `space` for a script in bench/ (which sets BENCH_HUB_DIR),
+/// until the file `stop` appears there (at most ten minutes). `hub.env` there holds
+/// HF_ENDPOINT, SPACE_URL, HF_TOKEN, HF_USER and HF_SPACE. Does nothing without BENCH_HUB_DIR.
+pub fn serve_for_bench(space: &str, frontend_origin: &str, script: impl FnOnce(&Hub)) {
+    let Some(dir) = std::env::var_os("BENCH_HUB_DIR").map(PathBuf::from) else {
+        return;
+    };
+    let repos = dir.join("hub");
+    std::fs::create_dir_all(&repos).unwrap();
+    let hub = Hub::start(&repos, frontend_origin);
+    hub.add_space(space);
+    script(&hub);
+    let env = format!(
+        "HF_ENDPOINT={}\nSPACE_URL={}\nHF_TOKEN={TOKEN}\nHF_USER={USER}\nHF_SPACE={space}\n",
+        hub.url, hub.space_url
+    );
+    std::fs::write(dir.join("hub.env.partial"), env).unwrap();
+    std::fs::rename(dir.join("hub.env.partial"), dir.join("hub.env")).unwrap();
+    let started = std::time::Instant::now();
+    while !dir.join("stop").exists() && started.elapsed() < Duration::from_secs(600) {
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }
 
 /// A bare repo with the Hub's initial commit: its `.gitattributes` (large and binary
