@@ -8,8 +8,9 @@ use anyhow::{Result, bail};
 use super::git::{Change, Clone, GitEnv};
 use super::report::{Progress, Report};
 
-/// Makes the clone's index and files the tree of `rev` (default: the commit before the current
-/// one), commits it with the source commit that commit recorded, and pushes.
+/// Commits the tree of `rev` (default: the commit before the current one) on top of the
+/// clone's HEAD, with the source commit that commit recorded, and pushes it. The commit is made
+/// from the tree directly (`commit-tree`): nothing is checked out.
 pub(super) fn publish(
     git: &GitEnv,
     clone: &Clone,
@@ -19,8 +20,7 @@ pub(super) fn publish(
     report: &mut Report,
 ) -> Result<()> {
     let dir = clone.path();
-    let wanted = rev.unwrap_or("HEAD~1");
-    let Some(target) = resolve(git, clone, wanted)? else {
+    let Some(target) = describe(git, clone, rev.unwrap_or("HEAD~1"))? else {
         match rev {
             Some(rev) => bail!(
                 "`{rev}` is not a commit of the Space: pick one from `cargo xtask status --history`"
@@ -30,32 +30,19 @@ pub(super) fn publish(
             ),
         }
     };
-    if succeeds(git.git(dir, &["merge-base", "--is-ancestor", &target, "HEAD"]))?.is_none() {
-        bail!(
-            "{target} is not in the history of the Space's branch: pick a commit from `cargo xtask status --history`"
-        );
-    }
-    let described = git
-        .git(dir, &["log", "-1", "--format=%s (%cI)", &target])?
-        .trim()
-        .to_owned();
-    let body = git.git(dir, &["log", "-1", "--format=%B", &target])?;
-    let source = body
-        .lines()
-        .find_map(|line| line.trim().strip_prefix("Source commit:"))
-        .map_or_else(|| "unknown".to_owned(), |s| s.trim().to_owned());
     progress.step(format_args!(
-        "git: rolling back to {target} {}",
-        crate::untrusted::line(&described)
+        "git: rolling back to {} {}",
+        target.id,
+        crate::untrusted::line(&target.described)
     ));
-    git.git(dir, &["read-tree", "-u", "--reset", &target])?;
-    report.rolled_back_to = Some(target.clone());
-    report.source_commit = source.clone();
-    report.changes = staged_changes(git, clone)?;
+    report.rolled_back_to = Some(target.id.clone());
+    report.source_commit = target.source.clone();
+    report.changes = changes(git, clone, &target.id)?;
     if report.changes.is_empty() {
         report.up_to_date = true;
         progress.step(format_args!(
-            "git: the Space already has the tree of {target}: nothing to commit, nothing pushed"
+            "git: the Space already has the tree of {}: nothing to commit, nothing pushed",
+            target.id
         ));
         return Ok(());
     }
@@ -68,11 +55,19 @@ pub(super) fn publish(
         }
         return Ok(());
     }
-    let short = &target[..target.len().min(12)];
+    let short = &target.id[..target.id.len().min(12)];
     let message = format!(
-        "Roll back to {short}\n\nRolled back to: {target}\nSource commit: {source}\nDeployed with `cargo xtask deploy --rollback`.\n"
+        "Roll back to {short}\n\nRolled back to: {}\nSource commit: {}\nDeployed with `cargo xtask deploy --rollback`.\n",
+        target.id, target.source
     );
-    let commit = clone.commit(git, &message)?;
+    let commit = git
+        .git(
+            dir,
+            &["commit-tree", &target.tree, "-p", "HEAD", "-m", &message],
+        )?
+        .trim()
+        .to_owned();
+    git.git(dir, &["update-ref", "HEAD", &commit])?;
     progress.step(format_args!(
         "git: committed the tree of {short} as {commit} ({} file(s) changed); pushing",
         report.changes.len()
@@ -84,37 +79,68 @@ pub(super) fn publish(
     Ok(())
 }
 
-/// The full id of `rev` in the clone, `None` when it names no commit there.
-fn resolve(git: &GitEnv, clone: &Clone, rev: &str) -> Result<Option<String>> {
+/// An earlier commit of the Space.
+struct Target {
+    id: String,
+    tree: String,
+    /// `subject (date)`, as the Space has it.
+    described: String,
+    /// The `Source commit:` its body records, else `unknown`.
+    source: String,
+}
+
+/// `rev` in the clone, `None` when it names no commit there. The clone has the Space's branch
+/// alone (`--single-branch`, no tags), so every commit it knows is in that branch's history:
+/// a rollback can only go to a commit the Space had.
+fn describe(git: &GitEnv, clone: &Clone, rev: &str) -> Result<Option<Target>> {
     if rev.starts_with('-') {
         return Ok(None);
     }
-    let out = succeeds(git.git(
+    let shown = match git.git(
         clone.path(),
         &[
-            "rev-parse",
-            "--verify",
-            "--quiet",
+            "log",
+            "-1",
+            "--format=%H%x00%T%x00%s (%cI)%x00%B",
             &format!("{rev}^{{commit}}"),
+            "--",
         ],
-    ))?;
-    Ok(out.map(|id| id.trim().to_owned()))
+    ) {
+        Ok(out) => out,
+        Err(err) if err.is::<crate::interrupt::Interrupted>() => return Err(err),
+        Err(_) => return Ok(None),
+    };
+    let mut fields = shown.splitn(4, '\0');
+    let (Some(id), Some(tree), Some(described), Some(body)) =
+        (fields.next(), fields.next(), fields.next(), fields.next())
+    else {
+        return Ok(None);
+    };
+    let source = body
+        .lines()
+        .find_map(|line| line.trim().strip_prefix("Source commit:"))
+        .map_or_else(|| "unknown".to_owned(), |s| s.trim().to_owned());
+    Ok(Some(Target {
+        id: id.to_owned(),
+        tree: tree.to_owned(),
+        described: described.to_owned(),
+        source,
+    }))
 }
 
-/// A git command whose failure is an answer (`None`), not an error; Ctrl-C still unwinds.
-fn succeeds(result: Result<String>) -> Result<Option<String>> {
-    match result {
-        Ok(out) => Ok(Some(out)),
-        Err(err) if err.is::<crate::interrupt::Interrupted>() => Err(err),
-        Err(_) => Ok(None),
-    }
-}
-
-/// What the index changes compared with HEAD.
-fn staged_changes(git: &GitEnv, clone: &Clone) -> Result<Vec<Change>> {
+/// What committing the tree of `target` on top of HEAD changes.
+fn changes(git: &GitEnv, clone: &Clone, target: &str) -> Result<Vec<Change>> {
     let listed = git.git(
         clone.path(),
-        &["diff", "--cached", "--name-status", "--no-renames", "-z"],
+        &[
+            "diff-tree",
+            "-r",
+            "--no-renames",
+            "--name-status",
+            "-z",
+            "HEAD",
+            target,
+        ],
     )?;
     let mut fields = listed.split('\0').filter(|f| !f.is_empty());
     let mut changes = Vec::new();
