@@ -11,7 +11,7 @@ use anyhow::{Result, bail};
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::deploy::git::{Change, GitEnv, worktree_files};
+use crate::deploy::git::{Change, GitEnv, source_commit, worktree_files};
 use crate::deploy::hub::{self, Commit, Hub, SpaceInfo};
 use crate::deploy::verify::{self, SpaceAccess};
 use crate::settings::{self, HfSpace, SPACE_DIR};
@@ -125,8 +125,13 @@ fn render_history(repo: &str, deploys: &[Deploy]) -> String {
     out
 }
 
-fn short(sha: &str) -> &str {
-    &sha[..sha.len().min(12)]
+/// The first 12 characters of a commit id, keeping a `-dirty` suffix.
+fn short(sha: &str) -> String {
+    let (id, dirty) = match sha.strip_suffix("-dirty") {
+        Some(id) => (id, "-dirty"),
+        None => (sha, ""),
+    };
+    format!("{}{dirty}", id.chars().take(12).collect::<String>())
 }
 
 #[derive(Debug, Serialize)]
@@ -150,6 +155,8 @@ struct Status {
 
 #[derive(Debug, Serialize)]
 struct Local {
+    /// The source commit a deploy from this worktree would record (`<sha>[-dirty]`).
+    source_commit: String,
     /// Whether a deploy would push nothing.
     up_to_date: bool,
     /// What a deploy would change (as `deploy --dry-run` lists it).
@@ -259,6 +266,7 @@ fn compare(root: &camino::Utf8Path, info: &SpaceInfo) -> Result<Local> {
     }
     changes.sort_by(|a, b| a.1.cmp(&b.1));
     Ok(Local {
+        source_commit: source_commit(root)?,
         up_to_date: changes.is_empty(),
         changes: changes
             .into_iter()
@@ -340,9 +348,10 @@ impl Status {
             )),
             None => out.push_str("  Space commit:  none\n"),
         }
+        let local = format!("{SPACE_DIR}/ (source {})", short(&self.local.source_commit));
         if self.local.up_to_date {
             out.push_str(&format!(
-                "  Local:         {SPACE_DIR}/ is up to date with the Space\n"
+                "  Local:         {local} is up to date with the Space\n"
             ));
         } else {
             let changes: Vec<String> = self
@@ -352,7 +361,7 @@ impl Status {
                 .map(|c| format!("{} {}", c.status, c.path))
                 .collect();
             out.push_str(&format!(
-                "  Local:         {SPACE_DIR}/ differs from the Space ({}): `cargo xtask deploy` pushes it\n",
+                "  Local:         {local} differs from the Space ({}): `cargo xtask deploy` pushes it\n",
                 changes.join(", ")
             ));
         }

@@ -98,8 +98,11 @@ impl Setup {
 #[test]
 fn status_shows_each_stage_and_whether_the_space_has_the_local_tree() {
     let s = setup();
+    let deployed_source = git_out(&s.sandbox.repo, &["rev-parse", "HEAD"]);
     let deployed = s.xtask("deploy", &["--no-verify"]);
     assert!(deployed.success, "{deployed}");
+    // The deploy pointed the frontend at the Space: committed, as a user would.
+    s.sandbox.commit_all("point the frontend at the Space");
     let source = git_out(&s.sandbox.repo, &["rev-parse", "HEAD"]);
     s.hub.state().runtime = ["RUNNING".to_owned()].into();
 
@@ -112,8 +115,11 @@ fn status_shows_each_stage_and_whether_the_space_has_the_local_tree() {
             "Space commit:  {} \"Deploy RAG chatbot backend\"",
             &s.head()[..12]
         ),
-        format!("(source {})", &source[..12]),
-        "huggingface-spaces/ is up to date with the Space".to_owned(),
+        format!("(source {})", &deployed_source[..12]),
+        format!(
+            "Local:         huggingface-spaces/ (source {}) is up to date with the Space",
+            &source[..12]
+        ),
         "Health:        HTTP 200, healthy".to_owned(),
         format!("HF Spaces URL: {}", s.hub.space_url),
         format!("Space page:    {}/spaces/alice/bot", s.hub.url),
@@ -174,12 +180,15 @@ fn status_shows_each_stage_and_whether_the_space_has_the_local_tree() {
     let run = s.xtask("status", &[]);
     assert!(run.success, "{run}");
     assert!(
-        run.stdout
-            .contains("huggingface-spaces/ differs from the Space (modified app/main.py)"),
+        run.stdout.contains(&format!(
+            "huggingface-spaces/ (source {}-dirty) differs from the Space (modified app/main.py)",
+            &source[..12]
+        )),
         "{run}"
     );
     let status = Setup::json(&s.xtask("status", &["--json"]));
     assert_eq!(status["local"]["up_to_date"], false);
+    assert_eq!(status["local"]["source_commit"], format!("{source}-dirty"));
     assert_eq!(
         status["local"]["changes"],
         serde_json::json!([{"status": "modified", "path": "app/main.py"}])

@@ -482,6 +482,11 @@ impl Hub {
             404 => bail!(
                 "the Hub has no {kind} log for {repo} (404): check the Space name; a Space that never built has no log"
             ),
+            401 | 403 => bail!(
+                "the token from {} may not read the {kind} log of {repo} (HTTP {}): use a token of the Space's owner",
+                self.token.source,
+                response.status().as_u16()
+            ),
             status => bail!("cannot read the {kind} log of {repo}: HTTP {status}"),
         }
     }
