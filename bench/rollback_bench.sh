@@ -60,18 +60,18 @@ by_hand() {
     git -C "$work/hf-rollback" -c "http.extraHeader=$auth" push --quiet
     rm -rf "$work/hf-rollback"
 }
-head() { git -c "http.extraHeader=$auth" ls-remote "$remote" HEAD | cut -f1; }
+space_head() { git -c "http.extraHeader=$auth" ls-remote "$remote" HEAD | cut -f1; }
 now() { date +%s%N; }
 ms() { echo $(( ($2 - $1) / 1000000 )); }
 
 rollback=() hand=() status=() logs=()
 for _ in $(seq "$rounds"); do
-    before=$(head)
+    before=$(space_head)
     t0=$(now); deploy --rollback; t1=$(now); rollback+=("$(ms "$t0" "$t1")")
-    [ "$(head)" != "$before" ] || { echo "the rollback pushed nothing" >&2; exit 1; }
-    before=$(head)
+    [ "$(space_head)" != "$before" ] || { echo "the rollback pushed nothing" >&2; exit 1; }
+    before=$(space_head)
     t0=$(now); by_hand; t1=$(now); hand+=("$(ms "$t0" "$t1")")
-    [ "$(head)" != "$before" ] || { echo "the by-hand rollback pushed nothing" >&2; exit 1; }
+    [ "$(space_head)" != "$before" ] || { echo "the by-hand rollback pushed nothing" >&2; exit 1; }
     t0=$(now); run status "${space_args[@]}"; t1=$(now); status+=("$(ms "$t0" "$t1")")
     grep -q "Stage:" "$work/out" || { echo "status printed no stage" >&2; exit 1; }
     t0=$(now); run logs "${space_args[@]}" --build --tail 20; t1=$(now); logs+=("$(ms "$t0" "$t1")")
