@@ -324,9 +324,10 @@ impl Hub {
         match status {
             200 => {}
             401 | 403 if self.token.oauth.is_some() => bail!(
-                "the login in {} (written by `hf auth login`) was refused (the Hub answered {status}): \
-                 it has expired or was revoked; run `hf auth login` again, or set HF_TOKEN to a write token",
-                self.token.source
+                "the login in {} (written by `{login}`) was refused (the Hub answered {status}): \
+                 it has expired or was revoked; run `{login}` again, or set HF_TOKEN to a write token",
+                self.token.source,
+                login = super::token::LOGIN
             ),
             401 | 403 => bail!(
                 "the token from {} is invalid (the Hub answered {status}): {create}",

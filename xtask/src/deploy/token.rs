@@ -11,7 +11,7 @@ pub(crate) const LOGIN: &str = "hf auth login";
 pub(crate) struct Token {
     value: String,
     pub(crate) source: String,
-    /// Set when the token file holds an OAuth access token that `hf auth login` wrote (its
+    /// Set when the token file holds an OAuth access token that [`LOGIN`] wrote (its
     /// `stored_tokens` entry has an expiry): such a token is short-lived.
     pub(crate) oauth: Option<OAuth>,
 }
@@ -35,7 +35,7 @@ impl Token {
     /// `HF_TOKEN`, else `HUGGING_FACE_HUB_TOKEN` (the legacy name), else the file
     /// `$HF_TOKEN_PATH`, else `$HF_HOME/token`, else `$XDG_CACHE_HOME/huggingface/token`, else
     /// `~/.cache/huggingface/token`; surrounding whitespace and newlines stripped. `env` reads
-    /// one environment variable. A file token that `hf auth login` stored as an expired OAuth
+    /// one environment variable. A file token that [`LOGIN`] stored as an expired OAuth
     /// login is refused with the command that renews it.
     pub(crate) fn find(env: &dyn Fn(&str) -> Option<String>) -> Result<Token> {
         let set = |key: &str| env(key).filter(|v| !v.trim().is_empty());
@@ -89,12 +89,14 @@ impl Token {
                 .map_or(0, |d| d.as_secs());
             if login.expires_at <= now {
                 let renew = if login.refreshable {
-                    "run `hf auth login` again (or any `hf` command, e.g. `hf auth whoami`, which renews a login whose refresh token is still valid)"
+                    format!(
+                        "run `{LOGIN}` again (or any `hf` command, e.g. `hf auth whoami`, which renews a login whose refresh token is still valid)"
+                    )
                 } else {
-                    "run `hf auth login` again"
+                    format!("run `{LOGIN}` again")
                 };
                 anyhow::bail!(
-                    "the token in {path} is a login from `hf auth login` that expired {} ago: {renew}, \
+                    "the token in {path} is a login from `{LOGIN}` that expired {} ago: {renew}, \
                      or set HF_TOKEN to a write token from https://huggingface.co/settings/tokens",
                     ago(now - login.expires_at)
                 );
