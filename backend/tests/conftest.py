@@ -106,10 +106,18 @@ def make_settings(tmp_path: Path, **values) -> Settings:
 
 
 @asynccontextmanager
+async def started(app):
+    """The app's real lifespan, once its background startup (imports, stores, ingestion) is done."""
+    async with app.router.lifespan_context(app):
+        await app.state.startup.ready()
+        yield
+
+
+@asynccontextmanager
 async def running(settings: Settings):
     """The app with its real lifespan, and an HTTP client talking to it in-process."""
     app = create_app(settings, health_cache_s=0)
-    async with app.router.lifespan_context(app):
+    async with started(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
             client.app = app

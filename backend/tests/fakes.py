@@ -156,9 +156,12 @@ class FakeQdrantCloud(_Server):
     def __init__(self, collection: str, collection_info: dict):
         self.collection = collection
         self.info = collection_info
+        self.answering = threading.Event()  # clear it and the cluster holds every request (waking up)
+        self.answering.set()
         super().__init__(self._handle)
 
     def _handle(self, handler: BaseHTTPRequestHandler, body):
+        self.answering.wait(30)
         if handler.headers.get("api-key") != QDRANT_KEY:
             return send_json(handler, 403, {"status": {"error": "Invalid api-key"}, "time": 0.0})
         ok = lambda result: send_json(handler, 200, {"result": result, "status": "ok", "time": 0.0001})

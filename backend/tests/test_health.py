@@ -6,7 +6,7 @@ import httpx
 
 from app.db.qdrant import VectorStore
 from app.main import create_app
-from tests.conftest import gemini_settings, make_settings, running
+from tests.conftest import gemini_settings, make_settings, running, started
 from tests.fakes import QDRANT_KEY, unused_port
 
 
@@ -92,7 +92,7 @@ async def test_rejected_gemini_key_answers_503_naming_gemini(tmp_path, gemini):
 
 async def test_a_burst_of_health_checks_costs_one_round_of_probes(tmp_path, gemini):
     app = create_app(make_settings(tmp_path, **gemini_settings(gemini)), health_cache_s=60)
-    async with app.router.lifespan_context(app):
+    async with started(app):
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client:
             answers = [await client.get("/api/health") for _ in range(5)]
     assert [a.status_code for a in answers] == [200] * 5
@@ -113,7 +113,7 @@ async def test_a_local_qdrant_held_by_another_process_is_503_until_released(tmp_
 
 async def test_a_recent_report_is_served_while_fresh_probes_run_in_the_background(tmp_path, gemini):
     app = create_app(make_settings(tmp_path, **gemini_settings(gemini)), health_cache_s=0.001)
-    async with app.router.lifespan_context(app):
+    async with started(app):
         services = app.state.services
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client:
             assert (await client.get("/api/health")).status_code == 200

@@ -18,15 +18,18 @@ class Uvicorn:
             [sys.executable, "-m", "uvicorn", "app.main:app", "--host", "127.0.0.1", "--port", str(self.port)],
             cwd=BACKEND, env=subprocess_env(**env), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
         )
+        self.answers: list[tuple[int, dict]] = []  # /api/health until the app finished starting
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             assert self.process.poll() is None, self.process.stdout.read()
             try:
-                self.call("GET", "/api/health")
-                return
+                self.answers.append(self.call("GET", "/api/health"))
+                if self.answers[-1][1]["status"] != "starting":
+                    return
             except OSError:
-                time.sleep(0.1)
-        raise AssertionError("uvicorn did not answer within 60 s")
+                pass
+            time.sleep(0.05)
+        raise AssertionError("uvicorn did not finish starting within 60 s")
 
     def call(self, method: str, path: str, body: dict | None = None) -> tuple[int, dict]:
         data = json.dumps(body).encode() if body is not None else None

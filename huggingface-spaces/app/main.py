@@ -1,6 +1,7 @@
 """The FastAPI app: `uvicorn app.main:app`, run from the folder that holds `app/`."""
 
 import logging
+import sys
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
@@ -13,9 +14,14 @@ from app.core import logging as app_logging
 from app.core.config import Settings, load_settings
 from app.core.errors import ServiceUnavailable, UnexpectedErrors
 from app.core.limits import BodySizeLimit
-from app.services.runtime import HEALTH_CACHE_S, Services
+from app.services.runtime import HEALTH_CACHE_S, Startup
 
 log = logging.getLogger("app.main")
+
+# Retrieval, embedding and ingestion run in worker threads; a thread holding the GIL keeps it up
+# to this long before the event loop gets it back (Python's default: 5 ms). 1 ms cut /api/health's
+# p99 under 20 chat clients (bench/backend_load.py; docs/backend.md).
+SWITCH_INTERVAL_S = 0.001
 
 
 def _validation_detail(err: RequestValidationError) -> str:
@@ -33,18 +39,18 @@ def _validation_detail(err: RequestValidationError) -> str:
 
 def create_app(settings: Settings, health_cache_s: float = HEALTH_CACHE_S) -> FastAPI:
     app_logging.configure(settings.log_level)
+    sys.setswitchinterval(SWITCH_INTERVAL_S)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
-        services = Services(settings, health_cache_s)
-        await services.open()
-        app.state.services = services
-        log.info("ready: qdrant=%s history=%s answers=%s", "local" if services.store.local else "cloud",
-                 type(services.history).__name__, type(services.writer).__name__)
+        # uvicorn opens the socket when this yields: the slow part runs behind it (app/services/runtime.py).
+        startup = Startup(settings, health_cache_s, app.state)
+        app.state.startup = startup
+        startup.start()
         try:
             yield
         finally:
-            await services.close()
+            await startup.close()
 
     app = FastAPI(
         title="RAG Chatbot Backend",

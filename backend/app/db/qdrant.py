@@ -1,16 +1,25 @@
-"""The knowledge collection: Qdrant Cloud when QDRANT_URL is set, embedded Qdrant on disk otherwise."""
+"""The knowledge collection: Qdrant Cloud when QDRANT_URL is set, embedded Qdrant on disk otherwise.
+
+Embedded Qdrant (qdrant-client's local mode) searches and writes in Python on the calling thread:
+its calls run in a worker thread, one at a time (local mode is not thread-safe), so the event loop
+keeps answering other requests. Qdrant Cloud goes through the async client.
+Importing qdrant-client costs about 1.8 CPU seconds: the app imports this module after its socket
+is open (app/services/runtime.py).
+"""
 
 import asyncio
 import logging
 import os
+import threading
 from dataclasses import dataclass
 
 import httpx
-from qdrant_client import AsyncQdrantClient, models
+from qdrant_client import AsyncQdrantClient, QdrantClient, models
 from qdrant_client.http.exceptions import ResponseHandlingException, UnexpectedResponse
 
 from app.core.config import Settings
 from app.core.errors import ServiceUnavailable
+from app.core.workers import run_cpu
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +59,8 @@ class VectorStore:
         self.vector_name = vector_name
         self.dimensions = dimensions
         self.local = not settings.qdrant_url
-        self.client: AsyncQdrantClient | None = None
+        self.client: AsyncQdrantClient | QdrantClient | None = None
+        self._local_lock = threading.Lock()
         if self.local:
             self.path = os.path.join(settings.data_dir, "qdrant")
             try:
@@ -67,7 +77,7 @@ class VectorStore:
 
     def _open_local(self) -> None:
         try:
-            self.client = AsyncQdrantClient(path=self.path)
+            self.client = QdrantClient(path=self.path, force_disable_check_same_thread=True)  # calls serialized by _local_lock
         except Exception as err:
             if isinstance(err, RuntimeError) and "already accessed" in str(err):
                 reason = (
@@ -97,9 +107,16 @@ class VectorStore:
                 storage.execute("PRAGMA journal_mode=WAL")
                 storage.execute("PRAGMA synchronous=NORMAL")
 
-    async def _call(self, coroutine):
+    def _locked(self, method: str, args: tuple, kwargs: dict):
+        with self._local_lock:
+            return getattr(self.client, method)(*args, **kwargs)
+
+    async def _call(self, method: str, *args, **kwargs):
+        """`client.method(...)`: in a worker thread for local mode, awaited for Qdrant Cloud."""
         try:
-            return await coroutine
+            if self.local:
+                return await run_cpu(self._locked, method, args, kwargs)
+            return await getattr(self.client, method)(*args, **kwargs)
         except ServiceUnavailable:
             raise
         except Exception as err:
@@ -110,26 +127,23 @@ class VectorStore:
         if self._ready:
             return
         if self.client is None:
-            self._open_local()
-        if not await self._call(self.client.collection_exists(self.collection)):
+            await run_cpu(self._open_local)  # loads every point into memory
+        if not await self._call("collection_exists", self.collection):
             log.info("creating Qdrant collection %s", self.collection)
             await self._call(
-                self.client.create_collection(
-                    self.collection,
-                    vectors_config={
-                        self.vector_name: models.VectorParams(size=self.dimensions, distance=models.Distance.COSINE)
-                    },
-                )
+                "create_collection",
+                self.collection,
+                vectors_config={
+                    self.vector_name: models.VectorParams(size=self.dimensions, distance=models.Distance.COSINE)
+                },
             )
             if self.local:
-                self._fast_local_commits()
+                await run_cpu(self._locked_fast_commits)
             else:
                 # Qdrant Cloud filters on unindexed payload slowly (or not at all in strict mode).
-                await self._call(
-                    self.client.create_payload_index(self.collection, "origin", models.PayloadSchemaType.KEYWORD)
-                )
+                await self._call("create_payload_index", self.collection, "origin", models.PayloadSchemaType.KEYWORD)
         else:
-            vectors = (await self._call(self.client.get_collection(self.collection))).config.params.vectors
+            vectors = (await self._call("get_collection", self.collection)).config.params.vectors
             found = vectors.get(self.vector_name) if isinstance(vectors, dict) else None
             if found is None or found.size != self.dimensions:
                 built_with = ", ".join(vectors) if isinstance(vectors, dict) else "an unnamed vector"
@@ -143,28 +157,32 @@ class VectorStore:
     async def search(self, vector: list[float], limit: int) -> list[Hit]:
         await self.ensure_collection()
         response = await self._call(
-            self.client.query_points(
-                self.collection, query=vector, using=self.vector_name, limit=limit, with_payload=True
-            )
+            "query_points", self.collection, query=vector, using=self.vector_name, limit=limit, with_payload=True
         )
         return [Hit(str(p.id), p.score, p.payload or {}) for p in response.points]
 
-    async def hashes(self, origin: str) -> dict[str, str]:
-        """id → content hash of every chunk ingested from `origin`."""
+    async def payloads(self, origin: str | None, fields: list[str]) -> dict[str, dict]:
+        """id → the payload `fields` of every chunk ingested from `origin` (None: every chunk)."""
         await self.ensure_collection()
-        condition = models.Filter(must=[models.FieldCondition(key="origin", match=models.MatchValue(value=origin))])
-        found: dict[str, str] = {}
+        condition = (
+            models.Filter(must=[models.FieldCondition(key="origin", match=models.MatchValue(value=origin))])
+            if origin is not None
+            else None
+        )
+        found: dict[str, dict] = {}
         offset = None
         while True:
             points, offset = await self._call(
-                self.client.scroll(
-                    self.collection, scroll_filter=condition, limit=1000, offset=offset,
-                    with_payload=["hash"], with_vectors=False,
-                )
+                "scroll", self.collection, scroll_filter=condition, limit=1000, offset=offset,
+                with_payload=fields, with_vectors=False,
             )
-            found.update({str(p.id): (p.payload or {}).get("hash", "") for p in points})
+            found.update({str(p.id): p.payload or {} for p in points})
             if offset is None:
                 return found
+
+    async def hashes(self, origin: str) -> dict[str, str]:
+        """id → content hash of every chunk ingested from `origin`."""
+        return {i: p.get("hash", "") for i, p in (await self.payloads(origin, ["hash"])).items()}
 
     async def upsert(self, ids: list[str], vectors: list[list[float]], payloads: list[dict]) -> None:
         await self.ensure_collection()
@@ -173,27 +191,35 @@ class VectorStore:
             for i, v, p in zip(ids, vectors, payloads)
         ]
         for start in range(0, len(points), 256):
-            await self._call(self.client.upsert(self.collection, points=points[start : start + 256]))
+            await self._call("upsert", self.collection, points=points[start : start + 256])
 
     async def delete(self, ids: list[str]) -> None:
         if ids:
-            await self._call(self.client.delete(self.collection, points_selector=models.PointIdsList(points=ids)))
+            await self._call("delete", self.collection, points_selector=models.PointIdsList(points=ids))
 
     async def count(self) -> int:
         await self.ensure_collection()
-        return (await self._call(self.client.count(self.collection, exact=True))).count
+        return (await self._call("count", self.collection, exact=True)).count
 
     async def probe(self) -> dict:
         if self.local:
             await self.ensure_collection()
             return {"status": "local", "detail": f"embedded Qdrant at {self.path} (QDRANT_URL not set)"}
         try:
-            await asyncio.wait_for(self._call(self.client.get_collections()), PROBE_TIMEOUT_S)
+            await asyncio.wait_for(self._call("get_collections"), PROBE_TIMEOUT_S)
             await asyncio.wait_for(self.ensure_collection(), PROBE_TIMEOUT_S)
         except asyncio.TimeoutError:
             raise ServiceUnavailable("qdrant", _reason(asyncio.TimeoutError())) from None
         return {"status": "connected"}
 
+    def _locked_fast_commits(self) -> None:
+        with self._local_lock:
+            self._fast_local_commits()
+
     async def close(self) -> None:
-        if self.client is not None:
+        if self.client is None:
+            return
+        if self.local:
+            await run_cpu(self._locked, "close", (), {})
+        else:
             await self.client.close()

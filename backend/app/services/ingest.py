@@ -20,6 +20,7 @@ from pathlib import Path
 from app.core.config import load_settings
 from app.core.errors import ServiceUnavailable
 from app.core.logging import configure
+from app.core.workers import run_cpu
 from app.db.qdrant import VectorStore
 from app.services.embedding import Embedder, make_embedder
 from app.services.markdown import paragraphs
@@ -139,16 +140,19 @@ def markdown_files(path: Path) -> list[Path]:
     return sorted(p for p in path.rglob("*.md") if p.is_file() and not any(part.startswith(".") for part in p.parts))
 
 
-def collect(raw_path: str) -> tuple[str, list[Chunk], int]:
-    """The origin name and chunks of one argument (a Markdown file or a folder of them)."""
+def collect(raw_path: str, relative_to_self: bool = False) -> tuple[str, list[Chunk], int]:
+    """The origin name and chunks of one argument (a Markdown file or a folder of them).
+
+    Paths are shown relative to the argument's parent (`docs/deploy.md`, `README.md`), or with
+    `relative_to_self` to the folder itself (the Space's `knowledge/docs/deploy.md` → `docs/deploy.md`).
+    """
     path = Path(raw_path).expanduser()
     if not path.exists():
         raise ValueError(f"{raw_path}: no such file or folder; pass Markdown files or folders of them")
     if path.is_file() and path.suffix.lower() not in (".md", ".markdown"):
         raise ValueError(f"{raw_path}: not a Markdown file (.md)")
     path = path.resolve()
-    # Paths are shown relative to the argument's parent: `docs/deploy.md`, `README.md`.
-    base = path.parent
+    base = path if relative_to_self and path.is_dir() else path.parent
     origin = path.name
     files = markdown_files(path)
     chunks = []
@@ -163,10 +167,15 @@ def collect(raw_path: str) -> tuple[str, list[Chunk], int]:
     return origin, chunks, len(files)
 
 
-async def ingest_paths(paths: list[str], embedder: Embedder, store: VectorStore) -> Report:
+def collect_all(paths: list[str], relative_to_self: bool) -> list[tuple[str, list[Chunk], int]]:
+    return [collect(p, relative_to_self) for p in paths]
+
+
+async def ingest_paths(paths: list[str], embedder: Embedder, store: VectorStore, relative_to_self: bool = False) -> Report:
     started = time.perf_counter()
     report = Report()
-    collected = [collect(p) for p in paths]  # every path checked before anything is written
+    # Every path checked before anything is written; reading and chunking in a worker thread.
+    collected = await run_cpu(collect_all, paths, relative_to_self)
     for origin, chunks, files in collected:
         existing = await store.hashes(origin)
         changed = [c for c in chunks if existing.get(c.id) != c.hash]

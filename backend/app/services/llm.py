@@ -7,6 +7,7 @@ from typing import Protocol
 from app.core.config import Settings
 from app.core.errors import ServiceUnavailable
 from app.core.gemini import make_client, unavailable
+from app.core.workers import run_cpu
 from app.models.schemas import HistoryMessage, Passage
 from app.services.embedding import terms
 from app.services.markdown import clip, paragraphs
@@ -114,6 +115,10 @@ def excerpt(text: str, question: str, limit: int = EXCERPT_CHARS) -> str:
 
 class OfflineWriter:
     async def write(self, question: str, passages: list[Passage], history: list[HistoryMessage]) -> str:
+        # Choosing the excerpt is pure Python: in a worker thread, off the event loop.
+        return await run_cpu(self._write, question, passages)
+
+    def _write(self, question: str, passages: list[Passage]) -> str:
         if not passages:
             return (
                 f"{OFFLINE_LABEL}\n\nNothing in the ingested documentation matches this question. If nothing "

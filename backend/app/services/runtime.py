@@ -1,21 +1,31 @@
-"""The app's live services: built from Settings, opened and closed by the lifespan, probed by /api/health."""
+"""The app's live services: built from Settings after the socket is open, probed by /api/health.
+
+uvicorn opens its socket only once the lifespan's startup returns, so the lifespan only starts
+`Startup`: importing qdrant-client (about 1.8 CPU seconds), opening the stores and ingesting the
+knowledge run behind an open socket, and until they are done /api/health answers 503
+`"status": "starting"` and chat a 503 saying the server is starting.
+"""
 
 import asyncio
 import logging
 import time
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from fastapi import Request
 
 from app.core.config import Settings
 from app.core.errors import ServiceUnavailable
-from app.db.history import HistoryStore, make_history
-from app.db.qdrant import VectorStore
-from app.services.embedding import make_embedder
-from app.services.ingest import ingest_paths
-from app.services.llm import make_writer
-from app.services.rag_service import RagService
+from app.core.workers import run_cpu
+
+if TYPE_CHECKING:
+    from app.db.history import HistoryStore
 
 log = logging.getLogger(__name__)
+
+# The Space ships its documentation here, next to app/ (`cargo xtask generate` copies it); it is
+# ingested at startup when it exists and KNOWLEDGE_PATHS is not set.
+KNOWLEDGE_DIR = Path(__file__).resolve().parents[2] / "knowledge"
 
 # A burst of health checks (load balancers, dashboards) costs one round of probes per second
 # instead of one per request: Gemini and Neon are metered, and the answer is as fresh as needed.
@@ -27,14 +37,39 @@ HEALTH_STALE_S = 10.0
 PROBE_DEADLINE_S = 8.0
 
 
+def knowledge_sources(settings: Settings, knowledge_dir: Path = KNOWLEDGE_DIR) -> tuple[list[str], bool]:
+    """What to ingest at startup: (paths, paths shown relative to the folder itself).
+
+    KNOWLEDGE_PATHS when set (`README.md`, `docs/…` relative to each path's parent); otherwise
+    the `knowledge/` folder next to app/ when it exists (paths relative to it, so the Space's
+    `knowledge/docs/deploy.md` is cited as `docs/deploy.md`). Never both: the same documents under
+    two origins would be stored twice.
+    """
+    if settings.knowledge:
+        return settings.knowledge, False
+    if knowledge_dir.is_dir():
+        return [str(knowledge_dir)], True
+    return [], False
+
+
 class Services:
+    """Built in a worker thread: it imports qdrant-client and loads the embedded collection."""
+
     def __init__(self, settings: Settings, health_cache_s: float = HEALTH_CACHE_S):
+        from app.db.history import make_history
+        from app.db.qdrant import VectorStore
+        from app.services.embedding import make_embedder
+        from app.services.llm import make_writer
+        from app.services.rag_service import RagService
+
         self.settings = settings
         self.embedder = make_embedder(settings)
         self.store = VectorStore(settings, self.embedder.name, self.embedder.dimensions)
         self.history: HistoryStore = make_history(settings)
         self.writer = make_writer(settings)
-        self.rag = RagService(self.embedder, self.store, self.history, self.writer)
+        # Keyword ranking fused in for the local embedder only: Gemini's embeddings understand
+        # paraphrases, and a remote collection may be written by other processes.
+        self.rag = RagService(self.embedder, self.store, self.history, self.writer, hybrid=not settings.gemini_api_key)
         self._health_cache_s = health_cache_s
         self._health: tuple[float, dict] | None = None
         self._health_lock = asyncio.Lock()
@@ -47,12 +82,19 @@ class Services:
         except ServiceUnavailable as err:
             # Start anyway: /api/health reports it and every use retries.
             log.warning("Qdrant not ready at startup: %s", err.reason)
-        if self.settings.knowledge:
+        paths, inside = knowledge_sources(self.settings)
+        if paths:
+            from app.services.ingest import ingest_paths
+
             try:
-                report = await ingest_paths(self.settings.knowledge, self.embedder, self.store)
+                report = await ingest_paths(paths, self.embedder, self.store, relative_to_self=inside)
                 log.info("knowledge ingested at startup: %s", report.summary())
             except (ServiceUnavailable, ValueError) as err:
-                log.error("KNOWLEDGE_PATHS not ingested: %s", err)
+                log.error("%s not ingested: %s", "knowledge/" if inside else "KNOWLEDGE_PATHS", err)
+        try:
+            await self.rag.refresh_lexical()
+        except ServiceUnavailable as err:
+            log.warning("keyword index not built at startup (retried on the first question): %s", err.reason)
 
     async def close(self) -> None:
         if self._refresh is not None:
@@ -105,6 +147,73 @@ class Services:
         return await self._probe_all()
 
 
+class Startup:
+    """Opens the services in the background; until then health and chat say the server is starting."""
+
+    def __init__(self, settings: Settings, health_cache_s: float, state: object):
+        self.settings = settings
+        self.state = state  # app.state: gets `services` once they are open
+        self.health_cache_s = health_cache_s
+        self.services: Services | None = None
+        self.doing = "importing the Qdrant client"
+        self.failure: str | None = None
+        self.task: asyncio.Task | None = None
+
+    def start(self) -> None:
+        self.task = asyncio.create_task(self._run())
+
+    async def _run(self) -> None:
+        started = time.perf_counter()
+        try:
+            services = await run_cpu(Services, self.settings, self.health_cache_s)
+            self.doing = "opening the stores and ingesting the knowledge"
+            try:
+                await services.open()
+            except BaseException:
+                await services.close()
+                raise
+        except Exception as err:  # a bug: say so on every request instead of a silent hang
+            log.exception("startup failed")
+            self.failure = f"startup failed ({type(err).__name__}: {err}): the traceback is in the server's log"
+            return
+        self.services = self.state.services = services
+        log.info(
+            "ready in %.2f s: qdrant=%s history=%s answers=%s", time.perf_counter() - started,
+            "local" if services.store.local else "cloud", type(services.history).__name__, type(services.writer).__name__,
+        )
+
+    async def ready(self) -> Services:
+        """Waits for the end of startup (tests; scripts); raises like get_services if it failed."""
+        if self.task is not None:
+            await asyncio.shield(self.task)
+        return self.get()
+
+    def get(self) -> Services:
+        if self.services is not None:
+            return self.services
+        if self.failure is not None:
+            raise ServiceUnavailable("fastapi", self.failure)
+        raise ServiceUnavailable("fastapi", f"the server is starting ({self.doing}): retry in a few seconds")
+
+    async def health(self) -> dict:
+        if self.services is not None:
+            return await self.services.health()
+        if self.failure is not None:
+            down = {"status": "error", "detail": "not opened: the server failed to start"}
+            return {"status": "unhealthy", "detail": self.failure,
+                    "services": {"fastapi": {"status": "error", "detail": self.failure}, "qdrant": down, "postgres": down, "gemini": down}}
+        starting = {"status": "starting"}
+        return {"status": "starting", "detail": f"the server is starting: {self.doing}",
+                "services": {"fastapi": "ok", "qdrant": starting, "postgres": starting, "gemini": starting}}
+
+    async def close(self) -> None:
+        if self.task is not None and not self.task.done():
+            self.task.cancel()
+            await asyncio.gather(self.task, return_exceptions=True)
+        if self.services is not None:
+            await self.services.close()
+
+
 async def get_services(request: Request) -> Services:
     # async: FastAPI would run a plain function in its thread pool, a thread hop per request.
-    return request.app.state.services
+    return request.app.state.startup.get()

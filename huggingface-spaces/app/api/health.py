@@ -3,7 +3,7 @@
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
-from app.services.runtime import Services
+from app.services.runtime import Startup
 
 router = APIRouter(prefix="/api", tags=["health"])
 
@@ -12,6 +12,7 @@ router = APIRouter(prefix="/api", tags=["health"])
 async def health(request: Request) -> JSONResponse:
     # The services come from app.state directly, not through Depends: this is the hot path of
     # load balancers and uptime checks, and dependency resolution doubled its cost.
-    services: Services = request.app.state.services
-    report = await services.health()
+    # Until the services are open (see Startup), a 503 saying the server is starting.
+    startup: Startup = request.app.state.startup
+    report = await startup.health()
     return JSONResponse(report, status_code=200 if report["status"] == "healthy" else 503)

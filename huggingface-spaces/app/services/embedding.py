@@ -17,6 +17,7 @@ import numpy as np
 
 from app.core.config import Settings
 from app.core.gemini import make_client, unavailable
+from app.core.workers import run_cpu
 
 GEMINI_DIMENSIONS = 768
 GEMINI_BATCH = 100  # the most texts batchEmbedContents takes in one request
@@ -80,11 +81,12 @@ class HashingEmbedder:
         norm = float(np.linalg.norm(vector))
         return (vector / norm if norm else vector).tolist()
 
+    # In a worker thread: hashing is pure Python and would hold the event loop (measured: bench/backend_load.py).
     async def embed_documents(self, texts: list[str]) -> list[list[float]]:
-        return [self.embed(t) for t in texts]
+        return await run_cpu(lambda: [self.embed(t) for t in texts])
 
     async def embed_query(self, text: str) -> list[float]:
-        return self.embed(text)
+        return await run_cpu(self.embed, text)
 
 
 class GeminiEmbedder:

@@ -1,17 +1,23 @@
 """Retrieval-augmented answers: embed the question, search the collection, write, remember."""
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 from uuid import UUID, uuid4
 
 from app.core.errors import ServiceUnavailable
-from app.db.history import HistoryStore
-from app.db.qdrant import VectorStore
+from app.core.workers import run_cpu
 from app.models.schemas import ChatRequest, ChatResponse, HistoryMessage, Passage, Source
-from app.services.embedding import Embedder
-from app.services.llm import AnswerWriter
 from app.services.markdown import clip
+
+if TYPE_CHECKING:  # qdrant-client is imported after the socket is open (app/services/runtime.py)
+    from app.db.history import HistoryStore
+    from app.db.qdrant import VectorStore
+    from app.services.embedding import Embedder
+    from app.services.lexical import LexicalIndex
+    from app.services.llm import AnswerWriter
 
 log = logging.getLogger(__name__)
 
@@ -41,14 +47,38 @@ def _snippet(text: str) -> str:
 
 
 class RagService:
-    def __init__(self, embedder: Embedder, store: VectorStore, history: HistoryStore, writer: AnswerWriter):
+    def __init__(
+        self, embedder: "Embedder", store: "VectorStore", history: "HistoryStore", writer: "AnswerWriter",
+        hybrid: bool = False,
+    ):
         self.embedder = embedder
         self.store = store
         self.history = history
         self.writer = writer
+        # hybrid: keyword ranking fused with the embedder's (app/services/lexical.py), from an
+        # index of the collection built at startup and after each ingest.
+        self.hybrid = hybrid
+        self.lexical: LexicalIndex | None = None
+        self._lexical_lock = asyncio.Lock()
+
+    async def refresh_lexical(self) -> None:
+        """(Re)builds the keyword index from the collection's payloads (no-op unless hybrid)."""
+        if not self.hybrid:
+            return
+        from app.services.lexical import INDEXED_FIELDS, LexicalIndex
+
+        async with self._lexical_lock:
+            payloads = await self.store.payloads(None, INDEXED_FIELDS)
+            self.lexical = await run_cpu(LexicalIndex, payloads)
 
     async def retrieve(self, question: str, limit: int = TOP_K) -> list[Passage]:
-        hits = await self.store.search(await self.embedder.embed_query(question), limit)
+        if self.hybrid and self.lexical is None:  # Qdrant was down at startup
+            await self.refresh_lexical()
+        vector = await self.embedder.embed_query(question)
+        lexical = self.lexical
+        hits = await self.store.search(vector, lexical.candidates if lexical is not None else limit)
+        if lexical is not None:
+            hits = await run_cpu(lexical.fuse, question, hits, limit)
         return [
             Passage(
                 source=Source(

@@ -1,0 +1,104 @@
+"""The event loop stays free: CPU-bound work runs in a worker thread, and the socket opens before
+the slow imports and ingestion (health says "starting", chat a 503, until they are done)."""
+
+import asyncio
+import subprocess
+import sys
+import threading
+
+import httpx
+import pytest
+from qdrant_client.local.local_collection import LocalCollection
+
+from app.main import create_app
+from app.services.embedding import HashingEmbedder
+from app.services.lexical import LexicalIndex
+from app.services.llm import OfflineWriter
+from tests.conftest import BACKEND, KNOWLEDGE, gemini_settings, make_settings, running, subprocess_env
+from tests.fakes import QDRANT_KEY
+
+CPU_BOUND = [
+    (HashingEmbedder, "embed"),  # embedding the question
+    (LocalCollection, "query_points"),  # embedded Qdrant's search
+    (LexicalIndex, "search"),  # keyword ranking
+    (OfflineWriter, "_write"),  # choosing the quoted paragraphs
+]
+
+
+@pytest.mark.parametrize(("owner", "method"), CPU_BOUND, ids=[f"{o.__name__}.{m}" for o, m in CPU_BOUND])
+async def test_health_answers_while_a_question_is_worked_on(tmp_path, monkeypatch, owner, method):
+    """A question stuck in CPU-bound work (held here until the test lets go) leaves health answering.
+    Were the work on the event loop, health would only answer once the question was done."""
+    async with running(make_settings(tmp_path, knowledge_paths=str(KNOWLEDGE))) as client:
+        entered, release = threading.Event(), threading.Event()
+        original = getattr(owner, method)
+
+        def held(*args, **kwargs):
+            entered.set()
+            release.wait(20)
+            return original(*args, **kwargs)
+
+        monkeypatch.setattr(owner, method, held)
+        chat = asyncio.create_task(client.post("/api/chat", json={"message": "How do I deploy to Hugging Face Spaces?"}))
+        try:
+            while not entered.is_set() and not chat.done():
+                await asyncio.sleep(0.01)
+            health = await client.get("/api/health")
+            question_still_held = not chat.done()
+        finally:
+            release.set()
+        answer = await chat
+    assert health.status_code == 200
+    assert question_still_held, f"{owner.__name__}.{method} ran on the event loop: health waited for it"
+    assert answer.status_code == 200
+
+
+def test_importing_the_app_leaves_qdrant_client_for_after_the_socket_is_open():
+    script = "import sys, app.main; print(sorted(m for m in ('qdrant_client', 'numpy', 'google.genai') if m in sys.modules))"
+    result = subprocess.run([sys.executable, "-c", script], cwd=BACKEND, env=subprocess_env(), capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
+
+
+async def test_until_startup_is_done_health_says_starting_and_chat_is_a_clear_503(tmp_path, gemini, qdrant_cloud):
+    # A cluster waking up holds the startup's first Qdrant call, as long as the test wants.
+    qdrant_cloud.answering.clear()
+    settings = make_settings(tmp_path, qdrant_url=qdrant_cloud.url, qdrant_api_key=QDRANT_KEY, **gemini_settings(gemini))
+    app = create_app(settings, health_cache_s=0)
+    try:
+        async with app.router.lifespan_context(app):
+            async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client:
+                starting = await client.get("/api/health")
+                chat = await client.post("/api/chat", json={"message": "How do I deploy?"})
+                qdrant_cloud.answering.set()
+                await app.state.startup.ready()
+                ready = await client.get("/api/health")
+    finally:
+        qdrant_cloud.answering.set()
+    assert starting.status_code == 503
+    assert starting.json()["status"] == "starting"
+    assert starting.json()["detail"].startswith("the server is starting: ")
+    assert chat.status_code == 503
+    assert chat.json()["service"] == "fastapi"
+    assert chat.json()["detail"].startswith("fastapi: the server is starting (")
+    assert chat.json()["detail"].endswith("): retry in a few seconds")
+    assert ready.status_code == 200, ready.text
+
+
+async def test_a_bug_during_startup_is_reported_by_health_and_chat_not_a_hang(tmp_path, monkeypatch):
+    def broken(self, payloads):
+        raise RuntimeError("index exploded")
+
+    monkeypatch.setattr(LexicalIndex, "__init__", broken)
+    app = create_app(make_settings(tmp_path), health_cache_s=0)
+    async with app.router.lifespan_context(app):
+        with pytest.raises(Exception):
+            await app.state.startup.ready()
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client:
+            health = await client.get("/api/health")
+            chat = await client.post("/api/chat", json={"message": "How do I deploy?"})
+    assert health.status_code == 503
+    assert health.json()["status"] == "unhealthy"
+    assert "startup failed (RuntimeError: index exploded)" in health.json()["detail"]
+    assert chat.status_code == 503
+    assert "startup failed (RuntimeError: index exploded)" in chat.json()["detail"]
