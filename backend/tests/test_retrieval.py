@@ -1,21 +1,42 @@
-"""Retrieval quality of the local embedder on the hand-written eval set (docs/backend.md has the figures)."""
+"""Retrieval quality of the offline retrievers on the committed eval set (docs/backend.md has the figures)."""
 
 import json
 
+import pytest
 from app.services.embedding import HashingEmbedder
-from tests.retrieval_eval import EVAL_SET, KNOWLEDGE, recall_at_5
+
+from tests import retrieval_eval
+from tests.retrieval_eval import EvalSetError, evaluate, load_questions
 
 
-def test_every_eval_answer_names_a_real_section():
-    from app.services.ingest import collect
-
-    sections = {c.url_or_path for c in collect(str(KNOWLEDGE))[1]}
-    questions = json.loads(EVAL_SET.read_text())
-    assert len(questions) >= 20
-    assert [q["answer"] for q in questions if q["answer"] not in sections] == []
+def test_the_eval_set_asks_enough_questions_each_naming_a_current_heading():
+    questions = load_questions()
+    assert len(questions) >= 40
+    assert len({(q.file, q.heading) for q in questions}) >= 35
 
 
-async def test_local_embedder_recall_at_5(tmp_path):
-    recall, missed = await recall_at_5(HashingEmbedder(), tmp_path)
-    print(f"local hashing recall@5 = {recall:.3f}; missed: {missed}")
-    assert recall >= 0.9, missed  # measured 0.933 (28 of 30); a third miss is a regression
+def test_a_heading_gone_from_the_docs_fails_naming_the_question_and_the_fix(tmp_path, monkeypatch):
+    items = json.loads(retrieval_eval.EVAL_SET.read_text())
+    items[1]["heading"] = "Shipping to the Hub"
+    changed = tmp_path / "eval.json"
+    changed.write_text("[\n" + ",\n".join(json.dumps(item) for item in items) + "\n]\n")  # item 1 on line 3
+    monkeypatch.setattr(retrieval_eval, "EVAL_SET", changed)
+    with pytest.raises(EvalSetError) as err:
+        load_questions()
+    assert str(err.value).startswith(
+        f"{changed}:3: no heading 'Shipping to the Hub' in README.md any more (the docs changed): "
+        "point the question at the section that answers it now, one of: "
+    )
+    assert "Deploying to Hugging Face Spaces" in str(err.value)
+
+
+async def test_offline_retrieval_finds_the_answering_section(tmp_path):
+    scores = await evaluate(HashingEmbedder(), tmp_path)
+    for name, score in scores.items():
+        print(f"{name:<14} {score.summary()}; missed at 1: {score.missed_at_1}")
+    hybrid = scores["hybrid (RRF)"]
+    # Measured: recall@1 0.646, recall@5 0.917 (docs/backend.md); the issue's goal, 0.8 and 0.95,
+    # is not reached offline. These floors catch a regression of two questions.
+    assert hybrid.recall_at(1) >= 0.6, hybrid.missed_at_1
+    assert hybrid.recall_at(5) >= 0.875, hybrid.missed_at_1
+    assert hybrid.mrr > scores["embedder"].mrr

@@ -22,8 +22,8 @@ from app.core.workers import run_cpu
 GEMINI_DIMENSIONS = 768
 GEMINI_BATCH = 100  # the most texts batchEmbedContents takes in one request
 
-_WORD = re.compile(r"[a-z0-9]+")
-_STOP_WORDS = frozenset(
+WORD = re.compile(r"[a-z0-9]+")
+STOP_WORDS = frozenset(
     """a about above after again all also am an and any are as at be because been before being
     below between both but by can could did do does doing down during each few for from further had
     has have having he her here hers him his how i if in into is it its itself just me more most my
@@ -51,7 +51,7 @@ def _stem(word: str) -> str:
 
 def terms(text: str) -> list[str]:
     """The stemmed content words of `text`, in order."""
-    return [_stem(w) for w in _WORD.findall(text.lower()) if w not in _STOP_WORDS]
+    return [_stem(w) for w in WORD.findall(text.lower()) if w not in STOP_WORDS]
 
 
 def features(text: str) -> dict[str, int]:

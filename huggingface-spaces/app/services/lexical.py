@@ -8,34 +8,57 @@ Neither ranking alone finds the answering section as often as both together
 (backend/tests/retrieval_eval.py prints the figures; docs/backend.md has them).
 
 The index lives in memory, built from the collection's payloads at startup and after each ingest
-by this process: about 2 MB per 1,000 sections.
+by this process (docs/backend.md has its size and speed at 2,000 sections).
 """
 
 import math
+import re
 
 import numpy as np
 
 from app.db.qdrant import Hit
-from app.services.embedding import terms
+from app.services.embedding import STOP_WORDS, WORD
 
-# BM25F: a word in the section's own heading counts HEADING_WEIGHT times, one in the heading path
-# above it PATH_WEIGHT times; tuned on the eval set (docs/backend.md).
-HEADING_WEIGHT = 3.0
-PATH_WEIGHT = 1.0
-K1 = 1.2
-B = 0.75
+# BM25 per field, summed: the section's own heading weighs HEADING_WEIGHT, the headings above it
+# (the document's H1 included) PATH_WEIGHT, the body 1; tuned on the eval set (docs/backend.md).
+HEADING_WEIGHT = 8.0
+PATH_WEIGHT = 4.0
+K1 = 0.8
+B = 0.9
 # Reciprocal rank fusion: score = 1/(RRF_K + rank) per ranking; a small K trusts the top ranks.
+# The keyword ranking weighs LEXICAL_WEIGHT times the embedder's: on the eval set it is the better
+# one, and the embedder mostly breaks its ties.
 RRF_K = 10
-LEXICAL_WEIGHT = 1.0
+LEXICAL_WEIGHT = 4.0
 CANDIDATES = 30  # taken from each ranking before fusing
 INDEXED_FIELDS = ["title", "url_or_path", "text"]
 
 
+_SUFFIXES = ("ations", "ation", "ence", "ies", "ing", "ent", "ed", "es", "s", "ly", "e")
+_DOUBLE = re.compile(r"([bdgkmnprt])\1$")
+
+
+def stem(word: str) -> str:
+    """A light stemmer, finer than the embedder's (which cannot change without re-embedding every
+    stored section): `stopping`/`stop`, `created`/`create`, `configuration`/`configure` meet."""
+    for suffix in _SUFFIXES:
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3 and not word.endswith("ss"):
+            word = word[: -len(suffix)]
+            break
+    return _DOUBLE.sub(r"\1", word)
+
+
+def terms(text: str) -> list[str]:
+    return [stem(w) for w in WORD.findall(text.lower()) if w not in STOP_WORDS]
+
+
 def _fields(payload: dict) -> tuple[list[str], list[str], list[str]]:
-    """(own heading, heading path above it with the file name, body) terms of a section."""
+    """(own heading, headings above it, body) terms of a section. A document's
+    H1 belongs to every section of it, so it counts as a heading above, even in its own intro."""
     headings = payload.get("title", "").split(" › ")
-    path = " ".join(headings[:-1]) + " " + payload.get("url_or_path", "").split("#")[0]
-    return terms(headings[-1]), terms(path), terms(payload.get("text", ""))
+    own = headings[-1] if len(headings) > 1 else ""
+    above = " ".join(headings[:-1] if own else headings)
+    return terms(own), terms(above), terms(payload.get("text", ""))
 
 
 class LexicalIndex:
@@ -50,19 +73,27 @@ class LexicalIndex:
         average = lengths.mean(axis=0) if n else np.ones(3)
         average[average == 0] = 1.0
         weights = (HEADING_WEIGHT, PATH_WEIGHT, 1.0)
+        # Each field saturates on its own (a sum of per-field BM25 scores, not BM25F): a word in
+        # the heading adds its weight however often the body repeats that word.
         postings: dict[str, dict[int, float]] = {}
         for doc, doc_fields in enumerate(fields):
             for f, words in enumerate(doc_fields):
-                norm = weights[f] / (1 - B + B * lengths[doc, f] / average[f])
+                norm = 1 / (1 - B + B * lengths[doc, f] / average[f])
+                counts: dict[str, int] = {}
                 for word in words:
+                    counts[word] = counts.get(word, 0) + 1
+                for word, count in counts.items():
+                    tf = count * norm
                     entry = postings.setdefault(word, {})
-                    entry[doc] = entry.get(doc, 0.0) + norm
-        # Each posting holds the saturated term weight; a query adds idf × weight per document.
+                    entry[doc] = entry.get(doc, 0.0) + weights[f] * tf / (K1 + tf)
+        # A query adds idf × weight per document.
         self.postings: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         self.idf: dict[str, float] = {}
         for word, docs in postings.items():
-            tf = np.fromiter(docs.values(), dtype=np.float64, count=len(docs))
-            self.postings[word] = (np.fromiter(docs, dtype=np.int64, count=len(docs)), tf / (K1 + tf))
+            self.postings[word] = (
+                np.fromiter(docs, dtype=np.int64, count=len(docs)),
+                np.fromiter(docs.values(), dtype=np.float64, count=len(docs)),
+            )
             self.idf[word] = math.log(1 + (n - len(docs) + 0.5) / (len(docs) + 0.5))
 
     def __len__(self) -> int:
@@ -90,5 +121,11 @@ class LexicalIndex:
                 fused[hit.id] = fused.get(hit.id, 0.0) + weight / (RRF_K + rank)
                 payloads.setdefault(hit.id, hit.payload)
         top = (1.0 + LEXICAL_WEIGHT) / (RRF_K + 1)
-        best = sorted(fused, key=lambda i: -fused[i])[:limit]
-        return [Hit(i, fused[i] / top, payloads[i]) for i in best]
+        best, sections = [], set()
+        for i in sorted(fused, key=lambda i: -fused[i]):
+            # One part per section: the best one; its other parts would only push other sections out.
+            section = payloads[i].get("url_or_path")
+            if section not in sections:
+                sections.add(section)
+                best.append(Hit(i, fused[i] / top, payloads[i]))
+        return best[:limit]
