@@ -1,6 +1,7 @@
 """The production start command, `uvicorn app.main:app`, as a real process on 127.0.0.1."""
 
 import json
+import shutil
 import subprocess
 import sys
 import time
@@ -12,11 +13,11 @@ from tests.fakes import unused_port
 
 
 class Uvicorn:
-    def __init__(self, **env: str):
+    def __init__(self, cwd=BACKEND, **env: str):
         self.port = unused_port()
         self.process = subprocess.Popen(
             [sys.executable, "-m", "uvicorn", "app.main:app", "--host", "127.0.0.1", "--port", str(self.port)],
-            cwd=BACKEND, env=subprocess_env(**env), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+            cwd=cwd, env=subprocess_env(**env), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
         )
         self.answers: list[tuple[int, dict]] = []  # /api/health until the app finished starting
         deadline = time.monotonic() + 60
@@ -80,3 +81,51 @@ async def test_a_collection_built_by_another_embedder_is_refused_with_the_fix(tm
     assert health.status_code == 503
     assert "built by embedder local-hashing-v1" in health.json()["services"]["qdrant"]["detail"]
     assert chat.status_code == 503 and "set QDRANT_COLLECTION to a new name" in chat.json()["detail"]
+
+
+def test_the_space_ingests_its_knowledge_folder_incrementally(tmp_path):
+    """The generated Space ships knowledge/ next to app/: ingested at startup, cited relative to
+    it, and on the next start only what changed is embedded and what is gone deleted."""
+    space = tmp_path / "space"
+    shutil.copytree(BACKEND / "app", space / "app", ignore=shutil.ignore_patterns("__pycache__"))
+    (space / "knowledge" / "docs").mkdir(parents=True)
+    (space / "knowledge" / "README.md").write_text("# Project\n\n## Install\n\nRun the installer script.\n")
+    guide = space / "knowledge" / "docs" / "guide.md"
+    guide.write_text("# Guide\n\n## Stopping the server\n\nPress Ctrl-C to stop the server.\n\n## Logs\n\nLogs go to stderr.\n")
+    (space / "knowledge" / "docs" / "old.md").write_text("# Old\n\n## Legacy\n\nThe legacy mode is gone.\n")
+    env = {"DATA_DIR": str(tmp_path / "data")}
+
+    server = Uvicorn(cwd=space, **env)
+    try:
+        status, answer = server.call("POST", "/api/chat", {"message": "How do I stop the server?"})
+    finally:
+        first_log = server.stop()
+    assert status == 200, answer
+    assert answer["sources"][0]["url_or_path"] == "docs/guide.md#stopping-the-server"
+    assert "4 chunks: 4 embedded, 0 unchanged, 0 deleted" in first_log
+
+    guide.write_text(guide.read_text().replace("Logs go to stderr.", "Logs go to a file."))
+    (space / "knowledge" / "docs" / "old.md").unlink()
+    server = Uvicorn(cwd=space, **env)
+    try:
+        status, answer = server.call("POST", "/api/chat", {"message": "Where do logs go?"})
+    finally:
+        second_log = server.stop()
+    assert "3 chunks: 1 embedded, 2 unchanged, 1 deleted" in second_log
+    assert answer["sources"][0]["url_or_path"] == "docs/guide.md#logs"
+    assert "Logs go to a file." in answer["answer"]
+    assert not any(s["url_or_path"].startswith("docs/old.md") for s in answer["sources"])
+
+
+async def test_knowledge_paths_replace_the_knowledge_folder(tmp_path):
+    from app.core.config import Settings
+    from app.services.runtime import knowledge_sources
+
+    folder = tmp_path / "knowledge"
+    assert knowledge_sources(Settings(), folder) == ([], False)
+    folder.mkdir()
+    assert knowledge_sources(Settings(), folder) == ([str(folder)], True)
+    # Both would store the same documents twice, under two origins.
+    assert knowledge_sources(Settings(knowledge_paths="/repo/README.md,/repo/docs"), folder) == (
+        ["/repo/README.md", "/repo/docs"], False
+    )
