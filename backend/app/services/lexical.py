@@ -23,8 +23,8 @@ from app.services.embedding import STOP_WORDS, WORD
 # (the document's H1 included) PATH_WEIGHT, the body 1; tuned on the eval set (docs/backend.md).
 HEADING_WEIGHT = 8.0
 PATH_WEIGHT = 4.0
-K1 = 0.8
-B = 0.9
+K1 = 1.2
+B = 0.75
 # Reciprocal rank fusion: score = 1/(RRF_K + rank) per ranking; a small K trusts the top ranks.
 # The keyword ranking weighs LEXICAL_WEIGHT times the embedder's: on the eval set it is the better
 # one, and the embedder mostly breaks its ties.
@@ -43,9 +43,8 @@ def stem(word: str) -> str:
     stored section): `stopping`/`stop`, `created`/`create`, `configuration`/`configure` meet."""
     for suffix in _SUFFIXES:
         if word.endswith(suffix) and len(word) - len(suffix) >= 3 and not word.endswith("ss"):
-            word = word[: -len(suffix)]
-            break
-    return _DOUBLE.sub(r"\1", word)
+            return _DOUBLE.sub(r"\1", word[: -len(suffix)])
+    return word
 
 
 def terms(text: str) -> list[str]:
