@@ -174,7 +174,8 @@ class Startup:
                 raise
         except Exception as err:  # a bug: say so on every request instead of a silent hang
             log.exception("startup failed")
-            self.failure = f"startup failed ({type(err).__name__}: {err}): the traceback is in the server's log"
+            # The exception's type only: health is public, and a message may quote a setting.
+            self.failure = f"startup failed ({type(err).__name__}): the traceback is in the server's log"
             return
         self.services = self.state.services = services
         log.info(
