@@ -33,6 +33,7 @@ class Server:
         clean.update(env or {})
         started = time.perf_counter()
         self.answered_in: float | None = None
+        self.answered_cpu: float | None = None
         self.process = subprocess.Popen(
             [sys.executable, "-m", "uvicorn", target, "--host", "127.0.0.1", "--port", str(self.port),
              "--log-level", "warning", "--no-access-log"],
@@ -44,16 +45,21 @@ class Server:
                 raise RuntimeError(f"{target} did not answer 200 on /api/health within {deadline_s} s")
             try:
                 with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/api/health", timeout=1) as response:
-                    self.answered_in = self.answered_in or time.perf_counter() - started
+                    self._answered(started)
                     if response.status == 200:
                         break
             except urllib.error.HTTPError:
-                self.answered_in = self.answered_in or time.perf_counter() - started
+                self._answered(started)
                 time.sleep(0.01)
             except OSError:
                 time.sleep(0.01)
         self.started_in = time.perf_counter() - started
         self.startup_cpu = self.cpu_s()
+
+    def _answered(self, started: float) -> None:
+        if self.answered_in is None:
+            self.answered_in = time.perf_counter() - started
+            self.answered_cpu = self.cpu_s()
 
     def cpu_s(self) -> float:
         """CPU seconds the server has used: unlike wall time, barely affected by other load."""
