@@ -14,6 +14,7 @@ import threading
 from dataclasses import dataclass
 
 import httpx
+import numpy as np
 from qdrant_client import AsyncQdrantClient, QdrantClient, models
 from qdrant_client.http.exceptions import ResponseHandlingException, UnexpectedResponse
 
@@ -134,7 +135,7 @@ class VectorStore:
                 "create_collection",
                 self.collection,
                 vectors_config={
-                    self.vector_name: models.VectorParams(size=self.dimensions, distance=models.Distance.COSINE)
+                    self.vector_name: models.VectorParams(size=self.dimensions, distance=self._distance())
                 },
             )
             if self.local:
@@ -154,10 +155,24 @@ class VectorStore:
                 )
         self._ready = True
 
+    def _distance(self) -> models.Distance:
+        """Cosine similarity, in both modes. Local mode computes a cosine collection's norms anew at
+        every search (12.9 ms per search at 2,000 chunks here, against 3.3 ms for a dot product), so a
+        local collection is a dot product over vectors this class normalizes itself. A local
+        collection created before that stays cosine: slower, same scores."""
+        return models.Distance.DOT if self.local else models.Distance.COSINE
+
+    def _unit(self, vector: list[float]) -> list[float]:
+        if not self.local:
+            return vector  # Qdrant normalizes for cosine
+        array = np.asarray(vector, dtype=np.float32)
+        norm = float(np.linalg.norm(array))
+        return (array / norm).tolist() if norm else vector
+
     async def search(self, vector: list[float], limit: int) -> list[Hit]:
         await self.ensure_collection()
         response = await self._call(
-            "query_points", self.collection, query=vector, using=self.vector_name, limit=limit, with_payload=True
+            "query_points", self.collection, query=self._unit(vector), using=self.vector_name, limit=limit, with_payload=True
         )
         return [Hit(str(p.id), p.score, p.payload or {}) for p in response.points]
 
@@ -187,7 +202,7 @@ class VectorStore:
     async def upsert(self, ids: list[str], vectors: list[list[float]], payloads: list[dict]) -> None:
         await self.ensure_collection()
         points = [
-            models.PointStruct(id=i, vector={self.vector_name: v}, payload=p)
+            models.PointStruct(id=i, vector={self.vector_name: self._unit(v)}, payload=p)
             for i, v, p in zip(ids, vectors, payloads)
         ]
         for start in range(0, len(points), 256):
