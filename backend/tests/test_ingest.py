@@ -105,6 +105,22 @@ async def test_knowledge_paths_are_ingested_at_startup_and_skipped_when_unchange
     assert any("0 embedded" in r.getMessage() for r in caplog.records if "ingested at startup" in r.getMessage())
 
 
+async def test_the_keyword_index_is_built_on_the_first_question_when_qdrant_was_busy_at_startup(tmp_path):
+    settings = make_settings(tmp_path)
+    async with running(make_settings(tmp_path, knowledge_paths=str(KNOWLEDGE))):
+        pass  # ingested; the next start has nothing to ingest
+    holder = VectorStore(settings, HashingEmbedder.name, HashingEmbedder.dimensions)  # e.g. the ingest CLI
+    async with running(settings) as client:
+        missing = client.app.state.services.rag.lexical
+        await holder.close()
+        answer = await client.post("/api/chat", json={"message": "How do I deploy to Hugging Face Spaces?"})
+        built = client.app.state.services.rag.lexical
+    assert missing is None
+    assert answer.status_code == 200, answer.text
+    assert built is not None and len(built) > 30
+    assert answer.json()["sources"][0]["url_or_path"] == "knowledge/deploy.md#deploy-to-hugging-face-spaces"
+
+
 def run_ingest(tmp_path, *paths: str) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-m", "app.services.ingest", *paths], cwd=BACKEND, capture_output=True, text=True,

@@ -61,19 +61,21 @@ class RagService:
         self.lexical: LexicalIndex | None = None
         self._lexical_lock = asyncio.Lock()
 
-    async def refresh_lexical(self) -> None:
+    async def refresh_lexical(self, if_missing: bool = False) -> None:
         """(Re)builds the keyword index from the collection's payloads (no-op unless hybrid)."""
         if not self.hybrid:
             return
         from app.services.lexical import INDEXED_FIELDS, LexicalIndex
 
         async with self._lexical_lock:
+            if if_missing and self.lexical is not None:
+                return  # built by a concurrent request while this one waited
             payloads = await self.store.payloads(None, INDEXED_FIELDS)
             self.lexical = await run_cpu(LexicalIndex, payloads)
 
     async def retrieve(self, question: str, limit: int = TOP_K) -> list[Passage]:
         if self.hybrid and self.lexical is None:  # Qdrant was down at startup
-            await self.refresh_lexical()
+            await self.refresh_lexical(if_missing=True)
         vector = await self.embedder.embed_query(question)
         lexical = self.lexical
         hits = await self.store.search(vector, lexical.candidates if lexical is not None else limit)
