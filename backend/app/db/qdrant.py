@@ -169,10 +169,13 @@ class VectorStore:
         norm = float(np.linalg.norm(array))
         return (array / norm).tolist() if norm else vector
 
-    async def search(self, vector: list[float], limit: int) -> list[Hit]:
+    async def search(self, vector: list[float], limit: int, with_payload: bool = True) -> list[Hit]:
+        """The `limit` nearest chunks, best first; without payloads ({}) when the caller has them
+        (local mode deep-copies each payload it returns)."""
         await self.ensure_collection()
         response = await self._call(
-            "query_points", self.collection, query=self._unit(vector), using=self.vector_name, limit=limit, with_payload=True
+            "query_points", self.collection, query=self._unit(vector), using=self.vector_name, limit=limit,
+            with_payload=with_payload,
         )
         return [Hit(str(p.id), p.score, p.payload or {}) for p in response.points]
 

@@ -65,6 +65,7 @@ class LexicalIndex:
 
     def __init__(self, payloads: dict[str, dict]):
         self.ids = list(payloads)
+        self.position = {i: n for n, i in enumerate(self.ids)}
         self.payloads = [payloads[i] for i in self.ids]
         fields = [_fields(p) for p in self.payloads]
         n = len(fields)
@@ -110,15 +111,17 @@ class LexicalIndex:
         return [Hit(self.ids[d], float(scores[d]), self.payloads[d]) for d in best]
 
     def fuse(self, question: str, dense: list[Hit], limit: int) -> list[Hit]:
-        """Reciprocal rank fusion of the embedder's hits and this index's; the score is scaled
-        so that first in both rankings is 1.0. Hits scoring 0 or less in both are left out."""
+        """Reciprocal rank fusion of the embedder's hits (ids and scores: the payloads are this
+        index's) and this index's; the score is scaled so that first in both rankings is 1.0. Hits
+        scoring 0 or less in both are left out, and so is a chunk stored after the index was built
+        (by another process: the next start sees it)."""
         fused: dict[str, float] = {}
-        payloads: dict[str, dict] = {}
-        rankings = ((1.0, [h for h in dense if h.score > 0]), (LEXICAL_WEIGHT, self.search(question, CANDIDATES)))
-        for weight, ranking in rankings:
-            for rank, hit in enumerate(ranking, 1):
-                fused[hit.id] = fused.get(hit.id, 0.0) + weight / (RRF_K + rank)
-                payloads.setdefault(hit.id, hit.payload)
+        dense_ids = [h.id for h in dense if h.score > 0 and h.id in self.position]
+        lexical_ids = [h.id for h in self.search(question, CANDIDATES)]
+        for weight, ranking in ((1.0, dense_ids), (LEXICAL_WEIGHT, lexical_ids)):
+            for rank, i in enumerate(ranking, 1):
+                fused[i] = fused.get(i, 0.0) + weight / (RRF_K + rank)
+        payloads = {i: self.payloads[self.position[i]] for i in fused}
         top = (1.0 + LEXICAL_WEIGHT) / (RRF_K + 1)
         best, sections = [], set()
         for i in sorted(fused, key=lambda i: -fused[i]):

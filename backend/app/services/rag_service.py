@@ -78,9 +78,11 @@ class RagService:
             await self.refresh_lexical(if_missing=True)
         vector = await self.embedder.embed_query(question)
         lexical = self.lexical
-        hits = await self.store.search(vector, lexical.candidates if lexical is not None else limit)
-        if lexical is not None:
-            hits = await run_cpu(lexical.fuse, question, hits, limit)
+        if lexical is None:
+            hits = await self.store.search(vector, limit)
+        else:
+            dense = await self.store.search(vector, lexical.candidates, with_payload=False)
+            hits = await run_cpu(lexical.fuse, question, dense, limit)
         return [
             Passage(
                 source=Source(
