@@ -19,8 +19,8 @@ from app.services.runtime import HEALTH_CACHE_S, Startup
 log = logging.getLogger("app.main")
 
 # Retrieval, embedding and ingestion run in worker threads; a thread holding the GIL keeps it up
-# to this long before the event loop gets it back (Python's default: 5 ms). 1 ms cut /api/health's
-# p99 under 20 chat clients (bench/backend_load.py; docs/backend.md).
+# to this long before the event loop gets it back (Python's default: 5 ms), so this bounds how
+# long a request waits for the loop's turn (bench/backend_load.py; docs/backend.md).
 SWITCH_INTERVAL_S = 0.001
 
 
