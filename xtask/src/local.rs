@@ -24,8 +24,8 @@ use crate::{Project, ci, interrupt, settings};
 const DEV_ORIGINS: [&str; 2] = ["http://localhost:5173", "http://127.0.0.1:5173"];
 /// What the backend ingests at startup, relative to the project root, when present.
 const KNOWLEDGE: [&str; 2] = ["README.md", "docs"];
-/// uvicorn opens the port only after the app's startup (imports, ingesting the docs): a few
-/// seconds, far more on a loaded machine.
+/// The app opens its port at once, then imports, opens its stores and ingests the docs while
+/// its health check answers `"status": "starting"`: a few seconds, far more on a loaded machine.
 const START_TIMEOUT: Duration = Duration::from_secs(180);
 /// uvicorn's graceful shutdown waits for requests in flight and runs the app's lifespan exit.
 const STOP_GRACE: Duration = Duration::from_secs(10);
@@ -204,7 +204,7 @@ pub(crate) fn start(
         .uvicorn
         .insert(process::spawn_logged(&mut uvicorn, &log)?);
     sh.write_file(space.paths.uvicorn_pid(), format!("{}\n", child.id()))?;
-    space.wait_for_port(progress)?;
+    space.wait_until_started(&project.settings.generator.health_path, progress)?;
     Ok(space)
 }
 
@@ -278,10 +278,13 @@ impl LocalSpace {
         Ok(())
     }
 
-    fn wait_for_port(&mut self, progress: &Progress) -> Result<()> {
+    /// Waits until uvicorn listens and the app's health check no longer says `"starting"`
+    /// (any other answer, healthy or not, is for the verification to judge).
+    fn wait_until_started(&mut self, health_path: &str, progress: &Progress) -> Result<()> {
         let address = std::net::SocketAddr::from(([127, 0, 0, 1], self.port));
+        let health = format!("{}{health_path}", self.url);
         let deadline = Instant::now() + START_TIMEOUT;
-        let what = format!("starting the app (uvicorn, until it listens on {address})");
+        let what = format!("starting the app (until {health} no longer says \"starting\")");
         let mut ticker = progress.ticker(&what);
         let log = self.paths.uvicorn_log();
         // What the app is doing: the last line of its log.
@@ -297,16 +300,18 @@ impl LocalSpace {
             {
                 return Err(self.crashed(
                     "the Space did not start",
-                    &format!("uvicorn exited ({status}) before listening on {address}"),
+                    &format!("uvicorn exited ({status}) before its startup finished"),
                 ));
             }
-            if std::net::TcpStream::connect_timeout(&address, Duration::from_millis(200)).is_ok() {
+            if std::net::TcpStream::connect_timeout(&address, Duration::from_millis(200)).is_ok()
+                && !still_starting(&health)
+            {
                 return Ok(());
             }
             ticker.tick(&last_line);
             if Instant::now() > deadline {
                 let what = format!(
-                    "uvicorn did not listen on {address} within {}s",
+                    "the app did not finish starting on {address} within {}s",
                     START_TIMEOUT.as_secs()
                 );
                 return Err(self.crashed("the Space did not start", &what));
@@ -458,6 +463,18 @@ fn knowledge_paths(root: &Utf8Path) -> Result<String> {
         .map(|p| p.as_str())
         .collect::<Vec<_>>()
         .join(","))
+}
+
+/// Whether the health check answers `"status": "starting"` (or does not answer yet).
+fn still_starting(health: &str) -> bool {
+    let Ok(mut response) = crate::http::agent(Duration::from_secs(5))
+        .get(health)
+        .call()
+    else {
+        return true;
+    };
+    let body = response.body_mut().read_to_string().unwrap_or_default();
+    serde_json::from_str::<serde_json::Value>(&body).is_ok_and(|json| json["status"] == "starting")
 }
 
 /// POSTs a JSON body; returns the status and body of any answer, 4xx and 5xx included.
