@@ -136,20 +136,19 @@ pub(crate) fn redact(text: &str, secret: &str) -> String {
 /// unescaped `@` or space, a `%` not followed by two hex digits, or `%00`. The message shows
 /// the URL with its password as `***`.
 fn database_url_problem(url: &str) -> Option<String> {
-    let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
-    let scheme = &url[..url.len() - rest.len()];
+    let (scheme, shown_userinfo, shown_after) = split_userinfo(url);
+    let rest = &url[scheme.len()..];
     // The user and password end at the last `@` before any `?` or `#` (a password may hold `/`).
-    let userinfo_end = rest
+    let userinfo = rest
         .rfind('@')
-        .filter(|&at| !rest[..at].contains(['?', '#']));
-    let (userinfo, after) = match userinfo_end {
-        Some(at) => (Some(&rest[..at]), &rest[at + 1..]),
-        None => (None, rest),
-    };
-    let shown = match userinfo {
+        .filter(|&at| !rest[..at].contains(['?', '#']))
+        .map(|at| &rest[..at]);
+    // Shown with everything between the user's `:` and the last `@` hidden, wherever that `@`
+    // is: a password may hold `?` or `#` too, and hiding too much is only less helpful.
+    let shown = match shown_userinfo {
         Some(info) => match info.split_once(':') {
-            Some((user, _)) => format!("{scheme}{user}:***@{after}"),
-            None => format!("{scheme}{info}@{after}"),
+            Some((user, _)) => format!("{scheme}{user}:***@{shown_after}"),
+            None => format!("{scheme}{info}@{shown_after}"),
         },
         None => url.to_owned(),
     };
@@ -172,6 +171,17 @@ fn database_url_problem(url: &str) -> Option<String> {
         }
     }
     None
+}
+
+/// A URL's scheme (with `://`), its user and password (everything up to the last `@`), and
+/// what follows that `@`: the host never holds a fragment of the password.
+fn split_userinfo(url: &str) -> (&str, Option<&str>, &str) {
+    let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
+    let scheme = &url[..url.len() - rest.len()];
+    match rest.rfind('@') {
+        Some(at) => (scheme, Some(&rest[..at]), &rest[at + 1..]),
+        None => (scheme, None, rest),
+    }
 }
 
 /// `"value"` or `'value'` without the quotes; anything else as written.
@@ -198,12 +208,11 @@ fn validate(key: &str, value: &str, frontend_url: &str) -> Result<(), String> {
             if let Some(problem) = database_url_problem(value) {
                 return Err(problem);
             }
-            let rest = value
-                .strip_prefix("postgresql://")
-                .or_else(|| value.strip_prefix("postgres://"))
-                .ok_or("must start with postgresql:// (or postgres://)")?;
-            let authority = rest.split(['/', '?']).next().unwrap_or_default();
-            let host_port = authority.rsplit('@').next().unwrap_or_default();
+            if !value.starts_with("postgresql://") && !value.starts_with("postgres://") {
+                return Err("must start with postgresql:// (or postgres://)".to_owned());
+            }
+            let (_, _, after) = split_userinfo(value);
+            let host_port = after.split(['/', '?', '#']).next().unwrap_or_default();
             let host = if host_port.starts_with('[') {
                 host_port
                     .split(']')
@@ -381,6 +390,35 @@ mod tests {
         }
         parse("DATABASE_URL=postgresql://u:p%40ss%25w@ep-1.neon.tech/db?sslmode=require\n")
             .unwrap();
+    }
+
+    #[test]
+    fn a_password_with_a_question_mark_or_hash_is_hidden_too() {
+        // `?` and `#` in a password, with another mistake (a space, `%zz`, no sslmode), or an
+        // `@` in the query: whatever the message, no fragment of the password shows.
+        for (url, fragments) in [
+            (
+                "postgresql://u:my#s3cr3t pw@ep-1.neon.tech/db?sslmode=require",
+                &["s3cr3t"][..],
+            ),
+            (
+                "postgresql://u:wh?tS3cr3t%zz@ep-1.neon.tech/db?sslmode=require",
+                &["S3cr3t"],
+            ),
+            ("postgresql://u:p@ssw0rd?x@ep-1.neon.tech/db", &["ssw0rd"]),
+            (
+                "postgresql://u:Sup3r%zzS3cr3t@ep-1.neon.tech/db?sslmode=require&application_name=a@b",
+                &["Sup3r", "S3cr3t"],
+            ),
+        ] {
+            let err = parse(&format!("DATABASE_URL={url}\n"))
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains("secrets.env:1: DATABASE_URL: "), "{err}");
+            for fragment in fragments {
+                assert!(!err.contains(fragment), "{fragment} leaked:\n{err}");
+            }
+        }
     }
 
     #[test]
