@@ -135,6 +135,16 @@ describe('renderMarkdown on hostile text', () => {
       }
     });
   }
+
+  // A line separator (U+2028, U+2029) is not a line end for `split('\n')` but stops `.`: a
+  // heading, bullet or quote marker, a long run of spaces, then text and a separator.
+  for (const marker of ['#', '-', '1.', '>']) {
+    it(`renders ${JSON.stringify(marker)}, spaces and a line separator in linear time`, () => {
+      const line = (n: number) => `${marker}${' '.repeat(n)}x\u2028y`;
+      const [small, large] = fastestPair(line(5_000), line(20_000));
+      expect(large / small, `${large.toFixed(1)} ms for 20,000 characters, ${small.toFixed(1)} ms for 5,000`).toBeLessThan(8);
+    });
+  }
 });
 
 describe('LiveMarkdown', () => {

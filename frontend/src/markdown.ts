@@ -25,10 +25,12 @@ export interface MdElement {
 }
 
 const FENCE = /^\s*(```|~~~)/;
-const HEADING = /^\s*#{1,6}\s+(.*)$/;
-const BULLET = /^\s*[-*+]\s+(.*)$/;
-const NUMBERED = /^\s*\d+[.)]\s+(.*)$/;
-const QUOTE = /^\s*>\s?(.*)$/;
+// `s`: `.` also matches U+2028/U+2029, which are not line ends here (lines are split on `\n`);
+// without it, `\s+(.*)$` backtracks quadratically over the spaces before such a character.
+const HEADING = /^\s*#{1,6}\s+(.*)$/s;
+const BULLET = /^\s*[-*+]\s+(.*)$/s;
+const NUMBERED = /^\s*\d+[.)]\s+(.*)$/s;
+const QUOTE = /^\s*>\s?(.*)$/s;
 const PIPE_ROW = /^\s*\|/;
 const DELIMITER_CELL = /^:?-+:?$/;
 /** `> > > …` deeper than this is shown as text: each level costs a pass over its lines. */
