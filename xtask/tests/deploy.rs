@@ -1107,8 +1107,10 @@ fn install_git_lfs(s: &Setup) {
     );
 }
 
-/// Hooks and an fsmonitor in the user's global git config that append their environment to
-/// a file; returns that file. `git` itself is checked to run them, so the test can fail.
+/// Hooks, an fsmonitor, a commit-signing program and a filter (for `*.md` and `*.py`, through
+/// the user's own attributes file) in the user's global git config that append their
+/// environment to a file; returns that file. `git` itself is checked to run them, so the test
+/// can fail.
 fn hooks_that_dump_their_environment(s: &Setup) -> std::path::PathBuf {
     let dump = s.sandbox.dir.join("hook-env");
     let hooks = s.sandbox.dir.join("global-hooks");
@@ -1134,14 +1136,40 @@ fn hooks_that_dump_their_environment(s: &Setup) -> std::path::PathBuf {
     let fsmonitor = s.sandbox.dir.join("fsmonitor-global");
     std::fs::write(&fsmonitor, format!("{script}exit 1\n")).unwrap();
     make_executable(&fsmonitor);
+    // gpg's protocol as git speaks it: the signature on stdout, the status on stderr.
+    let gpg = s.sandbox.dir.join("gpg-global");
+    std::fs::write(
+        &gpg,
+        format!(
+            "{}cat >/dev/null\nprintf '\\n[GNUPG:] SIG_CREATED D 1 8 00 1 X\\n' >&2\n\
+             printf -- '-----BEGIN PGP SIGNATURE-----\\n\\nx\\n-----END PGP SIGNATURE-----\\n'\n",
+            script.trim_end_matches("exit 0\n")
+        ),
+    )
+    .unwrap();
+    make_executable(&gpg);
+    let filter = s.sandbox.dir.join("filter-global");
+    std::fs::write(
+        &filter,
+        format!("{}exec cat\n", script.trim_end_matches("exit 0\n")),
+    )
+    .unwrap();
+    make_executable(&filter);
+    let attributes = s.sandbox.dir.join("global-attributes");
+    std::fs::write(&attributes, "*.md filter=dumpenv\n*.py filter=dumpenv\n").unwrap();
     let config = s.sandbox.home.join(".gitconfig");
     let before = std::fs::read_to_string(&config).unwrap_or_default();
     std::fs::write(
         &config,
         format!(
-            "{before}[core]\n\thooksPath = {}\n\tfsmonitor = {}\n",
+            "{before}[core]\n\thooksPath = {}\n\tfsmonitor = {}\n\tattributesFile = {}\n\
+             [commit]\n\tgpgSign = true\n[gpg]\n\tprogram = {}\n\
+             [filter \"dumpenv\"]\n\tclean = {4}\n\tsmudge = {4}\n",
             hooks.display(),
-            fsmonitor.display()
+            fsmonitor.display(),
+            attributes.display(),
+            gpg.display(),
+            filter.display(),
         ),
     )
     .unwrap();
@@ -1159,6 +1187,8 @@ fn hooks_that_dump_their_environment(s: &Setup) -> std::path::PathBuf {
     };
     std::fs::create_dir_all(&scratch).unwrap();
     git(&["init", "--quiet"]);
+    std::fs::write(scratch.join("a.md"), "# a\n").unwrap();
+    git(&["add", "a.md"]);
     git(&[
         "-c",
         "user.name=t",
@@ -1166,16 +1196,16 @@ fn hooks_that_dump_their_environment(s: &Setup) -> std::path::PathBuf {
         "user.email=t@t",
         "commit",
         "--quiet",
-        "--allow-empty",
         "-m",
         "x",
     ]);
-    assert!(
-        std::fs::read_to_string(&dump)
-            .unwrap_or_default()
-            .contains("post-commit"),
-        "the global hooks do not run, so this test would prove nothing"
-    );
+    let ran = std::fs::read_to_string(&dump).unwrap_or_default();
+    for program in ["post-commit", "gpg-global", "filter-global"] {
+        assert!(
+            ran.contains(&format!("/{program}\n")),
+            "{program} does not run, so this test would prove nothing:\n{ran}"
+        );
+    }
     std::fs::remove_file(&dump).unwrap();
     dump
 }

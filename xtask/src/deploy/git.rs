@@ -33,6 +33,10 @@ pub(crate) struct Credential<'a> {
 /// Environment for every git command of one deploy: credentials and commit identity.
 pub(crate) struct GitEnv {
     vars: Vec<(String, String)>,
+    /// The Hub credential as a config entry (`GIT_CONFIG_KEY_n`/`VALUE_n`, `n` = the count in
+    /// `vars`): only in the environment of the commands that talk to the Hub (clone, push),
+    /// never of the local ones whose filters or signing program are the user's programs.
+    header: Option<[(String, String); 3]>,
     /// Whether git is cut off from the user's credential helpers, prompts and hooks.
     isolated: bool,
     /// The empty directory `core.hooksPath` points at, removed with this value.
@@ -44,7 +48,7 @@ impl GitEnv {
     /// The identity is the monorepo's own `user.name`/`user.email` when set.
     pub(crate) fn new(root: &Utf8Path, auth: Option<Credential>) -> Result<GitEnv> {
         let no_hooks = TempDir::new("xtask-no-hooks")?;
-        let mut config = vec![
+        let config = vec![
             // No credential helper: nothing stores the token, nothing else is offered.
             ("credential.helper".to_owned(), String::new()),
             // None of the user's programs run inside the temporary clone with the header in
@@ -57,6 +61,7 @@ impl GitEnv {
             ("http.followRedirects".to_owned(), "false".to_owned()),
             ("lfs.locksVerify".to_owned(), "false".to_owned()),
         ];
+        let mut header = None;
         if let Some(auth) = auth {
             // The Hub checks the token, not the user name; a name it reported that is not a
             // plain name (a `:` would end the user part early) is not sent.
@@ -70,10 +75,18 @@ impl GitEnv {
                 base64::engine::general_purpose::STANDARD.encode(format!("{user}:{}", auth.token));
             // URL-scoped: git and git-lfs add it only to requests under the endpoint, so an
             // `lfs.url` elsewhere or an LFS storage host never sees it.
-            config.push((
-                format!("http.{}/.extraHeader", auth.endpoint.trim_end_matches('/')),
-                format!("Authorization: Basic {basic}"),
-            ));
+            let n = config.len();
+            header = Some([
+                ("GIT_CONFIG_COUNT".to_owned(), (n + 1).to_string()),
+                (
+                    format!("GIT_CONFIG_KEY_{n}"),
+                    format!("http.{}/.extraHeader", auth.endpoint.trim_end_matches('/')),
+                ),
+                (
+                    format!("GIT_CONFIG_VALUE_{n}"),
+                    format!("Authorization: Basic {basic}"),
+                ),
+            ]);
         }
         let mut vars = vec![("GIT_CONFIG_COUNT".to_owned(), config.len().to_string())];
         for (i, (key, value)) in config.into_iter().enumerate() {
@@ -109,6 +122,7 @@ impl GitEnv {
         vars.push(("GIT_LFS_SKIP_SMUDGE".to_owned(), "1".to_owned()));
         Ok(GitEnv {
             vars,
+            header,
             isolated: true,
             _no_hooks: Some(no_hooks),
         })
@@ -118,6 +132,7 @@ impl GitEnv {
     pub(crate) fn user() -> GitEnv {
         GitEnv {
             vars: Vec::new(),
+            header: None,
             isolated: false,
             _no_hooks: None,
         }
@@ -136,8 +151,17 @@ impl GitEnv {
         Ok(String::from_utf8_lossy(&out.stdout).into_owned())
     }
 
-    /// Runs git with output captured, killing it on Ctrl-C.
+    /// Runs a local git command with output captured, killing it on Ctrl-C.
     fn run(&self, dir: &Utf8Path, args: &[&str]) -> Result<Output> {
+        self.run_with(dir, args, false)
+    }
+
+    /// Runs a git command that talks to the Hub: the only ones given its credential.
+    fn run_remote(&self, dir: &Utf8Path, args: &[&str]) -> Result<Output> {
+        self.run_with(dir, args, true)
+    }
+
+    fn run_with(&self, dir: &Utf8Path, args: &[&str], remote: bool) -> Result<Output> {
         let mut command = Command::new("git");
         command
             .current_dir(dir)
@@ -146,6 +170,9 @@ impl GitEnv {
             .env_remove("HF_TOKEN")
             .env_remove("HF_TOKEN_PATH")
             .envs(self.vars.iter().map(|(k, v)| (k, v)));
+        if let Some(header) = self.header.as_ref().filter(|_| remote) {
+            command.envs(header.iter().map(|(k, v)| (k, v)));
+        }
         if self.isolated {
             // Never ask anyone for a password, and never run a user's askpass program.
             command
@@ -248,13 +275,15 @@ pub(crate) struct Change {
 impl Clone {
     pub(crate) fn new(env: &GitEnv, remote: &str) -> Result<Clone> {
         let dir = TempDir::new("xtask-deploy")?;
-        let out = env.run(
+        // Checked out afterwards, without the credential: checking out runs filters.
+        let out = env.run_remote(
             dir.path(),
             &[
                 "clone",
                 "--quiet",
                 "--no-tags",
                 "--single-branch",
+                "--no-checkout",
                 remote,
                 ".",
             ],
@@ -266,6 +295,7 @@ impl Clone {
                 quote_git(&stderr)
             );
         }
+        env.git(dir.path(), &["reset", "--hard", "--quiet"])?;
         let branch = env
             .git(dir.path(), &["symbolic-ref", "--short", "HEAD"])?
             .trim()
@@ -444,7 +474,7 @@ impl Clone {
     /// would otherwise run: the user's hooks are off in the clone).
     pub(crate) fn push(&self, env: &GitEnv, what: &str, lfs: bool) -> Result<()> {
         if lfs {
-            let out = env.run(self.path(), &["lfs", "push", "origin", "HEAD"])?;
+            let out = env.run_remote(self.path(), &["lfs", "push", "origin", "HEAD"])?;
             if !out.ok {
                 let text = format!(
                     "{}\n{}",
@@ -459,7 +489,7 @@ impl Clone {
             }
         }
         let refspec = format!("HEAD:refs/heads/{}", self.branch);
-        let out = env.run(
+        let out = env.run_remote(
             self.path(),
             &["push", "--porcelain", "--no-verify", "origin", &refspec],
         )?;
@@ -648,6 +678,7 @@ mod tests {
                 ],
             ]
             .concat(),
+            header: None,
             isolated: true,
             _no_hooks: None,
         };
@@ -676,10 +707,24 @@ mod tests {
             }),
         )
         .unwrap();
+        // Local commands (filters, signing: the user's programs) never get the header.
+        assert!(
+            env.vars.iter().all(|(_, v)| !v.contains("Authorization")),
+            "{:?}",
+            env.vars
+        );
+        let count = |vars: &[(String, String)]| {
+            vars.iter()
+                .find(|(k, _)| k == "GIT_CONFIG_COUNT")
+                .map(|(_, v)| v.parse::<usize>().unwrap())
+        };
+        let header = env.header.clone().unwrap();
+        assert_eq!(count(&header), count(&env.vars).map(|n| n + 1));
+        let remote = [env.vars.clone(), header.to_vec()].concat();
         let config: Vec<(&str, &str)> = (0..)
             .map_while(|i| {
                 let find = |name: String| {
-                    env.vars
+                    remote
                         .iter()
                         .find(|(k, _)| *k == name)
                         .map(|(_, v)| v.as_str())
