@@ -1413,10 +1413,9 @@ fn a_space_host_outside_the_allowed_domains_leaves_the_frontend_alone() {
     }
 }
 
-#[test]
-fn lfs_routed_files_are_uploaded_to_storage_and_storage_never_sees_the_token() {
-    let s = setup();
-    // The Space's .gitattributes routes images and the backend's data module to LFS.
+/// A Space whose .gitattributes routes images and the backend's data module to LFS, and a
+/// backend with that module; returns the module's text.
+fn lfs_routed_data_module(s: &Setup) -> String {
     s.hub.add_space_with(
         SPACE,
         &[(
@@ -1432,6 +1431,13 @@ fn lfs_routed_files_are_uploaded_to_storage_and_storage_never_sees_the_token() {
         &format!("{main}\nfrom app.services import table  # noqa: E402,F401\n"),
     );
     s.sandbox.commit_all("a data module");
+    table
+}
+
+#[test]
+fn lfs_routed_files_are_uploaded_to_storage_and_storage_never_sees_the_token() {
+    let s = setup();
+    let table = lfs_routed_data_module(&s);
 
     // git-lfs's filters are not configured for this user: said, with the fix, nothing pushed.
     let run = s.deploy(&["--no-verify"]);
@@ -1467,4 +1473,62 @@ fn lfs_routed_files_are_uploaded_to_storage_and_storage_never_sees_the_token() {
         s.hub.log()
     );
     assert_no_token(&s, TOKEN, &run);
+}
+
+#[test]
+fn git_tracing_and_an_lfs_api_redirect_never_expose_the_token() {
+    let s = setup();
+    lfs_routed_data_module(&s);
+    install_git_lfs(&s);
+    // The LFS batch API answers with a redirect to another host.
+    let elsewhere = s.hub.elsewhere_url.clone();
+    s.hub.state().git_redirect = Some((
+        "/spaces/alice/bot.git/info/lfs/".into(),
+        format!("{elsewhere}/lfs/"),
+    ));
+    // The tracing switches of git and git-lfs a user may have set, with their redaction off:
+    // to a file, then to stderr (which a failed upload shows).
+    let trace = s.sandbox.dir.join("git-trace");
+    let trace = trace.to_str().unwrap();
+    let basic = basic_credential(USER);
+    for tracing in [
+        [("GIT_TRACE_CURL", trace), ("GIT_TRACE", trace)],
+        [("GIT_CURL_VERBOSE", "1"), ("GIT_TRACE_PACKET", "1")],
+    ] {
+        let mut env = vec![
+            ("HF_TOKEN", TOKEN),
+            ("GIT_TRACE_REDACT", "0"),
+            ("LFS_DEBUG_HTTP", "1"),
+        ];
+        env.extend(tracing);
+        let run = s.deploy_with(&["--no-verify"], &env);
+        assert!(!run.success, "{run}");
+        assert!(
+            run.stderr.contains("cannot upload the Git LFS objects"),
+            "{run}"
+        );
+        s.assert_nothing_pushed(&run);
+        assert!(
+            s.hub.token_seen_by("elsewhere").is_empty(),
+            "the token followed the LFS redirect: {:#?}\n{run}",
+            s.hub.token_seen_by("elsewhere")
+        );
+        assert!(
+            !run.stdout.contains(&basic) && !run.stderr.contains(&basic),
+            "the credential is in the output\n{run}"
+        );
+        for file in s.sandbox.all_files() {
+            let bytes = std::fs::read(&file).unwrap_or_default();
+            assert!(
+                !String::from_utf8_lossy(&bytes).contains(&basic),
+                "the credential is in {}",
+                file.display()
+            );
+        }
+        assert_no_token(&s, TOKEN, &run);
+    }
+    assert!(
+        std::fs::read_to_string(trace).is_ok_and(|t| t.contains("Authorization: Basic")),
+        "git traced no request header, so this test proves nothing"
+    );
 }

@@ -179,6 +179,16 @@ impl GitEnv {
                 .env("GIT_TERMINAL_PROMPT", "0")
                 .env_remove("GIT_ASKPASS")
                 .env_remove("SSH_ASKPASS");
+            // A user's tracing (GIT_TRACE_CURL, GIT_CURL_VERBOSE, GIT_TRACE2…) keeps working, but
+            // never with the switches that make it write the header out in full.
+            for show_secrets in [
+                "GIT_TRACE_REDACT",
+                "LFS_DEBUG_HTTP",
+                "GIT_TRACE2_ENV_VARS",
+                "GIT_TRACE2_CONFIG_PARAMS",
+            ] {
+                command.env_remove(show_secrets);
+            }
         }
         let mut child = command
             .stdin(Stdio::null())
