@@ -1383,6 +1383,27 @@ fn hub_text_with_terminal_escapes_is_shown_escaped() {
 }
 
 #[test]
+fn file_names_from_the_space_repo_are_shown_escaped() {
+    let s = setup();
+    // A collaborator's file that the deploy deletes; its name is terminal commands.
+    s.hub
+        .add_space_with(SPACE, &[("notes\x1b[2J\x1b]8;;evil\x07.md", b"x")]);
+    let run = s.deploy(&["--dry-run"]);
+    assert!(run.success, "{run}");
+    for output in [&run.stdout, &run.stderr] {
+        assert!(
+            !output.contains(['\x1b', '\x07']),
+            "a terminal control byte reached the output:\n{output:?}"
+        );
+    }
+    assert!(
+        run.stderr
+            .contains("would push deleted notes\\x1b[2J\\x1b]8;;evil\\x07.md"),
+        "{run}"
+    );
+}
+
+#[test]
 fn a_space_host_outside_the_allowed_domains_leaves_the_frontend_alone() {
     let s = setup();
     s.hub.add_space(SPACE);

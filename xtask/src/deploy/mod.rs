@@ -658,9 +658,11 @@ fn publish(
     let lfs = clone.check_pushable(git, &report.changes)?;
     if dry_run {
         for change in &report.changes {
+            // A deleted path is a name from the Space repo: shown, never obeyed.
             progress.step(format_args!(
                 "git: would push {} {}",
-                change.status, change.path
+                change.status,
+                untrusted::line(&change.path)
             ));
         }
         return Ok(());

@@ -157,7 +157,7 @@ impl Report {
     fn change_list(&self) -> String {
         self.changes
             .iter()
-            .map(|c| format!("{} {}", c.status, c.path))
+            .map(|c| format!("{} {}", c.status, crate::untrusted::line(&c.path)))
             .collect::<Vec<_>>()
             .join(", ")
     }
