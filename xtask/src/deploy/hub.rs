@@ -473,6 +473,8 @@ impl Hub {
             .build()
             .call()
             .map_err(|err| {
+                // The HTTP client's errors may quote the answer (a Location header).
+                let err = untrusted::line(&err.to_string());
                 anyhow::anyhow!(
                     "cannot read the {kind} log of {repo} from {} ({err}): check HF_ENDPOINT and the network",
                     self.endpoint
@@ -563,6 +565,8 @@ impl Hub {
                     .send_empty(),
             };
             let mut response = sent.map_err(|err| {
+                // The HTTP client's errors may quote the answer (a Location header).
+                let err = untrusted::line(&err.to_string());
                 anyhow::anyhow!(
                     "cannot reach the Hub at {} ({method} {path}: {err}): check HF_ENDPOINT and the network",
                     self.endpoint
@@ -681,6 +685,27 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(!err.contains('\x1b'), "{err}");
+    }
+
+    #[test]
+    fn http_errors_quoting_the_hub_are_escaped() {
+        use std::io::{Read, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let endpoint = format!("http://{}", listener.local_addr().unwrap());
+        // A redirect whose Location holds CSI (U+009B, a C1 control) as UTF-8: the HTTP client
+        // refuses it, quoting it in its error.
+        let server = std::thread::spawn(move || {
+            let (mut stream, _) = listener.accept().unwrap();
+            let _ = stream.read(&mut [0u8; 4096]);
+            let _ = stream.write_all(
+                b"HTTP/1.1 302 Found\r\nLocation: /x\xc2\x9b2J\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+            );
+        });
+        let token = Token::find(&|key| (key == "HF_TOKEN").then(|| "hf_x".to_owned())).unwrap();
+        let err = Hub::new(&endpoint, token).whoami().unwrap_err().to_string();
+        server.join().unwrap();
+        assert!(err.contains("cannot reach the Hub"), "{err}");
+        assert!(!err.contains('\u{9b}'), "{err:?}");
     }
 
     #[test]

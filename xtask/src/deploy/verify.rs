@@ -293,7 +293,7 @@ fn poll_health(
             }
             Err(err) => {
                 unhealthy = 0;
-                format!("no answer ({err})")
+                format!("no answer ({})", untrusted::line(&err.to_string()))
             }
         };
         let now = Instant::now();
@@ -390,7 +390,10 @@ fn check_cors(space_url: &str, origin: &str, access: SpaceAccess<'_>) -> Result<
         .header("Access-Control-Request-Method", "POST")
         .header("Access-Control-Request-Headers", "content-type")
         .call()
-        .map_err(|err| anyhow::anyhow!("the CORS preflight to {url} got no answer: {err}"))?;
+        .map_err(|err| {
+            let err = untrusted::line(&err.to_string());
+            anyhow::anyhow!("the CORS preflight to {url} got no answer: {err}")
+        })?;
     let allowed = response
         .headers()
         .get("access-control-allow-origin")
