@@ -263,8 +263,8 @@ fn split_endpoint(endpoint: &str) -> Option<(&str, Origin<'_>, &str)> {
 
 /// The Space host the Hub reported, when it can be trusted as the Space's public URL: an
 /// `https://` origin under `.hf.space` for the public Hub, under the endpoint's own domain for
-/// another `HF_ENDPOINT` (its host without the first label, when it has three or more), or a
-/// loopback origin for a loopback (test) Hub. `None` otherwise.
+/// another `HF_ENDPOINT` (its host without the first label, when it has three or more; none
+/// for an IP address), or a loopback origin for a loopback (test) Hub. `None` otherwise.
 pub(crate) fn trusted_space_host(endpoint: &str, reported: &str) -> Option<String> {
     let url = reported.strip_suffix('/').unwrap_or(reported);
     let origin = Origin::parse(url)?;
@@ -273,6 +273,14 @@ pub(crate) fn trusted_space_host(endpoint: &str, reported: &str) -> Option<Strin
         origin.is_loopback()
     } else if hub.host.eq_ignore_ascii_case("huggingface.co") {
         origin.https && origin.is_under("hf.space")
+    } else if hub.host.starts_with('[')
+        || hub
+            .host
+            .split('.')
+            .all(|l| l.bytes().all(|b| b.is_ascii_digit()))
+    {
+        // An IP address has no domain to be under.
+        false
     } else {
         let labels: Vec<&str> = hub.host.split('.').collect();
         let domain = if labels.len() > 2 {
@@ -706,6 +714,21 @@ mod tests {
         server.join().unwrap();
         assert!(err.contains("cannot reach the Hub"), "{err}");
         assert!(!err.contains('\u{9b}'), "{err:?}");
+    }
+
+    #[test]
+    fn an_endpoint_given_by_ip_address_has_no_space_domain() {
+        // `10.0.0.5` without its first label is no domain: `1.0.0.5` is not the Hub's.
+        for (endpoint, reported) in [
+            ("https://10.0.0.5", "https://1.0.0.5"),
+            ("https://10.0.0.5:8443", "https://9.0.0.5"),
+        ] {
+            assert_eq!(trusted_space_host(endpoint, reported), None, "{endpoint}");
+        }
+        assert_eq!(
+            trusted_space_host("https://hub.corp.example", "https://x.corp.example"),
+            Some("https://x.corp.example".to_owned())
+        );
     }
 
     #[test]
