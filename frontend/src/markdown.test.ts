@@ -147,6 +147,18 @@ describe('renderMarkdown on hostile text', () => {
   }
 });
 
+describe('renderMarkdown on a hostile table', () => {
+  // A header of n cells, then n rows of a single `|`: padding each row to the header's width
+  // would be n² cells from 6n characters.
+  it('renders a wide header over many short rows in linear time', { timeout: 120_000 }, () => {
+    const table = (n: number) => `${'|a'.repeat(n)}|\n${'|-'.repeat(n)}|\n${'|\n'.repeat(n)}`;
+    const [small, large] = fastestPair(table(200), table(800));
+    expect(large / small, `${large.toFixed(1)} ms for 4,800 characters, ${small.toFixed(1)} ms for 1,200`).toBeLessThan(8);
+    // The missing cells of a short row are one empty cell spanning them.
+    expect(html('| a | b | c |\n|---|---|---|\n| x |')).toContain('<tbody><tr><td>x</td><td colspan="2"></td></tr></tbody>');
+  });
+});
+
 describe('LiveMarkdown', () => {
   it('keeps the blocks a streamed answer has finished and re-renders only the last one', () => {
     const box = document.createElement('div');

@@ -22,6 +22,8 @@ export interface MdElement {
   /** Scrollable boxes (code, wide tables) take focus so the keyboard can scroll them. */
   focusable?: boolean;
   align?: string;
+  /** Only on a `td` standing for a short row's missing cells. */
+  colSpan?: number;
 }
 
 const FENCE = /^\s*(```|~~~)/;
@@ -53,6 +55,7 @@ function build(parent: Node, nodes: MdNode[]): void {
     if (node.className) element.className = node.className;
     if (node.focusable) element.tabIndex = 0;
     if (node.align) element.style.textAlign = node.align;
+    if (node.colSpan && element instanceof HTMLTableCellElement) element.colSpan = node.colSpan;
     if (node.tag === 'th') element.setAttribute('scope', 'col');
     if (node.href !== undefined && element instanceof HTMLAnchorElement && isWebUrl(node.href)) {
       element.href = node.href;
@@ -174,9 +177,16 @@ function table(rows: string[]): MdElement {
   const align = separator.map((cell) =>
     cell.endsWith(':') ? (cell.startsWith(':') ? 'center' : 'right') : cell.startsWith(':') ? 'left' : undefined,
   );
-  // Body rows take the header's width: extra cells are dropped, missing ones left empty.
-  const row = (values: string[], tag: 'th' | 'td') =>
-    el('tr', head.map((_, c) => el(tag, parseInline(values[c] ?? ''), align[c] ? { align: align[c] } : {})));
+  // Body rows take the header's width: extra cells are dropped, missing ones left empty — as
+  // one cell spanning them, so a row costs its own length, not the header's.
+  const row = (values: string[], tag: 'th' | 'td') => {
+    const shown = values.slice(0, head.length);
+    const tr = el('tr', shown.map((value, c) => el(tag, parseInline(value), align[c] ? { align: align[c] } : {})));
+    const missing = head.length - shown.length;
+    if (missing === 1) tr.children.push(el(tag, [], align[shown.length] ? { align: align[shown.length] } : {}));
+    else if (missing > 1) tr.children.push(el(tag, [], { colSpan: missing }));
+    return tr;
+  };
   const parts = [el('thead', [row(head, 'th')])];
   if (body.length) parts.push(el('tbody', body.map((values) => row(values, 'td'))));
   // A wide table scrolls sideways in its own box (focusable, like code), never the page.
