@@ -530,9 +530,10 @@ impl Clone {
     }
 }
 
-/// git's messages worth showing (the remote's reasons and git's errors), indented.
+/// git's messages worth showing (the remote's reasons and git's errors), indented; escaped and
+/// capped as one body, so a remote's flood of lines is cut too.
 fn quote_git(text: &str) -> String {
-    let lines: Vec<String> = text
+    let lines: Vec<&str> = text
         .lines()
         .map(str::trim_end)
         .filter(|line| {
@@ -541,13 +542,13 @@ fn quote_git(text: &str) -> String {
                 || line.starts_with("error:")
                 || line.starts_with("fatal:")
         })
-        .map(|line| format!("  {}", untrusted::line(&line.replace('\t', " "))))
         .collect();
-    if lines.is_empty() {
-        format!("  {}", untrusted::lines(text.trim()).replace('\n', "\n  "))
+    let shown = if lines.is_empty() {
+        text.trim().to_owned()
     } else {
-        lines.join("\n")
-    }
+        lines.join("\n").replace('\t', " ")
+    };
+    format!("  {}", untrusted::lines(&shown).replace('\n', "\n  "))
 }
 
 // The monorepo's own git commands run with the user's setup: the Space's credentials are
@@ -765,6 +766,22 @@ mod tests {
         drop(config);
         drop(env);
         assert!(!hooks.exists(), "the hooks directory is removed");
+    }
+
+    #[test]
+    fn git_messages_are_escaped_and_capped_in_total() {
+        let flood = "remote: \x1b[2Jspam\n".repeat(10_000);
+        let shown = quote_git(&format!("{flood}error: failed to push some refs\n"));
+        assert!(!shown.contains('\x1b'), "{shown}");
+        assert!(
+            shown.starts_with("  remote: \\x1b[2Jspam\n  remote:"),
+            "{shown}"
+        );
+        assert!(
+            shown.chars().count() < 2 * untrusted::MAX_CHARS,
+            "{} characters",
+            shown.len()
+        );
     }
 
     #[test]
