@@ -38,6 +38,12 @@ describe('renderMarkdown', () => {
       '<p>See <a href="https://huggingface.co/docs" target="_blank" rel="noopener noreferrer">Spaces</a> and setup. shot</p>',
     );
     expect(html('[x](javascript:alert(1))')).toBe('<p>x</p>');
+    // Scheme tricks: case, entities, a tab or leading space, protocol-relative, data:, no `//`.
+    for (const target of ['JavaScript:alert(1)', '&#106;avascript:alert(1)', 'java\tscript:alert(1)', ' javascript:alert(1)', '//evil.example', 'data:text/html,<b>x</b>', 'https:evil.example', 'vbscript:x']) {
+      const tags = [...elements(`[x](${target})`)];
+      expect(tags.filter((tag) => tag.startsWith('a')), target).toEqual([]);
+    }
+    expect([...elements('[x](HTTPS://ok.example/a)')]).toContain('a HTTPS://ok.example/a');
   });
 
   it('never turns document text into elements', () => {
