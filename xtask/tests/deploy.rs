@@ -472,6 +472,27 @@ fn a_refused_secret_is_reported_without_its_value() {
 }
 
 #[test]
+fn a_redirected_secret_is_not_reported_as_set() {
+    let s = setup();
+    s.hub.add_space(SPACE);
+    // The secrets endpoint redirects to another host that answers 200 to anything it is asked.
+    let elsewhere = format!("{}/api/health", s.hub.space_url);
+    s.hub.state().git_redirect = Some(("/api/spaces/alice/bot/secrets".into(), elsewhere));
+    let path = s.sandbox.dir.join("secrets.env");
+    std::fs::write(&path, "LOG_LEVEL=INFO\n").unwrap();
+    let run = s.deploy(&["--secrets-file", path.to_str().unwrap(), "--no-verify"]);
+    assert!(s.hub.state().secrets.is_empty());
+    assert!(
+        !run.success && run.stderr.contains("cannot set the secret LOG_LEVEL"),
+        "a secret the Hub never stored was reported as set\n{run}"
+    );
+    assert!(
+        !run.stderr.contains("secrets: set"),
+        "a secret the Hub never stored was reported as set\n{run}"
+    );
+}
+
+#[test]
 fn without_a_secrets_file_the_table_is_printed() {
     let s = setup();
     s.hub.add_space(SPACE);

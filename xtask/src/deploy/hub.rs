@@ -560,16 +560,24 @@ impl Hub {
             interrupt::check()?;
             let sent = match (method, &body) {
                 ("GET", _) => self.agent.get(&url).header("Authorization", &auth).call(),
+                // A redirected POST would arrive as a GET without its body (or the token), and
+                // its answer would say nothing about this request: a redirect is the answer.
                 (_, Some(body)) => self
                     .agent
                     .post(&url)
                     .header("Authorization", &auth)
                     .header("Content-Type", "application/json")
+                    .config()
+                    .max_redirects(0)
+                    .build()
                     .send(body.to_string()),
                 (_, None) => self
                     .agent
                     .post(&url)
                     .header("Authorization", &auth)
+                    .config()
+                    .max_redirects(0)
+                    .build()
                     .send_empty(),
             };
             let mut response = sent.map_err(|err| {
