@@ -3,6 +3,7 @@ running in-process with its real lifespan against them."""
 
 import itertools
 import json
+import logging
 import os
 import sys
 from contextlib import asynccontextmanager
@@ -10,6 +11,7 @@ from pathlib import Path
 
 import httpx
 import psycopg
+import psycopg.sql
 import pytest
 from qdrant_client import AsyncQdrantClient, models
 
@@ -17,6 +19,7 @@ BACKEND = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(BACKEND))
 
 from app.core.config import Settings  # noqa: E402
+from app.core.logging import JsonFormatter  # noqa: E402
 from app.main import create_app  # noqa: E402
 from app.services.embedding import GeminiEmbedder  # noqa: E402
 from tests.fakes import GEMINI_KEY, FakeGemini, FakeQdrantCloud, NotFoundServer  # noqa: E402
@@ -122,3 +125,69 @@ async def running(settings: Settings):
         async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
             client.app = app
             yield client
+
+
+PASSWORD_ROLE = "chat_user"
+
+
+@pytest.fixture(scope="session")
+def password_server(pg_server):
+    """The test server with one role, `chat_user`, that must log in with its password (SCRAM).
+
+    Every other role keeps pgserver's trust authentication, so other tests are unaffected.
+    """
+    hba = Path(pg_server.pgdata) / "pg_hba.conf"
+    rule = f"local all {PASSWORD_ROLE} scram-sha-256\n"
+    if rule not in hba.read_text():
+        hba.write_text(rule + hba.read_text())
+    with psycopg.connect(pg_server.get_uri(), autocommit=True) as conn:
+        conn.execute("SELECT pg_reload_conf()")
+        if not conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (PASSWORD_ROLE,)).fetchone():
+            conn.execute(f"CREATE ROLE {PASSWORD_ROLE} LOGIN")
+    return pg_server
+
+
+def url_with_password(pg_server, password: str, database: str) -> str:
+    """A DATABASE_URL for `chat_user` with `password` written into it as given (not encoded)."""
+    socket_dir = pg_server.get_uri().split("host=", 1)[1]
+    return f"postgresql://{PASSWORD_ROLE}:{password}@/{database}?host={socket_dir}"
+
+
+def set_role_password(pg_server, password: str) -> str:
+    """Gives `chat_user` this password and a fresh database it owns; returns the database's name."""
+    name = f"pw_{os.getpid()}_{next(_databases)}"
+    with psycopg.connect(pg_server.get_uri(), autocommit=True) as conn:
+        conn.execute(psycopg.sql.SQL("ALTER ROLE {} PASSWORD {}").format(
+            psycopg.sql.Identifier(PASSWORD_ROLE), psycopg.sql.Literal(password)))
+        conn.execute(f"CREATE DATABASE {name} OWNER {PASSWORD_ROLE}")
+    return name
+
+
+class LogCapture(logging.Handler):
+    """Every log record of the process (the app's, uvicorn's, psycopg's), formatted as the app writes them."""
+
+    def __init__(self):
+        super().__init__(logging.DEBUG)
+        self.setFormatter(JsonFormatter())
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(self.format(record))
+
+    @property
+    def text(self) -> str:
+        return "\n".join(self.lines)
+
+
+@pytest.fixture
+def all_logs():
+    capture = LogCapture()
+    loggers = [logging.getLogger(), logging.getLogger("app"), logging.getLogger("psycopg")]
+    levels = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.addHandler(capture)
+        logger.setLevel(logging.DEBUG)
+    yield capture
+    for logger, level in zip(loggers, levels):
+        logger.removeHandler(capture)
+        logger.setLevel(level)

@@ -73,7 +73,8 @@ def fake_gemini_embedding(text: str, dimensions: int = 768) -> list[float]:
 
 class FakeGemini(_Server):
     """`mode`: "ok", "down" (500 on every call), "quota" (429), "answers_down" (500 on generation only)
-    or "blocked" (generation answers a candidate without text, finish reason SAFETY)."""
+    "blocked" (generation answers a candidate without text, finish reason SAFETY) or "echo_key" (400
+    quoting the key it was sent)."""
 
     _PATH = re.compile(r"^/v1beta/models/([^:/?]+)(?::(\w+))?")
 
@@ -97,6 +98,9 @@ class FakeGemini(_Server):
         return f"Fake Gemini answer from [1] {cited} (conversation turns: {turns})."
 
     def _handle(self, handler: BaseHTTPRequestHandler, body):
+        if self.mode == "echo_key":  # an API or proxy that quotes the key it refused
+            key = handler.headers.get("x-goog-api-key", "")
+            return self._error(handler, 400, f"API key not valid: {key!r}", "INVALID_ARGUMENT")
         if handler.headers.get("x-goog-api-key") != GEMINI_KEY:
             return self._error(handler, 403, "API key not valid. Please pass a valid API key.", "PERMISSION_DENIED")
         if self.mode == "down":

@@ -5,6 +5,7 @@ import uuid
 
 import pytest
 
+from app.core.config import database_parameters
 from app.core.errors import INTERNAL_ERROR, ServiceUnavailable
 from app.db.postgres import PostgresHistory
 from app.models.schemas import MAX_MESSAGE_CHARS
@@ -216,7 +217,7 @@ async def test_postgres_down_still_answers_but_history_is_503(tmp_path):
 
 
 async def test_a_rejected_insert_is_reported_as_the_query_error_not_as_the_server_down(pg_url):
-    history = PostgresHistory(pg_url)
+    history = PostgresHistory(database_parameters(pg_url))
     await history.open()
     try:
         with pytest.raises(ServiceUnavailable) as raised:

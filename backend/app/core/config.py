@@ -8,10 +8,12 @@ docs/backend.md, and `/api/health` says which.
 import os
 import sys
 from functools import cached_property
-from urllib.parse import SplitResult, parse_qs, urlsplit
+from urllib.parse import SplitResult, unquote, urlsplit
 
 from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from app.core import secrets
 
 LOG_LEVELS = ("CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG")
 LOCAL_DB_HOSTS = ("", "localhost", "127.0.0.1", "::1")
@@ -31,6 +33,60 @@ def _split_url(value: str) -> SplitResult:
         raise ValueError(
             "is not a valid URL (bad host or port): check them, and percent-encode : / @ in a password"
         ) from None
+
+
+def mask_database_url(value: str) -> str:
+    """DATABASE_URL as it may be shown: the password, in the user part or `password=`, is `***`.
+
+    Works on URLs no parser accepts: the user part ends at the last `@` before the query (a raw
+    `@` or `/` in a password is common), and the password is everything after its first `:`.
+    """
+    scheme, sep, rest = value.partition("://")
+    if not sep:
+        return "***" if value else value
+    before_query, question, query = rest.partition("?")
+    userinfo, at, hostpart = before_query.rpartition("@")
+    if at and ":" in userinfo:
+        before_query = f"{userinfo.split(':', 1)[0]}:{secrets.MASK}@{hostpart}"
+    if question:
+        query = "&".join(
+            f"password={secrets.MASK}" if pair.lower().startswith("password=") else pair for pair in query.split("&")
+        )
+    return f"{scheme}://{before_query}{question}{query}"
+
+
+def database_parameters(value: str) -> dict[str, str]:
+    """DATABASE_URL as libpq connection parameters (host, port, user, password, dbname, query options).
+
+    Parsed here, once, so the driver never sees the URL: libpq quotes a password it cannot parse
+    in its error messages. Percent-escapes are decoded as in any URL; an invalid one (`%zz`) is
+    kept as written. A ValueError names the problem with the URL masked.
+    """
+    try:
+        parts = urlsplit(value)
+        port = parts.port
+    except ValueError:
+        raise ValueError(
+            f"is not a valid URL (bad host or port): {mask_database_url(value)}: check them, "
+            "and percent-encode : / @ in a password (%3A %2F %40)"
+        ) from None
+    if parts.scheme not in ("postgres", "postgresql"):
+        raise ValueError("must start with postgresql://")
+    userinfo, _, hostport = parts.netloc.rpartition("@")
+    user, has_password, password = userinfo.partition(":")
+    host = hostport[1:].partition("]")[0] if hostport.startswith("[") else hostport.rpartition(":")[0] if port else hostport
+    params = {"host": host, "port": str(port or ""), "user": user, "password": password, "dbname": parts.path[1:]}
+    for pair in filter(None, parts.query.split("&")):
+        name, _, option = pair.partition("=")
+        params[unquote(name)] = option
+    decoded = {name: unquote(option) for name, option in params.items() if option}
+    for name, option in decoded.items():
+        if "\x00" in option:
+            raise ValueError(
+                f"has a {name} that decodes to a NUL byte (%00), which PostgreSQL cannot take: "
+                f"{mask_database_url(value)}: write a `%` that is part of it as %25"
+            )
+    return decoded
 
 
 class Settings(BaseSettings):
@@ -79,13 +135,10 @@ class Settings(BaseSettings):
     def postgres_url(cls, value: str) -> str:
         if not value:
             return value
-        parts = _split_url(value)
-        if parts.scheme not in ("postgres", "postgresql"):
-            raise ValueError("must start with postgresql://")
-        query = parse_qs(parts.query)
-        socket_dir = query.get("host", [""])[0].startswith("/")
-        remote = not socket_dir and (parts.hostname or "") not in LOCAL_DB_HOSTS
-        if remote and query.get("sslmode") != ["require"] and query.get("sslmode") != ["verify-full"]:
+        params = database_parameters(value)
+        socket_dir = params.get("host", "").startswith("/")
+        remote = not socket_dir and params.get("host", "") not in LOCAL_DB_HOSTS
+        if remote and params.get("sslmode") not in ("require", "verify-full"):
             raise ValueError("points at a remote host without `sslmode=require`: append `?sslmode=require` (Neon needs it)")
         return value
 
@@ -131,6 +184,19 @@ class Settings(BaseSettings):
                 "point DATA_DIR at a writable folder"
             )
         return self
+
+    @model_validator(mode="after")
+    def register_secrets(self) -> "Settings":
+        """From here on, no response or log line of this process shows these values."""
+        written = urlsplit(self.database_url).netloc.rpartition("@")[0].partition(":")[2]
+        decoded = self.database.get("password", "")
+        secrets.register(self.gemini_api_key, self.qdrant_api_key, self.database_url, written, decoded)
+        return self
+
+    @cached_property
+    def database(self) -> dict[str, str]:
+        """DATABASE_URL as connection parameters for the driver (empty when unset)."""
+        return database_parameters(self.database_url) if self.database_url else {}
 
     @cached_property
     def origins(self) -> list[str]:

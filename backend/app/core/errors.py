@@ -1,7 +1,10 @@
 """The one error the services raise when a dependency cannot answer, and the last resort for any other."""
 
-import json
 import logging
+
+from starlette.responses import JSONResponse
+
+from app.core.secrets import redact
 
 log = logging.getLogger(__name__)
 
@@ -11,10 +14,12 @@ INTERNAL_ERROR = "internal error in the chatbot server: the traceback is in its 
 class ServiceUnavailable(Exception):
     """`service` (qdrant, postgres, gemini) is down or misconfigured; `reason` says why and what to do.
 
-    The API turns it into a 503 naming the service, never a traceback.
+    The API turns it into a 503 naming the service, never a traceback. The reason often quotes a
+    driver's or an API's message: any secret in it is replaced by `***` here, once for every use.
     """
 
     def __init__(self, service: str, reason: str):
+        reason = redact(reason)
         super().__init__(f"{service}: {reason}")
         self.service = service
         self.reason = reason
@@ -46,7 +51,4 @@ class UnexpectedErrors:
             if started:
                 raise  # too late for a 500: uvicorn closes the connection and logs it
             log.exception("500 on %s %s", scope["method"], scope["path"])
-            body = json.dumps({"detail": INTERNAL_ERROR}).encode()
-            headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
-            await send({"type": "http.response.start", "status": 500, "headers": headers})
-            await send({"type": "http.response.body", "body": body})
+            await JSONResponse({"detail": INTERNAL_ERROR}, status_code=500)(scope, receive, send)

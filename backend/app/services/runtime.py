@@ -16,6 +16,7 @@ from fastapi import Request
 
 from app.core.config import Settings
 from app.core.errors import ServiceUnavailable
+from app.core.secrets import redact
 from app.core.workers import run_cpu
 
 if TYPE_CHECKING:
@@ -115,7 +116,7 @@ class Services:
             return {"status": "error", "detail": f"{name} did not answer within {PROBE_DEADLINE_S:.0f} s"}
         except Exception as err:  # an unforeseen failure is still a report, not a 500
             log.exception("%s probe failed", name)
-            return {"status": "error", "detail": f"{type(err).__name__}: {err}"}
+            return {"status": "error", "detail": redact(f"{type(err).__name__}: {err}")}
 
     async def _probe_all(self) -> dict:
         async with self._health_lock:  # one round of probes at a time, however many callers

@@ -25,5 +25,5 @@ class HistoryStore(Protocol):
 
 def make_history(settings: Settings) -> HistoryStore:
     if settings.database_url:
-        return PostgresHistory(settings.database_url)
+        return PostgresHistory(settings.database)
     return SqliteHistory(settings.data_dir)

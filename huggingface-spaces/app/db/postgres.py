@@ -7,7 +7,6 @@ psycopg is imported when a PostgresHistory is made, not with this module: the em
 import asyncio
 import json
 import logging
-import re
 from uuid import UUID
 
 from app.core.errors import ServiceUnavailable
@@ -36,22 +35,19 @@ CREATE INDEX IF NOT EXISTS chat_messages_session ON chat_messages (session_id, i
 """
 
 
-def _redact(text: str) -> str:
-    """Error text without any password that a connection string may have carried into it."""
-    return re.sub(r"(://[^:/@\s]*:)[^@\s]*@", r"\1***@", re.sub(r"password=\S+", "password=***", text))
-
-
 class PostgresHistory:
-    def __init__(self, url: str):
+    def __init__(self, params: dict[str, str]):
+        """`params`: DATABASE_URL parsed into connection parameters (Settings.database), never the URL
+        itself: libpq quotes what it cannot parse in its errors, password included."""
         import psycopg
         import psycopg.rows
         from psycopg_pool import AsyncConnectionPool
 
         self.psycopg = psycopg
-        self.url = url
+        self.params = {**params, "connect_timeout": str(CONNECT_TIMEOUT_S)}
         self.pool = AsyncConnectionPool(
-            url, min_size=1, max_size=5, open=False, timeout=PROBE_TIMEOUT_S,
-            kwargs={"connect_timeout": CONNECT_TIMEOUT_S, "autocommit": True},
+            "", min_size=1, max_size=5, open=False, timeout=PROBE_TIMEOUT_S,
+            kwargs={**self.params, "autocommit": True},
         )
         self._migrated = False
 
@@ -69,13 +65,13 @@ class PostgresHistory:
     async def _why_down(self) -> str:
         """The pool only says it timed out; one direct attempt tells the user the real cause."""
         try:
-            conn = await self.psycopg.AsyncConnection.connect(self.url, connect_timeout=CONNECT_TIMEOUT_S)
+            conn = await self.psycopg.AsyncConnection.connect(**self.params)
             await conn.close()
             return "no connection available in time (pool exhausted or server slow)"
         except Exception as err:
             message = " ".join(str(err).split())
             hint = " (Neon needs `sslmode=require` in DATABASE_URL)" if "ssl" in message.lower() else ""
-            return _redact(f"cannot connect to DATABASE_URL: {message}{hint}")
+            return f"cannot connect to DATABASE_URL: {message}{hint}"
 
     async def _run(self, query: str, params: tuple = (), fetch: bool = False):
         try:
@@ -90,7 +86,7 @@ class PostgresHistory:
         """A lost or refused connection gets its real cause; any other error is the query's own."""
         if isinstance(err, self.psycopg.OperationalError) or "pool" in type(err).__module__:
             return ServiceUnavailable("postgres", await self._why_down())
-        return ServiceUnavailable("postgres", _redact(f"query failed: {err}"))
+        return ServiceUnavailable("postgres", f"query failed: {err}")
 
     async def _ready(self) -> None:
         if not self._migrated:
