@@ -46,12 +46,22 @@ def redact(text: str) -> str:
     return text
 
 
+def _clean(arg: object) -> object:
+    """A log argument as it may be printed: unchanged unless its text holds a secret."""
+    if arg is None or isinstance(arg, (bool, int, float)):
+        return arg
+    text = str(arg)
+    redacted = redact(text)
+    return arg if redacted == text else redacted
+
+
 def install_log_redaction() -> None:
     """Every log record made from now on carries redacted text, whichever handler writes it.
 
     A record factory sees all records (a filter only those of its own logger or handler): the
-    message is rendered and redacted once, and an exception's traceback is rendered into
-    `exc_text`, which every formatter prints instead of rendering it again.
+    message and each argument are redacted (arguments stay separate: uvicorn's access formatter
+    reads them), and an exception's traceback is rendered into `exc_text`, which every formatter
+    prints instead of rendering it again.
     """
     make_record = logging.getLogRecordFactory()
     if getattr(make_record, "redacts", False):
@@ -60,7 +70,11 @@ def install_log_redaction() -> None:
     def redacting_record(*args, **kwargs) -> logging.LogRecord:
         record = make_record(*args, **kwargs)
         if _ordered:
-            record.msg, record.args = redact(record.getMessage()), ()
+            record.msg = _clean(record.msg)
+            if isinstance(record.args, dict):
+                record.args = {key: _clean(value) for key, value in record.args.items()}
+            elif record.args:
+                record.args = tuple(_clean(arg) for arg in record.args)
             if record.exc_info and not record.exc_text:
                 record.exc_text = redact(logging.Formatter().formatException(record.exc_info))
         return record
