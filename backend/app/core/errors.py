@@ -16,13 +16,15 @@ class ServiceUnavailable(Exception):
 
     The API turns it into a 503 naming the service, never a traceback. The reason often quotes a
     driver's or an API's message: any secret in it is replaced by `***` here, once for every use.
+    `transient` is False when trying again cannot help (the server refused the statement itself).
     """
 
-    def __init__(self, service: str, reason: str):
+    def __init__(self, service: str, reason: str, transient: bool = True):
         reason = redact(reason)
         super().__init__(f"{service}: {reason}")
         self.service = service
         self.reason = reason
+        self.transient = transient
 
 
 class UnexpectedErrors:

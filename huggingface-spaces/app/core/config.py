@@ -97,7 +97,7 @@ class Settings(BaseSettings):
     database_url: str = Field("", description="PostgreSQL connection string with `?sslmode=require` (empty: SQLite file under DATA_DIR)")
     allowed_origins: str = Field("http://localhost:5173,http://localhost:3000", description="Frontend URLs allowed by CORS (comma-separated)")
     log_level: str = Field("INFO", description="Log level: DEBUG, INFO, WARNING, ERROR or CRITICAL")
-    data_dir: str = Field(".data", description="Writable folder for the embedded defaults (local Qdrant, SQLite history)")
+    data_dir: str = Field(".data", description="Writable folder for the embedded defaults (local Qdrant, SQLite history) and the turns PostgreSQL could not take yet")
     knowledge_paths: str = Field("", description="Markdown files or folders (comma-separated) ingested at startup; unchanged ones are skipped")
     gemini_base_url: str = Field("", description="Gemini API endpoint override (a proxy or a test server); empty: Google's")
     gemini_model: str = Field("gemini-2.5-flash", description="Gemini model that writes the answers")
@@ -173,8 +173,7 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def writable_data_dir(self) -> "Settings":
-        if self.qdrant_url and self.database_url:
-            return self  # nothing is stored locally
+        # Always used: embedded Qdrant, the SQLite history, or the spool of turns PostgreSQL missed.
         existing = os.path.abspath(self.data_dir)
         while not os.path.exists(existing):
             existing = os.path.dirname(existing)

@@ -1,10 +1,12 @@
-"""Conversation history: PostgreSQL when DATABASE_URL is set, a SQLite file under DATA_DIR otherwise."""
+"""Conversation history: PostgreSQL (with a local spool for outages) when DATABASE_URL is set, a
+SQLite file under DATA_DIR otherwise."""
 
 from typing import Protocol
 from uuid import UUID
 
 from app.core.config import Settings
 from app.db.postgres import PostgresHistory
+from app.db.spool import Spool, SpooledHistory
 from app.db.sqlite import SqliteHistory
 from app.models.schemas import HistoryMessage, Source
 
@@ -25,5 +27,5 @@ class HistoryStore(Protocol):
 
 def make_history(settings: Settings) -> HistoryStore:
     if settings.database_url:
-        return PostgresHistory(settings.database)
+        return SpooledHistory(PostgresHistory(settings.database), Spool(settings.data_dir))
     return SqliteHistory(settings.data_dir)

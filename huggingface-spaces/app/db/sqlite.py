@@ -1,7 +1,6 @@
 """Conversation history in a SQLite file under DATA_DIR: the embedded default when DATABASE_URL is unset.
 
-Same tables as PostgreSQL; one connection guarded by a lock, used from worker threads so the
-event loop never blocks on disk.
+Same tables as PostgreSQL, in a SqliteFile (also the PostgreSQL spool's storage).
 """
 
 import asyncio
@@ -35,9 +34,14 @@ CREATE INDEX IF NOT EXISTS chat_messages_session ON chat_messages (session_id, i
 """
 
 
-class SqliteHistory:
-    def __init__(self, data_dir: str):
-        self.path = os.path.join(data_dir, "history.sqlite3")
+class SqliteFile:
+    """One SQLite file used from worker threads, so the event loop never blocks on disk: one
+    connection behind a lock, opened on first use (and again after opening failed)."""
+
+    def __init__(self, path: str, schema: str, synchronous: str = "NORMAL"):
+        self.path = path
+        self._schema = schema
+        self._synchronous = synchronous
         self._lock = threading.Lock()
         self._db: sqlite3.Connection | None = None
 
@@ -46,16 +50,18 @@ class SqliteHistory:
         db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
         try:
             db.execute("PRAGMA journal_mode=WAL")
-            db.execute("PRAGMA synchronous=NORMAL")  # an fsync per chat turn would cost more than the answer
+            db.execute(f"PRAGMA synchronous={self._synchronous}")
             db.execute("PRAGMA foreign_keys=ON")
-            db.executescript(SCHEMA)
+            db.executescript(self._schema)
         except BaseException:
             db.close()
             raise
         db.isolation_level = ""  # back to implicit transactions, committed by `with db`
         return db
 
-    async def _do(self, work):
+    async def run(self, work):
+        """`work(connection)` in one transaction, in a worker thread; raises sqlite3.Error or OSError."""
+
         def locked():
             with self._lock:
                 if self._db is None:
@@ -63,8 +69,23 @@ class SqliteHistory:
                 with self._db:
                     return work(self._db)
 
+        return await asyncio.to_thread(locked)
+
+    def close(self) -> None:
+        with self._lock:
+            if self._db is not None:
+                self._db.close()
+                self._db = None
+
+
+class SqliteHistory:
+    def __init__(self, data_dir: str):
+        self.file = SqliteFile(os.path.join(data_dir, "history.sqlite3"), SCHEMA)
+        self.path = self.file.path
+
+    async def _do(self, work):
         try:
-            return await asyncio.to_thread(locked)
+            return await self.file.run(work)
         except (sqlite3.Error, OSError) as err:
             damaged = type(err) is sqlite3.DatabaseError  # "file is not a database", "malformed"
             hint = ": the file is damaged; move it away and a new, empty history is created" if damaged else ""
@@ -78,10 +99,7 @@ class SqliteHistory:
             log.warning("SQLite history not ready at startup: %s", err.reason)
 
     async def close(self) -> None:
-        with self._lock:
-            if self._db is not None:
-                self._db.close()
-                self._db = None
+        self.file.close()
 
     async def append(self, session_id: UUID, turns: list[tuple[str, str, list[Source]]]) -> None:
         now = datetime.now(timezone.utc).isoformat()
