@@ -112,7 +112,10 @@ class SpooledHistory:
         self.db = db
         self.spool = spool
         self._wake = asyncio.Event()
-        # Held while a spooled turn moves to PostgreSQL, so a read never sees it twice or not at all.
+        # A spooled turn moving to PostgreSQL is in both places, then in one: a read that overlaps a
+        # move could see it twice or not at all. `_moves` is odd during a move (a sequence lock):
+        # a read that saw it change reads again; after a few tries it waits for the move to end.
+        self._moves = 0
         self._moving = asyncio.Lock()
         self._drainer: asyncio.Task | None = None
 
@@ -152,9 +155,17 @@ class SpooledHistory:
     async def messages(self, session_id: UUID, limit: int | None = None) -> list[HistoryMessage] | None:
         if not self.spool.size:
             return await self.db.messages(session_id, limit)
-        async with self._moving:
+        # No lock while reading: the server may be down, and reads must not queue behind each other.
+        for _ in range(3):
+            before = self._moves
             stored = await self.db.messages(session_id, limit)
             spooled = await self.spool.messages(session_id)
+            if before == self._moves and before % 2 == 0:
+                break
+        else:
+            async with self._moving:
+                stored = await self.db.messages(session_id, limit)
+                spooled = await self.spool.messages(session_id)
         if stored is None and not spooled:
             return None
         merged = (stored or []) + spooled
@@ -184,14 +195,21 @@ class SpooledHistory:
         moved = 0
         while (entry := await self.spool.oldest()) is not None:
             async with self._moving:
+                self._moves += 1
                 try:
-                    await self.db.append(entry.session_id, entry.turns, entry.created_at, key=entry.key)
-                except ServiceUnavailable as err:
-                    if err.transient:
-                        raise
-                    # The server refuses it and always will: keeping it would block every turn behind it.
-                    log.error("a spooled turn of session %s was refused and dropped: %s", entry.session_id, err.reason)
-                await self.spool.remove(entry)
+                    await self._move(entry)
+                finally:
+                    self._moves += 1
             moved += 1
         if moved:
             log.info("PostgreSQL is back: %d spooled turns written", moved)
+
+    async def _move(self, entry: Spooled) -> None:
+        try:
+            await self.db.append(entry.session_id, entry.turns, entry.created_at, key=entry.key)
+        except ServiceUnavailable as err:
+            if err.transient:
+                raise
+            # The server refuses it and always will: keeping it would block every turn behind it.
+            log.error("a spooled turn of session %s was refused and dropped: %s", entry.session_id, err.reason)
+        await self.spool.remove(entry)
