@@ -6,13 +6,12 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 
 from app.api import chat, health
 from app.core import logging as app_logging
 from app.core.config import Settings, load_settings
-from app.core.errors import ServiceUnavailable, UnexpectedErrors
+from app.core.errors import JsonCORSMiddleware, ServiceUnavailable, UnexpectedErrors, install_error_answers
 from app.core.limits import BodySizeLimit
 from app.services.runtime import HEALTH_CACHE_S, Startup
 
@@ -62,11 +61,13 @@ def create_app(settings: Settings, health_cache_s: float = HEALTH_CACHE_S) -> Fa
     app.add_middleware(UnexpectedErrors)  # outside the body limit, which answers its own 413s
     # Outermost, so error answers carry CORS headers too and the browser can show them.
     app.add_middleware(
-        CORSMiddleware,
+        JsonCORSMiddleware,
         allow_origins=settings.origins,
         allow_methods=["GET", "POST", "OPTIONS"],
         allow_headers=["Content-Type"],
     )
+
+    install_error_answers(app)
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, err: RequestValidationError) -> JSONResponse:

@@ -1,8 +1,41 @@
-"""Request-size limit, enforced before FastAPI reads a body (documented in docs/backend.md)."""
+"""Request limits (documented in docs/backend.md): the body's size, enforced before FastAPI reads a
+body, and what a JSON body must be before it is parsed (UTF-8, shallow)."""
 
-import json
+from starlette.responses import JSONResponse
 
 MAX_BODY_BYTES = 64 * 1024
+# Every body the API accepts is one flat object; the parser's own limit is Python's recursion
+# depth (about 1,000), which it reports as "There was an error parsing the body".
+MAX_JSON_DEPTH = 32
+
+
+def json_body_problem(body: bytes) -> str | None:
+    """Why a JSON body cannot be read (not UTF-8, nested too deep), or None."""
+    try:
+        body.decode("utf-8")
+    except UnicodeDecodeError as err:
+        return f"the body is not valid UTF-8 (byte 0x{body[err.start]:02x} at offset {err.start}): send JSON as UTF-8 text"
+    if body.count(b"[") + body.count(b"{") <= MAX_JSON_DEPTH:
+        return None  # cannot be deeper: the common case costs two counts
+    depth, in_string, escaped = 0, False, False
+    for byte in body:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif byte == 0x5C:  # backslash
+                escaped = True
+            elif byte == 0x22:  # closing quote
+                in_string = False
+        elif byte == 0x22:
+            in_string = True
+        elif byte in (0x5B, 0x7B):  # [ {
+            depth += 1
+            if depth > MAX_JSON_DEPTH:
+                example = '{"message": "…"}'
+                return f"JSON nested deeper than {MAX_JSON_DEPTH} levels: send one flat object such as {example}"
+        elif byte in (0x5D, 0x7D):  # ] }
+            depth -= 1
+    return None
 
 
 class BodySizeLimit:
@@ -16,7 +49,7 @@ class BodySizeLimit:
             return await self.app(scope, receive, send)  # no route reads a body for these
         declared = dict(scope["headers"]).get(b"content-length", b"0")
         if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
-            return await self._reject(send)
+            return await self._reject(scope, receive, send)
         received = 0
         too_large = False
         started = False
@@ -46,10 +79,8 @@ class BodySizeLimit:
             if not too_large:
                 raise
         if too_large and not started:
-            await self._reject(send)
+            await self._reject(scope, receive, send)
 
-    async def _reject(self, send):
-        body = json.dumps({"detail": f"request body is larger than {MAX_BODY_BYTES} bytes: send a shorter message"}).encode()
-        headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
-        await send({"type": "http.response.start", "status": 413, "headers": headers})
-        await send({"type": "http.response.body", "body": body})
+    async def _reject(self, scope, receive, send):
+        detail = f"request body is larger than {MAX_BODY_BYTES} bytes: send a shorter message"
+        await JSONResponse({"detail": detail}, status_code=413)(scope, receive, send)
