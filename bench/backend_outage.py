@@ -28,7 +28,6 @@ import httpx
 import pgserver
 import psutil
 import psycopg
-
 from backend_common import BACKEND, ROOT, Server
 
 CLIENTS = 4

@@ -9,6 +9,7 @@ from datetime import datetime, timezone
 from app.core.config import database_parameters
 from app.db.postgres import PostgresHistory
 from app.db.spool import Spool, SpooledHistory
+
 from tests.conftest import KNOWLEDGE, make_settings, running
 from tests.fakes import unused_port
 

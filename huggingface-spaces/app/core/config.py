@@ -73,7 +73,7 @@ def database_parameters(value: str) -> dict[str, str]:
     if parts.scheme not in ("postgres", "postgresql"):
         raise ValueError("must start with postgresql://")
     userinfo, _, hostport = parts.netloc.rpartition("@")
-    user, has_password, password = userinfo.partition(":")
+    user, _, password = userinfo.partition(":")
     host = hostport[1:].partition("]")[0] if hostport.startswith("[") else hostport.rpartition(":")[0] if port else hostport
     params = {"host": host, "port": str(port or ""), "user": user, "password": password, "dbname": parts.path[1:]}
     for pair in filter(None, parts.query.split("&")):
