@@ -22,6 +22,7 @@ from tests.conftest import (
 )
 from tests.fakes import unused_port
 from tests.test_config import start
+from tests.test_server import Uvicorn
 
 PASSWORDS = ["Sup3r%zzSecret", "pa%00ss", "p@ss@host", "my secret pw"]
 # Pieces that would betray part of a password (a libpq message quoting the host part of
@@ -136,3 +137,19 @@ async def test_api_keys_quoted_back_by_a_service_are_redacted(tmp_path, all_logs
     assert "***" in health.json()["services"]["gemini"]["detail"]
     for text in (health.text, chat.text, all_logs.text):
         assert key not in text and quote(key) not in text
+
+
+def test_the_server_process_output_never_shows_the_password(tmp_path):
+    # Everything the process prints: uvicorn's lines, the app's JSON lines, and psycopg's warnings
+    # (which reach stderr through Python's last-resort handler).
+    url = f"postgresql://postgres:Sup3r%zzSecret@127.0.0.1:{unused_port()}/postgres"
+    server = Uvicorn(DATA_DIR=str(tmp_path), DATABASE_URL=url)
+    try:
+        health = server.call("GET", "/api/health")
+        chat = server.call("POST", "/api/chat", {"message": "How do I deploy?"})
+        history = server.call("GET", f"/api/chat/history/{chat[1]['session_id']}")
+    finally:
+        output = server.stop()
+    assert health[0] == 503 and chat[0] == 200 and history[0] == 503
+    assert "cannot connect" in output and "Traceback" not in output, output
+    assert leaks(output + json.dumps([health, chat, history]), "Sup3r%zzSecret") == [], output
