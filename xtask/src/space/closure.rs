@@ -6,6 +6,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use anyhow::{Result, bail};
 use camino::{Utf8Path, Utf8PathBuf};
 
+use super::python::{self, Kind, LogicalLine, Token};
+
 /// The seed's module list (step 3): the Space must contain these; `services/llm.py` too when
 /// the backend has it.
 const SEED_MODULES: [&str; 9] = [
@@ -21,7 +23,8 @@ const SEED_MODULES: [&str; 9] = [
 ];
 const SEED_OPTIONAL_MODULE: &str = "app/services/llm.py";
 
-/// One import statement.
+/// One imported module: an import statement's (one per module of `import a, b`), or a
+/// literal `importlib.import_module("app.x")`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Import {
     /// 1-based line of the statement's start.
@@ -34,106 +37,194 @@ pub(crate) struct Import {
     pub(crate) names: Vec<(String, String)>,
     /// For `import a.b as c`: the name bound in the importing module.
     pub(crate) bound: Option<String>,
+    /// Inside a `try:` whose handlers catch ImportError: a missing module is not an error.
+    pub(crate) guarded: bool,
 }
 
-/// The import statements of a Python source, skipping docstrings and comments.
-pub(crate) fn imports(text: &str) -> Vec<Import> {
-    let lines: Vec<&str> = text.lines().collect();
+/// The imports of a module's logical lines, at any depth (functions, `if TYPE_CHECKING:`,
+/// `try:` blocks, one-line compound statements), as Python's import system would execute them.
+pub(crate) fn imports(lines: &[LogicalLine]) -> Vec<Import> {
     let mut found = Vec::new();
-    let mut in_string: Option<&str> = None;
-    let mut index = 0;
-    while index < lines.len() {
-        let line = lines[index];
-        let start = index;
-        index += 1;
-        // Cheap byte tests first: this runs on every line of the backend in the pre-commit
-        // hook, from an unoptimized build.
-        let has_quote = line.as_bytes().contains(&b'"') || line.as_bytes().contains(&b'\'');
-        if let Some(quote) = in_string {
-            if has_quote && line.matches(quote).count() % 2 == 1 {
-                in_string = None;
-            }
-            continue;
+    // Open `try:` blocks: (indentation, whether a handler catches ImportError).
+    let mut tries: Vec<(usize, bool)> = Vec::new();
+    for (index, line) in lines.iter().enumerate() {
+        while tries
+            .last()
+            .is_some_and(|(indent, _)| line.indent <= *indent)
+        {
+            tries.pop();
         }
-        if has_quote {
-            for quote in ["\"\"\"", "'''"] {
-                if line.matches(quote).count() % 2 == 1 {
-                    in_string = Some(quote);
-                }
-            }
+        let is_try = line.tokens.first().is_some_and(|t| t.is_name("try"));
+        if is_try {
+            tries.push((line.indent, handlers_catch_import_error(lines, index)));
         }
-        let indent = line
-            .bytes()
-            .take_while(|b| *b == b' ' || *b == b'\t')
-            .count();
-        if !matches!(line.as_bytes().get(indent), Some(b'f' | b'i')) {
-            continue;
-        }
-        // Import statements are simple enough to split by hand.
-        let statement = strip_comment(&line[indent..]);
-        if let Some(rest) = statement.strip_prefix("from ") {
-            let Some((module, names)) = rest.trim_start().split_once(" import ") else {
-                continue;
-            };
-            let module = module.trim();
-            let dots = module.len() - module.trim_start_matches('.').len();
-            let mut names = names.trim().to_owned();
-            if names.starts_with('(') {
-                while !names.contains(')') && index < lines.len() {
-                    names.push(' ');
-                    names.push_str(strip_comment(lines[index]));
-                    index += 1;
-                }
-            } else {
-                while names.ends_with('\\') && index < lines.len() {
-                    names.pop();
-                    names.push_str(strip_comment(lines[index]));
-                    index += 1;
-                }
-            }
-            let names = names.trim_matches(|c: char| c == '(' || c == ')' || c.is_whitespace());
-            found.push(Import {
-                line: start + 1,
-                level: dots,
-                module: module[dots..].to_owned(),
-                names: split_names(names)
-                    .into_iter()
-                    .filter(|(name, _)| name != "*")
-                    .collect(),
-                bound: None,
-            });
-        } else if let Some(rest) = statement.strip_prefix("import ") {
-            for (module, bound) in split_names(rest) {
-                found.push(Import {
-                    line: start + 1,
-                    level: 0,
-                    module,
-                    names: Vec::new(),
-                    bound: Some(bound),
-                });
-            }
+        let guarded = tries.iter().any(|(_, catches)| *catches);
+        for statement in line.statements() {
+            imports_in(statement, guarded, &mut found);
         }
     }
     found
 }
 
-pub(crate) fn strip_comment(line: &str) -> &str {
-    line.split('#').next().unwrap_or("")
+/// Whether the `except` clauses of the `try:` at `lines[index]` catch ImportError (or its
+/// subclass ModuleNotFoundError, or Exception, BaseException, or everything).
+fn handlers_catch_import_error(lines: &[LogicalLine], index: usize) -> bool {
+    let indent = lines[index].indent;
+    lines[index + 1..]
+        .iter()
+        .skip_while(|l| l.indent > indent)
+        .take_while(|l| l.indent == indent)
+        .take_while(|l| {
+            l.tokens
+                .first()
+                .is_some_and(|t| t.is_name("except") || t.is_name("else") || t.is_name("finally"))
+        })
+        .filter(|l| l.tokens[0].is_name("except"))
+        .any(|l| {
+            let clause = l.tokens.iter().take_while(|t| !t.is_op(":"));
+            let mut names = clause.skip(1).filter(|t| t.kind == Kind::Name).peekable();
+            names.peek().is_none()
+                || names.any(|t| {
+                    [
+                        "ImportError",
+                        "ModuleNotFoundError",
+                        "Exception",
+                        "BaseException",
+                    ]
+                    .contains(&t.text)
+                })
+        })
 }
 
-/// `a as b, c` → [(a, b), (c, c)].
-fn split_names(list: &str) -> Vec<(String, String)> {
-    list.split(',')
-        .map(str::trim)
-        .filter(|item| !item.is_empty())
-        .map(|item| match item.split_once(" as ") {
-            Some((name, alias)) => (name.trim().to_owned(), alias.trim().to_owned()),
-            None => (
-                item.to_owned(),
-                item.split('.').next().unwrap_or(item).to_owned(),
-            ),
-        })
-        .collect()
+/// A dotted name `a.b.c` starting at `tokens[*at]`; moves `at` past it.
+fn dotted(tokens: &[Token], at: &mut usize) -> Option<String> {
+    let mut name = String::new();
+    while let Some(t) = tokens.get(*at).filter(|t| t.kind == Kind::Name) {
+        name.push_str(t.text);
+        if !tokens.get(*at + 1).is_some_and(|t| t.is_op(".")) {
+            *at += 1;
+            return Some(name);
+        }
+        name.push('.');
+        *at += 2;
+    }
+    None
+}
+
+/// `name [as alias]` at `tokens[*at]`: (name, bound name); moves `at` past it.
+fn aliased(tokens: &[Token], at: &mut usize, bound_of_dotted: bool) -> Option<(String, String)> {
+    let name = dotted(tokens, at)?;
+    let bound = if tokens.get(*at).is_some_and(|t| t.is_name("as")) {
+        let alias = tokens.get(*at + 1).filter(|t| t.kind == Kind::Name)?;
+        *at += 2;
+        alias.text.to_owned()
+    } else if bound_of_dotted {
+        name.split('.').next().unwrap_or_default().to_owned()
+    } else {
+        name.clone()
+    };
+    Some((name, bound))
+}
+
+/// The imports of one statement.
+fn imports_in(tokens: &[Token], guarded: bool, found: &mut Vec<Import>) {
+    let line = tokens[0].line;
+    let import = |level, module, names, bound| Import {
+        line,
+        level,
+        module,
+        names,
+        bound,
+        guarded,
+    };
+    let mut i = 0;
+    while i < tokens.len() {
+        let token = tokens[i];
+        i += 1;
+        if token.is_name("from") {
+            // `from ..pkg.mod import (a, b as c)`; also `yield from` and `raise … from`.
+            let mut at = i;
+            let mut level = 0;
+            while let Some(t) = tokens.get(at).filter(|t| t.is_op(".") || t.is_op("...")) {
+                level += t.text.len();
+                at += 1;
+            }
+            let module = match tokens.get(at) {
+                Some(t) if t.is_name("import") => String::new(),
+                _ => dotted(tokens, &mut at).unwrap_or_default(),
+            };
+            if (level == 0 && module.is_empty())
+                || !tokens.get(at).is_some_and(|t| t.is_name("import"))
+            {
+                continue;
+            }
+            at += 1;
+            let mut names = Vec::new();
+            let parenthesized = tokens.get(at).is_some_and(|t| t.is_op("("));
+            at += usize::from(parenthesized);
+            if tokens.get(at).is_some_and(|t| t.is_op("*")) {
+                at += 1;
+            }
+            while let Some(pair) = aliased(tokens, &mut at, false) {
+                names.push(pair);
+                if !tokens.get(at).is_some_and(|t| t.is_op(",")) {
+                    break;
+                }
+                at += 1;
+            }
+            found.push(import(level, module, names, None));
+            i = at;
+        } else if token.is_name("import") {
+            let mut at = i;
+            while let Some((module, bound)) = aliased(tokens, &mut at, true) {
+                found.push(import(0, module, Vec::new(), Some(bound)));
+                if !tokens.get(at).is_some_and(|t| t.is_op(",")) {
+                    break;
+                }
+                at += 1;
+            }
+            i = at;
+        } else if token.is_name("import_module") && tokens.get(i).is_some_and(|t| t.is_op("(")) {
+            // `importlib.import_module("app.x")`, or relative with `package=` a literal or
+            // `__package__` (the importing module's package).
+            let Some((args, _)) = python::call_args(tokens, i) else {
+                continue;
+            };
+            let Some(name) = args
+                .first()
+                .filter(|a| a.keyword.is_none())
+                .and_then(|a| python::literal(a.value))
+            else {
+                continue;
+            };
+            let level = name.len() - name.trim_start_matches('.').len();
+            let module = name[level..].to_owned();
+            if level == 0 {
+                found.push(import(0, module, Vec::new(), None));
+                continue;
+            }
+            let package = args
+                .iter()
+                .skip(1)
+                .find(|a| a.keyword == Some("package") || a.keyword.is_none());
+            match package.map(|a| a.value) {
+                Some([t]) if t.is_name("__package__") => {
+                    found.push(import(level, module, Vec::new(), None))
+                }
+                Some(value) => {
+                    if let Some(package) = python::literal(value) {
+                        let mut parts: Vec<&str> = package.split('.').collect();
+                        parts.truncate(parts.len().saturating_sub(level - 1));
+                        if !module.is_empty() {
+                            parts.push(&module);
+                        }
+                        found.push(import(0, parts.join("."), Vec::new(), None));
+                    }
+                }
+                None => {}
+            }
+        }
+    }
 }
 
 /// The Python files of the backend, keyed by their path relative to `backend/`
@@ -185,15 +276,31 @@ pub(crate) fn absolute_module(file: &Utf8Path, import: &Import) -> Result<Option
 }
 
 /// The files of the closure of `app/main.py`, relative to `backend/`, plus every package
-/// directory the closure touches (whether or not it has an `__init__.py`).
-pub(crate) struct Closure {
+/// directory the closure touches (whether or not it has an `__init__.py`), and the logical
+/// lines of each file (what the README derivation reads).
+pub(crate) struct Closure<'a> {
     pub(crate) files: BTreeSet<Utf8PathBuf>,
     pub(crate) packages: BTreeSet<Utf8PathBuf>,
+    pub(crate) parsed: Parsed<'a>,
+}
+
+/// Logical lines of Python files, keyed by their path relative to `backend/`.
+pub(crate) type Parsed<'a> = BTreeMap<Utf8PathBuf, Vec<LogicalLine<'a>>>;
+
+/// The logical lines of `backend/<file>`; a syntax error names file and line.
+pub(crate) fn parse<'a>(file: &Utf8Path, text: &'a str) -> Result<Vec<LogicalLine<'a>>> {
+    python::logical_lines(text).map_err(|err| {
+        anyhow::anyhow!(
+            "backend/{file}:{}: {}: Python cannot import this file either; fix the syntax",
+            err.line,
+            err.message
+        )
+    })
 }
 
 /// Follows imports from `app/main.py`; an import of a module that is not under
 /// `backend/app` is an error naming file and line.
-pub(crate) fn closure(sources: &Sources) -> Result<Closure> {
+pub(crate) fn closure<'a>(sources: &Sources<'a>) -> Result<Closure<'a>> {
     let main = Utf8Path::new("app/main.py");
     if !sources.contains_key(main) {
         bail!(
@@ -203,6 +310,7 @@ pub(crate) fn closure(sources: &Sources) -> Result<Closure> {
     let mut closure = Closure {
         files: BTreeSet::new(),
         packages: BTreeSet::new(),
+        parsed: Parsed::new(),
     };
     let mut queue = vec![main.to_owned()];
     while let Some(file) = queue.pop() {
@@ -217,7 +325,10 @@ pub(crate) fn closure(sources: &Sources) -> Result<Closure> {
                 queue.push(init);
             }
         }
-        for import in imports(sources[file.as_path()]) {
+        let lines = parse(&file, sources[file.as_path()])?;
+        let found = imports(&lines);
+        closure.parsed.insert(file.clone(), lines);
+        for import in found {
             let place = format!("backend/{file}:{}", import.line);
             let dotted = match absolute_module(&file, &import) {
                 Ok(Some(dotted)) => dotted,
@@ -230,7 +341,13 @@ pub(crate) fn closure(sources: &Sources) -> Result<Closure> {
                     "{place}: import of `{what}` resolves to nothing: there is no backend/{path}.py or backend/{path}/__init__.py; add the module or fix the import"
                 )
             };
-            match resolve(sources, &dotted).ok_or_else(|| missing(&dotted))? {
+            let Some(resolved) = resolve(sources, &dotted) else {
+                if import.guarded {
+                    continue; // `except ImportError` handles it, as at runtime
+                }
+                return Err(missing(&dotted));
+            };
+            match resolved {
                 Resolved::Module(path) => queue.push(path),
                 Resolved::Package(dir, init) => {
                     queue.extend(init.clone());
@@ -243,7 +360,7 @@ pub(crate) fn closure(sources: &Sources) -> Result<Closure> {
                                 queue.extend(sub_init);
                             }
                             // A name defined in the package's `__init__.py`.
-                            None if init.is_some() => {}
+                            None if init.is_some() || import.guarded => {}
                             None => return Err(missing(&format!("{dotted}.{name}"))),
                         }
                     }
@@ -278,7 +395,7 @@ mod tests {
     #[test]
     fn import_forms_are_parsed() {
         let text = "\"\"\"Docs.\n\nfrom app.not_real import x\n\"\"\"\nimport os, app.db.postgres as pg\nfrom app.core.config import settings  # why\nfrom .schemas import (\n    Ask,\n    Answer as A,  # c\n)\nfrom .. import db\nfrom app.x import *\n    from app.services import rag_service\n";
-        let found = imports(text);
+        let found = imports(&python::logical_lines(text).unwrap());
         let summary: Vec<(usize, usize, &str, Vec<&str>, Option<&str>)> = found
             .iter()
             .map(|i| {
@@ -305,6 +422,73 @@ mod tests {
         );
     }
 
+    /// (line, module, guarded) of each import of `text`.
+    fn modules(text: &str) -> Vec<(usize, String, bool)> {
+        imports(&python::logical_lines(text).unwrap())
+            .into_iter()
+            .map(|i| {
+                (
+                    i.line,
+                    format!("{}{}", ".".repeat(i.level), i.module),
+                    i.guarded,
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_forms_a_line_reader_misses_are_found() {
+        let found = modules(concat!(
+            "import json; from app.services import a
+",
+            "# a comment with \"\"\" in it\n",
+            "QUOTES = \"'''\"\n",
+            "def f():\n    \"\"\"Mentions ''' once.\"\"\"\n    from app.core import b\n",
+            "if TYPE_CHECKING: from app.models import c\n",
+            "x = importlib.import_module(\"app.d\")\n",
+            "y = import_module(\".e\", package=__package__)\n",
+            "z = import_module(\"..f\", \"app.core.sub\")\n",
+            "s = \"from app.not_an_import import x\"\n",
+            "from ...up import g\n",
+        ));
+        let expected: Vec<(usize, String, bool)> = [
+            (1, "json"),
+            (1, "app.services"),
+            (6, "app.core"),
+            (7, "app.models"),
+            (8, "app.d"),
+            (9, ".e"),
+            (10, "app.core.f"),
+            (12, "...up"),
+        ]
+        .into_iter()
+        .map(|(l, m)| (l, m.to_owned(), false))
+        .collect();
+        assert_eq!(found, expected);
+    }
+
+    #[test]
+    fn imports_under_try_except_import_error_are_guarded() {
+        let found = modules(concat!(
+            "try:\n    import app.optional\nexcept ImportError:\n    pass\n",
+            "try:\n    import app.needed\nexcept ValueError:\n    pass\n",
+            "try: import app.inline\nexcept (OSError, ModuleNotFoundError): pass\n",
+            "try:\n    if x:\n        import app.deep\nfinally:\n    pass\n",
+            "import app.after\n",
+        ));
+        let guarded: Vec<(&str, bool)> = found.iter().map(|(_, m, g)| (m.as_str(), *g)).collect();
+        assert_eq!(
+            guarded,
+            [
+                ("app.optional", true),
+                ("app.needed", false),
+                ("app.inline", true),
+                ("app.deep", false),
+                ("app.after", false),
+            ]
+        );
+    }
+
     #[test]
     fn relative_imports_resolve_against_the_importing_package() {
         let import = |level, module: &str| Import {
@@ -313,6 +497,7 @@ mod tests {
             module: module.into(),
             names: vec![],
             bound: None,
+            guarded: false,
         };
         let file = Utf8Path::new("app/core/deps.py");
         assert_eq!(

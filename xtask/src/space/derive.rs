@@ -1,71 +1,18 @@
-//! What the Space README derives from the backend's source text (the backend contract):
-//! the endpoints (routers, one-line route decorators) and the secrets (Settings fields).
-
-use std::sync::LazyLock;
+//! What the Space README derives from the backend's source (the backend contract): the
+//! endpoints (routers, route decorators) and the secrets (Settings fields), read from logical
+//! lines (`python.rs`), so any formatting of the backend reads the same.
 
 use anyhow::{Result, bail};
-use camino::Utf8Path;
+use camino::{Utf8Path, Utf8PathBuf};
 
-use super::closure::{self, Resolved, Sources, strip_comment};
-use super::pattern::Pattern;
+use super::closure::{self, Parsed, Resolved, Sources};
+use super::python::{self, Arg, Kind, LogicalLine, Token};
 
 use crate::settings::{SEED_SECRETS, is_seed_secret};
 
 const CONFIG: &str = "app/core/config.py";
 const MAIN: &str = "app/main.py";
-const SETTINGS_CLASS: &str = "class Settings(BaseSettings):";
 const METHODS: [&str; 5] = ["get", "post", "put", "patch", "delete"];
-
-// The regexes read the lines the contract fixes; cheap string tests pick those lines first,
-// because `check` runs in the pre-commit hook from an unoptimized build.
-
-/// A Settings field on one line: name, type, the arguments of `Field(...)`.
-static FIELD: LazyLock<Pattern> = LazyLock::new(|| {
-    Pattern::new(r"^    ([A-Za-z_]\w*)\s*:\s*(.+?)\s*=\s*Field\((.*)\)\s*(?:#.*)?$")
-});
-/// `router = APIRouter(...)` on one line: its arguments.
-static ROUTER: LazyLock<Pattern> =
-    LazyLock::new(|| Pattern::new(r"^router\s*=\s*APIRouter\((.*)\)\s*(?:#.*)?$"));
-/// A route decorator on one line: receiver, method, the path string, the other arguments.
-static ROUTE: LazyLock<Pattern> = LazyLock::new(|| {
-    Pattern::new(&format!(
-        r"^\s*@(router|app)\.(get|post|put|patch|delete)\(\s*{STRING}(.*)\)\s*(?:#.*)?$"
-    ))
-});
-/// `name="text"` keyword arguments.
-static KEYWORD: LazyLock<Pattern> =
-    LazyLock::new(|| Pattern::new(&format!(r"\b([A-Za-z_]\w*)\s*=\s*{STRING}")));
-
-/// A string literal (either quote), group 1 or 2 holding its text.
-const STRING: &str = r#"(?:"((?:[^"\\]|\\.)*)"|'((?:[^'\\]|\\.)*)')"#;
-
-/// The text of the string passed as keyword argument `name` in `args`.
-fn keyword(args: &str, name: &str) -> Option<String> {
-    KEYWORD
-        .captures_iter(args)
-        .find(|caps| &caps[1] == name)
-        .map(|caps| {
-            let raw = caps.get(2).or_else(|| caps.get(3)).unwrap().as_str();
-            unescape(raw)
-        })
-}
-
-fn unescape(raw: &str) -> String {
-    raw.replace("\\\"", "\"")
-        .replace("\\'", "'")
-        .replace("\\\\", "\\")
-}
-
-/// The name of an attribute annotated at the class body's indentation (`    name: ...`).
-fn annotated_name(line: &str) -> Option<&str> {
-    let rest = line.strip_prefix("    ")?;
-    let end = rest
-        .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
-        .unwrap_or(rest.len());
-    let name = &rest[..end];
-    let starts_well = name.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_');
-    (starts_well && rest[end..].trim_start().starts_with(':')).then_some(name)
-}
 
 /// A row of the README's secrets table.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -77,60 +24,65 @@ pub(crate) struct Secret {
 const RULE_1: &str = "backend contract rule 1";
 const RULE_2: &str = "backend contract rule 2";
 
+/// The arguments of the first `Field(...)` call in `tokens` (the value, or inside
+/// `Annotated[...]`).
+fn field_call<'t, 'a>(tokens: &'t [Token<'a>]) -> Option<Vec<Arg<'t, 'a>>> {
+    let at = tokens
+        .windows(2)
+        .position(|w| w[0].is_name("Field") && w[1].is_op("("))?;
+    python::call_args(tokens, at + 1).map(|(args, _)| args)
+}
+
 /// The Settings fields of `app/core/config.py`: the seed's seven first, in the seed's order,
 /// then the others in declaration order.
-pub(crate) fn secrets(sources: &Sources) -> Result<Vec<Secret>> {
+pub(crate) fn secrets(parsed: &Parsed) -> Result<Vec<Secret>> {
     let file = format!("backend/{CONFIG}");
-    let Some(text) = sources.get(Utf8Path::new(CONFIG)) else {
+    let Some(lines) = parsed.get(Utf8Path::new(CONFIG)) else {
         bail!("{file} not found ({RULE_1}): the Settings class lives there");
     };
-    let lines: Vec<&str> = text.lines().collect();
-    let Some(class_line) = lines
-        .iter()
-        .position(|l| strip_comment(l).trim_end() == SETTINGS_CLASS)
-    else {
+    let is_settings_class = |l: &LogicalLine| {
+        matches!(l.tokens.as_slice(), [class, name, open, .., close, colon]
+            if class.is_name("class") && name.is_name("Settings") && open.is_op("(")
+                && close.is_op(")") && colon.is_op(":"))
+            && l.tokens.iter().any(|t| t.is_name("BaseSettings"))
+    };
+    let Some(class_index) = lines.iter().position(is_settings_class) else {
         bail!(
             "{file}:1: no `class Settings(BaseSettings):` ({RULE_1}): declare the settings in one such class"
         );
     };
+    let class = &lines[class_index];
+    let body: Vec<&LogicalLine> = lines[class_index + 1..]
+        .iter()
+        .take_while(|l| l.indent > class.indent)
+        .collect();
+    let body_indent = body.first().map_or(0, |l| l.indent);
     let mut fields: Vec<(usize, Secret)> = Vec::new();
-    let mut in_string: Option<&str> = None;
-    for (index, line) in lines.iter().enumerate().skip(class_line + 1) {
-        let place = format!("{file}:{}", index + 1);
-        if let Some(quote) = in_string {
-            if line.matches(quote).count() % 2 == 1 {
-                in_string = None;
-            }
+    for line in body.iter().filter(|l| l.indent == body_indent) {
+        let tokens = line.tokens.as_slice();
+        let [name, colon, ..] = tokens else { continue };
+        if name.kind != Kind::Name || !colon.is_op(":") {
+            continue; // not an annotated attribute
+        }
+        let place = format!("{file}:{}", name.line);
+        let name = name.text;
+        if tokens.iter().any(|t| t.is_name("ClassVar")) {
             continue;
         }
-        let trimmed = line.trim_start();
-        if !line.is_empty() && !line.starts_with(char::is_whitespace) && !trimmed.starts_with('#') {
-            break; // the class body ended
-        }
-        for quote in ["\"\"\"", "'''"] {
-            if line.matches(quote).count() % 2 == 1 {
-                in_string = Some(quote);
-            }
-        }
-        let Some(name) = annotated_name(line) else {
-            continue;
-        };
-        if line.contains("ClassVar") {
-            continue;
-        }
-        let Some(caps) = FIELD.captures(line) else {
+        let shape = format!("`{name}: <type> = Field(<default>, description=\"...\")`");
+        let Some(args) = field_call(tokens) else {
             bail!(
-                "{place}: field `{name}` is not declared on one line as `{name}: <type> = Field(<default>, description=\"...\")` ({RULE_1}): the README's secrets table is read from that line"
+                "{place}: field `{name}` is not declared with `Field(...)` ({RULE_1}): write it as {shape}; the README's secrets table reads its description"
             );
         };
-        let Some(description) = keyword(&caps[3], "description") else {
+        let Some(description) = python::keyword_literal(&args, "description") else {
             bail!(
-                "{place}: field `{name}` has no `description=\"...\"` ({RULE_1}): it becomes the README's description of {}",
+                "{place}: field `{name}` has no `description=\"...\"` string ({RULE_1}): it becomes the README's description of {}",
                 name.to_uppercase()
             );
         };
         fields.push((
-            index + 1,
+            line.line,
             Secret {
                 env: name.to_uppercase(),
                 description,
@@ -145,7 +97,7 @@ pub(crate) fn secrets(sources: &Sources) -> Result<Vec<Secret>> {
     if !missing.is_empty() {
         bail!(
             "{file}:{}: Settings lacks the seed's secret(s) {} ({RULE_1}): add a field for each (lower-case name), with a description",
-            class_line + 1,
+            class.line,
             missing.join(", ")
         );
     }
@@ -180,32 +132,46 @@ pub(crate) struct Endpoint {
 
 /// The routes of `app/main.py` and of the routers it includes, in the order main.py declares
 /// or includes them, then FastAPI's `/docs`.
-pub(crate) fn endpoints(sources: &Sources) -> Result<Vec<Endpoint>> {
-    let main = sources
+pub(crate) fn endpoints(sources: &Sources, parsed: &Parsed) -> Result<Vec<Endpoint>> {
+    let main = parsed
         .get(Utf8Path::new(MAIN))
-        .copied()
+        .map(Vec::as_slice)
         .unwrap_or_default();
     let imports = closure::imports(main);
     let mut endpoints = Vec::new();
-    for (index, line) in main.lines().enumerate() {
-        let place = format!("backend/{MAIN}:{}", index + 1);
-        if let Some(include) = line.trim_start().strip_prefix("app.include_router") {
-            let argument = strip_comment(include)
-                .trim()
-                .strip_prefix('(')
-                .and_then(|a| a.strip_suffix(')'));
-            let Some(name) = argument
-                .and_then(|a| a.trim().strip_suffix(".router"))
-                .filter(|n| is_identifier(n))
-            else {
-                bail!(
-                    "{place}: write `app.include_router(<module>.router)` on one line, without a prefix ({RULE_2}): the endpoints table is read from it"
-                );
+    for statement in main.iter().flat_map(LogicalLine::statements) {
+        let place = format!("backend/{MAIN}:{}", statement[0].line);
+        if let [app, dot, include, open, ..] = statement
+            && app.is_name("app")
+            && dot.is_op(".")
+            && include.is_name("include_router")
+            && open.is_op("(")
+        {
+            let args = python::call_args(statement, 3).map(|(args, _)| args);
+            let name = match args.as_deref() {
+                Some(
+                    [
+                        Arg {
+                            keyword: None,
+                            value: [module, dot, router],
+                        },
+                    ],
+                ) if module.kind == Kind::Name && dot.is_op(".") && router.is_name("router") => {
+                    module.text
+                }
+                _ => bail!(
+                    "{place}: write `app.include_router(<module>.router)`, without a prefix ({RULE_2}): the endpoints table is read from it"
+                ),
             };
             let module = router_module(sources, &imports, name)
                 .ok_or_else(|| anyhow::anyhow!("{place}: `{name}` is not a module imported from app.api ({RULE_2}): import it as `from app.api import {name}`"))?;
-            endpoints.extend(router_routes(sources, &module)?);
-        } else if let Some(route) = route_of(line, "app", &place, "")? {
+            let Some(lines) = parsed.get(&module) else {
+                bail!(
+                    "{place}: backend/{module} is not imported by app/main.py ({RULE_2}): import it"
+                );
+            };
+            endpoints.extend(router_routes(lines, &module)?);
+        } else if let Some(route) = route_of(statement, "app", &place, "")? {
             endpoints.push(route);
         }
     }
@@ -222,7 +188,7 @@ fn router_module(
     sources: &Sources,
     imports: &[closure::Import],
     name: &str,
-) -> Option<camino::Utf8PathBuf> {
+) -> Option<Utf8PathBuf> {
     let main = Utf8Path::new(MAIN);
     let dotted = imports.iter().find_map(|import| {
         let base = closure::absolute_module(main, import).ok().flatten()?;
@@ -238,64 +204,85 @@ fn router_module(
     }
 }
 
-fn router_routes(sources: &Sources, module: &Utf8Path) -> Result<Vec<Endpoint>> {
-    let text = sources[module];
+fn router_routes(lines: &[LogicalLine], module: &Utf8Path) -> Result<Vec<Endpoint>> {
     let file = format!("backend/{module}");
-    let Some(router) = text
-        .lines()
-        .filter(|l| l.starts_with("router"))
-        .find_map(|l| ROUTER.captures(l))
-    else {
+    let router = lines
+        .iter()
+        .filter(|l| l.indent == 0)
+        .find_map(|l| match l.tokens.as_slice() {
+            [router, eq, class, open, ..]
+                if router.is_name("router")
+                    && eq.is_op("=")
+                    && class.is_name("APIRouter")
+                    && open.is_op("(") =>
+            {
+                python::call_args(&l.tokens, 3).map(|(args, _)| (l.line, args))
+            }
+            _ => None,
+        });
+    let Some((router_line, args)) = router else {
         bail!(
-            "{file}:1: no one-line `router = APIRouter(prefix=\"/api\", tags=[...])` ({RULE_2}): declare the router on one line"
+            "{file}:1: no `router = APIRouter(prefix=\"/api\", tags=[...])` at module level ({RULE_2}): declare the router so"
         );
     };
-    let prefix = keyword(&router[1], "prefix").unwrap_or_default();
+    let prefix = match args.iter().find(|a| a.keyword == Some("prefix")) {
+        None => String::new(),
+        Some(arg) => python::literal(arg.value).ok_or_else(|| {
+            anyhow::anyhow!("{file}:{router_line}: the router's `prefix=` is not a string literal ({RULE_2}): write it as a string")
+        })?,
+    };
     let mut routes = Vec::new();
-    for (index, line) in text.lines().enumerate() {
-        if let Some(route) = route_of(line, "router", &format!("{file}:{}", index + 1), &prefix)? {
+    for statement in lines.iter().flat_map(LogicalLine::statements) {
+        let place = format!("{file}:{}", statement[0].line);
+        if let Some(route) = route_of(statement, "router", &place, &prefix)? {
             routes.push(route);
         }
     }
     Ok(routes)
 }
 
-fn is_identifier(name: &str) -> bool {
-    name.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
-        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
-}
-
-/// The endpoint a decorator line declares on `receiver`, if it is one.
-fn route_of(line: &str, receiver: &str, place: &str, prefix: &str) -> Result<Option<Endpoint>> {
-    let Some(rest) = line
-        .trim_start()
-        .strip_prefix('@')
-        .and_then(|r| r.strip_prefix(receiver))
-        .and_then(|r| r.strip_prefix('.'))
-    else {
+/// The endpoint a decorator statement declares on `receiver`, if it is one.
+fn route_of(
+    statement: &[Token],
+    receiver: &str,
+    place: &str,
+    prefix: &str,
+) -> Result<Option<Endpoint>> {
+    let [at, object, dot, method, open, ..] = statement else {
         return Ok(None);
     };
-    let method_end = rest
-        .find(|c: char| !c.is_ascii_alphabetic())
-        .unwrap_or(rest.len());
-    if !METHODS.contains(&&rest[..method_end]) {
+    let is_route = at.is_op("@")
+        && object.is_name(receiver)
+        && dot.is_op(".")
+        && METHODS.contains(&method.text)
+        && open.is_op("(");
+    if !is_route {
         return Ok(None);
     }
-    let shape = format!("`@{receiver}.get(\"/path\", ..., summary=\"...\")` on one line");
-    let Some(caps) = ROUTE.captures(line) else {
+    let shape = format!(
+        "`@{receiver}.{}(\"/path\", ..., summary=\"...\")`",
+        method.text
+    );
+    let args = python::call_args(statement, 4)
+        .map(|(args, _)| args)
+        .unwrap_or_default();
+    let Some(path) = args
+        .first()
+        .filter(|a| a.keyword.is_none())
+        .and_then(|a| python::literal(a.value))
+    else {
         bail!(
-            "{place}: route decorator is not on one line with its path string first ({RULE_2}): write it as {shape}"
+            "{place}: the route's path is not a string literal given first ({RULE_2}): write it as {shape}"
         );
     };
-    let path = unescape(caps.get(3).or_else(|| caps.get(4)).unwrap().as_str());
-    let Some(summary) = keyword(&caps[5], "summary") else {
+    let Some(summary) = python::keyword_literal(&args, "summary") else {
         bail!(
-            "{place}: route decorator has no `summary=\"...\"` ({RULE_2}): it becomes the endpoint's README description"
+            "{place}: route decorator has no `summary=\"...\"` string ({RULE_2}): it becomes the endpoint's README description"
         );
     };
     let full = format!("{prefix}{path}");
     Ok(Some(Endpoint {
-        method: caps[2].to_uppercase(),
+        method: method.text.to_uppercase(),
         path: if full.is_empty() { "/".into() } else { full },
         summary,
     }))
@@ -309,14 +296,32 @@ mod tests {
         files.iter().map(|(p, t)| (Utf8Path::new(*p), *t)).collect()
     }
 
+    fn parsed<'a>(files: &'a [(&'a str, &'a str)]) -> Parsed<'a> {
+        files
+            .iter()
+            .map(|(p, t)| (Utf8PathBuf::from(*p), python::logical_lines(t).unwrap()))
+            .collect()
+    }
+
+    fn secrets_of(config: &str) -> Result<Vec<Secret>> {
+        secrets(&parsed(&[(CONFIG, config)]))
+    }
+
+    fn endpoints_of(files: &[(&str, &str)]) -> Result<Vec<String>> {
+        Ok(endpoints(&sources(files), &parsed(files))?
+            .iter()
+            .map(|e| format!("{} {} {}", e.method, e.path, e.summary))
+            .collect())
+    }
+
     const SEVEN: &str = "    gemini_api_key: str = Field(\"\", description=\"Google Gemini API key\")\n    qdrant_url: str = Field(\"\", description=\"Qdrant URL\")\n    qdrant_api_key: str = Field(\"\", description=\"Qdrant key\")\n    qdrant_collection: str = Field(\"docs\", description=\"Collection name\")\n    database_url: str = Field(\"\", description=\"PostgreSQL URL with `?sslmode=require`\")\n    allowed_origins: str = Field(\"\", description=\"Frontend URLs (comma-separated)\")\n";
 
     #[test]
     fn seed_secrets_come_first_then_declaration_order() {
         let text = format!(
-            "from pydantic import Field\n\nclass Settings(BaseSettings):\n    \"\"\"Settings.\n\n    name: not a field\n    \"\"\"\n    model_config = SettingsConfigDict(\n        env_file=\".env\",\n    )\n    top_k: int = Field(default=5, description='Chunks \\'retrieved\\'')\n{SEVEN}    log_level: str = Field(\"INFO\", description=\"`INFO`\")  # why\n\n    @field_validator(\"qdrant_url\")\n    def strip(cls, v: str) -> str:\n        x: int = 1\n        return v\n\nsettings = Settings()\n"
+            "from pydantic import Field\n\nclass Settings(BaseSettings):\n    \"\"\"Settings.\n\n    name: not a field\n    \"\"\"\n    model_config = SettingsConfigDict(\n        env_file=\".env\",\n    )\n    top_k: int = Field(default=5, description='Chunks \\'retrieved\\'')\n{SEVEN}    log_level: str = Field(\"INFO\", description=\"`INFO`\")  # why\n    LIMIT: ClassVar[int] = 3\n\n    @field_validator(\"qdrant_url\")\n    def strip(cls, v: str) -> str:\n        x: int = 1\n        return v\n\nsettings = Settings()\n"
         );
-        let found = secrets(&sources(&[(CONFIG, &text)])).unwrap();
+        let found = secrets_of(&text).unwrap();
         let envs: Vec<&str> = found.iter().map(|s| s.env.as_str()).collect();
         let seed: Vec<&str> = SEED_SECRETS.iter().map(|(s, _)| *s).collect();
         assert_eq!(envs, [&seed[..], &["TOP_K"]].concat());
@@ -325,23 +330,45 @@ mod tests {
     }
 
     #[test]
-    fn a_multi_line_field_is_an_error_with_its_line() {
-        let text = format!(
-            "class Settings(BaseSettings):\n{SEVEN}    log_level: str = Field(\n        \"INFO\", description=\"x\")\n"
+    fn fields_over_several_lines_and_annotated_ones_read_the_same() {
+        let one_line = format!(
+            "class Settings(BaseSettings):\n{SEVEN}    log_level: str = Field(\"INFO\", description=\"Log level\")\n"
         );
-        let msg = format!("{:#}", secrets(&sources(&[(CONFIG, &text)])).unwrap_err());
-        assert!(
-            msg.starts_with(
-                "backend/app/core/config.py:8: field `log_level` is not declared on one line"
+        let formatted = format!(
+            "class Settings(\n    BaseSettings,\n):\n{SEVEN}    log_level: Annotated[\n        str,\n        Field(\n            description=(\n                \"Log \"  # two literals\n                \"level\"\n            ),\n        ),\n    ] = \"INFO\"\n"
+        );
+        assert_eq!(
+            secrets_of(&formatted).unwrap(),
+            secrets_of(&one_line).unwrap()
+        );
+    }
+
+    #[test]
+    fn a_field_without_a_description_is_an_error_with_its_line() {
+        for (field, message) in [
+            (
+                "    log_level: str = Field(\n        \"INFO\")\n",
+                "backend/app/core/config.py:8: field `log_level` has no `description=\"...\"` string",
             ),
-            "{msg}"
-        );
+            (
+                "    log_level: str = \"INFO\"\n",
+                "backend/app/core/config.py:8: field `log_level` is not declared with `Field(...)`",
+            ),
+            (
+                "    log_level: str = Field(\"INFO\", description=f\"{x}\")\n",
+                "backend/app/core/config.py:8: field `log_level` has no `description=\"...\"` string",
+            ),
+        ] {
+            let text = format!("class Settings(BaseSettings):\n{SEVEN}{field}");
+            let msg = format!("{:#}", secrets_of(&text).unwrap_err());
+            assert!(msg.starts_with(message), "{msg}");
+        }
     }
 
     #[test]
     fn a_missing_seed_secret_is_named() {
         let text = format!("class Settings(BaseSettings):\n{SEVEN}");
-        let msg = format!("{:#}", secrets(&sources(&[(CONFIG, &text)])).unwrap_err());
+        let msg = format!("{:#}", secrets_of(&text).unwrap_err());
         assert!(
             msg.starts_with(
                 "backend/app/core/config.py:1: Settings lacks the seed's secret(s) LOG_LEVEL"
@@ -350,22 +377,19 @@ mod tests {
         );
     }
 
+    const CHAT: &str = "router = APIRouter(prefix=\"/api\", tags=[\"chat\"])\n\n@router.post(\"/chat\", response_model=Answer, summary=\"Ask a question\")\nasync def chat(): ...\n";
+
     #[test]
     fn endpoints_follow_main_py_order_with_prefixes() {
         let main = "from fastapi import FastAPI\nfrom app.api import chat, health as health_api\n\napp = FastAPI()\napp.include_router(health_api.router)\napp.include_router(chat.router)\n\n@app.get(\"/\", summary=\"Service banner\")\nasync def root():\n    ...\n";
-        let chat = "router = APIRouter(prefix=\"/api\", tags=[\"chat\"])\n\n@router.post(\"/chat\", response_model=Answer, summary=\"Ask a question\")\nasync def chat(): ...\n";
         let health = "router = APIRouter(tags=[\"health\"])\n@router.get('/api/health', summary='Service health')\n";
-        let found = endpoints(&sources(&[
+        let rows = endpoints_of(&[
             (MAIN, main),
-            ("app/api/chat.py", chat),
+            ("app/api/chat.py", CHAT),
             ("app/api/health.py", health),
             ("app/api/__init__.py", ""),
-        ]))
+        ])
         .unwrap();
-        let rows: Vec<String> = found
-            .iter()
-            .map(|e| format!("{} {} {}", e.method, e.path, e.summary))
-            .collect();
         assert_eq!(
             rows,
             [
@@ -378,33 +402,40 @@ mod tests {
     }
 
     #[test]
-    fn a_multi_line_decorator_or_a_missing_summary_is_an_error_with_its_line() {
+    fn multi_line_decorators_and_routers_read_the_same() {
         let main = "from app.api import chat\napp.include_router(chat.router)\n";
-        let multi =
-            "router = APIRouter(prefix=\"/api\")\n\n@router.post(\n    \"/chat\", summary=\"x\")\n";
-        let msg = format!(
-            "{:#}",
-            endpoints(&sources(&[(MAIN, main), ("app/api/chat.py", multi)])).unwrap_err()
-        );
-        assert!(
-            msg.starts_with("backend/app/api/chat.py:3: route decorator is not on one line"),
-            "{msg}"
-        );
-        let bare = "router = APIRouter(prefix=\"/api\")\n@router.post(\"/chat\")\n";
-        let msg = format!(
-            "{:#}",
-            endpoints(&sources(&[(MAIN, main), ("app/api/chat.py", bare)])).unwrap_err()
-        );
-        assert!(
-            msg.starts_with("backend/app/api/chat.py:2: route decorator has no `summary=\"...\"`"),
-            "{msg}"
+        let formatted = "router = APIRouter(\n    prefix=\"/api\",\n    tags=[\"chat\"],\n)\n\n\n@router.post(\n    \"/chat\",\n    response_model=Answer,\n    summary=\"Ask a question\",\n)\nasync def chat(): ...\n";
+        assert_eq!(
+            endpoints_of(&[(MAIN, main), ("app/api/chat.py", formatted)]).unwrap(),
+            endpoints_of(&[(MAIN, main), ("app/api/chat.py", CHAT)]).unwrap()
         );
     }
 
     #[test]
+    fn a_route_without_a_literal_path_or_summary_is_an_error_with_its_line() {
+        let main = "from app.api import chat\napp.include_router(chat.router)\n";
+        for (chat, message) in [
+            (
+                "router = APIRouter(prefix=\"/api\")\n\n@router.post(\n    \"/chat\")\n",
+                "backend/app/api/chat.py:3: route decorator has no `summary=\"...\"`",
+            ),
+            (
+                "router = APIRouter(prefix=\"/api\")\n@router.post(PATH, summary=\"x\")\n",
+                "backend/app/api/chat.py:2: the route's path is not a string literal given first",
+            ),
+        ] {
+            let msg = format!(
+                "{:#}",
+                endpoints_of(&[(MAIN, main), ("app/api/chat.py", chat)]).unwrap_err()
+            );
+            assert!(msg.starts_with(message), "{msg}");
+        }
+    }
+
+    #[test]
     fn an_include_with_a_prefix_is_an_error() {
-        let main = "from app.api import chat\napp.include_router(chat.router, prefix=\"/v1\")\n";
-        let msg = format!("{:#}", endpoints(&sources(&[(MAIN, main)])).unwrap_err());
+        let main = "from app.api import chat\napp.include_router(\n    chat.router,\n    prefix=\"/v1\",\n)\n";
+        let msg = format!("{:#}", endpoints_of(&[(MAIN, main)]).unwrap_err());
         assert!(
             msg.starts_with("backend/app/main.py:2: write `app.include_router(<module>.router)`"),
             "{msg}"

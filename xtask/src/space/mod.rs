@@ -4,6 +4,7 @@ mod closure;
 mod derive;
 pub(crate) mod dockerfile;
 pub(crate) mod pattern;
+pub(crate) mod python;
 pub(crate) mod readme;
 pub(crate) mod requirements;
 pub(crate) mod source;
@@ -37,8 +38,8 @@ pub(crate) fn render(snapshot: &Snapshot, generator: &Generator) -> Result<Space
         }
     }
     let closure = closure::closure(&python)?;
-    let endpoints = derive::endpoints(&python)?;
-    let secrets = derive::secrets(&python)?;
+    let endpoints = derive::endpoints(&python, &closure.parsed)?;
+    let secrets = derive::secrets(&closure.parsed)?;
 
     let mut files = SpaceFiles::new();
     for path in &closure.files {
