@@ -5,7 +5,6 @@ import itertools
 import json
 import logging
 import os
-import sys
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -15,14 +14,13 @@ import psycopg.sql
 import pytest
 from qdrant_client import AsyncQdrantClient, models
 
-BACKEND = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(BACKEND))
+from app.core.config import Settings
+from app.core.logging import JsonFormatter
+from app.main import create_app
+from app.services.embedding import GeminiEmbedder
+from tests.fakes import GEMINI_KEY, FakeGemini, FakeQdrantCloud, NotFoundServer
 
-from app.core.config import Settings  # noqa: E402
-from app.core.logging import JsonFormatter  # noqa: E402
-from app.main import create_app  # noqa: E402
-from app.services.embedding import GeminiEmbedder  # noqa: E402
-from tests.fakes import GEMINI_KEY, FakeGemini, FakeQdrantCloud, NotFoundServer  # noqa: E402
+BACKEND = Path(__file__).resolve().parent.parent
 
 KNOWLEDGE = BACKEND / "tests" / "data" / "knowledge"
 SETTING_NAMES = [name.upper() for name in Settings.model_fields]

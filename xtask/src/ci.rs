@@ -37,9 +37,10 @@ impl flags::Ci {
                 SUITES.into_iter().filter(|s| wanted.contains(s)).collect()
             }
         };
+        // The xtask tests serve the generated Space and `ruff format` a backend with the dev venv.
         let needs_python = selected
             .iter()
-            .any(|s| ["hadolint", "backend", "e2e"].contains(s));
+            .any(|s| ["xtask", "hadolint", "backend", "e2e"].contains(s));
         let needs_node = selected.iter().any(|s| ["frontend", "e2e"].contains(s));
         let python = if needs_python {
             Some(dev_venv(sh, &project.root, &progress)?)
@@ -126,6 +127,10 @@ fn run_suite(sh: &Shell, project: &Project, suite: &str, python: Option<&Utf8Pat
         "backend" => {
             let python = python.unwrap();
             let _dir = sh.push_dir(project.root.join(settings::BACKEND_DIR));
+            // The backend's own tools, configured in backend/pyproject.toml.
+            let ruff = python.with_file_name("ruff");
+            cmd!(sh, "{ruff} format --check .").run()?;
+            cmd!(sh, "{ruff} check .").run()?;
             cmd!(sh, "{python} -m pytest -q -p no:cacheprovider").run()?
         }
         "frontend" => {

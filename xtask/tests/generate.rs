@@ -6,8 +6,11 @@
 mod repo;
 
 use std::collections::BTreeMap;
-use std::path::Path;
-use std::time::SystemTime;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex, mpsc};
+use std::time::{Duration, Instant, SystemTime};
 
 use repo::{Repo, source_root};
 
@@ -406,4 +409,204 @@ fn this_repository_has_no_drift() {
         String::from_utf8_lossy(&output.stdout),
         String::from_utf8_lossy(&output.stderr)
     );
+}
+
+/// The dev venv's program `name`: `cargo xtask ci` builds the venv (backend/requirements-dev.txt)
+/// before it runs these tests. Without it a local run says how to build it and skips; CI fails.
+fn dev_venv_bin(name: &str) -> Option<PathBuf> {
+    let bin = source_root().join("target/xtask/venv/bin").join(name);
+    if bin.exists() {
+        return Some(bin);
+    }
+    let how =
+        "build the dev venv with `cargo xtask ci --only hadolint` (or any suite that needs Python)";
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "{} is missing: {how}",
+        bin.display()
+    );
+    println!("note: {} is missing, test skipped: {how}", bin.display());
+    None
+}
+
+/// A uvicorn serving the Space folder `space` on a free port of 127.0.0.1, killed on drop.
+struct Uvicorn {
+    child: Child,
+    port: u16,
+    log: Arc<Mutex<String>>,
+}
+
+impl Uvicorn {
+    fn start(python: &Path, space: &Path, data_dir: &Path) -> Uvicorn {
+        // Only what Python needs: the developer's own secrets never reach the app.
+        let mut child = Command::new(python)
+            .args([
+                "-m",
+                "uvicorn",
+                "app.main:app",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                "0",
+            ])
+            .current_dir(space)
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("HOME", data_dir)
+            .env("DATA_DIR", data_dir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let (tx, rx) = mpsc::channel();
+        let log = Arc::new(Mutex::new(String::new()));
+        let stderr = child.stderr.take().unwrap();
+        let sink = Arc::clone(&log);
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if let Some(rest) = line.split("Uvicorn running on http://127.0.0.1:").nth(1) {
+                    let port: String = rest.chars().take_while(char::is_ascii_digit).collect();
+                    let _ = tx.send(port.parse::<u16>().unwrap());
+                }
+                let mut log = sink.lock().unwrap();
+                log.push_str(&line);
+                log.push('\n');
+            }
+        });
+        let port = rx.recv_timeout(Duration::from_secs(180));
+        let mut server = Uvicorn {
+            child,
+            port: 0,
+            log,
+        };
+        match port {
+            Ok(port) => server.port = port,
+            Err(_) => panic!(
+                "uvicorn did not start within 180 s:\n{}",
+                server.log.lock().unwrap()
+            ),
+        }
+        server
+    }
+
+    /// GET `path`: status and body; a 503 while the app says it is starting is retried
+    /// (bounded: 60 s).
+    fn get(&self, path: &str) -> (u16, String) {
+        let agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_global(Some(Duration::from_secs(30)))
+            .build()
+            .new_agent();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let mut answer = agent
+                .get(format!("http://127.0.0.1:{}{path}", self.port))
+                .call()
+                .unwrap_or_else(|e| panic!("GET {path}: {e}\n{}", self.log.lock().unwrap()));
+            let status = answer.status().as_u16();
+            let body = answer.body_mut().read_to_string().unwrap_or_default();
+            if status != 503 || Instant::now() > deadline {
+                return (status, body);
+            }
+            std::thread::sleep(Duration::from_millis(500));
+        }
+    }
+}
+
+impl Drop for Uvicorn {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The GET routes without parameters of a generated README's endpoints table.
+fn get_routes(readme: &str) -> Vec<String> {
+    let routes: Vec<String> = readme
+        .lines()
+        .filter_map(|l| l.strip_prefix("| `GET` | `"))
+        .filter_map(|rest| rest.split('`').next())
+        .filter(|path| !path.contains('{'))
+        .map(str::to_owned)
+        .collect();
+    assert!(routes.len() >= 2, "no GET routes in the README:\n{readme}");
+    routes
+}
+
+/// Serves `repo`'s generated Space from its folder and asserts every GET route without
+/// parameters (and the OpenAPI schema) answers 200; returns the bodies by path.
+fn serve_every_get_route(repo: &Repo, python: &Path) -> BTreeMap<String, String> {
+    let data = repo.path("target/space-data");
+    std::fs::create_dir_all(&data).unwrap();
+    let server = Uvicorn::start(python, &repo.path("huggingface-spaces"), &data);
+    let mut routes = get_routes(&repo.read("huggingface-spaces/README.md"));
+    routes.push("/openapi.json".into());
+    let mut bodies = BTreeMap::new();
+    for path in routes {
+        let (status, body) = server.get(&path);
+        assert_eq!(
+            status,
+            200,
+            "GET {path} answered {status}: {body}\n{}",
+            server.log.lock().unwrap()
+        );
+        bodies.insert(path, body);
+    }
+    bodies
+}
+
+#[test]
+fn the_generated_fixture_space_imports_and_serves_under_uvicorn() {
+    let Some(python) = dev_venv_bin("python") else {
+        return;
+    };
+    let repo = Repo::with_fixture_backend("serve-fixture");
+    let bodies = serve_every_get_route(&repo, &python);
+    // Every module reached through a tricky import form was copied and imports at runtime.
+    let forms = &bodies["/forms"];
+    for name in [
+        "by_semicolon",
+        "after_comment_quotes",
+        "after_string_quotes",
+        "after_docstring_quotes",
+        "by_backslash",
+        "in_function",
+        "optional",
+        "\"dynamic\"",
+        "relative_dynamic",
+    ] {
+        assert!(forms.contains(name), "{name} missing from /forms: {forms}");
+    }
+}
+
+#[test]
+fn this_repositorys_generated_space_imports_and_serves_under_uvicorn() {
+    let Some(python) = dev_venv_bin("python") else {
+        return;
+    };
+    let repo = Repo::copy_of_this_repo("serve-space");
+    let bodies = serve_every_get_route(&repo, &python);
+    assert!(bodies.contains_key("/api/health"), "{bodies:?}");
+}
+
+#[test]
+fn ruff_format_on_this_backend_leaves_the_readme_tables_unchanged() {
+    let Some(ruff) = dev_venv_bin("ruff") else {
+        return;
+    };
+    let repo = Repo::copy_of_this_repo("ruff-format");
+    let before = repo.read("huggingface-spaces/README.md");
+    let formatted = Command::new(&ruff)
+        .args(["format", "--line-length", "60", "backend"])
+        .current_dir(&repo.dir)
+        .output()
+        .unwrap();
+    assert!(formatted.status.success(), "{formatted:?}");
+    let changed = repo.git(&["status", "--porcelain", "backend/app"]);
+    assert!(
+        !changed.is_empty(),
+        "ruff changed nothing: the test would prove nothing"
+    );
+    repo.xtask_ok(&["generate"]);
+    assert_eq!(repo.read("huggingface-spaces/README.md"), before);
 }
