@@ -51,15 +51,22 @@ pub(crate) struct HfSpace {
     pub(crate) space_url: Option<String>,
     #[serde(default = "default_frontend_client")]
     pub(crate) frontend_client: Utf8PathBuf,
+    /// Markdown files and folders (relative to the root) the Space ships in `knowledge/` and
+    /// `deploy --local` hands the backend: what the chatbot answers from.
+    #[serde(default)]
+    pub(crate) knowledge: Vec<Utf8PathBuf>,
     #[serde(default)]
     pub(crate) generator: Generator,
 }
 
-/// What `generate` renders; the defaults reproduce the seed byte for byte.
+/// What `generate` renders; the defaults (here, and only here) reproduce the seed byte for
+/// byte. Every value is validated when it is read (`Generator::validate`).
 #[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields, default)]
 pub(crate) struct Generator {
+    #[serde(deserialize_with = "port")]
     pub(crate) port: u16,
+    #[serde(deserialize_with = "uid")]
     pub(crate) uid: u32,
     pub(crate) health_path: String,
     pub(crate) base_image: String,
@@ -108,16 +115,196 @@ struct Metadata {
     hf_space: Option<HfSpace>,
 }
 
+/// The Spaces card colors the Hub accepts for `colorFrom` / `colorTo` (Spaces configuration
+/// reference, huggingface.co/docs/hub/spaces-config-reference).
+pub(crate) const COLORS: [&str; 8] = [
+    "red", "yellow", "green", "blue", "indigo", "purple", "pink", "gray",
+];
+/// The Hub's limit on `short_description` (same reference).
+pub(crate) const SHORT_DESCRIPTION_MAX: usize = 60;
+
+/// Where the generator's settings live, for messages.
+const GENERATOR_TABLE: &str = "Cargo.toml [workspace.metadata.hf-space.generator]";
+
+/// `port`: a TCP port, 1 to 65535 (read wide, so a bad value gets this rule, not a type error).
+fn port<'de, D: serde::Deserializer<'de>>(d: D) -> Result<u16, D::Error> {
+    let value = i64::deserialize(d)?;
+    u16::try_from(value).ok().filter(|p| *p > 0).ok_or_else(|| {
+        serde::de::Error::custom(format!(
+            "{GENERATOR_TABLE}: `port` = {value} is not a TCP port: use 1 to 65535 (Spaces route to 7860 unless the README's app_port says otherwise)"
+        ))
+    })
+}
+
+/// `uid`: a non-root user id, 1 or more.
+fn uid<'de, D: serde::Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
+    let value = i64::deserialize(d)?;
+    u32::try_from(value).ok().filter(|u| *u > 0 && *u < u32::MAX).ok_or_else(|| {
+        serde::de::Error::custom(format!(
+            "{GENERATOR_TABLE}: `uid` = {value} is not a non-root user id: use 1 or more (Spaces run the app as UID 1000)"
+        ))
+    })
+}
+
+impl Generator {
+    /// Each value against its rule; the error names the key, the rule and the fix. (`port`
+    /// and `uid` are checked as they are deserialized.)
+    pub(crate) fn validate(&self) -> Result<()> {
+        let bad = |key: &str, value: &dyn std::fmt::Debug, why: &str| -> Result<()> {
+            bail!("{GENERATOR_TABLE}: `{key}` = {value:?} {why}")
+        };
+        let path_ok = self.health_path.starts_with('/')
+            && !self
+                .health_path
+                .contains(|c: char| c.is_whitespace() || c.is_control() || "'\"\\#?".contains(c));
+        if !path_ok {
+            bad(
+                "health-path",
+                &self.health_path,
+                "is not a URL path: start it with `/`, without spaces, quotes, `?` or `#`, like \"/api/health\"",
+            )?;
+        }
+        if self.base_image.is_empty() || self.base_image.contains(char::is_whitespace) {
+            bad(
+                "base-image",
+                &self.base_image,
+                "is not an image reference: write it like \"python:3.11-slim\"",
+            )?;
+        }
+        if self.title.trim().is_empty()
+            || self.title != self.title.trim()
+            || self.title.contains(char::is_control)
+        {
+            bad(
+                "title",
+                &self.title,
+                "is not a title: write one non-empty line without leading or trailing spaces",
+            )?;
+        }
+        if !is_one_emoji(&self.emoji) {
+            bad(
+                "emoji",
+                &self.emoji,
+                "is not exactly one emoji, as the Hub requires: write one, like \"🤖\" (a flag, a keycap or a ZWJ sequence such as \"🧑‍💻\" counts as one)",
+            )?;
+        }
+        for (key, color) in [
+            ("color-from", &self.color_from),
+            ("color-to", &self.color_to),
+        ] {
+            if !COLORS.contains(&color.as_str()) {
+                bad(
+                    key,
+                    color,
+                    &format!("is not a Spaces color: choose one of {}", COLORS.join(", ")),
+                )?;
+            }
+        }
+        let length = self.short_description.chars().count();
+        if length == 0
+            || length > SHORT_DESCRIPTION_MAX
+            || self.short_description.contains(char::is_control)
+        {
+            bad(
+                "short-description",
+                &self.short_description,
+                &format!(
+                    "has {length} characters: the Hub wants one line of 1 to {SHORT_DESCRIPTION_MAX}; shorten it"
+                ),
+            )?;
+        }
+        for package in &self.test_packages {
+            let valid = package.starts_with(|c: char| c.is_ascii_alphanumeric())
+                && package.ends_with(|c: char| c.is_ascii_alphanumeric())
+                && package
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c));
+            if !valid {
+                bad(
+                    "test-packages",
+                    package,
+                    "is not a package name: write the bare name as in requirements.txt, like \"pytest-asyncio\" (no version or extras)",
+                )?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Whether `text` is exactly one emoji, as one grapheme (Unicode TR51 "emoji sequences"):
+/// one pictograph with an optional VS16 (U+FE0F) and skin-tone modifier, a ZWJ sequence of
+/// such elements, a flag (two regional indicators), a keycap (`1️⃣`), or a tag sequence
+/// (`🏴󠁧󠁢󠁳󠁣󠁴󠁿`). Written by hand over the pictograph blocks instead of a Unicode crate.
+pub(crate) fn is_one_emoji(text: &str) -> bool {
+    const VS16: char = '\u{FE0F}';
+    const ZWJ: char = '\u{200D}';
+    let is_regional = |c: char| ('\u{1F1E6}'..='\u{1F1FF}').contains(&c);
+    let is_modifier = |c: char| ('\u{1F3FB}'..='\u{1F3FF}').contains(&c);
+    let is_pictograph = |c: char| {
+        let blocks = [
+            ('\u{1F000}', '\u{1FAFF}'), // pictographs, emoticons, transport, symbols
+            ('\u{2600}', '\u{27BF}'),   // miscellaneous symbols, dingbats
+            ('\u{2300}', '\u{23FF}'),   // ⌚ ⌛ ⏰ …
+            ('\u{2B00}', '\u{2BFF}'),   // ⬛ ⭐ …
+            ('\u{2190}', '\u{21FF}'),   // arrows (↔️)
+            ('\u{25A0}', '\u{25FF}'),   // geometric shapes (▶️)
+            ('\u{2900}', '\u{297F}'),   // ⤴️ ⤵️
+        ];
+        let singles = [
+            '\u{A9}', '\u{AE}', '\u{203C}', '\u{2049}', '\u{2122}', '\u{2139}', '\u{24C2}',
+            '\u{3030}', '\u{303D}', '\u{3297}', '\u{3299}',
+        ];
+        (blocks.iter().any(|(lo, hi)| (*lo..=*hi).contains(&c)) || singles.contains(&c))
+            && !is_regional(c)
+            && !is_modifier(c)
+    };
+    let chars: Vec<char> = text.chars().collect();
+    match chars.as_slice() {
+        [a, b] if is_regional(*a) && is_regional(*b) => return true,
+        [key, VS16, '\u{20E3}'] | [key, '\u{20E3}'] if "0123456789#*".contains(*key) => {
+            return true;
+        }
+        ['\u{1F3F4}', tags @ .., '\u{E007F}']
+            if !tags.is_empty() && tags.iter().all(|c| ('\u{E0020}'..='\u{E007E}').contains(c)) =>
+        {
+            return true;
+        }
+        _ => {}
+    }
+    // One element, or elements joined by ZWJ: a pictograph, then at most one VS16 and at
+    // most one skin-tone modifier.
+    text.split(ZWJ).all(|element| {
+        let mut chars = element.chars();
+        let rest: Vec<char> = chars.by_ref().skip(1).collect();
+        let base = element.chars().next();
+        let count = |f: &dyn Fn(char) -> bool| rest.iter().filter(|c| f(**c)).count();
+        base.is_some_and(is_pictograph)
+            && count(&|c| c == VS16) <= 1
+            && count(&|c| is_modifier(c)) <= 1
+            && count(&|c| c == VS16 || is_modifier(c)) == rest.len()
+    })
+}
+
 impl HfSpace {
     /// Reads `[workspace.metadata.hf-space]` from `<root>/Cargo.toml`.
     pub(crate) fn load(root: &Utf8Path) -> Result<HfSpace> {
         let path = root.join("Cargo.toml");
         let text = std::fs::read_to_string(&path).with_context(|| format!("cannot read {path}"))?;
-        HfSpace::parse(&text)
-            .with_context(|| format!("{path}: invalid [workspace.metadata.hf-space]"))
+        let settings = HfSpace::deserialize_from(&text)
+            .with_context(|| format!("{path}: invalid [workspace.metadata.hf-space]"))?;
+        settings.validate()?;
+        Ok(settings)
     }
 
+    /// Reads and validates the settings from a manifest's text.
+    #[cfg(test)]
     pub(crate) fn parse(text: &str) -> Result<HfSpace> {
+        let settings = HfSpace::deserialize_from(text)?;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    fn deserialize_from(text: &str) -> Result<HfSpace> {
         let manifest: Manifest = toml::from_str(text)?;
         let settings = manifest
             .workspace
@@ -127,11 +314,7 @@ impl HfSpace {
         // `check --staged` reads the client from the index and `deploy` rewrites it: it must
         // be a file of this repository.
         let client = &settings.frontend_client;
-        let inside = client.is_relative()
-            && client
-                .components()
-                .all(|c| matches!(c, camino::Utf8Component::Normal(_)))
-            && client.file_name().is_some();
+        let inside = is_inside(client) && client.file_name().is_some();
         ensure!(
             inside,
             "frontend-client = \"{client}\" is not a file inside the repository: give its path relative to the root, without `..`, e.g. \"{}\"",
@@ -139,6 +322,25 @@ impl HfSpace {
         );
         Ok(settings)
     }
+
+    fn validate(&self) -> Result<()> {
+        for path in &self.knowledge {
+            ensure!(
+                is_inside(path),
+                "Cargo.toml [workspace.metadata.hf-space]: knowledge entry \"{path}\" is not inside the repository: give Markdown files or folders relative to the root, without `..`, like \"docs/\""
+            );
+        }
+        self.generator.validate()
+    }
+}
+
+/// A relative path of this repository, without `..` or `.` components.
+fn is_inside(path: &Utf8Path) -> bool {
+    path.is_relative()
+        && path.components().next().is_some()
+        && path
+            .components()
+            .all(|c| matches!(c, camino::Utf8Component::Normal(_)))
 }
 
 /// The public URL of a Space after Hugging Face's subdomain rule:
@@ -340,6 +542,67 @@ mod tests {
         let settings = HfSpace::load(root).unwrap();
         assert_eq!(settings.generator.port, 7860);
         assert_eq!(settings.frontend_client, default_frontend_client());
+    }
+
+    #[test]
+    fn an_emoji_is_one_emoji_grapheme() {
+        for one in [
+            "🤖",
+            "❤️",
+            "❤",
+            "⭐",
+            "1️⃣",
+            "#️⃣",
+            "🇫🇷",
+            "👍🏽",
+            "🧑‍💻",
+            "👩‍👩‍👧‍👦",
+            "🧑🏽‍💻",
+            "🏳️‍🌈",
+            "🏴󠁧󠁢󠁳󠁣󠁴󠁿",
+            "©️",
+            "▶️",
+        ] {
+            assert!(is_one_emoji(one), "{one:?} is one emoji");
+        }
+        for not_one in [
+            "",
+            "A",
+            "AB",
+            ":robot:",
+            "🤖🤖",
+            "🤖 ",
+            "🇫",
+            "🇫🇷🇫🇷",
+            "🏽",
+            "1",
+            "\u{FE0F}",
+            "🧑‍",
+            "‍💻",
+            "🤖\u{FE0F}\u{FE0F}",
+            "é",
+        ] {
+            assert!(!is_one_emoji(not_one), "{not_one:?} is not one emoji");
+        }
+    }
+
+    #[test]
+    fn knowledge_entries_stay_inside_the_repository() {
+        for bad in ["../notes", "/etc", "./docs", ""] {
+            let err = HfSpace::parse(&format!(
+                "[workspace.metadata.hf-space]\nknowledge = [\"{bad}\"]\n"
+            ))
+            .unwrap_err();
+            assert!(
+                format!("{err:#}").contains("is not inside the repository"),
+                "{err:#}"
+            );
+        }
+        let ok = HfSpace::parse(
+            "[workspace.metadata.hf-space]\nknowledge = [\"README.md\", \"docs/\"]\n",
+        )
+        .unwrap();
+        assert_eq!(ok.knowledge, ["README.md", "docs/"]);
     }
 
     #[test]

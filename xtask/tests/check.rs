@@ -202,7 +202,7 @@ fn each_lint_fails_on_its_fixture_with_file_line_and_rule() {
             "useradd -m -u 1000 user",
             "useradd -m -u 1001 user",
             false,
-            "huggingface-spaces/Dockerfile:9: user-uid: user `user` is created with UID 1001: Spaces need `useradd -u 1000 user`",
+            "huggingface-spaces/Dockerfile:9: user-uid: user `user` is created with UID 1001: the app must run as UID 1000 (uid in Cargo.toml; Spaces run UID 1000): write `useradd -u 1000 user`",
         ),
         (
             "huggingface-spaces/Dockerfile",

@@ -5,6 +5,9 @@ mod hub;
 #[path = "support/repo.rs"]
 mod repo;
 
+/// The generator's settings table in Cargo.toml, after which a test sets a value.
+const GENERATOR_TABLE: &str = "[workspace.metadata.hf-space.generator]\n";
+
 use hub::sandbox::Sandbox;
 use hub::{Hub, TOKEN, USER, git_out};
 use repo::Run;
@@ -978,9 +981,11 @@ fn deploy_local_runs_the_pushed_tree_and_stops() {
         .local_addr()
         .unwrap()
         .port();
-    sandbox
-        .copy
-        .edit("Cargo.toml", "port = 7860", &format!("port = {port}"));
+    sandbox.copy.edit(
+        "Cargo.toml",
+        GENERATOR_TABLE,
+        &format!("{GENERATOR_TABLE}port = {port}\n"),
+    );
     let warm = Sandbox::source_state().join("local");
     let state = sandbox.repo.join("target/xtask/local");
     std::fs::create_dir_all(&state).unwrap();
@@ -1036,9 +1041,11 @@ fn deploy_local_leaves_a_running_space_alone() {
     let sandbox = Sandbox::new();
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
-    sandbox
-        .copy
-        .edit("Cargo.toml", "port = 7860", &format!("port = {port}"));
+    sandbox.copy.edit(
+        "Cargo.toml",
+        GENERATOR_TABLE,
+        &format!("{GENERATOR_TABLE}port = {port}\n"),
+    );
     let tree = sandbox.repo.join("target/xtask/local/tree");
     std::fs::create_dir_all(tree.join("app")).unwrap();
     std::fs::write(tree.join("app/main.py"), "# the running Space\n").unwrap();

@@ -382,16 +382,138 @@ fn contract_violations_name_file_line_and_rule() {
     }
 }
 
-#[test]
-fn bad_generator_settings_are_refused_with_the_key() {
-    let repo = Repo::with_fixture_backend("settings");
+const GENERATOR_TABLE: &str = "[workspace.metadata.hf-space.generator]\n";
+
+/// Sets generator settings (TOML lines) in the repository's Cargo.toml.
+fn set_generator(repo: &Repo, lines: &str) {
     repo.edit(
         "Cargo.toml",
-        "color-from = \"blue\"",
-        "color-from = \"orange\"",
+        GENERATOR_TABLE,
+        &format!("{GENERATOR_TABLE}{lines}\n"),
     );
-    let run = repo.xtask_fails(&["generate"]);
-    assert!(run.stderr.contains("Cargo.toml [workspace.metadata.hf-space.generator]: `color-from` = \"orange\" is not a Spaces color"), "{run}");
+}
+
+#[test]
+fn every_bad_generator_setting_is_refused_by_every_command_with_its_rule() {
+    let cases = [
+        (
+            "color-from = \"orange\"",
+            "`color-from` = \"orange\" is not a Spaces color: choose one of red, yellow, green, blue, indigo, purple, pink, gray",
+        ),
+        (
+            "color-to = \"Blue\"",
+            "`color-to` = \"Blue\" is not a Spaces color",
+        ),
+        (
+            "emoji = \"AB\"",
+            "`emoji` = \"AB\" is not exactly one emoji",
+        ),
+        (
+            "emoji = \"🤖🤖\"",
+            "`emoji` = \"🤖🤖\" is not exactly one emoji",
+        ),
+        (
+            "emoji = \":robot:\"",
+            "`emoji` = \":robot:\" is not exactly one emoji",
+        ),
+        ("port = 0", "`port` = 0 is not a TCP port: use 1 to 65535"),
+        (
+            "port = 70000",
+            "`port` = 70000 is not a TCP port: use 1 to 65535",
+        ),
+        (
+            "uid = 0",
+            "`uid` = 0 is not a non-root user id: use 1 or more",
+        ),
+        ("uid = -5", "`uid` = -5 is not a non-root user id"),
+        (
+            "health-path = \"api/health\"",
+            "`health-path` = \"api/health\" is not a URL path: start it with `/`",
+        ),
+        ("title = \"\"", "`title` = \"\" is not a title"),
+        (
+            "short-description = \"\"",
+            "`short-description` = \"\" has 0 characters: the Hub wants one line of 1 to 60",
+        ),
+        (
+            "short-description = \"A description that is far too long for the card on the Hub page\"",
+            "has 63 characters: the Hub wants one line of 1 to 60",
+        ),
+        (
+            "base-image = \"python 3.11\"",
+            "`base-image` = \"python 3.11\" is not an image reference",
+        ),
+        (
+            "test-packages = [\"pytest>=8\"]",
+            "`test-packages` = \"pytest>=8\" is not a package name",
+        ),
+    ];
+    for (setting, rule) in cases {
+        let repo = Repo::with_fixture_backend("bad-setting");
+        set_generator(&repo, setting);
+        for command in [&["generate"][..], &["check"], &["check", "--staged"]] {
+            let run = repo.xtask_fails(command);
+            assert!(
+                run.stderr
+                    .contains(&format!("Cargo.toml {}: ", GENERATOR_TABLE.trim()))
+                    && run.stderr.contains(rule),
+                "{setting}: `xtask {command:?}` should say {rule:?}:\n{run}"
+            );
+        }
+    }
+}
+
+#[test]
+fn generate_and_check_agree_on_every_non_default_setting() {
+    let repo = Repo::with_fixture_backend("settings");
+    set_generator(
+        &repo,
+        "port = 8080\nuid = 1001\nhealth-path = \"/healthz\"\nbase-image = \"python:3.12-slim\"\ntitle = \"Docs: the bot\"\nemoji = \"🧑🏽‍💻\"\ncolor-from = \"gray\"\ncolor-to = \"pink\"\nshort-description = \"Answers from the docs\"\ntest-packages = [\"pytest\"]",
+    );
+    repo.xtask_ok(&["generate"]);
+    let run = repo.xtask_ok(&["check"]);
+    assert!(run.stdout.contains("every lint passes"), "{run}");
+    let dockerfile = repo.read("huggingface-spaces/Dockerfile");
+    assert!(dockerfile.contains("UID 1001)"), "{dockerfile}");
+    assert!(
+        dockerfile.contains("useradd -m -u 1001 user"),
+        "{dockerfile}"
+    );
+    assert!(
+        dockerfile.contains("localhost:8080/healthz"),
+        "{dockerfile}"
+    );
+    for stale in ["1000", "7860", "/api/health"] {
+        assert!(!dockerfile.contains(stale), "{stale} in\n{dockerfile}");
+    }
+    let readme = repo.read("huggingface-spaces/README.md");
+    assert!(readme.contains("app_port: 8080\n"), "{readme}");
+    assert!(readme.contains("UID 1001"), "{readme}");
+    assert!(readme.contains("title: \"Docs: the bot\"\n"), "{readme}");
+    // The test packages not configured any more stay in the Space's requirements.
+    assert!(
+        repo.read("huggingface-spaces/requirements.txt")
+            .contains("pytest_asyncio")
+    );
+    for emoji in ["🇫🇷", "1️⃣", "❤️", "👩‍👩‍👧", "🏴󠁧󠁢󠁳󠁣󠁴󠁿"]
+    {
+        repo.edit(
+            "Cargo.toml",
+            &readme_emoji(&repo),
+            &format!("emoji = \"{emoji}\""),
+        );
+        repo.xtask_ok(&["generate"]);
+        repo.xtask_ok(&["check"]);
+    }
+}
+
+/// The `emoji = "..."` line of the repository's Cargo.toml.
+fn readme_emoji(repo: &Repo) -> String {
+    repo.read("Cargo.toml")
+        .lines()
+        .find(|l| l.starts_with("emoji = "))
+        .unwrap()
+        .to_owned()
 }
 
 /// The generator runs against this repository too, so `cargo test` fails on drift.

@@ -7,12 +7,10 @@ use std::sync::LazyLock;
 use camino::{Utf8Path, Utf8PathBuf};
 
 use crate::frontend;
-use crate::settings::{FRONTEND_DIR, HfSpace, SPACE_DIR};
+use crate::settings::{COLORS, FRONTEND_DIR, Generator, HfSpace, SHORT_DESCRIPTION_MAX, SPACE_DIR};
 use crate::space::pattern::Pattern;
-use crate::space::{Snapshot, readme, requirements};
+use crate::space::{Snapshot, requirements};
 
-/// The UID Docker Spaces run the app as.
-const SPACES_UID: &str = "1000";
 /// The port Spaces route to when the README does not say `app_port`.
 const SPACES_DEFAULT_PORT: u16 = 7860;
 
@@ -74,7 +72,13 @@ pub(crate) fn run(snapshot: &Snapshot, settings: &HfSpace) -> Vec<Failure> {
         .unwrap_or(SPACES_DEFAULT_PORT);
     let dockerfile_path = Utf8Path::new(SPACE_DIR).join("Dockerfile");
     match text(snapshot, &dockerfile_path) {
-        Some(text) => dockerfile(&dockerfile_path, text, app_port, &mut failures),
+        Some(text) => dockerfile(
+            &dockerfile_path,
+            text,
+            app_port,
+            &settings.generator,
+            &mut failures,
+        ),
         None => failures.add(
             &dockerfile_path,
             1,
@@ -169,7 +173,7 @@ fn front_matter(path: &Utf8Path, text: &str, failures: &mut Failures) -> Option<
     }
     for key in ["colorFrom", "colorTo"] {
         if let Some((line, _, color)) =
-            get(key).filter(|(_, _, v)| !v.is_empty() && !readme::COLORS.contains(&v.as_str()))
+            get(key).filter(|(_, _, v)| !v.is_empty() && !COLORS.contains(&v.as_str()))
         {
             failures.add(
                 path,
@@ -177,13 +181,13 @@ fn front_matter(path: &Utf8Path, text: &str, failures: &mut Failures) -> Option<
                 RULE,
                 format!(
                     "{key} `{color}` is not a Spaces color: use one of {}",
-                    readme::COLORS.join(", ")
+                    COLORS.join(", ")
                 ),
             );
         }
     }
-    if let Some((line, _, text)) = get("short_description")
-        .filter(|(_, _, v)| v.chars().count() > readme::SHORT_DESCRIPTION_MAX)
+    if let Some((line, _, text)) =
+        get("short_description").filter(|(_, _, v)| v.chars().count() > SHORT_DESCRIPTION_MAX)
     {
         failures.add(
             path,
@@ -192,7 +196,7 @@ fn front_matter(path: &Utf8Path, text: &str, failures: &mut Failures) -> Option<
             format!(
                 "short_description is {} characters: the Hub allows {}",
                 text.chars().count(),
-                readme::SHORT_DESCRIPTION_MAX
+                SHORT_DESCRIPTION_MAX
             ),
         );
     }
@@ -278,7 +282,17 @@ fn digits(text: &str) -> Option<&str> {
     (end > 0).then(|| &text[..end])
 }
 
-fn dockerfile(path: &Utf8Path, text: &str, app_port: u16, failures: &mut Failures) {
+/// The Dockerfile against the Hub's rules and the configured UID and health path.
+fn dockerfile(
+    path: &Utf8Path,
+    text: &str,
+    app_port: u16,
+    generator: &Generator,
+    failures: &mut Failures,
+) {
+    let uid = generator.uid.to_string();
+    let uid = uid.as_str();
+    let health_path = generator.health_path.as_str();
     let all = instructions(text);
     let port_rule = |what: &str, port: &str| {
         format!(
@@ -313,6 +327,9 @@ fn dockerfile(path: &Utf8Path, text: &str, app_port: u16, failures: &mut Failure
                     Some(_) => {}
                     None => failures.add(path, ins.line, "port", format!("HEALTHCHECK does not probe localhost:{app_port}")),
                 }
+                if !ins.args.contains(&format!(":{app_port}{health_path}")) {
+                    failures.add(path, ins.line, "healthcheck", format!("HEALTHCHECK does not probe the configured health path {health_path} (health-path in Cargo.toml): probe http://localhost:{app_port}{health_path}"));
+                }
             }
             "USER" => user = Some((ins, ins.args.split(':').next().unwrap_or("").trim().to_owned())),
             _ => {}
@@ -322,28 +339,28 @@ fn dockerfile(path: &Utf8Path, text: &str, app_port: u16, failures: &mut Failure
         failures.add(path, 1, "healthcheck", "no HEALTHCHECK: add one that curls the health endpoint so a broken container shows as unhealthy");
     }
 
-    // USER must end up as UID 1000: numerically, or a user that `useradd` created with it.
+    // USER must end up as the configured UID: numerically, or a user `useradd` created with it.
     let user_name = match &user {
         None => {
-            failures.add(path, 1, "user-uid", format!("no USER instruction: Spaces run the app as UID {SPACES_UID}; add `RUN useradd -m -u {SPACES_UID} user` and `USER user`"));
+            failures.add(path, 1, "user-uid", format!("no USER instruction: Spaces run the app as UID {uid}; add `RUN useradd -m -u {uid} user` and `USER user`"));
             None
         }
         Some((ins, name)) if name.chars().all(|c| c.is_ascii_digit()) => {
-            if name != SPACES_UID {
+            if name != uid {
                 failures.add(
                     path,
                     ins.line,
                     "user-uid",
-                    format!("USER {name}: Spaces run the app as UID {SPACES_UID}"),
+                    format!("USER {name}: Spaces run the app as UID {uid}"),
                 );
             }
             Some(name.clone())
         }
         Some((ins, name)) => {
-            match all.iter().filter(|i| i.keyword == "RUN").find_map(|i| useradd(&i.args, name).map(|uid| (i, uid))) {
-                Some((_, Some(uid))) if uid == SPACES_UID => {}
-                Some((run, uid)) => failures.add(path, run.line, "user-uid", format!("user `{name}` is created with UID {}: Spaces need `useradd -u {SPACES_UID} {name}`", uid.unwrap_or_else(|| "(unspecified)".into()))),
-                None => failures.add(path, ins.line, "user-uid", format!("USER {name} is never created: add `RUN useradd -m -u {SPACES_UID} {name}` before it")),
+            match all.iter().filter(|i| i.keyword == "RUN").find_map(|i| useradd(&i.args, name).map(|created| (i, created))) {
+                Some((_, Some(created))) if created == uid => {}
+                Some((run, created)) => failures.add(path, run.line, "user-uid", format!("user `{name}` is created with UID {}: the app must run as UID {uid} (uid in Cargo.toml; Spaces run UID 1000): write `useradd -u {uid} {name}`", created.unwrap_or_else(|| "(unspecified)".into()))),
+                None => failures.add(path, ins.line, "user-uid", format!("USER {name} is never created: add `RUN useradd -m -u {uid} {name}` before it")),
             }
             Some(name.clone())
         }
@@ -360,9 +377,9 @@ fn dockerfile(path: &Utf8Path, text: &str, app_port: u16, failures: &mut Failure
             .map(|o| o.split(':').next().unwrap_or(""));
         let wanted = user_name.as_deref().unwrap_or("user");
         match owner {
-            Some(owner) if owner == wanted || owner == SPACES_UID => {}
-            Some(owner) => failures.add(path, ins.line, "copy-chown", format!("{} --chown={owner}: files must belong to `{wanted}` (UID {SPACES_UID}), who runs the app", ins.keyword)),
-            None => failures.add(path, ins.line, "copy-chown", format!("{} without `--chown={wanted}`: the files would belong to root and the app (UID {SPACES_UID}) could not write next to them", ins.keyword)),
+            Some(owner) if owner == wanted || owner == uid => {}
+            Some(owner) => failures.add(path, ins.line, "copy-chown", format!("{} --chown={owner}: files must belong to `{wanted}` (UID {uid}), who runs the app", ins.keyword)),
+            None => failures.add(path, ins.line, "copy-chown", format!("{} without `--chown={wanted}`: the files would belong to root and the app (UID {uid}) could not write next to them", ins.keyword)),
         }
     }
 }

@@ -396,7 +396,8 @@ mod tests {
     fn import_forms_are_parsed() {
         let text = "\"\"\"Docs.\n\nfrom app.not_real import x\n\"\"\"\nimport os, app.db.postgres as pg\nfrom app.core.config import settings  # why\nfrom .schemas import (\n    Ask,\n    Answer as A,  # c\n)\nfrom .. import db\nfrom app.x import *\n    from app.services import rag_service\n";
         let found = imports(&python::logical_lines(text).unwrap());
-        let summary: Vec<(usize, usize, &str, Vec<&str>, Option<&str>)> = found
+        type Summary<'a> = (usize, usize, &'a str, Vec<&'a str>, Option<&'a str>);
+        let summary: Vec<Summary> = found
             .iter()
             .map(|i| {
                 (

@@ -24,7 +24,7 @@ pub(crate) fn render(generator: &Generator) -> String {
 # System dependencies
 RUN apt-get update && apt-get install -y gcc g++ curl && rm -rf /var/lib/apt/lists/*
 
-# Non-root user (required by HF Spaces - UID 1000)
+# Non-root user (required by HF Spaces - UID {uid})
 RUN useradd -m -u {uid} user
 USER user
 ENV HOME=/home/user PATH=/home/user/.local/bin:$PATH

@@ -21,12 +21,8 @@ use crate::settings::{BACKEND_DIR, Generator};
 /// The Space folder's files, keyed by their path relative to it.
 pub(crate) type SpaceFiles = BTreeMap<Utf8PathBuf, Vec<u8>>;
 
-/// Where the generator's settings live, for messages.
-const SETTINGS_TABLE: &str = "Cargo.toml [workspace.metadata.hf-space.generator]";
-
 /// Renders every file of the Space folder from the backend in `snapshot`.
 pub(crate) fn render(snapshot: &Snapshot, generator: &Generator) -> Result<SpaceFiles> {
-    validate(generator)?;
     let backend_prefix = format!("{BACKEND_DIR}/");
     let mut python = BTreeMap::new();
     for (path, _) in snapshot.under(&backend_prefix) {
@@ -71,64 +67,4 @@ pub(crate) fn render(snapshot: &Snapshot, generator: &Generator) -> Result<Space
         readme::render(generator, &endpoints, &secrets).into_bytes(),
     );
     Ok(files)
-}
-
-/// Settings that would render a broken Space are refused before anything is written.
-fn validate(g: &Generator) -> Result<()> {
-    let bad = |key: &str, why: &str| -> Result<()> { bail!("{SETTINGS_TABLE}: `{key}` {why}") };
-    if g.port == 0 {
-        bad(
-            "port",
-            "is 0: give the port the app listens on (Spaces default: 7860)",
-        )?;
-    }
-    if !g.health_path.starts_with('/')
-        || g.health_path
-            .contains(|c: char| c.is_whitespace() || "'\"\\".contains(c))
-    {
-        bad(
-            "health-path",
-            &format!(
-                "= {:?} is not a URL path: write it like \"/api/health\"",
-                g.health_path
-            ),
-        )?;
-    }
-    if g.base_image.is_empty() || g.base_image.contains(char::is_whitespace) {
-        bad(
-            "base-image",
-            &format!(
-                "= {:?} is not an image reference: write it like \"python:3.11-slim\"",
-                g.base_image
-            ),
-        )?;
-    }
-    if g.title.trim().is_empty() || g.title.contains('\n') {
-        bad("title", "must be one non-empty line")?;
-    }
-    if g.emoji.is_empty() || g.emoji.contains('\n') {
-        bad("emoji", "must be one emoji, like \"🤖\"")?;
-    }
-    for (key, color) in [("color-from", &g.color_from), ("color-to", &g.color_to)] {
-        if !readme::COLORS.contains(&color.as_str()) {
-            bad(
-                key,
-                &format!(
-                    "= {color:?} is not a Spaces color: choose one of {}",
-                    readme::COLORS.join(", ")
-                ),
-            )?;
-        }
-    }
-    let length = g.short_description.chars().count();
-    if length == 0 || length > readme::SHORT_DESCRIPTION_MAX || g.short_description.contains('\n') {
-        bad(
-            "short-description",
-            &format!(
-                "is {length} characters: the Hub wants one line of 1 to {} characters",
-                readme::SHORT_DESCRIPTION_MAX
-            ),
-        )?;
-    }
-    Ok(())
 }
