@@ -104,7 +104,7 @@ fn check(snapshot: &Snapshot, project: &Project) -> Report {
         lint_failures: 0,
     };
     let origin = origin_name(snapshot.origin);
-    match space::render(snapshot, &project.settings.generator) {
+    match space::render(snapshot, &project.settings) {
         Err(err) => {
             writeln!(
                 report.problems,

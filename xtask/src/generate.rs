@@ -34,7 +34,7 @@ impl flags::Generate {
                 println!("{what} {SPACE_DIR}/{path}");
             }
             println!(
-                "{SPACE_DIR}/: {} file(s) changed; commit them with the backend change",
+                "{SPACE_DIR}/: {} file(s) changed; commit them with the change to their sources",
                 changed.len()
             );
         }
@@ -48,7 +48,7 @@ impl flags::Generate {
 pub(crate) fn generate(project: &Project, force: bool) -> Result<Vec<Utf8PathBuf>> {
     remove_leftovers(&project.root);
     let snapshot = Snapshot::worktree(&project.root, &project.settings)?;
-    let expected = space::render(&snapshot, &project.settings.generator)?;
+    let expected = space::render(&snapshot, &project.settings)?;
     let current = space_files(&snapshot);
     let changed = changed_files(&current, &expected);
     if !changed.is_empty() {

@@ -22,8 +22,6 @@ use crate::{Project, ci, interrupt, settings};
 
 /// The Vite dev server's origins: the chat page in development talks to the local Space.
 const DEV_ORIGINS: [&str; 2] = ["http://localhost:5173", "http://127.0.0.1:5173"];
-/// What the backend ingests at startup, relative to the project root, when present.
-const KNOWLEDGE: [&str; 2] = ["README.md", "docs"];
 /// The app opens its port at once, then imports, opens its stores and ingests the docs while
 /// its health check answers `"status": "starting"`: a few seconds, far more on a loaded machine.
 const START_TIMEOUT: Duration = Duration::from_secs(180);
@@ -197,7 +195,10 @@ pub(crate) fn start(
         .env("PYTHONUNBUFFERED", "1")
         .env("DATABASE_URL", database_url)
         .env("ALLOWED_ORIGINS", allowed_origins(project))
-        .env("KNOWLEDGE_PATHS", knowledge_paths(&project.root)?)
+        .env(
+            "KNOWLEDGE_PATHS",
+            knowledge_paths(&project.root, &project.settings.knowledge)?,
+        )
         .env("DATA_DIR", &space.paths.data);
     let log = space.paths.uvicorn_log();
     let child = space
@@ -446,9 +447,9 @@ fn allowed_origins(project: &Project) -> String {
     origins.join(",")
 }
 
-/// The backend's KNOWLEDGE_PATHS: the project's README.md and docs/, absolute.
-fn knowledge_paths(root: &Utf8Path) -> Result<String> {
-    let paths: Vec<Utf8PathBuf> = KNOWLEDGE
+/// The backend's KNOWLEDGE_PATHS: the `knowledge` setting's files and folders, absolute.
+fn knowledge_paths(root: &Utf8Path, knowledge: &[Utf8PathBuf]) -> Result<String> {
+    let paths: Vec<Utf8PathBuf> = knowledge
         .iter()
         .map(|p| root.join(p))
         .filter(|p| p.exists())

@@ -219,6 +219,71 @@ fn the_readme_tables_do_not_depend_on_how_the_backend_is_formatted() {
 }
 
 #[test]
+fn the_knowledge_markdown_ships_in_the_space_and_is_checked_for_drift() {
+    let repo = Repo::with_fixture_backend("knowledge");
+    // Markdown only, byte for byte, under its own path; images and other files stay out.
+    assert_eq!(
+        repo.read("huggingface-spaces/knowledge/docs/setup.md"),
+        repo.read("docs/setup.md")
+    );
+    assert_eq!(
+        repo.read("huggingface-spaces/knowledge/README.md"),
+        repo.read("README.md")
+    );
+    assert!(
+        !repo
+            .path("huggingface-spaces/knowledge/docs/images")
+            .exists()
+    );
+    assert!(
+        !repo
+            .path("huggingface-spaces/knowledge/docs/notes.txt")
+            .exists()
+    );
+
+    repo.edit("docs/setup.md", "# Setup", "# Setup\n\nA new paragraph.");
+    let run = repo.xtask_fails(&["check"]);
+    assert!(
+        run.stderr
+            .contains("+++ huggingface-spaces/knowledge/docs/setup.md (generated)"),
+        "{run}"
+    );
+    // The index still holds the old docs and the old Space: the staged state is consistent.
+    repo.xtask_ok(&["check", "--staged"]);
+    repo.xtask_ok(&["generate"]);
+    repo.xtask_ok(&["check"]);
+    repo.git(&["add", "docs"]);
+    let run = repo.xtask_fails(&["check", "--staged"]);
+    assert!(run.stderr.contains("knowledge/docs/setup.md"), "{run}");
+
+    // A knowledge entry that names nothing is refused with the key.
+    set_knowledge(&repo, "[\"README.md\", \"handbook/\"]");
+    let run = repo.xtask_fails(&["generate"]);
+    assert!(
+        run.stderr.contains("Cargo.toml [workspace.metadata.hf-space]: knowledge entry \"handbook/\" names no Markdown file in the worktree"),
+        "{run}"
+    );
+    set_knowledge(&repo, "[\"docs/images/diagram.png\"]");
+    let run = repo.xtask_fails(&["generate"]);
+    assert!(run.stderr.contains("is not a Markdown file"), "{run}");
+    // No knowledge: no folder.
+    set_knowledge(&repo, "[]");
+    repo.xtask_ok(&["generate"]);
+    assert!(!repo.path("huggingface-spaces/knowledge").exists());
+}
+
+/// Replaces the `knowledge = ...` line of the repository's Cargo.toml.
+fn set_knowledge(repo: &Repo, value: &str) {
+    let line = repo
+        .read("Cargo.toml")
+        .lines()
+        .find(|l| l.starts_with("knowledge = "))
+        .unwrap()
+        .to_owned();
+    repo.edit("Cargo.toml", &line, &format!("knowledge = {value}"));
+}
+
+#[test]
 fn generate_rewrites_only_what_changed() {
     let repo = Repo::with_fixture_backend("mtimes");
     let space = repo.path("huggingface-spaces");
@@ -240,7 +305,7 @@ fn generate_rewrites_only_what_changed() {
     let run = repo.xtask_ok(&["generate"]);
     assert_eq!(
         run.stdout,
-        "wrote huggingface-spaces/app/api/health.py\nhuggingface-spaces/: 1 file(s) changed; commit them with the backend change\n"
+        "wrote huggingface-spaces/app/api/health.py\nhuggingface-spaces/: 1 file(s) changed; commit them with the change to their sources\n"
     );
     let after = mtimes(&space);
     let touched: Vec<&String> = after.keys().filter(|f| after[*f] != before[*f]).collect();

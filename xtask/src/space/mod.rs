@@ -16,13 +16,17 @@ use camino::{Utf8Path, Utf8PathBuf};
 
 pub(crate) use source::{Origin, Snapshot};
 
-use crate::settings::{BACKEND_DIR, Generator};
+use crate::settings::{BACKEND_DIR, HfSpace};
 
 /// The Space folder's files, keyed by their path relative to it.
 pub(crate) type SpaceFiles = BTreeMap<Utf8PathBuf, Vec<u8>>;
 
+/// The Space folder's copy of the `knowledge` setting's Markdown.
+pub(crate) const KNOWLEDGE_DIR: &str = "knowledge";
+
 /// Renders every file of the Space folder from the backend in `snapshot`.
-pub(crate) fn render(snapshot: &Snapshot, generator: &Generator) -> Result<SpaceFiles> {
+pub(crate) fn render(snapshot: &Snapshot, settings: &HfSpace) -> Result<SpaceFiles> {
+    let generator = &settings.generator;
     let backend_prefix = format!("{BACKEND_DIR}/");
     let mut python = BTreeMap::new();
     for (path, _) in snapshot.under(&backend_prefix) {
@@ -58,6 +62,9 @@ pub(crate) fn render(snapshot: &Snapshot, generator: &Generator) -> Result<Space
         "requirements.txt".into(),
         requirements::space_file(requirements, &generator.test_packages).into_bytes(),
     );
+    for (path, bytes) in knowledge(snapshot, &settings.knowledge)? {
+        files.insert(Utf8Path::new(KNOWLEDGE_DIR).join(path), bytes.to_vec());
+    }
     files.insert(
         "Dockerfile".into(),
         dockerfile::render(generator).into_bytes(),
@@ -67,4 +74,49 @@ pub(crate) fn render(snapshot: &Snapshot, generator: &Generator) -> Result<Space
         readme::render(generator, &endpoints, &secrets).into_bytes(),
     );
     Ok(files)
+}
+
+fn is_markdown(path: &Utf8Path) -> bool {
+    path.extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("md") || e.eq_ignore_ascii_case("markdown"))
+}
+
+/// The Markdown files the `knowledge` entries name (a file, or every Markdown file under a
+/// folder, images and other files left out), with their paths relative to the root.
+fn knowledge<'a>(
+    snapshot: &'a Snapshot,
+    entries: &[Utf8PathBuf],
+) -> Result<Vec<(Utf8PathBuf, &'a [u8])>> {
+    let mut found = Vec::new();
+    for entry in entries {
+        let place =
+            format!("Cargo.toml [workspace.metadata.hf-space]: knowledge entry \"{entry}\"");
+        if let Some(bytes) = snapshot.get(entry) {
+            if !is_markdown(entry) {
+                bail!("{place} is not a Markdown file: list .md files or folders holding them");
+            }
+            found.push((entry.clone(), bytes));
+            continue;
+        }
+        let prefix = format!("{}/", entry.as_str().trim_end_matches('/'));
+        let before = found.len();
+        found.extend(
+            snapshot
+                .files()
+                .filter(|(path, _)| path.as_str().starts_with(&prefix) && is_markdown(path))
+                .map(|(path, bytes)| (path.to_owned(), bytes)),
+        );
+        if found.len() == before {
+            bail!(
+                "{place} names no Markdown file in the {}: add it (or commit it, for `check --staged`) or remove it from `knowledge`",
+                match snapshot.origin {
+                    Origin::Worktree => "worktree",
+                    Origin::Index => "index",
+                }
+            );
+        }
+    }
+    found.sort();
+    found.dedup();
+    Ok(found)
 }

@@ -23,15 +23,17 @@ pub(crate) enum Origin {
 }
 
 /// The paths a snapshot holds: the backend's app and requirements, the whole Space folder,
-/// the frontend's sources and its chat client.
+/// the frontend's sources and its chat client, and the knowledge files and folders.
 fn roots(settings: &HfSpace) -> Vec<Utf8PathBuf> {
-    vec![
+    let mut roots = vec![
         Utf8Path::new(BACKEND_DIR).join("app"),
         Utf8Path::new(BACKEND_DIR).join("requirements.txt"),
         SPACE_DIR.into(),
         Utf8Path::new(FRONTEND_DIR).join("src"),
         settings.frontend_client.clone(),
-    ]
+    ];
+    roots.extend(settings.knowledge.iter().cloned());
+    roots
 }
 
 /// Python and editor droppings that are never part of a tree (they are git-ignored too).

@@ -68,8 +68,8 @@ impl Repo {
         repo
     }
 
-    /// A repository with the workspace's Cargo.toml and the fixture backend, generated and
-    /// committed.
+    /// A repository with the workspace's Cargo.toml, the fixture backend and the fixture
+    /// knowledge (README.md, docs/), generated and committed.
     pub fn with_fixture_backend(name: &str) -> Repo {
         let repo = Repo::empty(name);
         copy_keeping_mtime(
@@ -77,6 +77,9 @@ impl Repo {
             &repo.dir.join("Cargo.toml"),
         );
         copy_dir(&fixture_backend(), &repo.dir.join("backend"));
+        let fixtures = fixture_backend().parent().unwrap().to_owned();
+        copy_keeping_mtime(&fixtures.join("README.md"), &repo.dir.join("README.md"));
+        copy_dir(&fixtures.join("docs"), &repo.dir.join("docs"));
         repo.xtask_ok(&["generate"]);
         repo.commit_all("fixture backend and its Space");
         repo
