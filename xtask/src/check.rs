@@ -16,7 +16,7 @@ use xshell::Shell;
 use crate::generate::{changed_files, space_files};
 use crate::settings::SPACE_DIR;
 use crate::space::source::IndexListing;
-use crate::space::{self, Origin, Snapshot};
+use crate::space::{self, Memo, Origin, Snapshot};
 use crate::{Project, flags};
 use cache::Cache;
 
@@ -39,10 +39,9 @@ impl flags::Check {
         } else {
             let snapshot = Snapshot::worktree(&project.root, &project.settings)?;
             let cache = Cache::new(&project.root, |hash| {
-                for (path, bytes) in snapshot.files() {
+                for (path, _, id) in snapshot.files_with_ids() {
                     hash.write(path.as_str().as_bytes());
-                    hash.write_u64(bytes.len() as u64);
-                    hash.write(bytes);
+                    hash.write_u64(id);
                 }
             });
             if cache.passed_before() {
@@ -104,7 +103,8 @@ fn check(snapshot: &Snapshot, project: &Project) -> Report {
         lint_failures: 0,
     };
     let origin = origin_name(snapshot.origin);
-    match space::render(snapshot, &project.settings) {
+    let mut memo = Memo::load(&project.root);
+    match space::render(snapshot, &project.settings, &mut memo) {
         Err(err) => {
             writeln!(
                 report.problems,
@@ -152,10 +152,11 @@ fn check(snapshot: &Snapshot, project: &Project) -> Report {
             }
         }
     }
-    for failure in lints::run(snapshot, &project.settings) {
+    for failure in lints::run(snapshot, &project.settings, &mut memo) {
         report.lint_failures += 1;
         writeln!(report.problems, "{failure}").unwrap();
     }
+    memo.save();
     report
 }
 
@@ -163,7 +164,9 @@ fn check(snapshot: &Snapshot, project: &Project) -> Report {
 /// as `file:line: rule: message`.
 pub(crate) fn lint(project: &Project) -> Result<()> {
     let snapshot = Snapshot::worktree(&project.root, &project.settings)?;
-    let failures = lints::run(&snapshot, &project.settings);
+    let mut memo = Memo::load(&project.root);
+    let failures = lints::run(&snapshot, &project.settings, &mut memo);
+    memo.save();
     if failures.is_empty() {
         return Ok(());
     }

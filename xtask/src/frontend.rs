@@ -69,17 +69,35 @@ pub(crate) fn find_base_url(file: &Utf8Path, text: &str) -> Result<BaseUrl> {
 
 /// Every production `baseUrl` literal in `text` (the contract is: exactly one).
 pub(crate) fn base_urls(text: &str) -> Vec<BaseUrl> {
-    BASE_URL
-        .captures_iter(text)
-        .map(|caps| {
-            let url = caps.name("url").unwrap();
-            BaseUrl {
-                line: line_of(text, url.start()),
+    // The regex runs only from each `isProduction` on (a window long enough for any sane
+    // ternary): over the whole file it costs tens of millions of instructions in the
+    // unoptimized build the pre-commit hook runs.
+    const WINDOW: usize = 400;
+    let mut found: Vec<BaseUrl> = Vec::new();
+    for (at, _) in text.match_indices("isProduction") {
+        let mut end = (at + WINDOW).min(text.len());
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        let Some(caps) = BASE_URL.captures_iter(&text[at..end]).next() else {
+            continue;
+        };
+        let url = caps.name("url").unwrap();
+        let span = at + url.start()..at + url.range().end;
+        // `\b` before `isProduction`: not part of a longer name.
+        let bounded = text[..at]
+            .chars()
+            .next_back()
+            .is_none_or(|c| !(c.is_ascii_alphanumeric() || c == '_'));
+        if caps.get(0).is_some_and(|m| m.start() == 0) && bounded {
+            found.push(BaseUrl {
+                line: line_of(text, span.start),
                 url: url.as_str().to_owned(),
-                span: url.range(),
-            }
-        })
-        .collect()
+                span,
+            });
+        }
+    }
+    found
 }
 
 /// Points the chat client's production `baseUrl` at `url`. The regex must match exactly once

@@ -16,7 +16,7 @@ use camino::{Utf8Path, Utf8PathBuf};
 use xshell::Shell;
 
 use crate::settings::{self, SPACE_DIR};
-use crate::space::{self, Snapshot, SpaceFiles};
+use crate::space::{self, Memo, Snapshot, SpaceFiles};
 use crate::{Project, flags};
 
 impl flags::Generate {
@@ -48,7 +48,9 @@ impl flags::Generate {
 pub(crate) fn generate(project: &Project, force: bool) -> Result<Vec<Utf8PathBuf>> {
     remove_leftovers(&project.root);
     let snapshot = Snapshot::worktree(&project.root, &project.settings)?;
-    let expected = space::render(&snapshot, &project.settings)?;
+    let mut memo = Memo::load(&project.root);
+    let expected = space::render(&snapshot, &project.settings, &mut memo)?;
+    memo.save();
     let current = space_files(&snapshot);
     let changed = changed_files(&current, &expected);
     if !changed.is_empty() {
@@ -199,13 +201,29 @@ pub(crate) fn space_files(snapshot: &Snapshot) -> SpaceFiles {
 
 /// Files that differ, are missing from `current`, or are extra in it; sorted.
 pub(crate) fn changed_files(current: &SpaceFiles, expected: &SpaceFiles) -> Vec<Utf8PathBuf> {
-    let stale = expected
-        .iter()
-        .filter(|(path, bytes)| current.get(*path) != Some(*bytes))
-        .map(|(p, _)| p);
-    let extra = current.keys().filter(|path| !expected.contains_key(*path));
-    let mut changed: Vec<Utf8PathBuf> = stale.chain(extra).cloned().collect();
-    changed.sort();
+    // One walk over both sorted maps: a lookup per file compares paths component by
+    // component, slow in the unoptimized build the hook runs.
+    let mut changed = Vec::new();
+    let (mut old, mut new) = (current.iter().peekable(), expected.iter().peekable());
+    loop {
+        let order = match (old.peek(), new.peek()) {
+            (None, None) => break,
+            (Some(_), None) => std::cmp::Ordering::Less,
+            (None, Some(_)) => std::cmp::Ordering::Greater,
+            (Some((a, _)), Some((b, _))) if a.as_str() == b.as_str() => std::cmp::Ordering::Equal,
+            (Some((a, _)), Some((b, _))) => a.cmp(b),
+        };
+        match order {
+            std::cmp::Ordering::Less => changed.push(old.next().unwrap().0.clone()),
+            std::cmp::Ordering::Greater => changed.push(new.next().unwrap().0.clone()),
+            std::cmp::Ordering::Equal => {
+                let ((path, a), (_, b)) = (old.next().unwrap(), new.next().unwrap());
+                if a != b {
+                    changed.push(path.clone());
+                }
+            }
+        }
+    }
     changed
 }
 

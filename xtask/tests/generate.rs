@@ -260,12 +260,16 @@ fn the_knowledge_markdown_ships_in_the_space_and_is_checked_for_drift() {
     set_knowledge(&repo, "[\"README.md\", \"handbook/\"]");
     let run = repo.xtask_fails(&["generate"]);
     assert!(
-        run.stderr.contains("Cargo.toml [workspace.metadata.hf-space]: knowledge entry \"handbook/\" names no Markdown file in the worktree"),
+        run.stderr.contains("Cargo.toml [workspace.metadata.hf-space]: knowledge entry \"handbook/\" names no Markdown file (.md, .markdown) in the worktree"),
         "{run}"
     );
     set_knowledge(&repo, "[\"docs/images/diagram.png\"]");
     let run = repo.xtask_fails(&["generate"]);
-    assert!(run.stderr.contains("is not a Markdown file"), "{run}");
+    assert!(
+        run.stderr
+            .contains("knowledge entry \"docs/images/diagram.png\" names no Markdown file"),
+        "{run}"
+    );
     // No knowledge: no folder.
     set_knowledge(&repo, "[]");
     repo.xtask_ok(&["generate"]);

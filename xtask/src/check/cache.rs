@@ -13,6 +13,7 @@ use camino::{Utf8Path, Utf8PathBuf};
 
 use crate::fingerprint::Fnv64;
 use crate::settings::STATE_DIR;
+use crate::space::memo;
 
 /// How many passing fingerprints are kept (the worktree's and the index's, a few branches).
 const KEPT: usize = 8;
@@ -28,12 +29,9 @@ impl Cache {
         let mut hash = Fnv64::default();
         inputs(&mut hash);
         hash.write(&std::fs::read(root.join("Cargo.toml")).unwrap_or_default());
-        let binary = std::env::current_exe().and_then(std::fs::metadata).ok();
-        hash.write_u64(binary.as_ref().map_or(0, |m| m.len()));
-        let built = binary
-            .and_then(|m| m.modified().ok())
-            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok());
-        hash.write_u64(built.map_or(0, |d| d.as_nanos() as u64));
+        let (size, built) = memo::build_stamp();
+        hash.write_u64(size);
+        hash.write_u64(built);
         Cache {
             path: root.join(STATE_DIR).join("check-passed"),
             fingerprint: format!("{:016x}", hash.finish()),

@@ -9,7 +9,7 @@ use camino::{Utf8Path, Utf8PathBuf};
 use crate::frontend;
 use crate::settings::{COLORS, FRONTEND_DIR, Generator, HfSpace, SHORT_DESCRIPTION_MAX, SPACE_DIR};
 use crate::space::pattern::Pattern;
-use crate::space::{Snapshot, requirements};
+use crate::space::{Memo, Snapshot, requirements};
 
 /// The port Spaces route to when the README does not say `app_port`.
 const SPACES_DEFAULT_PORT: u16 = 7860;
@@ -52,7 +52,8 @@ impl Failures {
 }
 
 /// Runs every lint; an empty list means they all pass.
-pub(crate) fn run(snapshot: &Snapshot, settings: &HfSpace) -> Vec<Failure> {
+/// `memo` remembers the files the secret scan found clean, by content.
+pub(crate) fn run(snapshot: &Snapshot, settings: &HfSpace, memo: &mut Memo) -> Vec<Failure> {
     let mut failures = Failures(Vec::new());
     let readme_path = Utf8Path::new(SPACE_DIR).join("README.md");
     let front_matter = match text(snapshot, &readme_path) {
@@ -94,7 +95,7 @@ pub(crate) fn run(snapshot: &Snapshot, settings: &HfSpace) -> Vec<Failure> {
         }
     }
     frontend_lints(snapshot, settings, &mut failures);
-    secrets(snapshot, &mut failures);
+    secrets(snapshot, memo, &mut failures);
     failures.0
 }
 
@@ -460,10 +461,10 @@ fn is_harmless_url_password(password: &str, host: &str) -> bool {
 }
 
 /// No secret in any file of the Space folder (what `deploy` pushes) or the browser code.
-fn secrets(snapshot: &Snapshot, failures: &mut Failures) {
+fn secrets(snapshot: &Snapshot, memo: &mut Memo, failures: &mut Failures) {
     let space_prefix = format!("{SPACE_DIR}/");
     let frontend_src = Utf8Path::new(FRONTEND_DIR).join("src");
-    for (path, bytes) in snapshot.files() {
+    for (path, bytes, id) in snapshot.files_with_ids() {
         let in_space = path.starts_with(SPACE_DIR);
         if !(in_space || path.starts_with(&frontend_src)) {
             continue;
@@ -473,11 +474,19 @@ fn secrets(snapshot: &Snapshot, failures: &mut Failures) {
         {
             failures.add(path, 1, "secret", format!("{name} files hold secrets and must never be pushed: remove it from {space_prefix}"));
         }
+        // The scan depends on the content alone: a content found clean before is clean.
+        if memo.is_clean(id) {
+            continue;
+        }
+        let before = failures.0.len();
         let found = scan_secrets(bytes);
         for (line, what) in found.tokens {
             failures.add(path, line, "secret", format!("contains {what}: remove it and revoke it; secrets belong in the Space's settings"));
         }
         for (line, range) in found.url_lines {
+            if !may_hold_a_password(&bytes[range.clone()]) {
+                continue; // most URLs: no `@` in their authority
+            }
             let code = String::from_utf8_lossy(&bytes[range]);
             if URL_PASSWORD
                 .captures_iter(&code)
@@ -486,7 +495,32 @@ fn secrets(snapshot: &Snapshot, failures: &mut Failures) {
                 failures.add(path, line, "secret", "contains a URL with a password: remove the password and set the URL as a Space secret instead");
             }
         }
+        if failures.0.len() == before {
+            memo.remember_clean(id);
+        }
     }
+}
+
+/// Whether a line can hold a `scheme://user:password@host` URL: some `://` whose authority
+/// (up to the next `/`, whitespace or quote, as in `URL_PASSWORD`) has an `@`. A cheap test
+/// that spares most lines the regex, which runs without a DFA in the hook's build.
+fn may_hold_a_password(line: &[u8]) -> bool {
+    let mut i = 0;
+    while i + 3 <= line.len() {
+        if &line[i..i + 3] == b"://" {
+            let mut j = i + 3;
+            while j < line.len() && !matches!(line[j], b'/' | b' ' | b'\t' | b'\'' | b'"') {
+                if line[j] == b'@' {
+                    return true;
+                }
+                j += 1;
+            }
+            i = j;
+        } else {
+            i += 1;
+        }
+    }
+    false
 }
 
 struct Found {
@@ -512,26 +546,36 @@ fn scan_secrets(bytes: &[u8]) -> Found {
     };
     let (mut line, mut line_start, mut i) = (1, 0, 0);
     while i < bytes.len() {
+        // Skip, in a tight loop, the bytes no rule starts with.
+        while i < bytes.len() && !matches!(bytes[i], b'\n' | b'h' | b'A' | b':') {
+            i += 1;
+        }
+        if i == bytes.len() {
+            break;
+        }
         match bytes[i] {
             b'\n' => {
                 line += 1;
                 line_start = i + 1;
             }
             // Hugging Face tokens: `hf_` and 34 letters or digits (30 or more, to be safe).
-            b'h' if bytes[i..].starts_with(b"hf_")
+            b'h' if bytes.get(i + 1) == Some(&b'f')
+                && bytes.get(i + 2) == Some(&b'_')
                 && run(i + 3, |b| b.is_ascii_alphanumeric()) >= 30 =>
             {
                 found.tokens.push((line, "a Hugging Face token (hf_…)"));
             }
             // Google API keys: `AIza` and 35 more.
-            b'A' if bytes[i..].starts_with(b"AIza")
+            b'A' if bytes.get(i + 1) == Some(&b'I')
+                && bytes[i..].starts_with(b"AIza")
                 && run(i + 4, |b| {
                     b.is_ascii_alphanumeric() || b == b'_' || b == b'-'
                 }) >= 35 =>
             {
                 found.tokens.push((line, "a Google API key (AIza…)"));
             }
-            b':' if bytes[i..].starts_with(b"://")
+            b':' if bytes.get(i + 1) == Some(&b'/')
+                && bytes[i..].starts_with(b"://")
                 && found.url_lines.last().is_none_or(|(l, _)| *l != line) =>
             {
                 let end = bytes[i..]
@@ -610,7 +654,7 @@ mod tests {
             )],
         );
         let mut failures = Failures(Vec::new());
-        secrets(&snapshot, &mut failures);
+        secrets(&snapshot, &mut Memo::default(), &mut failures);
         let lines: Vec<usize> = failures.0.iter().map(|f| f.line).collect();
         assert_eq!(lines, [3]);
         assert!(

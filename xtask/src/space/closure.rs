@@ -6,6 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use anyhow::{Result, bail};
 use camino::{Utf8Path, Utf8PathBuf};
 
+use super::memo::Memo;
 use super::python::{self, Kind, LogicalLine, Token};
 
 /// The seed's module list (step 3): the Space must contain these; `services/llm.py` too when
@@ -228,8 +229,9 @@ fn imports_in(tokens: &[Token], guarded: bool, found: &mut Vec<Import>) {
 }
 
 /// The Python files of the backend, keyed by their path relative to `backend/`
-/// (`app/main.py`).
-pub(crate) type Sources<'a> = BTreeMap<&'a Utf8Path, &'a str>;
+/// (`app/main.py`) as a string (a `Path` key compares component by component: slow in the
+/// unoptimized build the hook runs).
+pub(crate) type Sources<'a> = BTreeMap<&'a str, &'a str>;
 
 /// What a dotted module name resolves to.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -242,14 +244,15 @@ pub(crate) enum Resolved {
 pub(crate) fn resolve(sources: &Sources, dotted: &str) -> Option<Resolved> {
     let base = Utf8PathBuf::from(dotted.replace('.', "/"));
     let module = base.with_extension("py");
-    if sources.contains_key(module.as_path()) {
+    if sources.contains_key(module.as_str()) {
         return Some(Resolved::Module(module));
     }
     let init = base.join("__init__.py");
-    if sources.contains_key(init.as_path()) {
+    if sources.contains_key(init.as_str()) {
         return Some(Resolved::Package(base, Some(init)));
     }
-    let is_dir = sources.keys().any(|path| path.starts_with(&base));
+    let dir = format!("{base}/");
+    let is_dir = sources.keys().any(|path| path.starts_with(&dir));
     is_dir.then_some(Resolved::Package(base, None))
 }
 
@@ -276,16 +279,12 @@ pub(crate) fn absolute_module(file: &Utf8Path, import: &Import) -> Result<Option
 }
 
 /// The files of the closure of `app/main.py`, relative to `backend/`, plus every package
-/// directory the closure touches (whether or not it has an `__init__.py`), and the logical
-/// lines of each file (what the README derivation reads).
-pub(crate) struct Closure<'a> {
-    pub(crate) files: BTreeSet<Utf8PathBuf>,
-    pub(crate) packages: BTreeSet<Utf8PathBuf>,
-    pub(crate) parsed: Parsed<'a>,
+/// directory the closure touches (whether or not it has an `__init__.py`).
+/// (Paths as strings: string comparison is cheap in the unoptimized build.)
+pub(crate) struct Closure {
+    pub(crate) files: BTreeSet<String>,
+    pub(crate) packages: BTreeSet<String>,
 }
-
-/// Logical lines of Python files, keyed by their path relative to `backend/`.
-pub(crate) type Parsed<'a> = BTreeMap<Utf8PathBuf, Vec<LogicalLine<'a>>>;
 
 /// The logical lines of `backend/<file>`; a syntax error names file and line.
 pub(crate) fn parse<'a>(file: &Utf8Path, text: &'a str) -> Result<Vec<LogicalLine<'a>>> {
@@ -300,9 +299,14 @@ pub(crate) fn parse<'a>(file: &Utf8Path, text: &'a str) -> Result<Vec<LogicalLin
 
 /// Follows imports from `app/main.py`; an import of a module that is not under
 /// `backend/app` is an error naming file and line.
-pub(crate) fn closure<'a>(sources: &Sources<'a>) -> Result<Closure<'a>> {
+/// `ids` are the files' content ids: their imports are taken from `memo` when it has them.
+pub(crate) fn closure(
+    sources: &Sources,
+    ids: &BTreeMap<&str, u64>,
+    memo: &mut Memo,
+) -> Result<Closure> {
     let main = Utf8Path::new("app/main.py");
-    if !sources.contains_key(main) {
+    if !sources.contains_key(main.as_str()) {
         bail!(
             "backend/app/main.py not found: the Space is generated from the backend's FastAPI app (backend/app/main.py)"
         );
@@ -310,24 +314,31 @@ pub(crate) fn closure<'a>(sources: &Sources<'a>) -> Result<Closure<'a>> {
     let mut closure = Closure {
         files: BTreeSet::new(),
         packages: BTreeSet::new(),
-        parsed: Parsed::new(),
     };
     let mut queue = vec![main.to_owned()];
     while let Some(file) = queue.pop() {
-        if !closure.files.insert(file.clone()) {
+        if !closure.files.insert(file.as_str().to_owned()) {
             continue;
         }
         // Importing a module runs every enclosing package's `__init__.py`.
         for package in file.ancestors().skip(1).filter(|p| !p.as_str().is_empty()) {
-            closure.packages.insert(package.to_owned());
+            closure.packages.insert(package.as_str().to_owned());
             let init = package.join("__init__.py");
-            if sources.contains_key(init.as_path()) {
+            if sources.contains_key(init.as_str()) {
                 queue.push(init);
             }
         }
-        let lines = parse(&file, sources[file.as_path()])?;
-        let found = imports(&lines);
-        closure.parsed.insert(file.clone(), lines);
+        let id = ids.get(file.as_str()).copied();
+        let found = match id.and_then(|id| memo.imports(id)) {
+            Some(found) => found,
+            None => {
+                let found = imports(&parse(&file, sources[file.as_str()])?);
+                if let Some(id) = id {
+                    memo.remember_imports(id, &found);
+                }
+                found
+            }
+        };
         for import in found {
             let place = format!("backend/{file}:{}", import.line);
             let dotted = match absolute_module(&file, &import) {
@@ -351,12 +362,12 @@ pub(crate) fn closure<'a>(sources: &Sources<'a>) -> Result<Closure<'a>> {
                 Resolved::Module(path) => queue.push(path),
                 Resolved::Package(dir, init) => {
                     queue.extend(init.clone());
-                    closure.packages.insert(dir);
+                    closure.packages.insert(dir.into_string());
                     for (name, _) in &import.names {
                         match resolve(sources, &format!("{dotted}.{name}")) {
                             Some(Resolved::Module(path)) => queue.push(path),
                             Some(Resolved::Package(sub, sub_init)) => {
-                                closure.packages.insert(sub);
+                                closure.packages.insert(sub.into_string());
                                 queue.extend(sub_init);
                             }
                             // A name defined in the package's `__init__.py`.
@@ -370,12 +381,12 @@ pub(crate) fn closure<'a>(sources: &Sources<'a>) -> Result<Closure<'a>> {
     }
     for required in SEED_MODULES.iter().chain(
         sources
-            .contains_key(Utf8Path::new(SEED_OPTIONAL_MODULE))
+            .contains_key(SEED_OPTIONAL_MODULE)
             .then_some(&SEED_OPTIONAL_MODULE),
     ) {
         let required = Utf8Path::new(required);
-        if !closure.files.contains(required) {
-            let why = if sources.contains_key(required) {
+        if !closure.files.contains(required.as_str()) {
+            let why = if sources.contains_key(required.as_str()) {
                 "exists but app/main.py's imports never reach it"
             } else {
                 "does not exist"

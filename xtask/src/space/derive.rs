@@ -5,7 +5,7 @@
 use anyhow::{Result, bail};
 use camino::{Utf8Path, Utf8PathBuf};
 
-use super::closure::{self, Parsed, Resolved, Sources};
+use super::closure::{self, Resolved, Sources};
 use super::python::{self, Arg, Kind, LogicalLine, Token};
 
 use crate::settings::{SEED_SECRETS, is_seed_secret};
@@ -35,11 +35,12 @@ fn field_call<'t, 'a>(tokens: &'t [Token<'a>]) -> Option<Vec<Arg<'t, 'a>>> {
 
 /// The Settings fields of `app/core/config.py`: the seed's seven first, in the seed's order,
 /// then the others in declaration order.
-pub(crate) fn secrets(parsed: &Parsed) -> Result<Vec<Secret>> {
+pub(crate) fn secrets(sources: &Sources) -> Result<Vec<Secret>> {
     let file = format!("backend/{CONFIG}");
-    let Some(lines) = parsed.get(Utf8Path::new(CONFIG)) else {
+    let Some(text) = sources.get(CONFIG) else {
         bail!("{file} not found ({RULE_1}): the Settings class lives there");
     };
+    let lines = closure::parse(Utf8Path::new(CONFIG), text)?;
     let is_settings_class = |l: &LogicalLine| {
         matches!(l.tokens.as_slice(), [class, name, open, .., close, colon]
             if class.is_name("class") && name.is_name("Settings") && open.is_op("(")
@@ -132,12 +133,12 @@ pub(crate) struct Endpoint {
 
 /// The routes of `app/main.py` and of the routers it includes, in the order main.py declares
 /// or includes them, then FastAPI's `/docs`.
-pub(crate) fn endpoints(sources: &Sources, parsed: &Parsed) -> Result<Vec<Endpoint>> {
-    let main = parsed
-        .get(Utf8Path::new(MAIN))
-        .map(Vec::as_slice)
-        .unwrap_or_default();
-    let imports = closure::imports(main);
+pub(crate) fn endpoints(sources: &Sources) -> Result<Vec<Endpoint>> {
+    let main = match sources.get(MAIN) {
+        Some(text) => closure::parse(Utf8Path::new(MAIN), text)?,
+        None => Vec::new(),
+    };
+    let imports = closure::imports(&main);
     let mut endpoints = Vec::new();
     for statement in main.iter().flat_map(LogicalLine::statements) {
         let place = format!("backend/{MAIN}:{}", statement[0].line);
@@ -165,12 +166,8 @@ pub(crate) fn endpoints(sources: &Sources, parsed: &Parsed) -> Result<Vec<Endpoi
             };
             let module = router_module(sources, &imports, name)
                 .ok_or_else(|| anyhow::anyhow!("{place}: `{name}` is not a module imported from app.api ({RULE_2}): import it as `from app.api import {name}`"))?;
-            let Some(lines) = parsed.get(&module) else {
-                bail!(
-                    "{place}: backend/{module} is not imported by app/main.py ({RULE_2}): import it"
-                );
-            };
-            endpoints.extend(router_routes(lines, &module)?);
+            let lines = closure::parse(&module, sources[module.as_str()])?;
+            endpoints.extend(router_routes(&lines, &module)?);
         } else if let Some(route) = route_of(statement, "app", &place, "")? {
             endpoints.push(route);
         }
@@ -293,22 +290,15 @@ mod tests {
     use super::*;
 
     fn sources<'a>(files: &'a [(&'a str, &'a str)]) -> Sources<'a> {
-        files.iter().map(|(p, t)| (Utf8Path::new(*p), *t)).collect()
-    }
-
-    fn parsed<'a>(files: &'a [(&'a str, &'a str)]) -> Parsed<'a> {
-        files
-            .iter()
-            .map(|(p, t)| (Utf8PathBuf::from(*p), python::logical_lines(t).unwrap()))
-            .collect()
+        files.iter().map(|(p, t)| (*p, *t)).collect()
     }
 
     fn secrets_of(config: &str) -> Result<Vec<Secret>> {
-        secrets(&parsed(&[(CONFIG, config)]))
+        secrets(&sources(&[(CONFIG, config)]))
     }
 
     fn endpoints_of(files: &[(&str, &str)]) -> Result<Vec<String>> {
-        Ok(endpoints(&sources(files), &parsed(files))?
+        Ok(endpoints(&sources(files))?
             .iter()
             .map(|e| format!("{} {} {}", e.method, e.path, e.summary))
             .collect())

@@ -3,6 +3,7 @@
 mod closure;
 mod derive;
 pub(crate) mod dockerfile;
+pub(crate) mod memo;
 pub(crate) mod pattern;
 pub(crate) mod python;
 pub(crate) mod readme;
@@ -11,9 +12,10 @@ pub(crate) mod source;
 
 use std::collections::BTreeMap;
 
-use anyhow::{Result, bail};
+use anyhow::{Context, Result, bail};
 use camino::{Utf8Path, Utf8PathBuf};
 
+pub(crate) use memo::Memo;
 pub(crate) use source::{Origin, Snapshot};
 
 use crate::settings::{BACKEND_DIR, HfSpace};
@@ -25,28 +27,35 @@ pub(crate) type SpaceFiles = BTreeMap<Utf8PathBuf, Vec<u8>>;
 pub(crate) const KNOWLEDGE_DIR: &str = "knowledge";
 
 /// Renders every file of the Space folder from the backend in `snapshot`.
-pub(crate) fn render(snapshot: &Snapshot, settings: &HfSpace) -> Result<SpaceFiles> {
+/// `memo` holds per-file results of earlier runs (and receives this run's).
+pub(crate) fn render(
+    snapshot: &Snapshot,
+    settings: &HfSpace,
+    memo: &mut Memo,
+) -> Result<SpaceFiles> {
     let generator = &settings.generator;
     let backend_prefix = format!("{BACKEND_DIR}/");
     let mut python = BTreeMap::new();
-    for (path, _) in snapshot.under(&backend_prefix) {
-        if path.starts_with("app") && path.extension() == Some("py") {
-            let text = snapshot
-                .text(&Utf8Path::new(BACKEND_DIR).join(path))?
-                .unwrap();
-            python.insert(path, text);
+    let mut ids = BTreeMap::new();
+    for (path, bytes, id) in snapshot.under_with_ids(&backend_prefix) {
+        if path.as_str().starts_with("app/") && path.as_str().ends_with(".py") {
+            let text = std::str::from_utf8(bytes).with_context(|| {
+                format!("{backend_prefix}{path}: not UTF-8 text: save it as UTF-8")
+            })?;
+            python.insert(path.as_str(), text);
+            ids.insert(path.as_str(), id);
         }
     }
-    let closure = closure::closure(&python)?;
-    let endpoints = derive::endpoints(&python, &closure.parsed)?;
-    let secrets = derive::secrets(&closure.parsed)?;
+    let closure = closure::closure(&python, &ids, memo)?;
+    let endpoints = derive::endpoints(&python)?;
+    let secrets = derive::secrets(&python)?;
 
     let mut files = SpaceFiles::new();
     for path in &closure.files {
-        files.insert(path.clone(), python[path.as_path()].as_bytes().to_vec());
+        files.insert(path.into(), python[path.as_str()].as_bytes().to_vec());
     }
     for package in &closure.packages {
-        let init = package.join("__init__.py");
+        let init = Utf8Path::new(package).join("__init__.py");
         files.entry(init).or_insert_with(|| {
             format!("# Package marker written by `cargo xtask generate`: backend/{package}/ has no __init__.py.\n").into_bytes()
         });
@@ -76,11 +85,6 @@ pub(crate) fn render(snapshot: &Snapshot, settings: &HfSpace) -> Result<SpaceFil
     Ok(files)
 }
 
-fn is_markdown(path: &Utf8Path) -> bool {
-    path.extension()
-        .is_some_and(|e| e.eq_ignore_ascii_case("md") || e.eq_ignore_ascii_case("markdown"))
-}
-
 /// The Markdown files the `knowledge` entries name (a file, or every Markdown file under a
 /// folder, images and other files left out), with their paths relative to the root.
 fn knowledge<'a>(
@@ -91,10 +95,8 @@ fn knowledge<'a>(
     for entry in entries {
         let place =
             format!("Cargo.toml [workspace.metadata.hf-space]: knowledge entry \"{entry}\"");
+        // The snapshot holds only the Markdown of the knowledge entries.
         if let Some(bytes) = snapshot.get(entry) {
-            if !is_markdown(entry) {
-                bail!("{place} is not a Markdown file: list .md files or folders holding them");
-            }
             found.push((entry.clone(), bytes));
             continue;
         }
@@ -103,12 +105,12 @@ fn knowledge<'a>(
         found.extend(
             snapshot
                 .files()
-                .filter(|(path, _)| path.as_str().starts_with(&prefix) && is_markdown(path))
+                .filter(|(path, _)| path.as_str().starts_with(&prefix))
                 .map(|(path, bytes)| (path.to_owned(), bytes)),
         );
         if found.len() == before {
             bail!(
-                "{place} names no Markdown file in the {}: add it (or commit it, for `check --staged`) or remove it from `knowledge`",
+                "{place} names no Markdown file (.md, .markdown) in the {}: add it (or commit it, for `check --staged`) or remove it from `knowledge`",
                 match snapshot.origin {
                     Origin::Worktree => "worktree",
                     Origin::Index => "index",

@@ -39,6 +39,13 @@ pub(crate) struct Captures<'t> {
 }
 
 impl<'t> Captures<'t> {
+    pub(crate) fn get(&self, group: usize) -> Option<Match<'t>> {
+        self.inner.get(group).map(|m| Match {
+            text: self.text,
+            range: m.range(),
+        })
+    }
+
     pub(crate) fn name(&self, group: &str) -> Option<Match<'t>> {
         self.inner.name(group).map(|m| Match {
             text: self.text,

@@ -83,12 +83,24 @@ impl fmt::Display for SyntaxError {
     }
 }
 
-/// Operators of more than one character, longest first (the language reference's
-/// "Operators" and "Delimiters").
-const LONG_OPS: [&str; 23] = [
-    "**=", "//=", ">>=", "<<=", "...", "->", ":=", "==", "!=", "<=", ">=", "**", "//", "<<", ">>",
-    "+=", "-=", "*=", "/=", "%=", "&=", "|=", "^=",
-];
+/// The length of the operator or delimiter at the start of `bytes`, longest first (the
+/// language reference's "Operators" and "Delimiters"): `**=`, `//=`, `>>=`, `<<=`, `...`,
+/// `->`, `:=`, comparisons, `**`, `//`, `<<`, `>>` and augmented assignments; else 1.
+fn op_len(bytes: &[u8]) -> usize {
+    match bytes {
+        [b'*', b'*', b'=', ..] | [b'/', b'/', b'=', ..] | [b'>', b'>', b'=', ..] => 3,
+        [b'<', b'<', b'=', ..] | [b'.', b'.', b'.', ..] => 3,
+        [b'-', b'>', ..] | [b':', b'=', ..] => 2,
+        [b'*', b'*', ..] | [b'/', b'/', ..] | [b'<', b'<', ..] | [b'>', b'>', ..] => 2,
+        [
+            b'=' | b'!' | b'<' | b'>' | b'+' | b'-' | b'*' | b'/' | b'%' | b'&' | b'|' | b'^'
+            | b'@',
+            b'=',
+            ..,
+        ] => 2,
+        _ => 1,
+    }
+}
 
 /// The string prefixes CPython accepts, any case (`t` is PEP 750's template strings).
 fn is_string_prefix(word: &str) -> bool {
@@ -100,7 +112,7 @@ fn is_string_prefix(word: &str) -> bool {
 }
 
 fn is_name_byte(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b == b'_' || b >= 0x80
+    matches!(b, b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'_' | 0x80..)
 }
 
 /// The logical lines of `text`.
@@ -139,13 +151,12 @@ pub(crate) fn logical_lines(text: &str) -> Result<Vec<LogicalLine<'_>>, SyntaxEr
                 continue;
             }
             b'#' => {
-                while lexer
-                    .bytes
-                    .get(lexer.pos)
-                    .is_some_and(|b| *b != b'\n' && *b != b'\r')
-                {
-                    lexer.pos += 1;
+                let bytes = lexer.bytes;
+                let mut pos = lexer.pos;
+                while pos < bytes.len() && bytes[pos] != b'\n' && bytes[pos] != b'\r' {
+                    pos += 1;
                 }
+                lexer.pos = pos;
                 continue;
             }
             b'\n' | b'\r' => {
@@ -189,9 +200,7 @@ pub(crate) fn logical_lines(text: &str) -> Result<Vec<LogicalLine<'_>>, SyntaxEr
                 Kind::Number
             }
             b if is_name_byte(b) => {
-                while lexer.bytes.get(lexer.pos).is_some_and(|b| is_name_byte(*b)) {
-                    lexer.pos += 1;
-                }
+                lexer.pos = lexer.name_end();
                 let word = &text[start..lexer.pos];
                 if matches!(lexer.bytes.get(lexer.pos), Some(b'"' | b'\''))
                     && is_string_prefix(word)
@@ -203,11 +212,7 @@ pub(crate) fn logical_lines(text: &str) -> Result<Vec<LogicalLine<'_>>, SyntaxEr
                 }
             }
             _ => {
-                let rest = &text[start..];
-                let len = LONG_OPS
-                    .iter()
-                    .find(|op| rest.starts_with(**op))
-                    .map_or(1, |op| op.len());
+                let len = op_len(&lexer.bytes[start..]);
                 match b {
                     b'(' | b'[' | b'{' => depth += 1,
                     b')' | b']' | b'}' => depth = depth.saturating_sub(1),
@@ -217,18 +222,21 @@ pub(crate) fn logical_lines(text: &str) -> Result<Vec<LogicalLine<'_>>, SyntaxEr
                 Kind::Op
             }
         };
-        current
-            .get_or_insert_with(|| LogicalLine {
-                line: token_line,
-                indent,
-                tokens: Vec::new(),
-            })
-            .tokens
-            .push(Token {
-                kind,
-                text: &text[start..lexer.pos],
-                line: token_line,
-            });
+        let token = Token {
+            kind,
+            text: &text[start..lexer.pos],
+            line: token_line,
+        };
+        match &mut current {
+            Some(line) => line.tokens.push(token),
+            None => {
+                current = Some(LogicalLine {
+                    line: token_line,
+                    indent,
+                    tokens: vec![token],
+                })
+            }
+        }
     }
     if depth > 0 {
         return Err(lexer.error("unexpected EOF: a bracket is never closed"));
@@ -250,6 +258,16 @@ impl Lexer<'_> {
             line: self.line,
             message: message.to_owned(),
         }
+    }
+
+    /// The end of the name that starts at `pos`.
+    fn name_end(&self) -> usize {
+        let bytes = self.bytes;
+        let mut pos = self.pos;
+        while pos < bytes.len() && is_name_byte(bytes[pos]) {
+            pos += 1;
+        }
+        pos
     }
 
     /// Consumes a newline at `pos` (`\n`, `\r\n` or `\r`, as CPython's universal newlines).
@@ -284,6 +302,16 @@ impl Lexer<'_> {
         let start_line = self.line;
         self.pos += if triple { 3 } else { 1 };
         loop {
+            // Plain characters in one tight loop (this is most of a docstring).
+            let bytes = self.bytes;
+            let mut pos = self.pos;
+            while pos < bytes.len()
+                && !matches!(bytes[pos], b'\\' | b'\n' | b'\r' | b'{')
+                && bytes[pos] != quote
+            {
+                pos += 1;
+            }
+            self.pos = pos;
             let Some(&b) = self.bytes.get(self.pos) else {
                 return Err(SyntaxError {
                     line: start_line,
@@ -377,9 +405,7 @@ impl Lexer<'_> {
                 b'"' | b'\'' => self.string("")?,
                 b if is_name_byte(b) => {
                     let start = self.pos;
-                    while self.bytes.get(self.pos).is_some_and(|b| is_name_byte(*b)) {
-                        self.pos += 1;
-                    }
+                    self.pos = self.name_end();
                     let word = &self.text[start..self.pos];
                     if matches!(self.bytes.get(self.pos), Some(b'"' | b'\''))
                         && is_string_prefix(word)

@@ -7,13 +7,23 @@ use anyhow::{Context, Result, bail};
 use camino::{Utf8Path, Utf8PathBuf};
 use xshell::{Shell, cmd};
 
+use crate::fingerprint;
 use crate::settings::{BACKEND_DIR, FRONTEND_DIR, HfSpace, SPACE_DIR};
 
 /// Files keyed by their path relative to the project root.
 pub(crate) struct Snapshot {
     /// Where the files were read from, for messages: "worktree" or "index".
     pub(crate) origin: Origin,
-    files: BTreeMap<Utf8PathBuf, Vec<u8>>,
+    /// Keyed by the path as a string: string order and comparison (a `Path` compares
+    /// component by component, which dominated building this map in the unoptimized build).
+    files: BTreeMap<String, File>,
+}
+
+struct File {
+    bytes: Vec<u8>,
+    /// A content id: the worktree's by `fingerprint::of`, the index's from the blob id. What
+    /// `check` remembers per-file results by (`memo`).
+    id: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -36,11 +46,30 @@ fn roots(settings: &HfSpace) -> Vec<Utf8PathBuf> {
     roots
 }
 
+/// Whether `path` (under one of the roots) is read: everything under the code roots, only
+/// Markdown under the knowledge roots (images and the rest of docs/ are never needed).
+fn is_read(path: &Utf8Path, settings: &HfSpace) -> bool {
+    !is_cache(path)
+        && (is_markdown(path)
+            || !settings.knowledge.iter().any(|k| path.starts_with(k))
+            || path.starts_with(SPACE_DIR)
+            || path.starts_with(BACKEND_DIR)
+            || path.starts_with(FRONTEND_DIR)
+            || path == settings.frontend_client)
+}
+
+/// A Markdown file: what the knowledge setting ships.
+pub(crate) fn is_markdown(path: &Utf8Path) -> bool {
+    path.extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("md") || e.eq_ignore_ascii_case("markdown"))
+}
+
 /// Python and editor droppings that are never part of a tree (they are git-ignored too).
 fn is_cache(path: &Utf8Path) -> bool {
-    path.components()
-        .any(|c| c.as_str() == "__pycache__" || c.as_str() == "node_modules")
-        || path.extension() == Some("pyc")
+    path.as_str()
+        .split('/')
+        .any(|c| c == "__pycache__" || c == "node_modules")
+        || path.as_str().ends_with(".pyc")
 }
 
 impl Snapshot {
@@ -48,12 +77,9 @@ impl Snapshot {
     pub(crate) fn worktree(root: &Utf8Path, settings: &HfSpace) -> Result<Snapshot> {
         let mut files = BTreeMap::new();
         for path in roots(settings) {
-            read_tree(root, &path, &mut files)?;
+            read_tree(root, &path, settings, &mut files)?;
         }
-        Ok(Snapshot {
-            origin: Origin::Worktree,
-            files,
-        })
+        Ok(Snapshot::with_worktree_ids(Origin::Worktree, files))
     }
 
     /// A snapshot of exactly these files (for tests and for rendering a fixture).
@@ -62,17 +88,26 @@ impl Snapshot {
         origin: Origin,
         files: impl IntoIterator<Item = (P, C)>,
     ) -> Snapshot {
-        Snapshot {
-            origin,
-            files: files
-                .into_iter()
-                .map(|(p, c)| (p.into(), c.into()))
-                .collect(),
-        }
+        let files = files
+            .into_iter()
+            .map(|(p, c)| (p.into().into_string(), c.into()))
+            .collect();
+        Snapshot::with_worktree_ids(origin, files)
+    }
+
+    fn with_worktree_ids(origin: Origin, files: BTreeMap<String, Vec<u8>>) -> Snapshot {
+        let files = files
+            .into_iter()
+            .map(|(path, bytes)| {
+                let id = fingerprint::of(&bytes);
+                (path, File { bytes, id })
+            })
+            .collect();
+        Snapshot { origin, files }
     }
 
     pub(crate) fn get(&self, path: &Utf8Path) -> Option<&[u8]> {
-        self.files.get(path).map(Vec::as_slice)
+        self.files.get(path.as_str()).map(|f| f.bytes.as_slice())
     }
 
     /// The file as text; non-UTF-8 content is an error naming the file.
@@ -90,14 +125,35 @@ impl Snapshot {
         &'a self,
         dir: &'a str,
     ) -> impl Iterator<Item = (&'a Utf8Path, &'a [u8])> + 'a {
-        self.files
-            .iter()
-            .filter_map(move |(path, bytes)| Some((path.strip_prefix(dir).ok()?, bytes.as_slice())))
+        self.under_with_ids(dir)
+            .map(|(path, bytes, _)| (path, bytes))
+    }
+
+    /// Files under `dir` (a `/`-terminated prefix), with their path relative to `dir` and
+    /// their content id.
+    pub(crate) fn under_with_ids<'a>(
+        &'a self,
+        dir: &'a str,
+    ) -> impl Iterator<Item = (&'a Utf8Path, &'a [u8], u64)> + 'a {
+        // A string prefix test: `Path::strip_prefix` parses components, slow in the
+        // unoptimized build.
+        self.files_with_ids().filter_map(move |(path, bytes, id)| {
+            let rest = path.as_str().strip_prefix(dir)?;
+            Some((Utf8Path::new(rest), bytes, id))
+        })
     }
 
     /// Every file, with its path relative to the root.
     pub(crate) fn files(&self) -> impl Iterator<Item = (&Utf8Path, &[u8])> {
-        self.files.iter().map(|(p, b)| (p.as_path(), b.as_slice()))
+        self.files_with_ids().map(|(path, bytes, _)| (path, bytes))
+    }
+
+    /// Every file, with its path relative to the root and its content id (equal content,
+    /// equal id).
+    pub(crate) fn files_with_ids(&self) -> impl Iterator<Item = (&Utf8Path, &[u8], u64)> {
+        self.files
+            .iter()
+            .map(|(p, f)| (Utf8Path::new(p), f.bytes.as_slice(), f.id))
     }
 }
 
@@ -130,7 +186,7 @@ impl IndexListing {
                 );
             }
             let path = Utf8PathBuf::from(path);
-            if mode == Some("160000") || is_cache(&path) {
+            if mode == Some("160000") || !is_read(&path, settings) {
                 continue;
             }
             entries.push((path, object.unwrap_or_default().to_owned()));
@@ -178,7 +234,11 @@ impl IndexListing {
             let body = batch[header_end + 1..]
                 .get(..size + 1)
                 .with_context(truncated)?;
-            files.insert(path, body[..size].to_vec());
+            // The blob id names the content; its first 64 bits are plenty to tell files apart.
+            let id = u64::from_str_radix(object.get(..16).unwrap_or_default(), 16)
+                .unwrap_or_else(|_| fingerprint::of(&body[..size]));
+            let bytes = body[..size].to_vec();
+            files.insert(path.into_string(), File { bytes, id });
             batch = &batch[header_end + 1 + size + 1..];
         }
         Ok(Snapshot {
@@ -193,7 +253,8 @@ impl IndexListing {
 fn read_tree(
     root: &Utf8Path,
     path: &Utf8Path,
-    files: &mut BTreeMap<Utf8PathBuf, Vec<u8>>,
+    settings: &HfSpace,
+    files: &mut BTreeMap<String, Vec<u8>>,
 ) -> Result<()> {
     if is_cache(path) {
         return Ok(());
@@ -205,8 +266,11 @@ fn read_tree(
         Err(err) => return Err(err).with_context(|| format!("cannot read {path}")),
     };
     if meta.is_file() {
+        if !is_read(path, settings) {
+            return Ok(());
+        }
         let bytes = std::fs::read(&full).with_context(|| format!("cannot read {path}"))?;
-        files.insert(path.to_owned(), bytes);
+        files.insert(path.as_str().to_owned(), bytes);
     } else if meta.is_dir() {
         for entry in std::fs::read_dir(&full).with_context(|| format!("cannot list {path}"))? {
             let name = entry?.file_name();
@@ -216,7 +280,7 @@ fn read_tree(
                     name.to_string_lossy()
                 )
             })?;
-            read_tree(root, &path.join(name), files)?;
+            read_tree(root, &path.join(name), settings, files)?;
         }
     }
     Ok(())
