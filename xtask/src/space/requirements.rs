@@ -346,12 +346,24 @@ for path in sys.argv[1:]:
             names.append(text)  # a URL or a path
     print(json.dumps(names))
 "#;
-        let output = std::process::Command::new("python3")
+        // The dev venv's Python (`cargo xtask ci` builds it before these tests; it has pip),
+        // else the system's.
+        let venv = camino::Utf8Path::new(env!("CARGO_MANIFEST_DIR"))
+            .parent()
+            .unwrap()
+            .join(crate::settings::STATE_DIR)
+            .join("venv/bin/python");
+        let python = if venv.exists() {
+            venv.as_str()
+        } else {
+            "python3"
+        };
+        let output = std::process::Command::new(python)
             .arg("-c")
             .arg(script)
             .args(&files)
             .output()
-            .expect("python3 with pip is needed for this test");
+            .expect("Python with pip is needed for this test: run `cargo xtask ci --only hadolint` to build the dev venv");
         let _ = std::fs::remove_dir_all(&dir);
         assert!(
             output.status.success(),
