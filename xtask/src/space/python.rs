@@ -331,6 +331,9 @@ impl Lexer<'_> {
                     self.pos += 1;
                     match self.bytes.get(self.pos) {
                         Some(b'\n' | b'\r') => self.newline(),
+                        // In an f-string a backslash does not escape a brace: `rf'\{{'` is a
+                        // backslash and an escaped `{`, `f'\{x}'` a backslash and a field.
+                        Some(b'{' | b'}') if formatted => {}
                         // `\N{NAME}`: its braces are not a replacement field.
                         Some(b'N') if formatted && !raw => {
                             self.pos += 1;
@@ -608,7 +611,7 @@ mod tests {
 
     #[test]
     fn strings_of_every_prefix_and_quote_kind_are_one_token() {
-        let text = "a = r'\\'' + B\"x\" + Rb'''y''' + f\"{x['k']!r:>{w}}\" + u'''#\n'''\nb = '\"\"\"'; c = \"'''\"\nd = f'{\"a\" + f\"{1}\"}' t'{x}' rf'\\{x}'\ne = F\"{x:'>10}\" '\\N{DASH}'\n";
+        let text = "a = r'\\'' + B\"x\" + Rb'''y''' + f\"{x['k']!r:>{w}}\" + u'''#\n'''\nb = '\"\"\"'; c = \"'''\"\nd = f'{\"a\" + f\"{1}\"}' t'{x}' rf'\\{x}'\ne = F\"{x:'>10}\" '\\N{DASH}' rf'(\\{{)' f'\\{x}'\n";
         assert_eq!(
             lines(text),
             [
@@ -624,7 +627,11 @@ mod tests {
                     0,
                     "d = f'{\"a\" + f\"{1}\"}' t'{x}' rf'\\{x}'".to_owned()
                 ),
-                (5, 0, "e = F\"{x:'>10}\" '\\N{DASH}'".to_owned()),
+                (
+                    5,
+                    0,
+                    "e = F\"{x:'>10}\" '\\N{DASH}' rf'(\\{{)' f'\\{x}'".to_owned()
+                ),
             ]
         );
     }
@@ -704,5 +711,78 @@ mod tests {
             lines("\u{feff}import os\n"),
             [(1, 0, "import os".to_owned())]
         );
+    }
+}
+
+#[cfg(test)]
+mod cross_check {
+    /// The logical lines' first lines agree with Python's own `tokenize` (its NEWLINE tokens)
+    /// on the backend, the fixture backend and Python's standard library (top level, a few
+    /// hundred files of every style). Run with the dev venv's Python, else `python3`.
+    #[test]
+    fn logical_lines_start_where_pythons_tokenize_says() {
+        let root = camino::Utf8Path::new(env!("CARGO_MANIFEST_DIR"))
+            .parent()
+            .unwrap();
+        let venv = root
+            .join(crate::settings::STATE_DIR)
+            .join("venv/bin/python");
+        let python = if venv.exists() {
+            venv.as_str()
+        } else {
+            "python3"
+        };
+        let script = r#"
+import glob, os, sys, sysconfig, tokenize
+files = sorted(glob.glob(os.path.join(sysconfig.get_paths()["stdlib"], "*.py")))
+for folder in sys.argv[1:]:
+    files += sorted(glob.glob(os.path.join(folder, "**", "*.py"), recursive=True))
+for path in files:
+    try:
+        with open(path, "rb") as f:
+            tokens = list(tokenize.tokenize(f.readline))
+    except (SyntaxError, tokenize.TokenError, UnicodeDecodeError):
+        continue
+    skip = (tokenize.ENCODING, tokenize.NL, tokenize.COMMENT, tokenize.INDENT,
+            tokenize.DEDENT, tokenize.ENDMARKER)
+    starts, current = [], None
+    for t in tokens:
+        if t.type in skip:
+            continue
+        if t.type == tokenize.NEWLINE:
+            current = None
+        elif current is None:
+            current = t.start[0]
+            starts.append(str(current))
+    print(path + "\t" + ",".join(starts))
+"#;
+        let output = std::process::Command::new(python)
+            .args(["-c", script])
+            .arg(root.join("backend"))
+            .arg(root.join("xtask/tests/fixtures"))
+            .output()
+            .expect("Python is needed for this test: run `cargo xtask ci --only hadolint` to build the dev venv");
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let stdout = String::from_utf8(output.stdout).unwrap();
+        let mut compared = 0;
+        for row in stdout.lines() {
+            let (path, expected) = row.split_once('\t').unwrap();
+            let text = std::fs::read(path).unwrap();
+            let Ok(text) = String::from_utf8(text) else {
+                continue; // a PEP 263 encoding other than UTF-8
+            };
+            let starts: Vec<String> = super::logical_lines(&text)
+                .unwrap_or_else(|err| panic!("{path}:{err}"))
+                .iter()
+                .map(|l| l.line.to_string())
+                .collect();
+            assert_eq!(starts.join(","), expected, "{path}");
+            compared += 1;
+        }
+        assert!(compared > 100, "only {compared} files compared:\n{stdout}");
     }
 }
