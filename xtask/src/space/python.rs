@@ -716,9 +716,10 @@ mod tests {
 
 #[cfg(test)]
 mod cross_check {
-    /// The logical lines' first lines agree with Python's own `tokenize` (its NEWLINE tokens)
-    /// on the backend, the fixture backend and Python's standard library (top level, a few
-    /// hundred files of every style). Run with the dev venv's Python, else `python3`.
+    /// The logical lines' first lines agree with Python's own `tokenize` (its NEWLINE tokens),
+    /// and the imports with its `ast`, on the backend, the fixture backend and Python's
+    /// standard library (top level, a few hundred files of every style). Run with the dev
+    /// venv's Python, else `python3`.
     #[test]
     fn logical_lines_start_where_pythons_tokenize_says() {
         let root = camino::Utf8Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -733,7 +734,7 @@ mod cross_check {
             "python3"
         };
         let script = r#"
-import glob, os, sys, sysconfig, tokenize
+import ast, glob, os, sys, sysconfig, tokenize
 files = sorted(glob.glob(os.path.join(sysconfig.get_paths()["stdlib"], "*.py")))
 for folder in sys.argv[1:]:
     files += sorted(glob.glob(os.path.join(folder, "**", "*.py"), recursive=True))
@@ -754,12 +755,24 @@ for path in files:
         elif current is None:
             current = t.start[0]
             starts.append(str(current))
-    print(path + "\t" + ",".join(starts))
+    try:
+        tree = ast.parse(open(path, "rb").read())
+    except (SyntaxError, ValueError):
+        continue
+    imports = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            imports += [f"{node.lineno}:0:{a.name}" for a in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            imports.append(f"{node.lineno}:{node.level}:{node.module or ''}")
+    print(path + "\t" + ",".join(starts) + "\t" + " ".join(sorted(imports)))
 "#;
         let output = std::process::Command::new(python)
             .args(["-c", script])
             .arg(root.join("backend"))
             .arg(root.join("xtask/tests/fixtures"))
+            // More folders by hand: XTASK_PYTHON_DIRS=/usr/lib/python3.11:… (colon-separated).
+            .args(std::env::var("XTASK_PYTHON_DIRS").unwrap_or_default().split(':').filter(|d| !d.is_empty()))
             .output()
             .expect("Python is needed for this test: run `cargo xtask ci --only hadolint` to build the dev venv");
         assert!(
@@ -770,17 +783,38 @@ for path in files:
         let stdout = String::from_utf8(output.stdout).unwrap();
         let mut compared = 0;
         for row in stdout.lines() {
-            let (path, expected) = row.split_once('\t').unwrap();
+            let mut fields = row.split('\t');
+            let (path, expected, imports) = (
+                fields.next().unwrap(),
+                fields.next().unwrap(),
+                fields.next().unwrap(),
+            );
             let text = std::fs::read(path).unwrap();
             let Ok(text) = String::from_utf8(text) else {
                 continue; // a PEP 263 encoding other than UTF-8
             };
-            let starts: Vec<String> = super::logical_lines(&text)
-                .unwrap_or_else(|err| panic!("{path}:{err}"))
-                .iter()
-                .map(|l| l.line.to_string())
-                .collect();
+            let lines = super::logical_lines(&text).unwrap_or_else(|err| panic!("{path}:{err}"));
+            let starts: Vec<String> = lines.iter().map(|l| l.line.to_string()).collect();
             assert_eq!(starts.join(","), expected, "{path}");
+            // The imports agree with Python's `ast`, but for `import_module("…")` literals,
+            // which only this reader counts.
+            let dynamic = |line: usize| {
+                lines
+                    .iter()
+                    .any(|l| l.line == line && l.tokens.iter().any(|t| t.is_name("import_module")))
+            };
+            let mut found: Vec<String> = crate::space::closure::imports(&lines)
+                .iter()
+                .filter(|i| !dynamic(i.line))
+                .map(|i| format!("{}:{}:{}", i.line, i.level, i.module))
+                .collect();
+            found.sort();
+            let expected: Vec<&str> = imports
+                .split(' ')
+                .filter(|i| !i.is_empty())
+                .filter(|i| !dynamic(i.split(':').next().unwrap().parse().unwrap()))
+                .collect();
+            assert_eq!(found, expected, "{path}");
             compared += 1;
         }
         assert!(compared > 100, "only {compared} files compared:\n{stdout}");
