@@ -16,7 +16,7 @@ use camino::{Utf8Path, Utf8PathBuf};
 use xshell::Shell;
 
 use crate::settings::{self, SPACE_DIR};
-use crate::space::{self, Memo, Snapshot, SpaceFiles};
+use crate::space::{self, KNOWLEDGE_DIR, Memo, Snapshot, SpaceFiles};
 use crate::{Project, flags};
 
 impl flags::Generate {
@@ -112,7 +112,7 @@ fn refuse_hand_edits(
     }
     bail!(
         "{SPACE_DIR}/ is generated from {}/, and these hand edits would be lost: {}\n{shown}\
-         Move the change into {}/ (generate copies it), or undo it (`git checkout -- FILE`, or delete a stray file), \
+         Move the change into {}/ (generate copies it; {SPACE_DIR}/{KNOWLEDGE_DIR}/X is a copy of X), or undo it (`git checkout -- FILE`, or delete a stray file), \
          or overwrite it with `--force`",
         settings::BACKEND_DIR,
         edited.join(", "),
