@@ -289,6 +289,34 @@ fn set_knowledge(repo: &Repo, value: &str) {
     repo.edit("Cargo.toml", &line, &format!("knowledge = {value}"));
 }
 
+/// The README's tables are remembered by the content of the files they come from
+/// (`target/xtask/memo`): an edit of any of them is seen.
+#[test]
+fn the_readme_follows_an_edited_router_and_an_edited_setting() {
+    let repo = Repo::with_fixture_backend("remembered-tables");
+    repo.edit(
+        "backend/app/api/health.py",
+        "summary=\"Health of FastAPI, Qdrant, PostgreSQL and Gemini\"",
+        "summary=\"Every service's health\"",
+    );
+    repo.edit(
+        "backend/app/core/config.py",
+        "description=\"How many chunks a question retrieves\"",
+        "description=\"Chunks per question\"",
+    );
+    repo.xtask_ok(&["generate"]);
+    let readme = repo.read("huggingface-spaces/README.md");
+    assert!(
+        readme.contains("| `GET` | `/api/health` | Every service's health |"),
+        "{readme}"
+    );
+    assert!(
+        readme.contains("| `TOP_K` | Chunks per question |"),
+        "{readme}"
+    );
+    repo.xtask_ok(&["check"]);
+}
+
 #[test]
 fn generate_rewrites_only_what_changed() {
     let repo = Repo::with_fixture_backend("mtimes");

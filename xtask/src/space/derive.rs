@@ -10,8 +10,8 @@ use super::python::{self, Arg, Kind, LogicalLine, Token};
 
 use crate::settings::{SEED_SECRETS, is_seed_secret};
 
-const CONFIG: &str = "app/core/config.py";
-const MAIN: &str = "app/main.py";
+pub(crate) const CONFIG: &str = "app/core/config.py";
+pub(crate) const MAIN: &str = "app/main.py";
 const METHODS: [&str; 5] = ["get", "post", "put", "patch", "delete"];
 
 /// A row of the README's secrets table.
@@ -132,8 +132,8 @@ pub(crate) struct Endpoint {
 }
 
 /// The routes of `app/main.py` and of the routers it includes, in the order main.py declares
-/// or includes them, then FastAPI's `/docs`.
-pub(crate) fn endpoints(sources: &Sources) -> Result<Vec<Endpoint>> {
+/// or includes them, then FastAPI's `/docs`. `read` receives the router modules it read.
+pub(crate) fn endpoints(sources: &Sources, read: &mut Vec<String>) -> Result<Vec<Endpoint>> {
     let main = match sources.get(MAIN) {
         Some(text) => closure::parse(Utf8Path::new(MAIN), text)?,
         None => Vec::new(),
@@ -167,6 +167,7 @@ pub(crate) fn endpoints(sources: &Sources) -> Result<Vec<Endpoint>> {
             let module = router_module(sources, &imports, name)
                 .ok_or_else(|| anyhow::anyhow!("{place}: `{name}` is not a module imported from app.api ({RULE_2}): import it as `from app.api import {name}`"))?;
             let lines = closure::parse(&module, sources[module.as_str()])?;
+            read.push(module.to_string());
             endpoints.extend(router_routes(&lines, &module)?);
         } else if let Some(route) = route_of(statement, "app", &place, "")? {
             endpoints.push(route);
@@ -298,7 +299,7 @@ mod tests {
     }
 
     fn endpoints_of(files: &[(&str, &str)]) -> Result<Vec<String>> {
-        Ok(endpoints(&sources(files))?
+        Ok(endpoints(&sources(files), &mut Vec::new())?
             .iter()
             .map(|e| format!("{} {} {}", e.method, e.path, e.summary))
             .collect())

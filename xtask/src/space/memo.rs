@@ -17,14 +17,24 @@ use crate::settings::STATE_DIR;
 /// How many entries are kept beyond those used by the last run (other branches, the index).
 const KEPT: usize = 2000;
 
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+enum Kind {
+    Imports,
+    Clean,
+    Derived,
+}
+
 #[derive(Default)]
 pub(crate) struct Memo {
     /// Where it is read from and written to; `None`: in memory only.
     path: Option<Utf8PathBuf>,
     imports: HashMap<u64, Vec<Import>>,
     clean: HashSet<u64>,
-    /// Ids used or added by this run, in order; written first.
-    used: Vec<(u64, bool)>,
+    /// A table derived from several files (the README's endpoints, its secrets): the files
+    /// read with their content ids, and the rows encoded by the caller.
+    derived: HashMap<u64, (Vec<(String, u64)>, String)>,
+    /// Ids used or added by this run, in order, with their kind; written first.
+    used: Vec<(u64, Kind)>,
     dirty: bool,
 }
 
@@ -75,6 +85,22 @@ impl Memo {
                         memo.imports.insert(id, imports);
                     }
                 }
+                "d" => {
+                    let rest = fields.next().unwrap_or_default();
+                    let Some((deps, value)) = rest.split_once('\t') else {
+                        continue;
+                    };
+                    let deps: Option<Vec<(String, u64)>> = deps
+                        .split(',')
+                        .map(|dep| {
+                            let (path, id) = dep.rsplit_once('=')?;
+                            Some((unescape(path), u64::from_str_radix(id, 16).ok()?))
+                        })
+                        .collect();
+                    if let Some(deps) = deps {
+                        memo.derived.insert(id, (deps, value.to_owned()));
+                    }
+                }
                 _ => {}
             }
         }
@@ -85,14 +111,38 @@ impl Memo {
     pub(crate) fn imports(&mut self, id: u64) -> Option<Vec<Import>> {
         let found = self.imports.get(&id).cloned();
         if found.is_some() {
-            self.used.push((id, false));
+            self.used.push((id, Kind::Imports));
         }
         found
     }
 
     pub(crate) fn remember_imports(&mut self, id: u64, imports: &[Import]) {
         self.imports.insert(id, imports.to_vec());
-        self.used.push((id, false));
+        self.used.push((id, Kind::Imports));
+        self.dirty = true;
+    }
+
+    /// The table remembered under `key`, when every file it was derived from still has the
+    /// content id it had (`current` gives a file's id now).
+    pub(crate) fn derived(
+        &mut self,
+        key: u64,
+        current: impl Fn(&str) -> Option<u64>,
+    ) -> Option<String> {
+        let (deps, value) = self.derived.get(&key)?;
+        if !deps.iter().all(|(path, id)| current(path) == Some(*id)) {
+            return None;
+        }
+        let value = value.clone();
+        self.used.push((key, Kind::Derived));
+        Some(value)
+    }
+
+    /// Remembers a table derived from `deps` (path, content id), encoded on one line (no
+    /// newline: see [`escape`]).
+    pub(crate) fn remember_derived(&mut self, key: u64, deps: Vec<(String, u64)>, value: String) {
+        self.derived.insert(key, (deps, value));
+        self.used.push((key, Kind::Derived));
         self.dirty = true;
     }
 
@@ -100,14 +150,14 @@ impl Memo {
     pub(crate) fn is_clean(&mut self, id: u64) -> bool {
         let clean = self.clean.contains(&id);
         if clean {
-            self.used.push((id, true));
+            self.used.push((id, Kind::Clean));
         }
         clean
     }
 
     pub(crate) fn remember_clean(&mut self, id: u64) {
         self.clean.insert(id);
-        self.used.push((id, true));
+        self.used.push((id, Kind::Clean));
         self.dirty = true;
     }
 
@@ -123,26 +173,39 @@ impl Memo {
         let mut text = header();
         text.push('\n');
         let mut written = HashSet::new();
-        let mut line = |id: u64, clean: bool, text: &mut String| {
-            if !written.insert((id, clean)) {
+        let mut line = |id: u64, kind: Kind, text: &mut String| {
+            if !written.insert((id, kind)) {
                 return;
             }
-            if clean {
-                writeln!(text, "c {id:016x}").unwrap();
-            } else if let Some(imports) = self.imports.get(&id) {
-                writeln!(text, "i {id:016x} {}", encode(imports)).unwrap();
+            match kind {
+                Kind::Clean => writeln!(text, "c {id:016x}").unwrap(),
+                Kind::Imports => {
+                    if let Some(imports) = self.imports.get(&id) {
+                        writeln!(text, "i {id:016x} {}", encode(imports)).unwrap();
+                    }
+                }
+                Kind::Derived => {
+                    if let Some((deps, value)) = self.derived.get(&id) {
+                        let deps: Vec<String> = deps
+                            .iter()
+                            .map(|(path, id)| format!("{}={id:016x}", escape(path)))
+                            .collect();
+                        writeln!(text, "d {id:016x} {}\t{value}", deps.join(",")).unwrap();
+                    }
+                }
             }
         };
-        for (id, clean) in &self.used {
-            line(*id, *clean, &mut text);
+        for (id, kind) in &self.used {
+            line(*id, *kind, &mut text);
         }
         let others = self
             .clean
             .iter()
-            .map(|id| (*id, true))
-            .chain(self.imports.keys().map(|id| (*id, false)));
-        for (id, clean) in others.take(KEPT) {
-            line(id, clean, &mut text);
+            .map(|id| (*id, Kind::Clean))
+            .chain(self.imports.keys().map(|id| (*id, Kind::Imports)))
+            .chain(self.derived.keys().map(|id| (*id, Kind::Derived)));
+        for (id, kind) in others.take(KEPT) {
+            line(id, kind, &mut text);
         }
         let temp = path.with_extension(format!("tmp-{}", std::process::id()));
         let ok = path
@@ -154,6 +217,49 @@ impl Memo {
             let _ = std::fs::remove_file(&temp);
         }
     }
+}
+
+/// `text` on one line of the memo and inside its fields: `\\`, newlines, tabs, `,`, `=` and
+/// the record and unit separators the callers join fields with are escaped.
+pub(crate) fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            ',' => out.push_str("\\c"),
+            '=' => out.push_str("\\q"),
+            '\x1e' => out.push_str("\\R"),
+            '\x1f' => out.push_str("\\U"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+pub(crate) fn unescape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        if c != '\\' {
+            out.push(c);
+            continue;
+        }
+        out.push(match chars.next() {
+            Some('n') => '\n',
+            Some('r') => '\r',
+            Some('t') => '\t',
+            Some('c') => ',',
+            Some('q') => '=',
+            Some('R') => '\x1e',
+            Some('U') => '\x1f',
+            Some(other) => other,
+            None => break,
+        });
+    }
+    out
 }
 
 /// Imports as one line: `line level guarded module bound names` per import (`-` for empty;
@@ -236,6 +342,17 @@ mod tests {
     }
 
     #[test]
+    fn escaped_text_has_no_separator_and_reads_back() {
+        let text = "a\\b\nc\td,e=f\x1eg\x1fh é 🤖";
+        let escaped = escape(text);
+        assert!(
+            !escaped.contains(['\n', '\t', ',', '=', '\x1e', '\x1f']),
+            "{escaped}"
+        );
+        assert_eq!(unescape(&escaped), text);
+    }
+
+    #[test]
     fn a_memo_is_written_read_back_and_dropped_by_another_build() {
         let root = Utf8PathBuf::from(
             std::env::temp_dir()
@@ -249,10 +366,22 @@ mod tests {
         );
         memo.remember_imports(7, &imports);
         memo.remember_clean(9);
+        memo.remember_derived(11, vec![("app/a b.py".into(), 5)], "x\x1fy".into());
         memo.save();
         let mut again = Memo::load(&root);
         assert_eq!(again.imports(7), Some(imports));
         assert!(again.is_clean(9) && !again.is_clean(7));
+        assert_eq!(
+            again
+                .derived(11, |p| (p == "app/a b.py").then_some(5))
+                .as_deref(),
+            Some("x\x1fy")
+        );
+        assert_eq!(
+            again.derived(11, |_| Some(6)),
+            None,
+            "a file it read changed"
+        );
         let file = root.join(STATE_DIR).join("memo");
         let text = std::fs::read_to_string(&file).unwrap();
         std::fs::write(&file, text.replacen("xtask-memo", "xtask-memo 1", 1)).unwrap();

@@ -47,8 +47,11 @@ pub(crate) fn render(
         }
     }
     let closure = closure::closure(&python, &ids, memo)?;
-    let endpoints = derive::endpoints(&python)?;
-    let secrets = derive::secrets(&python)?;
+    // The README's tables, remembered by the content of the files they are read from.
+    let endpoints = derived(memo, derive::MAIN, &ids, |read| {
+        derive::endpoints(&python, read)
+    })?;
+    let secrets = derived(memo, derive::CONFIG, &ids, |_| derive::secrets(&python))?;
 
     let mut files = SpaceFiles::new();
     for path in &closure.files {
@@ -83,6 +86,85 @@ pub(crate) fn render(
         readme::render(generator, &endpoints, &secrets).into_bytes(),
     );
     Ok(files)
+}
+
+/// A README table derived from `first` (and the files `derive` reports reading), taken from
+/// `memo` when none of those files changed.
+fn derived<T: Row>(
+    memo: &mut Memo,
+    first: &str,
+    ids: &BTreeMap<&str, u64>,
+    derive: impl FnOnce(&mut Vec<String>) -> Result<Vec<T>>,
+) -> Result<Vec<T>> {
+    let key = ids
+        .get(first)
+        .map(|id| crate::fingerprint::of(format!("{first} {id:016x}").as_bytes()));
+    if let Some(key) = key
+        && let Some(value) = memo.derived(key, |path| ids.get(path).copied())
+    {
+        let rows: Option<Vec<T>> = value
+            .split('\x1e')
+            .filter(|row| !row.is_empty())
+            .map(|row| T::decode(&row.split('\x1f').map(memo::unescape).collect::<Vec<_>>()))
+            .collect();
+        if let Some(rows) = rows {
+            return Ok(rows);
+        }
+    }
+    let mut read = vec![first.to_owned()];
+    let rows = derive(&mut read)?;
+    if let Some(key) = key {
+        let deps = read
+            .into_iter()
+            .filter_map(|path| ids.get(path.as_str()).map(|id| (path, *id)))
+            .collect();
+        let value: Vec<String> = rows
+            .iter()
+            .map(|row| {
+                let fields: Vec<String> = row.encode().iter().map(|f| memo::escape(f)).collect();
+                fields.join("\x1f")
+            })
+            .collect();
+        memo.remember_derived(key, deps, value.join("\x1e"));
+    }
+    Ok(rows)
+}
+
+/// A README table row, as text fields for the memo.
+trait Row: Sized {
+    fn encode(&self) -> Vec<&str>;
+    fn decode(fields: &[String]) -> Option<Self>;
+}
+
+impl Row for derive::Endpoint {
+    fn encode(&self) -> Vec<&str> {
+        vec![&self.method, &self.path, &self.summary]
+    }
+    fn decode(fields: &[String]) -> Option<Self> {
+        let [method, path, summary] = fields else {
+            return None;
+        };
+        Some(derive::Endpoint {
+            method: method.clone(),
+            path: path.clone(),
+            summary: summary.clone(),
+        })
+    }
+}
+
+impl Row for derive::Secret {
+    fn encode(&self) -> Vec<&str> {
+        vec![&self.env, &self.description]
+    }
+    fn decode(fields: &[String]) -> Option<Self> {
+        let [env, description] = fields else {
+            return None;
+        };
+        Some(derive::Secret {
+            env: env.clone(),
+            description: description.clone(),
+        })
+    }
 }
 
 /// The Markdown files the `knowledge` entries name (a file, or every Markdown file under a
