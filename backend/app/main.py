@@ -11,7 +11,12 @@ from fastapi.responses import JSONResponse
 from app.api import chat, health
 from app.core import logging as app_logging
 from app.core.config import Settings, load_settings
-from app.core.errors import JsonCORSMiddleware, ServiceUnavailable, UnexpectedErrors, install_error_answers
+from app.core.errors import (
+    JsonCORSMiddleware,
+    ServiceUnavailable,
+    UnexpectedErrors,
+    install_error_answers,
+)
 from app.core.limits import BodySizeLimit
 from app.services.runtime import HEALTH_CACHE_S, Startup
 

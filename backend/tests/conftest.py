@@ -86,7 +86,12 @@ async def qdrant_cloud():
     embedder = GeminiEmbedder(Settings(gemini_api_key=GEMINI_KEY))
     local = AsyncQdrantClient(":memory:")
     await local.create_collection(
-        "docs", vectors_config={embedder.name: models.VectorParams(size=embedder.dimensions, distance=models.Distance.COSINE)}
+        "docs",
+        vectors_config={
+            embedder.name: models.VectorParams(
+                size=embedder.dimensions, distance=models.Distance.COSINE
+            )
+        },
     )
     info = json.loads((await local.get_collection("docs")).model_dump_json(exclude_none=True))
     await local.close()
@@ -103,7 +108,9 @@ def suspended_qdrant():
 
 
 def make_settings(tmp_path: Path, **values) -> Settings:
-    return Settings(data_dir=str(tmp_path / "data"), allowed_origins="http://localhost:5173", **values)
+    return Settings(
+        data_dir=str(tmp_path / "data"), allowed_origins="http://localhost:5173", **values
+    )
 
 
 @asynccontextmanager
@@ -140,7 +147,9 @@ def password_server(pg_server):
         hba.write_text(rule + hba.read_text())
     with psycopg.connect(pg_server.get_uri(), autocommit=True) as conn:
         conn.execute("SELECT pg_reload_conf()")
-        if not conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (PASSWORD_ROLE,)).fetchone():
+        if not conn.execute(
+            "SELECT 1 FROM pg_roles WHERE rolname = %s", (PASSWORD_ROLE,)
+        ).fetchone():
             conn.execute(f"CREATE ROLE {PASSWORD_ROLE} LOGIN")
     return pg_server
 
@@ -155,8 +164,11 @@ def set_role_password(pg_server, password: str) -> str:
     """Gives `chat_user` this password and a fresh database it owns; returns the database's name."""
     name = f"pw_{os.getpid()}_{next(_databases)}"
     with psycopg.connect(pg_server.get_uri(), autocommit=True) as conn:
-        conn.execute(psycopg.sql.SQL("ALTER ROLE {} PASSWORD {}").format(
-            psycopg.sql.Identifier(PASSWORD_ROLE), psycopg.sql.Literal(password)))
+        conn.execute(
+            psycopg.sql.SQL("ALTER ROLE {} PASSWORD {}").format(
+                psycopg.sql.Identifier(PASSWORD_ROLE), psycopg.sql.Literal(password)
+            )
+        )
         conn.execute(f"CREATE DATABASE {name} OWNER {PASSWORD_ROLE}")
     return name
 
@@ -211,7 +223,9 @@ class OwnPostgres:
     def stop(self) -> None:
         import pgserver
 
-        pgserver.pg_ctl(["-w", "-m", "fast", "stop"], pgdata=self.server.pgdata, user=self.server.system_user)
+        pgserver.pg_ctl(
+            ["-w", "-m", "fast", "stop"], pgdata=self.server.pgdata, user=self.server.system_user
+        )
 
     def start(self) -> None:
         self.server.ensure_postgres_running()

@@ -102,11 +102,18 @@ class FakeGemini(_Server):
             key = handler.headers.get("x-goog-api-key", "")
             return self._error(handler, 400, f"API key not valid: {key!r}", "INVALID_ARGUMENT")
         if handler.headers.get("x-goog-api-key") != GEMINI_KEY:
-            return self._error(handler, 403, "API key not valid. Please pass a valid API key.", "PERMISSION_DENIED")
+            return self._error(
+                handler, 403, "API key not valid. Please pass a valid API key.", "PERMISSION_DENIED"
+            )
         if self.mode == "down":
             return self._error(handler, 500, "Internal error encountered.", "INTERNAL")
         if self.mode == "quota":
-            return self._error(handler, 429, "Resource has been exhausted (e.g. check quota).", "RESOURCE_EXHAUSTED")
+            return self._error(
+                handler,
+                429,
+                "Resource has been exhausted (e.g. check quota).",
+                "RESOURCE_EXHAUSTED",
+            )
         match = self._PATH.match(handler.path)
         if not match:
             return self._error(handler, 404, f"unknown path {handler.path}", "NOT_FOUND")
@@ -114,11 +121,18 @@ class FakeGemini(_Server):
         if self.mode == "answers_down" and method in ("generateContent", "streamGenerateContent"):
             return self._error(handler, 500, "Internal error encountered.", "INTERNAL")
         if method is None and handler.command == "GET":
-            return send_json(handler, 200, {
-                "name": f"models/{model}", "displayName": model, "version": "001",
-                "inputTokenLimit": 1048576, "outputTokenLimit": 65536,
-                "supportedGenerationMethods": ["generateContent", "countTokens"],
-            })
+            return send_json(
+                handler,
+                200,
+                {
+                    "name": f"models/{model}",
+                    "displayName": model,
+                    "version": "001",
+                    "inputTokenLimit": 1048576,
+                    "outputTokenLimit": 65536,
+                    "supportedGenerationMethods": ["generateContent", "countTokens"],
+                },
+            )
         if method == "batchEmbedContents":
             embeddings = []
             for request in body["requests"]:
@@ -128,11 +142,22 @@ class FakeGemini(_Server):
             return send_json(handler, 200, {"embeddings": embeddings})
         blocked = {"candidates": [{"finishReason": "SAFETY", "index": 0}], "modelVersion": model}
         if method == "generateContent":
-            return send_json(handler, 200, blocked if self.mode == "blocked" else self._response(self.answer_for(body), model))
+            return send_json(
+                handler,
+                200,
+                blocked if self.mode == "blocked" else self._response(self.answer_for(body), model),
+            )
         if method == "streamGenerateContent":
             words = self.answer_for(body).split(" ")
-            pieces = [" ".join(words[i : i + 3]) + (" " if i + 3 < len(words) else "") for i in range(0, len(words), 3)]
-            responses = [blocked] if self.mode == "blocked" else [self._response(piece, model) for piece in pieces]
+            pieces = [
+                " ".join(words[i : i + 3]) + (" " if i + 3 < len(words) else "")
+                for i in range(0, len(words), 3)
+            ]
+            responses = (
+                [blocked]
+                if self.mode == "blocked"
+                else [self._response(piece, model) for piece in pieces]
+            )
             handler.send_response(200)
             handler.send_header("content-type", "text/event-stream")
             handler.send_header("transfer-encoding", "chunked")
@@ -148,8 +173,18 @@ class FakeGemini(_Server):
     @staticmethod
     def _response(text: str, model: str) -> dict:
         return {
-            "candidates": [{"content": {"parts": [{"text": text}], "role": "model"}, "finishReason": "STOP", "index": 0}],
-            "usageMetadata": {"promptTokenCount": 10, "candidatesTokenCount": 5, "totalTokenCount": 15},
+            "candidates": [
+                {
+                    "content": {"parts": [{"text": text}], "role": "model"},
+                    "finishReason": "STOP",
+                    "index": 0,
+                }
+            ],
+            "usageMetadata": {
+                "promptTokenCount": 10,
+                "candidatesTokenCount": 5,
+                "totalTokenCount": 15,
+            },
             "modelVersion": model,
         }
 
@@ -160,7 +195,9 @@ class FakeQdrantCloud(_Server):
     def __init__(self, collection: str, collection_info: dict):
         self.collection = collection
         self.info = collection_info
-        self.answering = threading.Event()  # clear it and the cluster holds every request (waking up)
+        self.answering = (
+            threading.Event()
+        )  # clear it and the cluster holds every request (waking up)
         self.answering.set()
         super().__init__(self._handle)
 
@@ -168,10 +205,14 @@ class FakeQdrantCloud(_Server):
         self.answering.wait(30)
         if handler.headers.get("api-key") != QDRANT_KEY:
             return send_json(handler, 403, {"status": {"error": "Invalid api-key"}, "time": 0.0})
-        ok = lambda result: send_json(handler, 200, {"result": result, "status": "ok", "time": 0.0001})
+        ok = lambda result: send_json(
+            handler, 200, {"result": result, "status": "ok", "time": 0.0001}
+        )
         path = handler.path.split("?")[0]
         if path == "/":
-            return send_json(handler, 200, {"title": "qdrant - vector search engine", "version": "1.20.0"})
+            return send_json(
+                handler, 200, {"title": "qdrant - vector search engine", "version": "1.20.0"}
+            )
         if path == "/collections":
             return ok({"collections": [{"name": self.collection}]})
         if path == f"/collections/{self.collection}/exists":

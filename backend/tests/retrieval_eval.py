@@ -36,7 +36,9 @@ class Question:
 
 @dataclass
 class Score:
-    ranks: list[int | None] = field(default_factory=list)  # 1-based rank of the answer, None: not in the top DEPTH
+    ranks: list[int | None] = field(
+        default_factory=list
+    )  # 1-based rank of the answer, None: not in the top DEPTH
     missed_at_1: list[str] = field(default_factory=list)
 
     def recall_at(self, k: int) -> float:
@@ -70,7 +72,9 @@ def load_questions() -> list[Question]:
     problems = []
     for q in questions:
         if q.file not in headings:
-            problems.append(f"{EVAL_SET}:{q.line}: {q.file} is not among the ingested docs ({', '.join(sorted(headings))})")
+            problems.append(
+                f"{EVAL_SET}:{q.line}: {q.file} is not among the ingested docs ({', '.join(sorted(headings))})"
+            )
         elif q.heading not in headings[q.file]:
             problems.append(
                 f"{EVAL_SET}:{q.line}: no heading {q.heading!r} in {q.file} any more (the docs changed): point the "
@@ -93,11 +97,20 @@ async def evaluate(embedder: Embedder, data_dir: Path) -> dict[str, Score]:
         await hybrid.refresh_lexical()
         scores = {name: Score() for name in ("embedder", "keyword BM25", "hybrid (RRF)")}
         for q in questions:
-            keyword = [(h.payload["url_or_path"], h.payload["title"]) for h in hybrid.lexical.search(q.question, DEPTH)]
+            keyword = [
+                (h.payload["url_or_path"], h.payload["title"])
+                for h in hybrid.lexical.search(q.question, DEPTH)
+            ]
             rankings = {
-                "embedder": [(p.source.url_or_path, p.source.title) for p in await dense.retrieve(q.question, DEPTH)],
+                "embedder": [
+                    (p.source.url_or_path, p.source.title)
+                    for p in await dense.retrieve(q.question, DEPTH)
+                ],
                 "keyword BM25": keyword,
-                "hybrid (RRF)": [(p.source.url_or_path, p.source.title) for p in await hybrid.retrieve(q.question, DEPTH)],
+                "hybrid (RRF)": [
+                    (p.source.url_or_path, p.source.title)
+                    for p in await hybrid.retrieve(q.question, DEPTH)
+                ],
             }
             for name, ranking in rankings.items():
                 keys = [section_key(*r) for r in ranking]

@@ -30,7 +30,9 @@ def sse_events(text: str) -> list[tuple[str, dict]]:
 
 async def test_offline_answer_quotes_the_right_section_with_its_source(tmp_path):
     async with running(with_knowledge(tmp_path)) as client:
-        response = await client.post("/api/chat", json={"message": "How do I deploy to Hugging Face Spaces?"})
+        response = await client.post(
+            "/api/chat", json={"message": "How do I deploy to Hugging Face Spaces?"}
+        )
     assert response.status_code == 200, response.text
     body = response.json()
     assert body["answer"].startswith(OFFLINE_LABEL)
@@ -51,7 +53,9 @@ async def test_an_empty_knowledge_base_says_how_to_fill_it(tmp_path):
 
 
 @pytest.mark.parametrize("question", ["???", "如何部署？"])
-async def test_a_question_sharing_no_word_with_the_docs_gets_no_arbitrary_sources(tmp_path, question):
+async def test_a_question_sharing_no_word_with_the_docs_gets_no_arbitrary_sources(
+    tmp_path, question
+):
     async with running(with_knowledge(tmp_path)) as client:
         body = (await client.post("/api/chat", json={"message": question})).json()
     assert body["sources"] == []
@@ -61,23 +65,37 @@ async def test_a_question_sharing_no_word_with_the_docs_gets_no_arbitrary_source
 async def test_gemini_answer_is_grounded_in_the_retrieved_passages(tmp_path, gemini, pg_url):
     settings = with_knowledge(tmp_path, database_url=pg_url, **gemini_settings(gemini))
     async with running(settings) as client:
-        response = await client.post("/api/chat", json={"message": "How do I deploy to Hugging Face Spaces?"})
+        response = await client.post(
+            "/api/chat", json={"message": "How do I deploy to Hugging Face Spaces?"}
+        )
         assert response.status_code == 200, response.text
         body = response.json()
         assert body["sources"][0]["url_or_path"] == DEPLOY_SECTION
-        assert body["answer"] == "Fake Gemini answer from [1] Deploying the backend › Deploy to Hugging Face Spaces " \
+        assert (
+            body["answer"]
+            == "Fake Gemini answer from [1] Deploying the backend › Deploy to Hugging Face Spaces "
             f"({DEPLOY_SECTION}) (conversation turns: 1)."
-        (_, _, headers, request), = gemini.calls("generateContent")
-        assert "only the numbered context passages" in request["systemInstruction"]["parts"][0]["text"]
+        )
+        ((_, _, headers, request),) = gemini.calls("generateContent")
+        assert (
+            "only the numbered context passages" in request["systemInstruction"]["parts"][0]["text"]
+        )
         assert "cargo xtask deploy --user alice" in request["contents"][-1]["parts"][0]["text"]
 
         # A follow-up in the same session sends the earlier turns back to the model.
         follow_up = await client.post(
-            "/api/chat", json={"message": "And what if the Space does not exist?", "session_id": body["session_id"]}
+            "/api/chat",
+            json={
+                "message": "And what if the Space does not exist?",
+                "session_id": body["session_id"],
+            },
         )
         assert follow_up.status_code == 200
         assert follow_up.json()["answer"].endswith("(conversation turns: 3).")
-        assert follow_up.json()["sources"][0]["url_or_path"] == "knowledge/deploy.md#creating-the-space"
+        assert (
+            follow_up.json()["sources"][0]["url_or_path"]
+            == "knowledge/deploy.md#creating-the-space"
+        )
     embeds = gemini.calls("batchEmbedContents")
     assert embeds[0][3]["requests"][0]["taskType"] == "RETRIEVAL_DOCUMENT"
     assert embeds[-1][3]["requests"][0]["taskType"] == "RETRIEVAL_QUERY"
@@ -86,7 +104,11 @@ async def test_gemini_answer_is_grounded_in_the_retrieved_passages(tmp_path, gem
 async def test_history_survives_an_app_restart_in_postgres(tmp_path, pg_url):
     settings = with_knowledge(tmp_path, database_url=pg_url)
     async with running(settings) as client:
-        first = (await client.post("/api/chat", json={"message": "What does the health endpoint return?"})).json()
+        first = (
+            await client.post(
+                "/api/chat", json={"message": "What does the health endpoint return?"}
+            )
+        ).json()
     async with running(settings) as client:
         response = await client.get(f"/api/chat/history/{first['session_id']}")
     assert response.status_code == 200
@@ -100,17 +122,27 @@ async def test_history_survives_an_app_restart_in_postgres(tmp_path, pg_url):
 async def test_history_survives_an_app_restart_in_local_sqlite(tmp_path):
     settings = with_knowledge(tmp_path)
     async with running(settings) as client:
-        first = (await client.post("/api/chat", json={"message": "How long can a question be?"})).json()
-        second = await client.post("/api/chat", json={"message": "And the body size?", "session_id": first["session_id"]})
+        first = (
+            await client.post("/api/chat", json={"message": "How long can a question be?"})
+        ).json()
+        second = await client.post(
+            "/api/chat", json={"message": "And the body size?", "session_id": first["session_id"]}
+        )
         assert second.status_code == 200
     async with running(settings) as client:
         messages = (await client.get(f"/api/chat/history/{first['session_id']}")).json()["messages"]
-    assert [m["content"] for m in messages[::2]] == ["How long can a question be?", "And the body size?"]
+    assert [m["content"] for m in messages[::2]] == [
+        "How long can a question be?",
+        "And the body size?",
+    ]
 
 
 async def test_stream_sends_sources_then_pieces_then_the_whole_answer(tmp_path, gemini):
     async with running(with_knowledge(tmp_path, **gemini_settings(gemini))) as client:
-        response = await client.post("/api/chat/stream", json={"message": "What happens on a cold start after the Space sleeps?"})
+        response = await client.post(
+            "/api/chat/stream",
+            json={"message": "What happens on a cold start after the Space sleeps?"},
+        )
         assert response.status_code == 200
         assert response.headers["content-type"].startswith("text/event-stream")
         events = sse_events(response.text)
@@ -156,20 +188,29 @@ async def test_bad_chat_input_is_a_422_naming_the_field(tmp_path, body, expected
 
 
 @pytest.mark.parametrize(
-    "escaped, expected", [("\\ud800", "lone UTF-16 surrogate"), ("\\udc00\\ud800", "lone UTF-16 surrogate"), ("\\u0000", "NUL")]
+    "escaped, expected",
+    [
+        ("\\ud800", "lone UTF-16 surrogate"),
+        ("\\udc00\\ud800", "lone UTF-16 surrogate"),
+        ("\\u0000", "NUL"),
+    ],
 )
 async def test_text_that_cannot_be_stored_is_a_422_not_a_lost_answer(tmp_path, escaped, expected):
     body = f'{{"message": "How do I deploy? {escaped}"}}'.encode()
     async with running(make_settings(tmp_path)) as client:
         for path in ("/api/chat", "/api/chat/stream"):
-            response = await client.post(path, content=body, headers={"content-type": "application/json"})
+            response = await client.post(
+                path, content=body, headers={"content-type": "application/json"}
+            )
             assert response.status_code == 422, response.text
             assert response.json()["detail"].startswith(f"message: contains a {expected}")
 
 
 async def test_malformed_json_is_a_422_that_says_so(tmp_path):
     async with running(make_settings(tmp_path)) as client:
-        response = await client.post("/api/chat", content=b'{"message": "hi"', headers={"content-type": "application/json"})
+        response = await client.post(
+            "/api/chat", content=b'{"message": "hi"', headers={"content-type": "application/json"}
+        )
     assert response.status_code == 422
     assert response.json()["detail"].startswith("body: is not valid JSON")
 
@@ -189,7 +230,9 @@ async def test_a_streamed_body_over_the_limit_is_refused_with_413(tmp_path):
         yield b'"}'
 
     async with running(make_settings(tmp_path)) as client:
-        response = await client.post("/api/chat", content=chunks(), headers={"content-type": "application/json"})
+        response = await client.post(
+            "/api/chat", content=chunks(), headers={"content-type": "application/json"}
+        )
     assert response.status_code == 413
 
 
@@ -201,13 +244,17 @@ async def test_unknown_session_is_a_404_for_chat_and_history(tmp_path, pg_url):
         malformed = await client.get("/api/chat/history/nope")
     assert chat.status_code == 404 and "omit session_id" in chat.json()["detail"]
     assert history.status_code == 404 and unknown in history.json()["detail"]
-    assert malformed.status_code == 422 and malformed.json()["detail"].startswith("session_id: Input should be a valid UUID")
+    assert malformed.status_code == 422 and malformed.json()["detail"].startswith(
+        "session_id: Input should be a valid UUID"
+    )
 
 
 async def test_postgres_down_still_answers_but_history_is_503(tmp_path):
     url = f"postgresql://postgres@127.0.0.1:{unused_port()}/postgres"
     async with running(with_knowledge(tmp_path, database_url=url)) as client:
-        chat = await client.post("/api/chat", json={"message": "How do I deploy to Hugging Face Spaces?"})
+        chat = await client.post(
+            "/api/chat", json={"message": "How do I deploy to Hugging Face Spaces?"}
+        )
         history = await client.get(f"/api/chat/history/{uuid.uuid4()}")
     assert chat.status_code == 200
     assert chat.json()["sources"][0]["url_or_path"] == DEPLOY_SECTION
@@ -224,7 +271,9 @@ async def test_a_rejected_insert_is_reported_as_the_query_error_not_as_the_serve
             await history.append(uuid.uuid4(), [("user", "nul \x00 byte", [])])
     finally:
         await history.close()
-    assert raised.value.reason.startswith("query failed:") and "0x00" in raised.value.reason, raised.value.reason
+    assert raised.value.reason.startswith("query failed:") and "0x00" in raised.value.reason, (
+        raised.value.reason
+    )
 
 
 async def test_qdrant_down_is_a_503_naming_qdrant(tmp_path, suspended_qdrant):
@@ -249,7 +298,9 @@ async def test_gemini_failure_is_a_503_naming_gemini(tmp_path, gemini, mode, rea
 
 
 async def test_unreachable_gemini_is_a_503_saying_so(tmp_path):
-    settings = make_settings(tmp_path, gemini_api_key="k", gemini_base_url=f"http://127.0.0.1:{unused_port()}")
+    settings = make_settings(
+        tmp_path, gemini_api_key="k", gemini_base_url=f"http://127.0.0.1:{unused_port()}"
+    )
     async with running(settings) as client:
         response = await client.post("/api/chat", json={"message": "How do I deploy?"})
     assert response.status_code == 503
@@ -269,10 +320,19 @@ async def test_gemini_failing_after_retrieval_ends_the_stream_with_an_error_even
 
 async def test_cors_allows_the_configured_origin_only(tmp_path):
     async with running(make_settings(tmp_path)) as client:
-        preflight = {"access-control-request-method": "POST", "access-control-request-headers": "content-type"}
-        allowed = await client.options("/api/chat", headers={"origin": "http://localhost:5173", **preflight})
-        denied = await client.options("/api/chat", headers={"origin": "https://evil.example", **preflight})
-        error = await client.post("/api/chat", json={"message": ""}, headers={"origin": "http://localhost:5173"})
+        preflight = {
+            "access-control-request-method": "POST",
+            "access-control-request-headers": "content-type",
+        }
+        allowed = await client.options(
+            "/api/chat", headers={"origin": "http://localhost:5173", **preflight}
+        )
+        denied = await client.options(
+            "/api/chat", headers={"origin": "https://evil.example", **preflight}
+        )
+        error = await client.post(
+            "/api/chat", json={"message": ""}, headers={"origin": "http://localhost:5173"}
+        )
     assert allowed.status_code == 200
     assert allowed.headers["access-control-allow-origin"] == "http://localhost:5173"
     assert "access-control-allow-origin" not in denied.headers
@@ -281,11 +341,14 @@ async def test_cors_allows_the_configured_origin_only(tmp_path):
 
 async def test_an_unexpected_error_is_a_json_500_the_browser_can_read(tmp_path, monkeypatch):
     async with running(make_settings(tmp_path)) as client:
+
         async def broken(request):
             raise RuntimeError("a bug")
 
         monkeypatch.setattr(client.app.state.services.rag, "chat", broken)
-        response = await client.post("/api/chat", json={"message": "hi"}, headers={"origin": "http://localhost:5173"})
+        response = await client.post(
+            "/api/chat", json={"message": "hi"}, headers={"origin": "http://localhost:5173"}
+        )
     assert response.status_code == 500
     assert response.headers["access-control-allow-origin"] == "http://localhost:5173"
     assert "internal error" in response.json()["detail"]
@@ -299,7 +362,11 @@ async def test_a_blocked_answer_is_a_503_and_is_not_stored_as_an_empty_turn(tmp_
         whole = await client.post("/api/chat", json=question)
         streamed = sse_events((await client.post("/api/chat/stream", json=question)).text)
         history = (await client.get(f"/api/chat/history/{first['session_id']}")).json()
-    assert whole.status_code == 503 and "finish reason" in whole.json()["detail"] and "SAFETY" in whole.json()["detail"]
+    assert (
+        whole.status_code == 503
+        and "finish reason" in whole.json()["detail"]
+        and "SAFETY" in whole.json()["detail"]
+    )
     assert [name for name, _ in streamed] == ["sources", "error"]
     assert "SAFETY" in streamed[1][1]["detail"]
     assert [m["role"] for m in history["messages"]] == ["user", "assistant"]
@@ -307,6 +374,7 @@ async def test_a_blocked_answer_is_a_503_and_is_not_stored_as_an_empty_turn(tmp_
 
 async def test_an_unexpected_error_mid_stream_ends_it_with_an_error_event(tmp_path, monkeypatch):
     async with running(make_settings(tmp_path)) as client:
+
         async def broken(request, prepared):
             yield "Half an "
             raise RuntimeError("a bug")

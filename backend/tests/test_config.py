@@ -11,27 +11,66 @@ from tests.conftest import BACKEND, subprocess_env
 
 
 def start(**env: str) -> subprocess.CompletedProcess:
-    command = [sys.executable, "-m", "uvicorn", "app.main:app", "--host", "127.0.0.1", "--port", "0"]
-    return subprocess.run(command, cwd=BACKEND, env=subprocess_env(**env), capture_output=True, text=True, timeout=60)
+    command = [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "app.main:app",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        "0",
+    ]
+    return subprocess.run(
+        command, cwd=BACKEND, env=subprocess_env(**env), capture_output=True, text=True, timeout=60
+    )
 
 
 BAD_VALUES = [
-    ("GEMINI_API_KEY", "AIzaSecretValue ", "GEMINI_API_KEY has leading or trailing whitespace: remove it"),
+    (
+        "GEMINI_API_KEY",
+        "AIzaSecretValue ",
+        "GEMINI_API_KEY has leading or trailing whitespace: remove it",
+    ),
     ("QDRANT_URL", " https://xyz.cloud.qdrant.io", "QDRANT_URL has leading or trailing whitespace"),
     ("QDRANT_URL", "xyz.cloud.qdrant.io:6333", "QDRANT_URL must be an http(s) URL"),
-    ("DATABASE_URL", "postgresql://u:pw@ep-cool.neon.tech/db", "DATABASE_URL points at a remote host without `sslmode=require`"),
+    (
+        "DATABASE_URL",
+        "postgresql://u:pw@ep-cool.neon.tech/db",
+        "DATABASE_URL points at a remote host without `sslmode=require`",
+    ),
     ("DATABASE_URL", "mysql://u@localhost/db", "DATABASE_URL must start with postgresql://"),
-    ("DATABASE_URL", "postgresql://u:SecretValue/x@ep-cool.neon.tech/db", "DATABASE_URL is not a valid URL (bad host or port)"),
+    (
+        "DATABASE_URL",
+        "postgresql://u:SecretValue/x@ep-cool.neon.tech/db",
+        "DATABASE_URL is not a valid URL (bad host or port)",
+    ),
     ("QDRANT_URL", "https://", "QDRANT_URL must be an http(s) URL with a host"),
-    ("QDRANT_URL", "https://xyz.cloud.qdrant.io:99999", "QDRANT_URL is not a valid URL (bad host or port)"),
+    (
+        "QDRANT_URL",
+        "https://xyz.cloud.qdrant.io:99999",
+        "QDRANT_URL is not a valid URL (bad host or port)",
+    ),
     ("QDRANT_URL", "http://[::1", "QDRANT_URL is not a valid URL"),
     ("QDRANT_COLLECTION", "", "QDRANT_COLLECTION must be a non-empty name"),
     ("QDRANT_COLLECTION", "team/docs", "QDRANT_COLLECTION must be a non-empty name without"),
     ("LOG_LEVEL", "LOUD", "LOG_LEVEL must be one of"),
-    ("ALLOWED_ORIGINS", "http://localhost:5173,my-app.vercel.app", "ALLOWED_ORIGINS entry 'my-app.vercel.app' is not an origin"),
-    ("ALLOWED_ORIGINS", "https://my-app.vercel.app/chat", "write scheme and host only, such as https://my-app.vercel.app"),
+    (
+        "ALLOWED_ORIGINS",
+        "http://localhost:5173,my-app.vercel.app",
+        "ALLOWED_ORIGINS entry 'my-app.vercel.app' is not an origin",
+    ),
+    (
+        "ALLOWED_ORIGINS",
+        "https://my-app.vercel.app/chat",
+        "write scheme and host only, such as https://my-app.vercel.app",
+    ),
     ("QDRANT_API_KEY", "key-without-url", "QDRANT_API_KEY is set but QDRANT_URL is not"),
-    ("DATA_DIR", "/proc/version/data", "DATA_DIR '/proc/version/data' cannot be created or written"),
+    (
+        "DATA_DIR",
+        "/proc/version/data",
+        "DATA_DIR '/proc/version/data' cannot be created or written",
+    ),
 ]
 
 
@@ -66,6 +105,8 @@ def test_good_production_values_are_accepted_as_given():
     assert settings.log_level == "DEBUG"
 
 
-@pytest.mark.parametrize("url", ["postgresql://postgres@localhost/db", "postgresql://postgres:@/postgres?host=/tmp/pg"])
+@pytest.mark.parametrize(
+    "url", ["postgresql://postgres@localhost/db", "postgresql://postgres:@/postgres?host=/tmp/pg"]
+)
 def test_a_local_database_needs_no_sslmode(url):
     assert Settings(database_url=url).database_url == url

@@ -10,9 +10,15 @@ from tests.conftest import gemini_settings, make_settings, running, started
 from tests.fakes import QDRANT_KEY, unused_port
 
 
-async def test_all_production_services_up_answer_the_seed_shape(tmp_path, pg_url, gemini, qdrant_cloud):
+async def test_all_production_services_up_answer_the_seed_shape(
+    tmp_path, pg_url, gemini, qdrant_cloud
+):
     settings = make_settings(
-        tmp_path, qdrant_url=qdrant_cloud.url, qdrant_api_key=QDRANT_KEY, database_url=pg_url, **gemini_settings(gemini)
+        tmp_path,
+        qdrant_url=qdrant_cloud.url,
+        qdrant_api_key=QDRANT_KEY,
+        database_url=pg_url,
+        **gemini_settings(gemini),
     )
     async with running(settings) as client:
         response = await client.get("/api/health")
@@ -35,7 +41,11 @@ async def test_embedded_defaults_are_healthy_and_say_they_are_local(tmp_path):
     assert response.status_code == 200
     body = response.json()
     assert body["status"] == "healthy" and body["services"]["fastapi"] == "ok"
-    for service, fallback in (("qdrant", "embedded Qdrant"), ("postgres", "SQLite"), ("gemini", "GEMINI_API_KEY not set")):
+    for service, fallback in (
+        ("qdrant", "embedded Qdrant"),
+        ("postgres", "SQLite"),
+        ("gemini", "GEMINI_API_KEY not set"),
+    ):
         assert body["services"][service]["status"] == "local", body
         assert fallback in body["services"][service]["detail"]
 
@@ -93,7 +103,9 @@ async def test_rejected_gemini_key_answers_503_naming_gemini(tmp_path, gemini):
 async def test_a_burst_of_health_checks_costs_one_round_of_probes(tmp_path, gemini):
     app = create_app(make_settings(tmp_path, **gemini_settings(gemini)), health_cache_s=60)
     async with started(app):
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client:
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://t"
+        ) as client:
             answers = [await client.get("/api/health") for _ in range(5)]
     assert [a.status_code for a in answers] == [200] * 5
     assert len([r for r in gemini.requests if r[1] == "/v1beta/models/gemini-2.5-flash"]) == 1
@@ -115,7 +127,9 @@ async def test_a_recent_report_is_served_while_fresh_probes_run_in_the_backgroun
     app = create_app(make_settings(tmp_path, **gemini_settings(gemini)), health_cache_s=0.001)
     async with started(app):
         services = app.state.services
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client:
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://t"
+        ) as client:
             assert (await client.get("/api/health")).status_code == 200
             gemini.mode = "down"
             await asyncio.sleep(0.01)
@@ -129,11 +143,15 @@ async def test_a_recent_report_is_served_while_fresh_probes_run_in_the_backgroun
 
 
 async def test_unreachable_qdrant_answers_503_saying_so(tmp_path):
-    settings = make_settings(tmp_path, qdrant_url=f"http://127.0.0.1:{unused_port()}", qdrant_api_key=QDRANT_KEY)
+    settings = make_settings(
+        tmp_path, qdrant_url=f"http://127.0.0.1:{unused_port()}", qdrant_api_key=QDRANT_KEY
+    )
     async with running(settings) as client:
         response = await client.get("/api/health")
     assert response.status_code == 503
-    assert response.json()["services"]["qdrant"]["detail"].startswith("cannot reach Qdrant at QDRANT_URL")
+    assert response.json()["services"]["qdrant"]["detail"].startswith(
+        "cannot reach Qdrant at QDRANT_URL"
+    )
     assert QDRANT_KEY not in response.text
 
 
@@ -162,4 +180,6 @@ async def test_a_damaged_local_qdrant_folder_is_503_saying_so_not_a_startup_trac
         response = await client.get("/api/health")
     assert response.status_code == 503
     assert "cannot be opened" in response.json()["services"]["qdrant"]["detail"]
-    assert "move the folder away and ingest again" in response.json()["services"]["qdrant"]["detail"]
+    assert (
+        "move the folder away and ingest again" in response.json()["services"]["qdrant"]["detail"]
+    )

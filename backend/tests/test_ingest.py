@@ -95,36 +95,56 @@ async def test_reingest_replaces_changed_skips_unchanged_and_deletes_removed(tmp
 
 
 async def test_knowledge_paths_are_ingested_at_startup_and_skipped_when_unchanged(tmp_path, caplog):
-    settings = make_settings(tmp_path, knowledge_paths=f"{KNOWLEDGE},{BACKEND / 'tests' / 'data' / 'knowledge' / 'api.md'}")
+    settings = make_settings(
+        tmp_path,
+        knowledge_paths=f"{KNOWLEDGE},{BACKEND / 'tests' / 'data' / 'knowledge' / 'api.md'}",
+    )
     async with running(settings) as client:
         first = client.app.state.services
         assert await first.store.count() > 30
     with caplog.at_level("INFO", logger="app"):
         async with running(settings):
             pass
-    assert any("0 embedded" in r.getMessage() for r in caplog.records if "ingested at startup" in r.getMessage())
+    assert any(
+        "0 embedded" in r.getMessage()
+        for r in caplog.records
+        if "ingested at startup" in r.getMessage()
+    )
 
 
-async def test_the_keyword_index_is_built_on_the_first_question_when_qdrant_was_busy_at_startup(tmp_path):
+async def test_the_keyword_index_is_built_on_the_first_question_when_qdrant_was_busy_at_startup(
+    tmp_path,
+):
     settings = make_settings(tmp_path)
     async with running(make_settings(tmp_path, knowledge_paths=str(KNOWLEDGE))):
         pass  # ingested; the next start has nothing to ingest
-    holder = VectorStore(settings, HashingEmbedder.name, HashingEmbedder.dimensions)  # e.g. the ingest CLI
+    holder = VectorStore(
+        settings, HashingEmbedder.name, HashingEmbedder.dimensions
+    )  # e.g. the ingest CLI
     async with running(settings) as client:
         missing = client.app.state.services.rag.lexical
         await holder.close()
-        answer = await client.post("/api/chat", json={"message": "How do I deploy to Hugging Face Spaces?"})
+        answer = await client.post(
+            "/api/chat", json={"message": "How do I deploy to Hugging Face Spaces?"}
+        )
         built = client.app.state.services.rag.lexical
     assert missing is None
     assert answer.status_code == 200, answer.text
     assert built is not None and len(built) > 30
-    assert answer.json()["sources"][0]["url_or_path"] == "knowledge/deploy.md#deploy-to-hugging-face-spaces"
+    assert (
+        answer.json()["sources"][0]["url_or_path"]
+        == "knowledge/deploy.md#deploy-to-hugging-face-spaces"
+    )
 
 
 def run_ingest(tmp_path, *paths: str) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "app.services.ingest", *paths], cwd=BACKEND, capture_output=True, text=True,
-        env=subprocess_env(DATA_DIR=str(tmp_path / "data")), timeout=60,
+        [sys.executable, "-m", "app.services.ingest", *paths],
+        cwd=BACKEND,
+        capture_output=True,
+        text=True,
+        env=subprocess_env(DATA_DIR=str(tmp_path / "data")),
+        timeout=60,
     )
 
 
@@ -132,7 +152,10 @@ def test_the_cli_ingests_and_reports(tmp_path):
     result = run_ingest(tmp_path, str(KNOWLEDGE))
     assert result.returncode == 0, result.stderr
     assert "6 files, 35 chunks: 35 embedded" in result.stdout
-    assert "6 files, 35 chunks: 0 embedded, 35 unchanged" in run_ingest(tmp_path, str(KNOWLEDGE)).stdout
+    assert (
+        "6 files, 35 chunks: 0 embedded, 35 unchanged"
+        in run_ingest(tmp_path, str(KNOWLEDGE)).stdout
+    )
 
 
 def test_the_cli_names_a_bad_path_and_writes_nothing(tmp_path):
@@ -162,5 +185,7 @@ def test_a_file_that_cannot_be_read_is_named_not_a_traceback(tmp_path):
     # bytes cannot be read (EIO), as a permission error would be for the Space's non-root user.
     unreadable = tmp_path / "unreadable.md"
     unreadable.symlink_to("/proc/self/mem")
-    with pytest.raises(ValueError, match=r"mem: cannot be read \(Input/output error\): make it a readable file"):
+    with pytest.raises(
+        ValueError, match=r"mem: cannot be read \(Input/output error\): make it a readable file"
+    ):
         collect(str(unreadable))

@@ -19,14 +19,30 @@ EXAMPLES = 60  # per operation and phase: the whole run stays well under a minut
 def test_schemathesis_with_every_check_finds_no_difference_between_schema_and_app(tmp_path):
     server = Uvicorn(DATA_DIR=str(tmp_path), KNOWLEDGE_PATHS=str(KNOWLEDGE))
     command = [
-        str(SCHEMATHESIS), "run", f"http://127.0.0.1:{server.port}/openapi.json", "--checks", "all",
-        "--max-examples", str(EXAMPLES), "--seed", "7860", "--workers", "1", "--request-timeout", "30",
-        "--report", "junit", "--report-dir", str(tmp_path / "report"),
+        str(SCHEMATHESIS),
+        "run",
+        f"http://127.0.0.1:{server.port}/openapi.json",
+        "--checks",
+        "all",
+        "--max-examples",
+        str(EXAMPLES),
+        "--seed",
+        "7860",
+        "--workers",
+        "1",
+        "--request-timeout",
+        "30",
+        "--report",
+        "junit",
+        "--report-dir",
+        str(tmp_path / "report"),
     ]
     try:
         # Its home (hypothesis database, config) is the test's folder, never the repository.
         env = {**os.environ, "HOME": str(tmp_path), "NO_COLOR": "1", "SCHEMATHESIS_HOOKS": ""}
-        result = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300, check=False)
+        result = subprocess.run(
+            command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300, check=False
+        )
     finally:
         log = server.stop()
     assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-2000:]
@@ -37,12 +53,20 @@ async def test_the_schema_states_the_limits_and_every_error_answer(tmp_path):
     async with running(make_settings(tmp_path)) as client:
         schema = (await client.get("/openapi.json")).json()
     request = schema["components"]["schemas"]["ChatRequest"]["properties"]["message"]
-    assert request["minLength"] == 1 and request["maxLength"] == MAX_MESSAGE_CHARS and "pattern" in request
+    assert (
+        request["minLength"] == 1
+        and request["maxLength"] == MAX_MESSAGE_CHARS
+        and "pattern" in request
+    )
     for path in ("/api/chat", "/api/chat/stream"):
         responses = schema["paths"][path]["post"]["responses"]
         for status in ("400", "404", "413", "422", "503"):
             content = responses[status]["content"]["application/json"]["schema"]
-            assert content == {"$ref": "#/components/schemas/ErrorResponse"}, (path, status, content)
+            assert content == {"$ref": "#/components/schemas/ErrorResponse"}, (
+                path,
+                status,
+                content,
+            )
     history = schema["paths"]["/api/chat/history/{session_id}"]["get"]["responses"]
     assert {"404", "422", "503"} <= set(history)
     stream = schema["paths"]["/api/chat/stream"]["post"]["responses"]["200"]["content"]
@@ -59,10 +83,14 @@ async def test_the_schema_states_the_limits_and_every_error_answer(tmp_path):
         (b"[" * 40 + b"]" * 40, "JSON nested deeper than 32 levels"),
     ],
 )
-async def test_a_body_that_cannot_be_read_is_a_json_400_naming_the_problem(tmp_path, body, expected):
+async def test_a_body_that_cannot_be_read_is_a_json_400_naming_the_problem(
+    tmp_path, body, expected
+):
     async with running(make_settings(tmp_path)) as client:
         for path in ("/api/chat", "/api/chat/stream"):
-            response = await client.post(path, content=body, headers={"content-type": "application/json"})
+            response = await client.post(
+                path, content=body, headers={"content-type": "application/json"}
+            )
             assert response.status_code == 400, response.text
             assert response.headers["content-type"] == "application/json"
             assert expected in response.json()["detail"], response.text
@@ -94,5 +122,7 @@ async def test_unknown_paths_and_methods_are_json_saying_what_exists(tmp_path):
 
 async def test_the_413_is_a_json_response(tmp_path):
     async with running(make_settings(tmp_path)) as client:
-        response = await client.post("/api/chat", content=b"x" * 70_000, headers={"content-type": "application/json"})
+        response = await client.post(
+            "/api/chat", content=b"x" * 70_000, headers={"content-type": "application/json"}
+        )
     assert response.status_code == 413 and response.headers["content-type"] == "application/json"

@@ -29,7 +29,11 @@ async def until(check, what: str, seconds: float = 60.0):
 async def history_when_complete(client, session_id: str, count: int):
     async def complete():
         response = await client.get(f"/api/chat/history/{session_id}")
-        return response.status_code == 200 and len(response.json()["messages"]) == count and response.json()
+        return (
+            response.status_code == 200
+            and len(response.json()["messages"]) == count
+            and response.json()
+        )
 
     return await until(complete, f"history of {count} messages")
 
@@ -41,7 +45,9 @@ async def ask(client, session_id: str | None, question: str) -> dict:
     return response.json()
 
 
-async def test_turns_answered_while_postgres_is_stopped_are_kept_and_written_in_order_when_it_is_back(tmp_path, own_pg):
+async def test_turns_answered_while_postgres_is_stopped_are_kept_and_written_in_order_when_it_is_back(
+    tmp_path, own_pg
+):
     settings = make_settings(tmp_path, database_url=own_pg.url, knowledge_paths=str(KNOWLEDGE))
     async with running(settings) as client:
         first = await ask(client, None, "What is this?")
@@ -60,7 +66,10 @@ async def test_turns_answered_while_postgres_is_stopped_are_kept_and_written_in_
         after = await until(drained, "the spool written to PostgreSQL")
         stored = await client.get(f"/api/chat/history/{session}")
     assert during.status_code == 503 and during.json()["service"] == "postgres"
-    assert "cannot connect" in during.json()["detail"] or "lost the connection" in during.json()["detail"], during.text
+    assert (
+        "cannot connect" in during.json()["detail"]
+        or "lost the connection" in during.json()["detail"]
+    ), during.text
     assert "pool exhausted" not in during.text
     assert health["status"] == "error" and health["spooled_turns"] == 3, health
     assert after == {"status": "connected"}
@@ -86,7 +95,9 @@ async def test_spooled_turns_survive_an_app_restart_and_are_written_once(tmp_pat
     assert again == history
 
 
-async def test_a_frozen_server_costs_a_request_seconds_and_the_503_says_it_timed_out(tmp_path, own_pg):
+async def test_a_frozen_server_costs_a_request_seconds_and_the_503_says_it_timed_out(
+    tmp_path, own_pg
+):
     settings = make_settings(tmp_path, database_url=own_pg.url)
     async with running(settings) as client:
         first = await ask(client, None, "What is this?")
@@ -99,8 +110,12 @@ async def test_a_frozen_server_costs_a_request_seconds_and_the_503_says_it_timed
         finally:
             own_pg.thaw()
         after = await history_when_complete(client, first["session_id"], 4)
-    assert history.status_code == 503 and ("timed out" in history.text or "timeout expired" in history.text), history.text
-    assert health["status"] == "error" and "time" in health["detail"] and health["spooled_turns"] == 1, health
+    assert history.status_code == 503 and (
+        "timed out" in history.text or "timeout expired" in history.text
+    ), history.text
+    assert (
+        health["status"] == "error" and "time" in health["detail"] and health["spooled_turns"] == 1
+    ), health
     assert [m["content"] for m in after["messages"]][2:] == ["Still there?", second["answer"]]
 
 
@@ -111,9 +126,13 @@ async def test_history_reads_merge_the_turns_still_in_the_spool(tmp_path, pg_url
     await history.db.open()
     await history.spool.open()
     try:
-        await history.db.append(stored, [("user", "stored question", []), ("assistant", "stored answer", [])])
+        await history.db.append(
+            stored, [("user", "stored question", []), ("assistant", "stored answer", [])]
+        )
         now = datetime.now(timezone.utc)
-        await history.spool.add(stored, [("user", "spooled question", []), ("assistant", "spooled answer", [])], now)
+        await history.spool.add(
+            stored, [("user", "spooled question", []), ("assistant", "spooled answer", [])], now
+        )
         await history.spool.add(spooled_only, [("user", "only here", [])], now)
         merged = await history.messages(stored)
         last_two = await history.messages(stored, limit=2)
@@ -135,5 +154,7 @@ async def test_a_database_down_from_the_start_keeps_the_turn_and_says_cannot_con
         history = await client.get(f"/api/chat/history/{chat.json()['session_id']}")
         health = (await client.get("/api/health")).json()["services"]["postgres"]
     assert chat.status_code == 200
-    assert history.status_code == 503 and "cannot connect to DATABASE_URL" in history.json()["detail"]
+    assert (
+        history.status_code == 503 and "cannot connect to DATABASE_URL" in history.json()["detail"]
+    )
     assert health["spooled_turns"] == 1

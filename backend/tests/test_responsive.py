@@ -33,7 +33,9 @@ CPU_BOUND = [
 ]
 
 
-@pytest.mark.parametrize(("owner", "method"), CPU_BOUND, ids=[f"{o.__name__}.{m}" for o, m in CPU_BOUND])
+@pytest.mark.parametrize(
+    ("owner", "method"), CPU_BOUND, ids=[f"{o.__name__}.{m}" for o, m in CPU_BOUND]
+)
 async def test_health_answers_while_a_question_is_worked_on(tmp_path, monkeypatch, owner, method):
     """A question stuck in CPU-bound work (held here until the test lets go) leaves health answering.
     Were the work on the event loop, health would only answer once the question was done."""
@@ -47,7 +49,9 @@ async def test_health_answers_while_a_question_is_worked_on(tmp_path, monkeypatc
             return original(*args, **kwargs)
 
         monkeypatch.setattr(owner, method, held)
-        chat = asyncio.create_task(client.post("/api/chat", json={"message": "How do I deploy to Hugging Face Spaces?"}))
+        chat = asyncio.create_task(
+            client.post("/api/chat", json={"message": "How do I deploy to Hugging Face Spaces?"})
+        )
         try:
             while not entered.is_set() and not chat.done():
                 await asyncio.sleep(0.01)
@@ -57,26 +61,42 @@ async def test_health_answers_while_a_question_is_worked_on(tmp_path, monkeypatc
             release.set()
         answer = await chat
     assert health.status_code == 200
-    assert question_still_held, f"{owner.__name__}.{method} ran on the event loop: health waited for it"
+    assert question_still_held, (
+        f"{owner.__name__}.{method} ran on the event loop: health waited for it"
+    )
     assert answer.status_code == 200
 
 
 def test_importing_the_app_leaves_qdrant_client_for_after_the_socket_is_open():
     script = "import sys, app.main; print(sorted(m for m in ('qdrant_client', 'numpy', 'google.genai') if m in sys.modules))"
-    result = subprocess.run([sys.executable, "-c", script], cwd=BACKEND, env=subprocess_env(), capture_output=True, text=True, timeout=60, check=False)
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=BACKEND,
+        env=subprocess_env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[]"
 
 
-async def test_until_startup_is_done_health_says_starting_and_chat_is_a_clear_503(tmp_path, gemini, qdrant_cloud):
+async def test_until_startup_is_done_health_says_starting_and_chat_is_a_clear_503(
+    tmp_path, gemini, qdrant_cloud
+):
     # A cluster waking up holds the startup's first Qdrant call, as long as the test wants.
     qdrant_cloud.answering.clear()
-    settings = make_settings(tmp_path, qdrant_url=qdrant_cloud.url, qdrant_api_key=QDRANT_KEY, **gemini_settings(gemini))
+    settings = make_settings(
+        tmp_path, qdrant_url=qdrant_cloud.url, qdrant_api_key=QDRANT_KEY, **gemini_settings(gemini)
+    )
     app = create_app(settings, health_cache_s=0)
     try:
         async with (
             app.router.lifespan_context(app),
-            httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client,
+            httpx.AsyncClient(
+                transport=httpx.ASGITransport(app=app), base_url="http://t"
+            ) as client,
         ):
             starting = await client.get("/api/health")
             chat = await client.post("/api/chat", json={"message": "How do I deploy?"})
@@ -95,7 +115,9 @@ async def test_until_startup_is_done_health_says_starting_and_chat_is_a_clear_50
     assert ready.status_code == 200, ready.text
 
 
-async def test_a_bug_during_startup_is_reported_by_health_and_chat_not_a_hang(tmp_path, monkeypatch):
+async def test_a_bug_during_startup_is_reported_by_health_and_chat_not_a_hang(
+    tmp_path, monkeypatch
+):
     def broken(self, payloads):
         raise RuntimeError("index exploded")
 
@@ -104,12 +126,20 @@ async def test_a_bug_during_startup_is_reported_by_health_and_chat_not_a_hang(tm
     async with app.router.lifespan_context(app):
         with pytest.raises(ServiceUnavailable):
             await app.state.startup.ready()
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client:
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://t"
+        ) as client:
             health = await client.get("/api/health")
             chat = await client.post("/api/chat", json={"message": "How do I deploy?"})
     assert health.status_code == 503
     assert health.json()["status"] == "unhealthy"
-    assert health.json()["detail"] == "startup failed (RuntimeError): the traceback is in the server's log"
+    assert (
+        health.json()["detail"]
+        == "startup failed (RuntimeError): the traceback is in the server's log"
+    )
     assert "index exploded" not in health.text  # the message stays in the log
     assert chat.status_code == 503
-    assert chat.json()["detail"] == "fastapi: startup failed (RuntimeError): the traceback is in the server's log"
+    assert (
+        chat.json()["detail"]
+        == "fastapi: startup failed (RuntimeError): the traceback is in the server's log"
+    )

@@ -61,7 +61,9 @@ async def test_a_database_that_is_down_never_shows_the_password(tmp_path, all_lo
     assert answers["health"].status_code == 503
     assert "cannot connect" in answers["health"].json()["services"]["postgres"]["detail"]
     assert answers["chat"].status_code == 200
-    assert answers["unknown"].status_code == 503 and answers["unknown"].json()["service"] == "postgres"
+    assert (
+        answers["unknown"].status_code == 503 and answers["unknown"].json()["service"] == "postgres"
+    )
     for name, answer in answers.items():
         assert leaks(answer.text, password) == [], (name, answer.text)
     assert leaks(all_logs.text, password) == [], all_logs.text
@@ -85,13 +87,17 @@ async def test_a_database_that_is_up_is_reached_with_the_password_and_never_show
     assert leaks(all_logs.text, password) == [], all_logs.text
 
 
-async def test_a_wrong_password_is_reported_without_any_password(tmp_path, all_logs, password_server):
+async def test_a_wrong_password_is_reported_without_any_password(
+    tmp_path, all_logs, password_server
+):
     database = set_role_password(password_server, "the-right-one")
     url = url_with_password(password_server, "Sup3r%zzSecret", database)
     async with running(make_settings(tmp_path, database_url=url)) as client:
         answers = await exercise(client)
     detail = answers["health"].json()["services"]["postgres"]["detail"]
-    assert answers["health"].status_code == 503 and "password authentication failed" in detail, detail
+    assert answers["health"].status_code == 503 and "password authentication failed" in detail, (
+        detail
+    )
     for answer in answers.values():
         assert leaks(answer.text, "Sup3r%zzSecret") == [] and "the-right-one" not in answer.text
     assert leaks(all_logs.text, "Sup3r%zzSecret") == []
@@ -111,15 +117,23 @@ def test_a_password_that_decodes_to_a_nul_byte_is_refused_with_the_url_masked():
 @pytest.mark.parametrize(
     "url, shown",
     [
-        ("postgresql://u:Sup3r/zzSecret@ep-cool.neon.tech/db", "postgresql://u:***@ep-cool.neon.tech/db"),
+        (
+            "postgresql://u:Sup3r/zzSecret@ep-cool.neon.tech/db",
+            "postgresql://u:***@ep-cool.neon.tech/db",
+        ),
         ("postgresql://u:pa%00ss@h:99999/db", "postgresql://u:***@h:99999/db"),
-        ("postgresql://u@h:5432x/db?sslmode=require&password=my secret pw", "postgresql://u@h:5432x/db?sslmode=require&password=***"),
+        (
+            "postgresql://u@h:5432x/db?sslmode=require&password=my secret pw",
+            "postgresql://u@h:5432x/db?sslmode=require&password=***",
+        ),
     ],
 )
 def test_an_unusable_database_url_stops_uvicorn_naming_it_with_the_password_masked(url, shown):
     result = start(DATABASE_URL=url)
     assert result.returncode == 1
-    assert "configuration error: DATABASE_URL" in result.stderr and shown in result.stderr, result.stderr
+    assert "configuration error: DATABASE_URL" in result.stderr and shown in result.stderr, (
+        result.stderr
+    )
     assert "Traceback" not in result.stderr
     for piece in ("Sup3r", "zzSecret", "pa%00", "my secret", "secret pw"):
         assert piece not in result.stdout + result.stderr, result.stderr

@@ -8,7 +8,14 @@ import time
 import urllib.error
 import urllib.request
 
-from tests.conftest import BACKEND, KNOWLEDGE, gemini_settings, make_settings, running, subprocess_env
+from tests.conftest import (
+    BACKEND,
+    KNOWLEDGE,
+    gemini_settings,
+    make_settings,
+    running,
+    subprocess_env,
+)
 from tests.fakes import unused_port
 
 
@@ -16,8 +23,21 @@ class Uvicorn:
     def __init__(self, cwd=BACKEND, **env: str):
         self.port = unused_port()
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "app.main:app", "--host", "127.0.0.1", "--port", str(self.port)],
-            cwd=cwd, env=subprocess_env(**env), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "app.main:app",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+            ],
+            cwd=cwd,
+            env=subprocess_env(**env),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
         )
         self.answers: list[tuple[int, dict]] = []  # /api/health until the app finished starting
         deadline = time.monotonic() + 60
@@ -35,7 +55,10 @@ class Uvicorn:
     def call(self, method: str, path: str, body: dict | None = None) -> tuple[int, dict]:
         data = json.dumps(body).encode() if body is not None else None
         request = urllib.request.Request(
-            f"http://127.0.0.1:{self.port}{path}", data=data, method=method, headers={"content-type": "application/json"}
+            f"http://127.0.0.1:{self.port}{path}",
+            data=data,
+            method=method,
+            headers={"content-type": "application/json"},
         )
         try:
             with urllib.request.urlopen(request, timeout=30) as response:
@@ -55,9 +78,14 @@ def test_the_app_serves_and_remembers_across_a_process_restart(tmp_path, pg_url)
     try:
         status, health = server.call("GET", "/api/health")
         assert status == 200 and health["services"]["postgres"] == {"status": "connected"}
-        status, answer = server.call("POST", "/api/chat", {"message": "How do I deploy to Hugging Face Spaces?"})
+        status, answer = server.call(
+            "POST", "/api/chat", {"message": "How do I deploy to Hugging Face Spaces?"}
+        )
         assert status == 200
-        assert answer["sources"][0]["url_or_path"] == "knowledge/deploy.md#deploy-to-hugging-face-spaces"
+        assert (
+            answer["sources"][0]["url_or_path"]
+            == "knowledge/deploy.md#deploy-to-hugging-face-spaces"
+        )
     finally:
         first_log = server.stop()
     assert "35 embedded" in first_log and "Traceback" not in first_log
@@ -68,7 +96,10 @@ def test_the_app_serves_and_remembers_across_a_process_restart(tmp_path, pg_url)
     finally:
         second_log = server.stop()
     assert status == 200
-    assert [m["content"] for m in history["messages"]] == ["How do I deploy to Hugging Face Spaces?", answer["answer"]]
+    assert [m["content"] for m in history["messages"]] == [
+        "How do I deploy to Hugging Face Spaces?",
+        answer["answer"],
+    ]
     assert "0 embedded, 35 unchanged" in second_log
 
 
@@ -80,7 +111,9 @@ async def test_a_collection_built_by_another_embedder_is_refused_with_the_fix(tm
         chat = await client.post("/api/chat", json={"message": "How do I deploy?"})
     assert health.status_code == 503
     assert "built by embedder local-hashing-v1" in health.json()["services"]["qdrant"]["detail"]
-    assert chat.status_code == 503 and "set QDRANT_COLLECTION to a new name" in chat.json()["detail"]
+    assert (
+        chat.status_code == 503 and "set QDRANT_COLLECTION to a new name" in chat.json()["detail"]
+    )
 
 
 def test_the_space_ingests_its_knowledge_folder_incrementally(tmp_path):
@@ -89,10 +122,16 @@ def test_the_space_ingests_its_knowledge_folder_incrementally(tmp_path):
     space = tmp_path / "space"
     shutil.copytree(BACKEND / "app", space / "app", ignore=shutil.ignore_patterns("__pycache__"))
     (space / "knowledge" / "docs").mkdir(parents=True)
-    (space / "knowledge" / "README.md").write_text("# Project\n\n## Install\n\nRun the installer script.\n")
+    (space / "knowledge" / "README.md").write_text(
+        "# Project\n\n## Install\n\nRun the installer script.\n"
+    )
     guide = space / "knowledge" / "docs" / "guide.md"
-    guide.write_text("# Guide\n\n## Stopping the server\n\nPress Ctrl-C to stop the server.\n\n## Logs\n\nLogs go to stderr.\n")
-    (space / "knowledge" / "docs" / "old.md").write_text("# Old\n\n## Legacy\n\nThe legacy mode is gone.\n")
+    guide.write_text(
+        "# Guide\n\n## Stopping the server\n\nPress Ctrl-C to stop the server.\n\n## Logs\n\nLogs go to stderr.\n"
+    )
+    (space / "knowledge" / "docs" / "old.md").write_text(
+        "# Old\n\n## Legacy\n\nThe legacy mode is gone.\n"
+    )
     env = {"DATA_DIR": str(tmp_path / "data")}
 
     server = Uvicorn(cwd=space, **env)
@@ -127,5 +166,6 @@ async def test_knowledge_paths_replace_the_knowledge_folder(tmp_path):
     assert knowledge_sources(Settings(), folder) == ([str(folder)], True)
     # Both would store the same documents twice, under two origins.
     assert knowledge_sources(Settings(knowledge_paths="/repo/README.md,/repo/docs"), folder) == (
-        ["/repo/README.md", "/repo/docs"], False
+        ["/repo/README.md", "/repo/docs"],
+        False,
     )

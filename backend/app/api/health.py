@@ -8,7 +8,15 @@ from app.services.runtime import Startup
 router = APIRouter(prefix="/api", tags=["health"])
 
 
-@router.get("/health", summary="Health of FastAPI, Qdrant, PostgreSQL and Gemini (200 healthy, 503 not)", responses={503: {"description": "A service is down: the same JSON, with `status` unhealthy and the failing service's `detail`"}})
+@router.get(
+    "/health",
+    summary="Health of FastAPI, Qdrant, PostgreSQL and Gemini (200 healthy, 503 not)",
+    responses={
+        503: {
+            "description": "A service is down: the same JSON, with `status` unhealthy and the failing service's `detail`"
+        }
+    },
+)
 async def health(request: Request) -> JSONResponse:
     # The services come from app.state directly, not through Depends: this is the hot path of
     # load balancers and uptime checks, and dependency resolution doubled its cost.

@@ -75,14 +75,22 @@ class JsonCORSMiddleware(CORSMiddleware):
             problems.append(f"origin {origin} is not in ALLOWED_ORIGINS")
         method = request_headers["access-control-request-method"][:40]
         if method not in self.allow_methods:
-            problems.append(f"method {method} is not allowed (only {', '.join(self.allow_methods)})")
+            problems.append(
+                f"method {method} is not allowed (only {', '.join(self.allow_methods)})"
+            )
         requested = request_headers.get("access-control-request-headers") or ""
-        refused = [h.strip() for h in requested.lower().split(",") if h.strip() and h.strip() not in self.allow_headers]
+        refused = [
+            h.strip()
+            for h in requested.lower().split(",")
+            if h.strip() and h.strip() not in self.allow_headers
+        ]
         if refused and not self.allow_all_headers:
             problems.append(f"request header {', '.join(refused)[:120]} is not allowed")
         if request_headers.get("access-control-request-private-network") is not None:
             problems.append("private network access is not allowed")
-        headers = {k: v for k, v in response.headers.items() if k not in ("content-length", "content-type")}
+        headers = {
+            k: v for k, v in response.headers.items() if k not in ("content-length", "content-type")
+        }
         return JSONResponse({"detail": "; ".join(problems)}, status_code=400, headers=headers)
 
 

@@ -19,7 +19,9 @@ class HistoryStore(Protocol):
     async def append(self, session_id: UUID, turns: list[tuple[str, str, list[Source]]]) -> None:
         """Stores (role, content, sources) turns in order, creating the session if it is new."""
 
-    async def messages(self, session_id: UUID, limit: int | None = None) -> list[HistoryMessage] | None:
+    async def messages(
+        self, session_id: UUID, limit: int | None = None
+    ) -> list[HistoryMessage] | None:
         """The last `limit` messages (all when None), oldest first; None for an unknown session."""
 
     async def probe(self) -> dict: ...

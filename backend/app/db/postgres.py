@@ -129,15 +129,21 @@ class PostgresHistory:
             # 10 s when the server is frozen): that happens behind this request, not in it.
             task.cancel()
             self._abandoned.add(task)
-            task.add_done_callback(lambda t: (self._abandoned.discard(t), t.cancelled() or t.exception()))
+            task.add_done_callback(
+                lambda t: (self._abandoned.discard(t), t.cancelled() or t.exception())
+            )
             if not acquired.is_set() and self._connect_error:
                 raise self._cannot_connect()
-            raise self._failed(f"timed out: PostgreSQL did not answer within {STATEMENT_TIMEOUT_S:.0f} s")
+            raise self._failed(
+                f"timed out: PostgreSQL did not answer within {STATEMENT_TIMEOUT_S:.0f} s"
+            )
         result = task.result()  # raises the ServiceUnavailable of _with_connection
         self.down = None
         return result
 
-    async def _with_connection(self, work: Callable[[Any], Awaitable[Any]], acquired: asyncio.Event) -> Any:
+    async def _with_connection(
+        self, work: Callable[[Any], Awaitable[Any]], acquired: asyncio.Event
+    ) -> Any:
         try:
             async with self.pool.connection() as conn:
                 acquired.set()
@@ -147,19 +153,29 @@ class PostgresHistory:
                 raise self._cannot_connect() from None
             stats = self.pool.get_stats()
             if stats.get("pool_size", 0) >= POOL_SIZE and not stats.get("pool_available", 0):
-                raise self._failed(f"all {POOL_SIZE} connections were busy for {POOL_TIMEOUT_S:.0f} s") from None
-            raise self._failed(f"timed out: no connection to PostgreSQL within {POOL_TIMEOUT_S:.0f} s") from None
+                raise self._failed(
+                    f"all {POOL_SIZE} connections were busy for {POOL_TIMEOUT_S:.0f} s"
+                ) from None
+            raise self._failed(
+                f"timed out: no connection to PostgreSQL within {POOL_TIMEOUT_S:.0f} s"
+            ) from None
         except self.psycopg.OperationalError as err:
             raise self._failed(f"lost the connection to PostgreSQL: {_one_line(err)}") from None
         except self.psycopg.Error as err:
             # The server answered: the statement itself was refused. Retrying would not help.
-            raise ServiceUnavailable("postgres", f"query failed: {_one_line(err)}", transient=False) from None
+            raise ServiceUnavailable(
+                "postgres", f"query failed: {_one_line(err)}", transient=False
+            ) from None
 
     def _cannot_connect(self) -> ServiceUnavailable:
         return self._failed(f"cannot connect to DATABASE_URL: {self._connect_error}{self._hint()}")
 
     def _hint(self) -> str:
-        return " (Neon needs `sslmode=require` in DATABASE_URL)" if "ssl" in (self._connect_error or "").lower() else ""
+        return (
+            " (Neon needs `sslmode=require` in DATABASE_URL)"
+            if "ssl" in (self._connect_error or "").lower()
+            else ""
+        )
 
     def _failed(self, reason: str) -> ServiceUnavailable:
         self.down = reason
@@ -171,7 +187,11 @@ class PostgresHistory:
             self._migrated = True
 
     async def append(
-        self, session_id: UUID, turns: Turns, created_at: datetime | None = None, key: UUID | None = None
+        self,
+        session_id: UUID,
+        turns: Turns,
+        created_at: datetime | None = None,
+        key: UUID | None = None,
     ) -> None:
         """Stores the turns in one transaction. `key` makes it idempotent: turns carried by the spool
         are written once even if the app stopped between writing them and forgetting them."""
@@ -186,11 +206,15 @@ class PostgresHistory:
             async with conn.transaction():
                 if key is not None:
                     cursor = await conn.execute(
-                        "INSERT INTO chat_spool_applied (key) VALUES (%s) ON CONFLICT DO NOTHING RETURNING key", (key,)
+                        "INSERT INTO chat_spool_applied (key) VALUES (%s) ON CONFLICT DO NOTHING RETURNING key",
+                        (key,),
                     )
                     if await cursor.fetchone() is None:
                         return  # written before
-                await conn.execute("INSERT INTO chat_sessions (id) VALUES (%s) ON CONFLICT DO NOTHING", (session_id,))
+                await conn.execute(
+                    "INSERT INTO chat_sessions (id) VALUES (%s) ON CONFLICT DO NOTHING",
+                    (session_id,),
+                )
                 async with conn.cursor() as cursor:
                     await cursor.executemany(
                         "INSERT INTO chat_messages (session_id, role, content, sources, created_at)"
@@ -200,7 +224,9 @@ class PostgresHistory:
 
         await self._op(insert)
 
-    async def messages(self, session_id: UUID, limit: int | None = None) -> list[HistoryMessage] | None:
+    async def messages(
+        self, session_id: UUID, limit: int | None = None
+    ) -> list[HistoryMessage] | None:
         await self._ready()
 
         async def select(conn):

@@ -88,8 +88,14 @@ class SqliteHistory:
             return await self.file.run(work)
         except (sqlite3.Error, OSError) as err:
             damaged = type(err) is sqlite3.DatabaseError  # "file is not a database", "malformed"
-            hint = ": the file is damaged; move it away and a new, empty history is created" if damaged else ""
-            raise ServiceUnavailable("postgres", f"local SQLite history at {self.path} failed: {err}{hint}") from err
+            hint = (
+                ": the file is damaged; move it away and a new, empty history is created"
+                if damaged
+                else ""
+            )
+            raise ServiceUnavailable(
+                "postgres", f"local SQLite history at {self.path} failed: {err}{hint}"
+            ) from err
 
     async def open(self) -> None:
         try:
@@ -105,20 +111,36 @@ class SqliteHistory:
         now = datetime.now(timezone.utc).isoformat()
 
         def insert(db: sqlite3.Connection) -> None:
-            db.execute("INSERT OR IGNORE INTO chat_sessions (id, created_at) VALUES (?, ?)", (str(session_id), now))
+            db.execute(
+                "INSERT OR IGNORE INTO chat_sessions (id, created_at) VALUES (?, ?)",
+                (str(session_id), now),
+            )
             db.executemany(
                 "INSERT INTO chat_messages (session_id, role, content, sources, created_at) VALUES (?, ?, ?, ?, ?)",
                 [
-                    (str(session_id), role, content, json.dumps([s.model_dump() for s in sources]), now)
+                    (
+                        str(session_id),
+                        role,
+                        content,
+                        json.dumps([s.model_dump() for s in sources]),
+                        now,
+                    )
                     for role, content, sources in turns
                 ],
             )
 
         await self._do(insert)
 
-    async def messages(self, session_id: UUID, limit: int | None = None) -> list[HistoryMessage] | None:
+    async def messages(
+        self, session_id: UUID, limit: int | None = None
+    ) -> list[HistoryMessage] | None:
         def select(db: sqlite3.Connection):
-            if db.execute("SELECT 1 FROM chat_sessions WHERE id = ?", (str(session_id),)).fetchone() is None:
+            if (
+                db.execute(
+                    "SELECT 1 FROM chat_sessions WHERE id = ?", (str(session_id),)
+                ).fetchone()
+                is None
+            ):
                 return None
             return db.execute(
                 "SELECT role, content, sources, created_at FROM ("
@@ -131,10 +153,15 @@ class SqliteHistory:
         if rows is None:
             return None
         return [
-            HistoryMessage(role=r, content=c, sources=json.loads(s), created_at=datetime.fromisoformat(t))
+            HistoryMessage(
+                role=r, content=c, sources=json.loads(s), created_at=datetime.fromisoformat(t)
+            )
             for r, c, s, t in rows
         ]
 
     async def probe(self) -> dict:
         await self._do(lambda db: db.execute("SELECT 1").fetchone())
-        return {"status": "local", "detail": f"SQLite history at {self.path} (DATABASE_URL not set)"}
+        return {
+            "status": "local",
+            "detail": f"SQLite history at {self.path} (DATABASE_URL not set)",
+        }

@@ -69,7 +69,9 @@ class LexicalIndex:
         self.payloads = [payloads[i] for i in self.ids]
         fields = [_fields(p) for p in self.payloads]
         n = len(fields)
-        lengths = np.array([[len(f) for f in doc] for doc in fields], dtype=np.float64).reshape(n, 3)
+        lengths = np.array([[len(f) for f in doc] for doc in fields], dtype=np.float64).reshape(
+            n, 3
+        )
         average = lengths.mean(axis=0) if n else np.ones(3)
         average[average == 0] = 1.0
         weights = (HEADING_WEIGHT, PATH_WEIGHT, 1.0)

@@ -23,16 +23,21 @@ Keep answers short and practical; show commands in code blocks."""
 
 
 class AnswerWriter(Protocol):
-    async def write(self, question: str, passages: list[Passage], history: list[HistoryMessage]) -> str: ...
+    async def write(
+        self, question: str, passages: list[Passage], history: list[HistoryMessage]
+    ) -> str: ...
 
-    def stream(self, question: str, passages: list[Passage], history: list[HistoryMessage]) -> AsyncIterator[str]: ...
+    def stream(
+        self, question: str, passages: list[Passage], history: list[HistoryMessage]
+    ) -> AsyncIterator[str]: ...
 
     async def probe(self) -> dict: ...
 
 
 def grounded_prompt(question: str, passages: list[Passage]) -> str:
     context = "\n\n".join(
-        f"[{n}] {p.source.title} ({p.source.url_or_path})\n{p.text}" for n, p in enumerate(passages, 1)
+        f"[{n}] {p.source.title} ({p.source.url_or_path})\n{p.text}"
+        for n, p in enumerate(passages, 1)
     )
     return f"Context passages:\n\n{context or '(none found)'}\n\nQuestion: {question}"
 
@@ -46,19 +51,29 @@ class GeminiWriter:
         self.types = types
         self.config = types.GenerateContentConfig(system_instruction=SYSTEM_PROMPT, temperature=0.2)
 
-    def _contents(self, question: str, passages: list[Passage], history: list[HistoryMessage]) -> list:
+    def _contents(
+        self, question: str, passages: list[Passage], history: list[HistoryMessage]
+    ) -> list:
         types = self.types
         turns = [
-            types.Content(role="user" if m.role == "user" else "model", parts=[types.Part(text=m.content)])
+            types.Content(
+                role="user" if m.role == "user" else "model", parts=[types.Part(text=m.content)]
+            )
             for m in history
         ]
-        turns.append(types.Content(role="user", parts=[types.Part(text=grounded_prompt(question, passages))]))
+        turns.append(
+            types.Content(role="user", parts=[types.Part(text=grounded_prompt(question, passages))])
+        )
         return turns
 
-    async def write(self, question: str, passages: list[Passage], history: list[HistoryMessage]) -> str:
+    async def write(
+        self, question: str, passages: list[Passage], history: list[HistoryMessage]
+    ) -> str:
         try:
             response = await self.client.aio.models.generate_content(
-                model=self.model, contents=self._contents(question, passages, history), config=self.config
+                model=self.model,
+                contents=self._contents(question, passages, history),
+                config=self.config,
             )
         except Exception as err:
             raise unavailable(err) from err
@@ -66,11 +81,15 @@ class GeminiWriter:
             raise _no_text(response)
         return response.text
 
-    async def stream(self, question: str, passages: list[Passage], history: list[HistoryMessage]) -> AsyncIterator[str]:
+    async def stream(
+        self, question: str, passages: list[Passage], history: list[HistoryMessage]
+    ) -> AsyncIterator[str]:
         wrote, last = False, None
         try:
             chunks = await self.client.aio.models.generate_content_stream(
-                model=self.model, contents=self._contents(question, passages, history), config=self.config
+                model=self.model,
+                contents=self._contents(question, passages, history),
+                config=self.config,
             )
             async for last in chunks:
                 if last.text:
@@ -114,7 +133,9 @@ def excerpt(text: str, question: str, limit: int = EXCERPT_CHARS) -> str:
 
 
 class OfflineWriter:
-    async def write(self, question: str, passages: list[Passage], history: list[HistoryMessage]) -> str:
+    async def write(
+        self, question: str, passages: list[Passage], history: list[HistoryMessage]
+    ) -> str:
         # Choosing the excerpt is pure Python: in a worker thread, off the event loop.
         return await run_cpu(self._write, question, passages)
 
@@ -131,16 +152,24 @@ class OfflineWriter:
             excerpt(best.text, question),
         ]
         if others:
-            parts.append("Also relevant: " + "; ".join(f"{p.source.title} ({p.source.url_or_path})" for p in others))
+            parts.append(
+                "Also relevant: "
+                + "; ".join(f"{p.source.title} ({p.source.url_or_path})" for p in others)
+            )
         return "\n\n".join(parts)
 
-    async def stream(self, question: str, passages: list[Passage], history: list[HistoryMessage]) -> AsyncIterator[str]:
+    async def stream(
+        self, question: str, passages: list[Passage], history: list[HistoryMessage]
+    ) -> AsyncIterator[str]:
         answer = await self.write(question, passages, history)
         for n, paragraph in enumerate(answer.split("\n\n")):
             yield paragraph if n == 0 else "\n\n" + paragraph
 
     async def probe(self) -> dict:
-        return {"status": "local", "detail": "GEMINI_API_KEY not set: local hashing embedder, offline answers quoted from the docs"}
+        return {
+            "status": "local",
+            "detail": "GEMINI_API_KEY not set: local hashing embedder, offline answers quoted from the docs",
+        }
 
 
 def make_writer(settings: Settings) -> AnswerWriter:

@@ -28,7 +28,9 @@ SNIPPET_CHARS = 240
 
 class UnknownSession(Exception):
     def __init__(self, session_id: UUID):
-        super().__init__(f"session {session_id} not found: omit session_id to start a new conversation")
+        super().__init__(
+            f"session {session_id} not found: omit session_id to start a new conversation"
+        )
 
 
 @dataclass
@@ -48,7 +50,11 @@ def _snippet(text: str) -> str:
 
 class RagService:
     def __init__(
-        self, embedder: "Embedder", store: "VectorStore", history: "HistoryStore", writer: "AnswerWriter",
+        self,
+        embedder: "Embedder",
+        store: "VectorStore",
+        history: "HistoryStore",
+        writer: "AnswerWriter",
         hybrid: bool = False,
     ):
         self.embedder = embedder
@@ -117,7 +123,8 @@ class RagService:
     async def remember(self, prepared: Prepared, question: str, answer: str) -> None:
         try:
             await self.history.append(
-                prepared.session_id, [("user", question, []), ("assistant", answer, prepared.sources)]
+                prepared.session_id,
+                [("user", question, []), ("assistant", answer, prepared.sources)],
             )
         except ServiceUnavailable as err:
             log.warning("answer returned but not saved to history: %s", err)

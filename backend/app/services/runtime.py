@@ -38,7 +38,9 @@ HEALTH_STALE_S = 10.0
 PROBE_DEADLINE_S = 8.0
 
 
-def knowledge_sources(settings: Settings, knowledge_dir: Path = KNOWLEDGE_DIR) -> tuple[list[str], bool]:
+def knowledge_sources(
+    settings: Settings, knowledge_dir: Path = KNOWLEDGE_DIR
+) -> tuple[list[str], bool]:
     """What to ingest at startup: (paths, paths shown relative to the folder itself).
 
     KNOWLEDGE_PATHS when set (`README.md`, `docs/…` relative to each path's parent); otherwise
@@ -70,7 +72,9 @@ class Services:
         self.writer = make_writer(settings)
         # Keyword ranking fused in for the local embedder only: Gemini's embeddings understand
         # paraphrases, and a remote collection may be written by other processes.
-        self.rag = RagService(self.embedder, self.store, self.history, self.writer, hybrid=not settings.gemini_api_key)
+        self.rag = RagService(
+            self.embedder, self.store, self.history, self.writer, hybrid=not settings.gemini_api_key
+        )
         self._health_cache_s = health_cache_s
         self._health: tuple[float, dict] | None = None
         self._health_lock = asyncio.Lock()
@@ -88,14 +92,18 @@ class Services:
             from app.services.ingest import ingest_paths
 
             try:
-                report = await ingest_paths(paths, self.embedder, self.store, relative_to_self=inside)
+                report = await ingest_paths(
+                    paths, self.embedder, self.store, relative_to_self=inside
+                )
                 log.info("knowledge ingested at startup: %s", report.summary())
             except (ServiceUnavailable, ValueError) as err:
                 log.error("%s not ingested: %s", "knowledge/" if inside else "KNOWLEDGE_PATHS", err)
         try:
             await self.rag.refresh_lexical()
         except ServiceUnavailable as err:
-            log.warning("keyword index not built at startup (retried on the first question): %s", err.reason)
+            log.warning(
+                "keyword index not built at startup (retried on the first question): %s", err.reason
+            )
 
     async def close(self) -> None:
         if self._refresh is not None:
@@ -113,7 +121,10 @@ class Services:
         except ServiceUnavailable as err:
             return {"status": "error", "detail": err.reason}
         except asyncio.TimeoutError:
-            return {"status": "error", "detail": f"{name} did not answer within {PROBE_DEADLINE_S:.0f} s"}
+            return {
+                "status": "error",
+                "detail": f"{name} did not answer within {PROBE_DEADLINE_S:.0f} s",
+            }
         except Exception as err:  # an unforeseen failure is still a report, not a 500
             log.exception("%s probe failed", name)
             return {"status": "error", "detail": redact(f"{type(err).__name__}: {err}")}
@@ -130,7 +141,12 @@ class Services:
             healthy = all(s["status"] != "error" for s in (qdrant, postgres, gemini))
             report = {
                 "status": "healthy" if healthy else "unhealthy",
-                "services": {"fastapi": "ok", "qdrant": qdrant, "postgres": postgres, "gemini": gemini},
+                "services": {
+                    "fastapi": "ok",
+                    "qdrant": qdrant,
+                    "postgres": postgres,
+                    "gemini": gemini,
+                },
             }
             self._health = (time.monotonic(), report)
             return report
@@ -176,12 +192,17 @@ class Startup:
         except Exception as err:  # a bug: say so on every request instead of a silent hang
             log.exception("startup failed")
             # The exception's type only: health is public, and a message may quote a setting.
-            self.failure = f"startup failed ({type(err).__name__}): the traceback is in the server's log"
+            self.failure = (
+                f"startup failed ({type(err).__name__}): the traceback is in the server's log"
+            )
             return
         self.services = self.state.services = services
         log.info(
-            "ready in %.2f s: qdrant=%s history=%s answers=%s", time.perf_counter() - started,
-            "local" if services.store.local else "cloud", type(services.history).__name__, type(services.writer).__name__,
+            "ready in %.2f s: qdrant=%s history=%s answers=%s",
+            time.perf_counter() - started,
+            "local" if services.store.local else "cloud",
+            type(services.history).__name__,
+            type(services.writer).__name__,
         )
 
     async def ready(self) -> Services:
@@ -195,18 +216,36 @@ class Startup:
             return self.services
         if self.failure is not None:
             raise ServiceUnavailable("fastapi", self.failure)
-        raise ServiceUnavailable("fastapi", f"the server is starting ({self.doing}): retry in a few seconds")
+        raise ServiceUnavailable(
+            "fastapi", f"the server is starting ({self.doing}): retry in a few seconds"
+        )
 
     async def health(self) -> dict:
         if self.services is not None:
             return await self.services.health()
         if self.failure is not None:
             down = {"status": "error", "detail": "not opened: the server failed to start"}
-            return {"status": "unhealthy", "detail": self.failure,
-                    "services": {"fastapi": {"status": "error", "detail": self.failure}, "qdrant": down, "postgres": down, "gemini": down}}
+            return {
+                "status": "unhealthy",
+                "detail": self.failure,
+                "services": {
+                    "fastapi": {"status": "error", "detail": self.failure},
+                    "qdrant": down,
+                    "postgres": down,
+                    "gemini": down,
+                },
+            }
         starting = {"status": "starting"}
-        return {"status": "starting", "detail": f"the server is starting: {self.doing}",
-                "services": {"fastapi": "ok", "qdrant": starting, "postgres": starting, "gemini": starting}}
+        return {
+            "status": "starting",
+            "detail": f"the server is starting: {self.doing}",
+            "services": {
+                "fastapi": "ok",
+                "qdrant": starting,
+                "postgres": starting,
+                "gemini": starting,
+            },
+        }
 
     async def close(self) -> None:
         if self.task is not None and not self.task.done():

@@ -53,7 +53,9 @@ def _error(description: str) -> dict:
 UNAVAILABLE = _error("Qdrant, PostgreSQL or Gemini is unavailable; `service` names it")
 UNKNOWN_SESSION = _error("Unknown session_id")
 QUESTION_ERRORS = {
-    400: _error(f"The body is not valid UTF-8, or its JSON is nested deeper than {MAX_JSON_DEPTH} levels"),
+    400: _error(
+        f"The body is not valid UTF-8, or its JSON is nested deeper than {MAX_JSON_DEPTH} levels"
+    ),
     404: UNKNOWN_SESSION,
     413: _error(f"The body is larger than {MAX_BODY_BYTES} bytes"),
     422: _error("The body is not a valid question (the detail names the field and the problem)"),
@@ -72,12 +74,20 @@ STREAM_ERRORS = {
 # The answer's session_id continues the conversation and reads its history (Schemathesis follows it).
 HISTORY_LINK = {
     "links": {
-        "history": {"operationId": "chat_history", "parameters": {"session_id": "$response.body#/session_id"}},
+        "history": {
+            "operationId": "chat_history",
+            "parameters": {"session_id": "$response.body#/session_id"},
+        },
     }
 }
 
 
-@router.post("", response_model=ChatResponse, responses={**QUESTION_ERRORS, 200: HISTORY_LINK}, summary="Ask a question; answered from the docs with sources")
+@router.post(
+    "",
+    response_model=ChatResponse,
+    responses={**QUESTION_ERRORS, 200: HISTORY_LINK},
+    summary="Ask a question; answered from the docs with sources",
+)
 async def chat(request: ChatRequest, services: Services = Depends(get_services)) -> ChatResponse:
     try:
         return await services.rag.chat(request)
@@ -112,7 +122,12 @@ The 200 response's schema describes one event (`event`, and `data` with its JSON
 `x-events` gives each event's payload schema by name."""
 EVENTS = {
     name: _event_schema(model)
-    for name, model in (("sources", SourcesEvent), ("delta", DeltaEvent), ("done", DoneEvent), ("error", ErrorEvent))
+    for name, model in (
+        ("sources", SourcesEvent),
+        ("delta", DeltaEvent),
+        ("done", DoneEvent),
+        ("error", ErrorEvent),
+    )
 }
 STREAM_OK = {
     "description": "Server-sent events: sources, delta…, then done or error",
@@ -137,8 +152,16 @@ STREAM_OK = {
 }
 
 
-@router.post("/stream", response_class=EventStream, responses={**STREAM_ERRORS, 200: STREAM_OK}, summary="Ask a question; the answer streams as server-sent events", description=STREAM_DESCRIPTION)
-async def chat_stream(request: ChatRequest, services: Services = Depends(get_services)) -> StreamingResponse:
+@router.post(
+    "/stream",
+    response_class=EventStream,
+    responses={**STREAM_ERRORS, 200: STREAM_OK},
+    summary="Ask a question; the answer streams as server-sent events",
+    description=STREAM_DESCRIPTION,
+)
+async def chat_stream(
+    request: ChatRequest, services: Services = Depends(get_services)
+) -> StreamingResponse:
     # Retrieval happens before the response starts, so its failures are ordinary 4xx/503 answers.
     try:
         prepared = await services.rag.prepare(request)
@@ -162,12 +185,21 @@ async def chat_stream(request: ChatRequest, services: Services = Depends(get_ser
             log.exception("stream failed after it started")
             yield _event("error", {"detail": INTERNAL_ERROR, "service": "fastapi"})
             return
-        yield _event("done", {"answer": "".join(pieces), "sources": sources, "session_id": str(prepared.session_id)})
+        yield _event(
+            "done",
+            {"answer": "".join(pieces), "sources": sources, "session_id": str(prepared.session_id)},
+        )
 
     return EventStream(events(), headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
 
 
-@router.get("/history/{session_id}", response_model=HistoryResponse, responses=HISTORY_ERRORS, summary="The messages of a conversation, oldest first", operation_id="chat_history")
+@router.get(
+    "/history/{session_id}",
+    response_model=HistoryResponse,
+    responses=HISTORY_ERRORS,
+    summary="The messages of a conversation, oldest first",
+    operation_id="chat_history",
+)
 async def history(session_id: UUID, services: Services = Depends(get_services)) -> HistoryResponse:
     messages = await services.history.messages(session_id)
     if messages is None:

@@ -50,7 +50,8 @@ def mask_database_url(value: str) -> str:
         before_query = f"{userinfo.split(':', 1)[0]}:{secrets.MASK}@{hostpart}"
     if question:
         query = "&".join(
-            f"password={secrets.MASK}" if pair.lower().startswith("password=") else pair for pair in query.split("&")
+            f"password={secrets.MASK}" if pair.lower().startswith("password=") else pair
+            for pair in query.split("&")
         )
     return f"{scheme}://{before_query}{question}{query}"
 
@@ -74,8 +75,20 @@ def database_parameters(value: str) -> dict[str, str]:
         raise ValueError("must start with postgresql://")
     userinfo, _, hostport = parts.netloc.rpartition("@")
     user, _, password = userinfo.partition(":")
-    host = hostport[1:].partition("]")[0] if hostport.startswith("[") else hostport.rpartition(":")[0] if port else hostport
-    params = {"host": host, "port": str(port or ""), "user": user, "password": password, "dbname": parts.path[1:]}
+    host = (
+        hostport[1:].partition("]")[0]
+        if hostport.startswith("[")
+        else hostport.rpartition(":")[0]
+        if port
+        else hostport
+    )
+    params = {
+        "host": host,
+        "port": str(port or ""),
+        "user": user,
+        "password": password,
+        "dbname": parts.path[1:],
+    }
     for pair in filter(None, parts.query.split("&")):
         name, _, option = pair.partition("=")
         params[unquote(name)] = option
@@ -90,18 +103,44 @@ def database_parameters(value: str) -> dict[str, str]:
 
 
 class Settings(BaseSettings):
-    gemini_api_key: str = Field("", description="Google Gemini API key (empty: local embedder and offline answers quoted from the docs)")
-    qdrant_url: str = Field("", description="Qdrant Cloud cluster URL, https://..., no trailing space (empty: embedded Qdrant under DATA_DIR)")
+    gemini_api_key: str = Field(
+        "",
+        description="Google Gemini API key (empty: local embedder and offline answers quoted from the docs)",
+    )
+    qdrant_url: str = Field(
+        "",
+        description="Qdrant Cloud cluster URL, https://..., no trailing space (empty: embedded Qdrant under DATA_DIR)",
+    )
     qdrant_api_key: str = Field("", description="Qdrant Cloud API key")
-    qdrant_collection: str = Field("docs", description="Qdrant collection holding the knowledge chunks")
-    database_url: str = Field("", description="PostgreSQL connection string with `?sslmode=require` (empty: SQLite file under DATA_DIR)")
-    allowed_origins: str = Field("http://localhost:5173,http://localhost:3000", description="Frontend URLs allowed by CORS (comma-separated)")
+    qdrant_collection: str = Field(
+        "docs", description="Qdrant collection holding the knowledge chunks"
+    )
+    database_url: str = Field(
+        "",
+        description="PostgreSQL connection string with `?sslmode=require` (empty: SQLite file under DATA_DIR)",
+    )
+    allowed_origins: str = Field(
+        "http://localhost:5173,http://localhost:3000",
+        description="Frontend URLs allowed by CORS (comma-separated)",
+    )
     log_level: str = Field("INFO", description="Log level: DEBUG, INFO, WARNING, ERROR or CRITICAL")
-    data_dir: str = Field(".data", description="Writable folder for the embedded defaults (local Qdrant, SQLite history) and the turns PostgreSQL could not take yet")
-    knowledge_paths: str = Field("", description="Markdown files or folders (comma-separated) ingested at startup; unchanged ones are skipped")
-    gemini_base_url: str = Field("", description="Gemini API endpoint override (a proxy or a test server); empty: Google's")
-    gemini_model: str = Field("gemini-2.5-flash", description="Gemini model that writes the answers")
-    gemini_embedding_model: str = Field("gemini-embedding-001", description="Gemini model that embeds chunks and questions")
+    data_dir: str = Field(
+        ".data",
+        description="Writable folder for the embedded defaults (local Qdrant, SQLite history) and the turns PostgreSQL could not take yet",
+    )
+    knowledge_paths: str = Field(
+        "",
+        description="Markdown files or folders (comma-separated) ingested at startup; unchanged ones are skipped",
+    )
+    gemini_base_url: str = Field(
+        "", description="Gemini API endpoint override (a proxy or a test server); empty: Google's"
+    )
+    gemini_model: str = Field(
+        "gemini-2.5-flash", description="Gemini model that writes the answers"
+    )
+    gemini_embedding_model: str = Field(
+        "gemini-embedding-001", description="Gemini model that embeds chunks and questions"
+    )
 
     model_config = SettingsConfigDict(case_sensitive=False, extra="ignore")
 
@@ -119,7 +158,9 @@ class Settings(BaseSettings):
             return value
         parts = _split_url(value)
         if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ValueError("must be an http(s) URL with a host, such as https://xyz.cloud.qdrant.io")
+            raise ValueError(
+                "must be an http(s) URL with a host, such as https://xyz.cloud.qdrant.io"
+            )
         return value.rstrip("/")
 
     @field_validator("qdrant_collection")
@@ -127,7 +168,9 @@ class Settings(BaseSettings):
     def collection_name(cls, value: str) -> str:
         # Qdrant refuses these only when the collection is first created, long after startup.
         if not value or any(c in value for c in COLLECTION_FORBIDDEN) or value in (".", ".."):
-            raise ValueError(f"must be a non-empty name without {' '.join(COLLECTION_FORBIDDEN)}, such as docs")
+            raise ValueError(
+                f"must be a non-empty name without {' '.join(COLLECTION_FORBIDDEN)}, such as docs"
+            )
         return value
 
     @field_validator("database_url")
@@ -139,7 +182,9 @@ class Settings(BaseSettings):
         socket_dir = params.get("host", "").startswith("/")
         remote = not socket_dir and params.get("host", "") not in LOCAL_DB_HOSTS
         if remote and params.get("sslmode") not in ("require", "verify-full"):
-            raise ValueError("points at a remote host without `sslmode=require`: append `?sslmode=require` (Neon needs it)")
+            raise ValueError(
+                "points at a remote host without `sslmode=require`: append `?sslmode=require` (Neon needs it)"
+            )
         return value
 
     @field_validator("allowed_origins")
@@ -152,7 +197,12 @@ class Settings(BaseSettings):
             if not origin or origin == "*":
                 continue
             parts = _split_url(origin)
-            if parts.scheme not in ("http", "https") or not parts.hostname or parts.path or parts.query:
+            if (
+                parts.scheme not in ("http", "https")
+                or not parts.hostname
+                or parts.path
+                or parts.query
+            ):
                 raise ValueError(
                     f"entry {origin[:60]!r} is not an origin: write scheme and host only, such as https://my-app.vercel.app"
                 )
@@ -168,7 +218,9 @@ class Settings(BaseSettings):
     @model_validator(mode="after")
     def qdrant_key_needs_url(self) -> "Settings":
         if self.qdrant_api_key and not self.qdrant_url:
-            raise ValueError("QDRANT_API_KEY is set but QDRANT_URL is not: set QDRANT_URL to your cluster URL")
+            raise ValueError(
+                "QDRANT_API_KEY is set but QDRANT_URL is not: set QDRANT_URL to your cluster URL"
+            )
         return self
 
     @model_validator(mode="after")
@@ -189,7 +241,9 @@ class Settings(BaseSettings):
         """From here on, no response or log line of this process shows these values."""
         written = urlsplit(self.database_url).netloc.rpartition("@")[0].partition(":")[2]
         decoded = self.database.get("password", "")
-        secrets.register(self.gemini_api_key, self.qdrant_api_key, self.database_url, written, decoded)
+        secrets.register(
+            self.gemini_api_key, self.qdrant_api_key, self.database_url, written, decoded
+        )
         return self
 
     @cached_property
@@ -212,7 +266,9 @@ def describe_errors(err: ValidationError) -> str:
     for error in err.errors():
         name = "_".join(str(p) for p in error["loc"]).upper()
         message = error["msg"].removeprefix("Value error, ")
-        lines.append(f"configuration error: {name} {message}" if name else f"configuration error: {message}")
+        lines.append(
+            f"configuration error: {name} {message}" if name else f"configuration error: {message}"
+        )
     return "\n".join(lines)
 
 

@@ -30,7 +30,13 @@ def _variants(value: str) -> set[str]:
 def register(*values: str) -> None:
     """Adds secrets to those `redact` removes (empty and very short values are ignored)."""
     global _ordered
-    added = {f for v in values if len(v) >= MIN_SECRET_CHARS for f in _variants(v) if len(f) >= MIN_SECRET_CHARS}
+    added = {
+        f
+        for v in values
+        if len(v) >= MIN_SECRET_CHARS
+        for f in _variants(v)
+        if len(f) >= MIN_SECRET_CHARS
+    }
     if not added - _forms:
         return
     _forms.update(added)

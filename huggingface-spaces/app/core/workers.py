@@ -19,4 +19,6 @@ _POOL = ThreadPoolExecutor(max_workers=1, thread_name_prefix="app-cpu")
 
 async def run_cpu(function: Callable[..., T], *args, **kwargs) -> T:
     """`function(*args, **kwargs)` on the CPU worker thread."""
-    return await asyncio.get_running_loop().run_in_executor(_POOL, functools.partial(function, *args, **kwargs))
+    return await asyncio.get_running_loop().run_in_executor(
+        _POOL, functools.partial(function, *args, **kwargs)
+    )

@@ -70,7 +70,9 @@ class VectorStore:
                 log.warning("%s", err)  # reported by /api/health; retried on every use
         else:
             self.client = AsyncQdrantClient(
-                url=settings.qdrant_url, api_key=settings.qdrant_api_key or None, timeout=REQUEST_TIMEOUT_S,
+                url=settings.qdrant_url,
+                api_key=settings.qdrant_api_key or None,
+                timeout=REQUEST_TIMEOUT_S,
                 # The version check is a blocking request in the constructor; /api/health probes instead.
                 check_compatibility=False,
             )
@@ -78,7 +80,9 @@ class VectorStore:
 
     def _open_local(self) -> None:
         try:
-            self.client = QdrantClient(path=self.path, force_disable_check_same_thread=True)  # calls serialized by _local_lock
+            self.client = QdrantClient(
+                path=self.path, force_disable_check_same_thread=True
+            )  # calls serialized by _local_lock
         except Exception as err:
             if isinstance(err, RuntimeError) and "already accessed" in str(err):
                 reason = (
@@ -135,19 +139,28 @@ class VectorStore:
                 "create_collection",
                 self.collection,
                 vectors_config={
-                    self.vector_name: models.VectorParams(size=self.dimensions, distance=self._distance())
+                    self.vector_name: models.VectorParams(
+                        size=self.dimensions, distance=self._distance()
+                    )
                 },
             )
             if self.local:
                 await run_cpu(self._locked_fast_commits)
             else:
                 # Qdrant Cloud filters on unindexed payload slowly (or not at all in strict mode).
-                await self._call("create_payload_index", self.collection, "origin", models.PayloadSchemaType.KEYWORD)
+                await self._call(
+                    "create_payload_index",
+                    self.collection,
+                    "origin",
+                    models.PayloadSchemaType.KEYWORD,
+                )
         else:
             vectors = (await self._call("get_collection", self.collection)).config.params.vectors
             found = vectors.get(self.vector_name) if isinstance(vectors, dict) else None
             if found is None or found.size != self.dimensions:
-                built_with = ", ".join(vectors) if isinstance(vectors, dict) else "an unnamed vector"
+                built_with = (
+                    ", ".join(vectors) if isinstance(vectors, dict) else "an unnamed vector"
+                )
                 raise ServiceUnavailable(
                     "qdrant",
                     f"collection {self.collection!r} was built by embedder {built_with}, but this configuration "
@@ -174,7 +187,11 @@ class VectorStore:
         (local mode deep-copies each payload it returns)."""
         await self.ensure_collection()
         response = await self._call(
-            "query_points", self.collection, query=self._unit(vector), using=self.vector_name, limit=limit,
+            "query_points",
+            self.collection,
+            query=self._unit(vector),
+            using=self.vector_name,
+            limit=limit,
             with_payload=with_payload,
         )
         return [Hit(str(p.id), p.score, p.payload or {}) for p in response.points]
@@ -183,7 +200,9 @@ class VectorStore:
         """id → the payload `fields` of every chunk ingested from `origin` (None: every chunk)."""
         await self.ensure_collection()
         condition = (
-            models.Filter(must=[models.FieldCondition(key="origin", match=models.MatchValue(value=origin))])
+            models.Filter(
+                must=[models.FieldCondition(key="origin", match=models.MatchValue(value=origin))]
+            )
             if origin is not None
             else None
         )
@@ -191,8 +210,13 @@ class VectorStore:
         offset = None
         while True:
             points, offset = await self._call(
-                "scroll", self.collection, scroll_filter=condition, limit=1000, offset=offset,
-                with_payload=fields, with_vectors=False,
+                "scroll",
+                self.collection,
+                scroll_filter=condition,
+                limit=1000,
+                offset=offset,
+                with_payload=fields,
+                with_vectors=False,
             )
             found.update({str(p.id): p.payload or {} for p in points})
             if offset is None:
@@ -202,7 +226,9 @@ class VectorStore:
         """id → content hash of every chunk ingested from `origin`."""
         return {i: p.get("hash", "") for i, p in (await self.payloads(origin, ["hash"])).items()}
 
-    async def upsert(self, ids: list[str], vectors: list[list[float]], payloads: list[dict]) -> None:
+    async def upsert(
+        self, ids: list[str], vectors: list[list[float]], payloads: list[dict]
+    ) -> None:
         await self.ensure_collection()
         points = [
             models.PointStruct(id=i, vector={self.vector_name: self._unit(v)}, payload=p)
@@ -213,7 +239,9 @@ class VectorStore:
 
     async def delete(self, ids: list[str]) -> None:
         if ids:
-            await self._call("delete", self.collection, points_selector=models.PointIdsList(points=ids))
+            await self._call(
+                "delete", self.collection, points_selector=models.PointIdsList(points=ids)
+            )
 
     async def count(self) -> int:
         await self.ensure_collection()
@@ -222,7 +250,10 @@ class VectorStore:
     async def probe(self) -> dict:
         if self.local:
             await self.ensure_collection()
-            return {"status": "local", "detail": f"embedded Qdrant at {self.path} (QDRANT_URL not set)"}
+            return {
+                "status": "local",
+                "detail": f"embedded Qdrant at {self.path} (QDRANT_URL not set)",
+            }
         try:
             await asyncio.wait_for(self._call("get_collections"), PROBE_TIMEOUT_S)
             await asyncio.wait_for(self.ensure_collection(), PROBE_TIMEOUT_S)

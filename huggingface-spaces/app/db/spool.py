@@ -51,7 +51,10 @@ def _entry(row: tuple) -> Spooled:
         id_,
         UUID(key),
         UUID(session_id),
-        [(role, content, [Source(**s) for s in sources]) for role, content, sources in json.loads(turns)],
+        [
+            (role, content, [Source(**s) for s in sources])
+            for role, content, sources in json.loads(turns)
+        ],
         datetime.fromisoformat(created_at),
     )
 
@@ -61,20 +64,28 @@ class Spool:
 
     def __init__(self, data_dir: str):
         # FULL: an acknowledged turn must survive a crash of the machine, not only of the app.
-        self.file = SqliteFile(os.path.join(data_dir, "history-spool.sqlite3"), SCHEMA, synchronous="FULL")
+        self.file = SqliteFile(
+            os.path.join(data_dir, "history-spool.sqlite3"), SCHEMA, synchronous="FULL"
+        )
         self.size = 0
 
     async def _do(self, work):
         try:
             return await self.file.run(work)
         except (sqlite3.Error, OSError) as err:
-            raise ServiceUnavailable("postgres", f"the local spool at {self.file.path} failed: {err}") from err
+            raise ServiceUnavailable(
+                "postgres", f"the local spool at {self.file.path} failed: {err}"
+            ) from err
 
     async def open(self) -> None:
-        self.size = await self._do(lambda db: db.execute("SELECT count(*) FROM spool").fetchone()[0])
+        self.size = await self._do(
+            lambda db: db.execute("SELECT count(*) FROM spool").fetchone()[0]
+        )
 
     async def add(self, session_id: UUID, turns: Turns, created_at: datetime) -> None:
-        encoded = json.dumps([(role, content, [s.model_dump() for s in sources]) for role, content, sources in turns])
+        encoded = json.dumps(
+            [(role, content, [s.model_dump() for s in sources]) for role, content, sources in turns]
+        )
         await self._do(
             lambda db: db.execute(
                 "INSERT INTO spool (key, session_id, turns, created_at) VALUES (?, ?, ?, ?)",
@@ -84,7 +95,9 @@ class Spool:
         self.size += 1
 
     async def oldest(self) -> Spooled | None:
-        row = await self._do(lambda db: db.execute("SELECT * FROM spool ORDER BY id LIMIT 1").fetchone())
+        row = await self._do(
+            lambda db: db.execute("SELECT * FROM spool ORDER BY id LIMIT 1").fetchone()
+        )
         return None if row is None else _entry(row)
 
     async def remove(self, entry: Spooled) -> None:
@@ -93,7 +106,9 @@ class Spool:
 
     async def messages(self, session_id: UUID) -> list[HistoryMessage]:
         rows = await self._do(
-            lambda db: db.execute("SELECT * FROM spool WHERE session_id = ? ORDER BY id", (str(session_id),)).fetchall()
+            lambda db: db.execute(
+                "SELECT * FROM spool WHERE session_id = ? ORDER BY id", (str(session_id),)
+            ).fetchall()
         )
         return [
             HistoryMessage(role=role, content=content, sources=sources, created_at=entry.created_at)
@@ -126,7 +141,10 @@ class SpooledHistory:
             log.error("%s: turns that PostgreSQL cannot take will be lost", err.reason)
         await self.db.open()
         if self.spool.size:
-            log.warning("%d turns kept in the spool from an earlier run: writing them to PostgreSQL", self.spool.size)
+            log.warning(
+                "%d turns kept in the spool from an earlier run: writing them to PostgreSQL",
+                self.spool.size,
+            )
         self._drainer = asyncio.create_task(self._drain_forever())
 
     async def close(self) -> None:
@@ -152,7 +170,9 @@ class SpooledHistory:
         log.warning("turn kept in the local spool (%d waiting): %s", self.spool.size, reason)
         self._wake.set()
 
-    async def messages(self, session_id: UUID, limit: int | None = None) -> list[HistoryMessage] | None:
+    async def messages(
+        self, session_id: UUID, limit: int | None = None
+    ) -> list[HistoryMessage] | None:
         if not self.spool.size:
             return await self.db.messages(session_id, limit)
         # No lock while reading: the server may be down, and reads must not queue behind each other.
@@ -211,5 +231,9 @@ class SpooledHistory:
             if err.transient:
                 raise
             # The server refuses it and always will: keeping it would block every turn behind it.
-            log.error("a spooled turn of session %s was refused and dropped: %s", entry.session_id, err.reason)
+            log.error(
+                "a spooled turn of session %s was refused and dropped: %s",
+                entry.session_id,
+                err.reason,
+            )
         await self.spool.remove(entry)

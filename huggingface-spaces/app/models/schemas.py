@@ -23,9 +23,15 @@ class ChatRequest(BaseModel):
     message: str = Field(
         description=f"The question: 1 to {MAX_MESSAGE_CHARS} characters as sent, not only whitespace, "
         "no NUL and no lone UTF-16 surrogate; surrounding whitespace is removed",
-        json_schema_extra={"minLength": 1, "maxLength": MAX_MESSAGE_CHARS, "pattern": MESSAGE_PATTERN},
+        json_schema_extra={
+            "minLength": 1,
+            "maxLength": MAX_MESSAGE_CHARS,
+            "pattern": MESSAGE_PATTERN,
+        },
     )
-    session_id: UUID | None = Field(None, description="Continue this conversation; omit to start one")
+    session_id: UUID | None = Field(
+        None, description="Continue this conversation; omit to start one"
+    )
 
     @field_validator("message", mode="before")
     @classmethod
@@ -43,7 +49,9 @@ class ChatRequest(BaseModel):
         if "\x00" in value:
             raise ValueError("contains a NUL character (\\u0000): remove it")
         if _LONE_SURROGATE.search(value):
-            raise ValueError("contains a lone UTF-16 surrogate (\\ud800-\\udfff), which is not text: send valid Unicode")
+            raise ValueError(
+                "contains a lone UTF-16 surrogate (\\ud800-\\udfff), which is not text: send valid Unicode"
+            )
         return value
 
 
@@ -74,7 +82,9 @@ class HistoryResponse(BaseModel):
 
 class ErrorResponse(BaseModel):
     detail: str = Field(description="What went wrong and what to do about it")
-    service: str | None = Field(None, description="On a 503: the service that failed (qdrant, postgres, gemini)")
+    service: str | None = Field(
+        None, description="On a 503: the service that failed (qdrant, postgres, gemini)"
+    )
 
 
 class SourcesEvent(BaseModel):

@@ -105,7 +105,9 @@ class GeminiEmbedder:
         try:
             for start in range(0, len(texts), GEMINI_BATCH):
                 batch = texts[start : start + GEMINI_BATCH]
-                result = await self.client.aio.models.embed_content(model=self.model, contents=batch, config=config)
+                result = await self.client.aio.models.embed_content(
+                    model=self.model, contents=batch, config=config
+                )
                 vectors.extend(e.values for e in result.embeddings)
         except Exception as err:
             raise unavailable(err) from err

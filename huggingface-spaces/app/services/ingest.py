@@ -55,8 +55,11 @@ class Chunk:
 
     def payload(self) -> dict:
         return {
-            "origin": self.origin, "url_or_path": self.url_or_path, "title": self.title,
-            "text": self.text, "hash": self.hash,
+            "origin": self.origin,
+            "url_or_path": self.url_or_path,
+            "title": self.title,
+            "text": self.text,
+            "hash": self.hash,
         }
 
 
@@ -129,7 +132,9 @@ def chunk_markdown(text: str, origin: str, rel_path: str) -> list[Chunk]:
         occurrence = seen.get(key, 0)
         seen[key] = occurrence + 1
         for part, piece in enumerate(_split_long(body)):
-            point = uuid.uuid5(ID_NAMESPACE, f"{origin}\n{rel_path}\n{' / '.join(headings)}\n{occurrence}\n{part}")
+            point = uuid.uuid5(
+                ID_NAMESPACE, f"{origin}\n{rel_path}\n{' / '.join(headings)}\n{occurrence}\n{part}"
+            )
             chunks.append(Chunk(str(point), origin, f"{rel_path}{anchor}", title, piece, context))
     return chunks
 
@@ -137,7 +142,11 @@ def chunk_markdown(text: str, origin: str, rel_path: str) -> list[Chunk]:
 def markdown_files(path: Path) -> list[Path]:
     if path.is_file():
         return [path]
-    return sorted(p for p in path.rglob("*.md") if p.is_file() and not any(part.startswith(".") for part in p.parts))
+    return sorted(
+        p
+        for p in path.rglob("*.md")
+        if p.is_file() and not any(part.startswith(".") for part in p.parts)
+    )
 
 
 def collect(raw_path: str, relative_to_self: bool = False) -> tuple[str, list[Chunk], int]:
@@ -148,7 +157,9 @@ def collect(raw_path: str, relative_to_self: bool = False) -> tuple[str, list[Ch
     """
     path = Path(raw_path).expanduser()
     if not path.exists():
-        raise ValueError(f"{raw_path}: no such file or folder; pass Markdown files or folders of them")
+        raise ValueError(
+            f"{raw_path}: no such file or folder; pass Markdown files or folders of them"
+        )
     if path.is_file() and path.suffix.lower() not in (".md", ".markdown"):
         raise ValueError(f"{raw_path}: not a Markdown file (.md)")
     path = path.resolve()
@@ -162,7 +173,9 @@ def collect(raw_path: str, relative_to_self: bool = False) -> tuple[str, list[Ch
         except UnicodeDecodeError as err:
             raise ValueError(f"{file}: not UTF-8 text ({err.reason} at byte {err.start})") from None
         except OSError as err:
-            raise ValueError(f"{file}: cannot be read ({err.strerror or err}): make it a readable file or leave it out") from None
+            raise ValueError(
+                f"{file}: cannot be read ({err.strerror or err}): make it a readable file or leave it out"
+            ) from None
         chunks.extend(chunk_markdown(text, origin, file.relative_to(base).as_posix()))
     return origin, chunks, len(files)
 
@@ -171,7 +184,9 @@ def collect_all(paths: list[str], relative_to_self: bool) -> list[tuple[str, lis
     return [collect(p, relative_to_self) for p in paths]
 
 
-async def ingest_paths(paths: list[str], embedder: Embedder, store: VectorStore, relative_to_self: bool = False) -> Report:
+async def ingest_paths(
+    paths: list[str], embedder: Embedder, store: VectorStore, relative_to_self: bool = False
+) -> Report:
     started = time.perf_counter()
     report = Report()
     # Every path checked before anything is written; reading and chunking in a worker thread.
@@ -212,6 +227,10 @@ async def _main(paths: list[str]) -> int:
 
 if __name__ == "__main__":
     if len(sys.argv) < 2 or sys.argv[1] in ("-h", "--help"):
-        print(__doc__.strip().splitlines()[0] + "\n\nusage: python -m app.services.ingest PATH [PATH...]", file=sys.stderr)
+        print(
+            __doc__.strip().splitlines()[0]
+            + "\n\nusage: python -m app.services.ingest PATH [PATH...]",
+            file=sys.stderr,
+        )
         sys.exit(0 if len(sys.argv) > 1 else 2)
     sys.exit(asyncio.run(_main(sys.argv[1:])))
