@@ -198,7 +198,7 @@ def all_logs():
         logger.addHandler(capture)
         logger.setLevel(logging.DEBUG)
     yield capture
-    for logger, level in zip(loggers, levels):
+    for logger, level in zip(loggers, levels, strict=True):
         logger.removeHandler(capture)
         logger.setLevel(level)
 

@@ -9,11 +9,10 @@
 import json
 import re
 import threading
+import zlib
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import numpy as np
-
-import zlib
 
 from app.services.embedding import features
 
@@ -205,9 +204,10 @@ class FakeQdrantCloud(_Server):
         self.answering.wait(30)
         if handler.headers.get("api-key") != QDRANT_KEY:
             return send_json(handler, 403, {"status": {"error": "Invalid api-key"}, "time": 0.0})
-        ok = lambda result: send_json(
-            handler, 200, {"result": result, "status": "ok", "time": 0.0001}
-        )
+
+        def ok(result):
+            return send_json(handler, 200, {"result": result, "status": "ok", "time": 0.0001})
+
         path = handler.path.split("?")[0]
         if path == "/":
             return send_json(

@@ -75,8 +75,9 @@ async def test_postgres_down_answers_503_naming_the_cause(tmp_path):
 
 
 async def test_postgres_stopped_while_running_turns_health_503(tmp_path, pg_server, pg_url):
-    import psycopg
     from urllib.parse import urlsplit
+
+    import psycopg
 
     async with running(make_settings(tmp_path, database_url=pg_url)) as client:
         assert (await client.get("/api/health")).status_code == 200

@@ -7,8 +7,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from app.models.schemas import MAX_MESSAGE_CHARS
 
+from app.models.schemas import MAX_MESSAGE_CHARS
 from tests.conftest import KNOWLEDGE, make_settings, running
 from tests.test_server import Uvicorn
 

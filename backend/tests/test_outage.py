@@ -4,12 +4,11 @@ lost, requests stay bounded, and the 503 says what is true."""
 import asyncio
 import time
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from app.core.config import database_parameters
 from app.db.postgres import PostgresHistory
 from app.db.spool import Spool, SpooledHistory
-
 from tests.conftest import KNOWLEDGE, make_settings, running
 from tests.fakes import unused_port
 
@@ -74,7 +73,7 @@ async def test_turns_answered_while_postgres_is_stopped_are_kept_and_written_in_
     assert health["status"] == "error" and health["spooled_turns"] == 3, health
     assert after == {"status": "connected"}
     expected = ["What is this?", first["answer"]]
-    for question, answer in zip(QUESTIONS, answers):
+    for question, answer in zip(QUESTIONS, answers, strict=True):
         expected += [question, answer["answer"]]
     assert [m["content"] for m in history["messages"]] == expected
     assert stored.json() == history
@@ -129,7 +128,7 @@ async def test_history_reads_merge_the_turns_still_in_the_spool(tmp_path, pg_url
         await history.db.append(
             stored, [("user", "stored question", []), ("assistant", "stored answer", [])]
         )
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         await history.spool.add(
             stored, [("user", "spooled question", []), ("assistant", "spooled answer", [])], now
         )

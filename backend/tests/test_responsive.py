@@ -8,13 +8,13 @@ import threading
 
 import httpx
 import pytest
+from qdrant_client.local.local_collection import LocalCollection
+
 from app.core.errors import ServiceUnavailable
 from app.main import create_app
 from app.services.embedding import HashingEmbedder
 from app.services.lexical import LexicalIndex
 from app.services.llm import OfflineWriter
-from qdrant_client.local.local_collection import LocalCollection
-
 from tests.conftest import (
     BACKEND,
     KNOWLEDGE,

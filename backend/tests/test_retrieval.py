@@ -3,8 +3,8 @@
 import json
 
 import pytest
-from app.services.embedding import HashingEmbedder
 
+from app.services.embedding import HashingEmbedder
 from tests import retrieval_eval
 from tests.retrieval_eval import EvalSetError, evaluate, load_questions
 

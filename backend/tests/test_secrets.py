@@ -10,9 +10,9 @@ import uuid
 from urllib.parse import quote, quote_plus, unquote
 
 import pytest
-from app.core.config import Settings, describe_errors
 from pydantic import ValidationError
 
+from app.core.config import Settings, describe_errors
 from tests.conftest import (
     gemini_settings,
     make_settings,

@@ -1,7 +1,7 @@
 """Settings: one pydantic-settings class read from the environment once.
 
-Each field is one line (`cargo xtask generate` reads them to write the Space README's secrets
-table). Every secret is optional: unset ones fall back to the embedded defaults documented in
+`cargo xtask generate` reads the fields and their descriptions to write the Space README's
+secrets table. Every secret is optional: unset ones fall back to the embedded defaults documented in
 docs/backend.md, and `/api/health` says which.
 """
 

@@ -232,7 +232,7 @@ class VectorStore:
         await self.ensure_collection()
         points = [
             models.PointStruct(id=i, vector={self.vector_name: self._unit(v)}, payload=p)
-            for i, v, p in zip(ids, vectors, payloads)
+            for i, v, p in zip(ids, vectors, payloads, strict=True)
         ]
         for start in range(0, len(points), 256):
             await self._call("upsert", self.collection, points=points[start : start + 256])
@@ -257,8 +257,8 @@ class VectorStore:
         try:
             await asyncio.wait_for(self._call("get_collections"), PROBE_TIMEOUT_S)
             await asyncio.wait_for(self.ensure_collection(), PROBE_TIMEOUT_S)
-        except asyncio.TimeoutError:
-            raise ServiceUnavailable("qdrant", _reason(asyncio.TimeoutError())) from None
+        except TimeoutError:
+            raise ServiceUnavailable("qdrant", _reason(TimeoutError())) from None
         return {"status": "connected"}
 
     def _locked_fast_commits(self) -> None:

@@ -13,7 +13,7 @@ import logging
 import os
 import sqlite3
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from uuid import UUID, uuid4
 
 from app.core.errors import ServiceUnavailable
@@ -157,7 +157,7 @@ class SpooledHistory:
             self.spool.close()
 
     async def append(self, session_id: UUID, turns: Turns) -> None:
-        created_at = datetime.now(timezone.utc)
+        created_at = datetime.now(UTC)
         # While turns wait (or the server is known to be down), new ones queue behind them.
         if not self.spool.size and not self.db.down:
             try:

@@ -58,7 +58,7 @@ def features(text: str) -> dict[str, int]:
     """Counts of the terms and adjacent term pairs of `text`."""
     words = terms(text)
     counts: dict[str, int] = {}
-    for feature in words + [f"{a} {b}" for a, b in zip(words, words[1:])]:
+    for feature in words + [f"{a} {b}" for a, b in zip(words, words[1:], strict=False)]:
         counts[feature] = counts.get(feature, 0) + 1
     return counts
 

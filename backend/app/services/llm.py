@@ -104,7 +104,7 @@ class GeminiWriter:
     async def probe(self) -> dict:
         try:
             await asyncio.wait_for(self.client.aio.models.get(model=self.model), PROBE_TIMEOUT_S)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             raise unavailable(TimeoutError("the API did not answer in time")) from None
         except Exception as err:
             raise unavailable(err) from err

@@ -120,7 +120,7 @@ class Services:
             return await asyncio.wait_for(probe(), PROBE_DEADLINE_S)
         except ServiceUnavailable as err:
             return {"status": "error", "detail": err.reason}
-        except asyncio.TimeoutError:
+        except TimeoutError:
             return {
                 "status": "error",
                 "detail": f"{name} did not answer within {PROBE_DEADLINE_S:.0f} s",

@@ -13,7 +13,7 @@ import asyncio
 import json
 import logging
 from collections.abc import Awaitable, Callable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
@@ -196,7 +196,7 @@ class PostgresHistory:
         """Stores the turns in one transaction. `key` makes it idempotent: turns carried by the spool
         are written once even if the app stopped between writing them and forgetting them."""
         await self._ready()
-        created_at = created_at or datetime.now(timezone.utc)
+        created_at = created_at or datetime.now(UTC)
         rows = [
             (session_id, role, content, json.dumps([s.model_dump() for s in sources]), created_at)
             for role, content, sources in turns

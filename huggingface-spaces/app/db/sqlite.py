@@ -9,7 +9,7 @@ import logging
 import os
 import sqlite3
 import threading
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from uuid import UUID
 
 from app.core.errors import ServiceUnavailable
@@ -108,7 +108,7 @@ class SqliteHistory:
         self.file.close()
 
     async def append(self, session_id: UUID, turns: list[tuple[str, str, list[Source]]]) -> None:
-        now = datetime.now(timezone.utc).isoformat()
+        now = datetime.now(UTC).isoformat()
 
         def insert(db: sqlite3.Connection) -> None:
             db.execute(
