@@ -37,9 +37,9 @@ async def test_offline_retrieval_finds_the_answering_section(tmp_path):
     for name, score in scores.items():
         print(f"{name:<14} {score.summary()}; missed at 1: {score.missed_at_1}")
     hybrid = scores["hybrid (RRF)"]
-    # Measured: recall@1 0.604, recall@5 0.896 (docs/backend.md); the goal, 0.8 and 0.95,
-    # is not reached offline. The docs are the corpus, so edits move these figures: the floors
-    # leave room for two or three questions.
-    assert hybrid.recall_at(1) >= 0.55, hybrid.missed_at_1
-    assert hybrid.recall_at(5) >= 0.8, hybrid.missed_at_1
+    # Measured on 62 questions: recall@1 0.613, recall@5 0.871 (docs/backend.md); the goal,
+    # 0.8 and 0.95, is not reached offline. The docs are the corpus, so edits move these figures:
+    # the floors leave room for two questions.
+    assert hybrid.recall_at(1) >= 0.58, hybrid.missed_at_1
+    assert hybrid.recall_at(5) >= 0.83, hybrid.missed_at_1
     assert hybrid.mrr > scores["embedder"].mrr

@@ -34,21 +34,71 @@ CANDIDATES = 30  # taken from each ranking before fusing
 INDEXED_FIELDS = ["title", "url_or_path", "text"]
 
 
-_SUFFIXES = ("ations", "ation", "ence", "ies", "ing", "ent", "ed", "es", "s", "ly", "e")
+# Suffixes removed after the plural, longest first; a stem keeps at least 3 letters.
+_SUFFIXES = (
+    "ication", "uration", "ation", "ments", "ment", "ness", "ence", "ure",
+    "ing", "ent", "ed", "ly", "e",
+)
 _DOUBLE = re.compile(r"([bdgkmnprt])\1$")
+_CONSONANT_Y = re.compile(r"[^aeiou]y$")
 
 
 def stem(word: str) -> str:
     """A light stemmer, finer than the embedder's (which cannot change without re-embedding every
-    stored section): `stopping`/`stop`, `created`/`create`, `configuration`/`configure` meet."""
+    stored section): plural first, then one suffix, so `settings`/`setting`/`set`,
+    `stopping`/`stop`, `created`/`create`, `configuration`/`configure`/`config`,
+    `healthy`/`health`, `verified`/`verify`/`verification` meet."""
+    if len(word) > 4 and word.endswith(("ies", "ied")):
+        word = word[:-3] + "y"
+    elif len(word) > 3 and word.endswith("s") and not word.endswith(("ss", "us", "is")):
+        word = word[:-1]
+    if len(word) > 3 and _CONSONANT_Y.search(word):
+        return word[:-1]
     for suffix in _SUFFIXES:
-        if word.endswith(suffix) and len(word) - len(suffix) >= 3 and not word.endswith("ss"):
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
             return _DOUBLE.sub(r"\1", word[: -len(suffix)])
     return word
 
 
+# Words a user and a document say differently, in general English and software terms (not taken
+# from the eval questions): a question word also finds its group's other words, each counting
+# SYNONYM_WEIGHT of a word the question says.
+SYNONYMS = """
+start run launch boot | stop kill shut terminate halt | deploy publish push ship release upload |
+folder directory dir | check verify validate confirm | error fail failure problem |
+setting config configuration option preference | why decision reason rationale because |
+big size large small | fast speed quick slow latency performance | install setup |
+remove delete | show print display | contain hold include | doc documentation |
+token credential | env environment | repo repository | edit change modify | flag option argument |
+answer reply response | crash exit die | leak expose reveal | stale outdated drift |
+fix repair solve | url address link | machine computer laptop | cost price
+"""
+SYNONYM_WEIGHT = 0.5
+
+
 def terms(text: str) -> list[str]:
     return [stem(w) for w in WORD.findall(text.lower()) if w not in STOP_WORDS]
+
+
+def _synonym_map() -> dict[str, set[str]]:
+    related: dict[str, set[str]] = {}
+    for group in SYNONYMS.split("|"):
+        words = {stem(w) for w in group.split()}
+        for word in words:
+            related.setdefault(word, set()).update(words - {word})
+    return related
+
+
+RELATED = _synonym_map()
+
+
+def query_terms(question: str) -> dict[str, float]:
+    """The question's terms with their weights: 1 for its own words, SYNONYM_WEIGHT for the
+    related words it does not say itself."""
+    own = set(terms(question))
+    weights = {other: SYNONYM_WEIGHT for word in own for other in RELATED.get(word, ())}
+    weights.update(dict.fromkeys(own, 1.0))
+    return weights
 
 
 def _fields(payload: dict) -> tuple[list[str], list[str], list[str]]:
@@ -104,10 +154,10 @@ class LexicalIndex:
     def search(self, question: str, limit: int) -> list[Hit]:
         """The best `limit` sections sharing at least one word with the question, best first."""
         scores = np.zeros(len(self.ids))
-        for word in set(terms(question)):
+        for word, factor in query_terms(question).items():
             if word in self.postings:
                 docs, weight = self.postings[word]
-                scores[docs] += self.idf[word] * weight
+                scores[docs] += factor * self.idf[word] * weight
         matched = np.flatnonzero(scores > 0)
         best = matched[np.argsort(-scores[matched], kind="stable")[:limit]]
         return [Hit(self.ids[d], float(scores[d]), self.payloads[d]) for d in best]
