@@ -3,8 +3,9 @@
 import json
 
 import pytest
-
 from app.services.embedding import HashingEmbedder
+from app.services.lexical import LexicalIndex, stem, terms
+
 from tests import retrieval_eval
 from tests.retrieval_eval import EvalSetError, evaluate, load_questions
 
@@ -19,9 +20,7 @@ def test_a_heading_gone_from_the_docs_fails_naming_the_question_and_the_fix(tmp_
     items = json.loads(retrieval_eval.EVAL_SET.read_text())
     items[1]["heading"] = "Shipping to the Hub"
     changed = tmp_path / "eval.json"
-    changed.write_text(
-        "[\n" + ",\n".join(json.dumps(item) for item in items) + "\n]\n"
-    )  # item 1 on line 3
+    changed.write_text("[\n" + ",\n".join(json.dumps(item) for item in items) + "\n]\n")  # item 1 on line 3
     monkeypatch.setattr(retrieval_eval, "EVAL_SET", changed)
     with pytest.raises(EvalSetError) as err:
         load_questions()
@@ -37,9 +36,52 @@ async def test_offline_retrieval_finds_the_answering_section(tmp_path):
     for name, score in scores.items():
         print(f"{name:<14} {score.summary()}; missed at 1: {score.missed_at_1}")
     hybrid = scores["hybrid (RRF)"]
-    # Measured on 62 questions: recall@1 0.613, recall@5 0.871 (docs/backend.md); the goal,
+    # Measured on 62 questions: recall@1 0.710, recall@5 0.887 (docs/backend.md); the goal,
     # 0.8 and 0.95, is not reached offline. The docs are the corpus, so edits move these figures:
     # the floors leave room for two questions.
-    assert hybrid.recall_at(1) >= 0.58, hybrid.missed_at_1
-    assert hybrid.recall_at(5) >= 0.83, hybrid.missed_at_1
+    assert hybrid.recall_at(1) >= 0.67, hybrid.missed_at_1
+    assert hybrid.recall_at(5) >= 0.85, hybrid.missed_at_1
     assert hybrid.mrr > scores["embedder"].mrr
+
+
+@pytest.mark.parametrize(
+    "forms",
+    [
+        ("settings", "setting"),
+        ("stopping", "stops", "stop"),
+        ("healthy", "health"),
+        ("verified", "verify", "verification"),
+        ("configuration", "configure", "config"),
+        ("queries", "query"),
+    ],
+)
+def test_the_keyword_stemmer_gives_a_word_s_forms_one_stem(forms):
+    assert len({stem(word) for word in forms}) == 1, {word: stem(word) for word in forms}
+
+
+def _section(heading: str, text: str) -> dict:
+    return {"title": f"Guide › {heading}", "url_or_path": f"guide.md#{heading}", "text": text}
+
+
+def test_a_question_finds_a_section_saying_it_in_other_words():
+    index = LexicalIndex(
+        {
+            "a": _section("Shutting the server down", "Press Ctrl-C to terminate it."),
+            "b": _section("Running the server", "Start it with one command."),
+            "c": _section("Decisions", "SQLite was chosen because it needs no server."),
+        }
+    )
+    assert [h.id for h in index.search("How do I kill the server?", 3)][0] == "a"
+    assert [h.id for h in index.search("How do I launch it?", 3)][0] == "b"
+    assert [h.id for h in index.search("Why SQLite?", 3)][0] == "c"
+
+
+def test_a_shared_phrase_outranks_the_same_words_apart():
+    index = LexicalIndex(
+        {
+            "apart": _section("Notes", "The token is kept safe. Write the config by hand."),
+            "phrase": _section("More notes", "Create a write token first. Keep it safe."),
+        }
+    )
+    assert terms("write token") == ["writ", "token"]
+    assert [h.id for h in index.search("Where do I get a write token?", 2)] == ["phrase", "apart"]

@@ -11,25 +11,31 @@ The index lives in memory, built from the collection's payloads at startup and a
 by this process (docs/backend.md has its size and speed at 2,000 sections).
 """
 
-import math
 import re
+from collections import Counter
+from functools import lru_cache
 
 import numpy as np
 
 from app.db.qdrant import Hit
 from app.services.embedding import STOP_WORDS, WORD
 
-# BM25 per field, summed: the section's own heading weighs HEADING_WEIGHT, the headings above it
-# (the document's H1 included) PATH_WEIGHT, the body 1; tuned on the eval set (docs/backend.md).
-HEADING_WEIGHT = 8.0
-PATH_WEIGHT = 4.0
+# BM25 per field, summed: the section's own heading weighs HEADING_WEIGHT, the headings between
+# the document's H1 and it PATH_WEIGHT, the H1 H1_WEIGHT (it names the document, not the
+# section), the body 1. Chosen on the eval set's two halves (docs/backend.md).
+HEADING_WEIGHT = 4.0
+PATH_WEIGHT = 8.0
+H1_WEIGHT = 1.0
 K1 = 1.2
 B = 0.75
+# Adjacent term pairs are indexed too: a pair the question shares with a section counts
+# PAIR_WEIGHT of a word, on top of its two words (a shared phrase is surer than its words apart).
+PAIR_WEIGHT = 0.5
 # Reciprocal rank fusion: score = 1/(RRF_K + rank) per ranking; a small K trusts the top ranks.
 # The keyword ranking weighs LEXICAL_WEIGHT times the embedder's: on the eval set it is the better
 # one, and the embedder mostly breaks its ties.
 RRF_K = 10
-LEXICAL_WEIGHT = 4.0
+LEXICAL_WEIGHT = 8.0
 CANDIDATES = 30  # taken from each ranking before fusing
 INDEXED_FIELDS = ["title", "url_or_path", "text"]
 
@@ -43,6 +49,7 @@ _DOUBLE = re.compile(r"([bdgkmnprt])\1$")
 _CONSONANT_Y = re.compile(r"[^aeiou]y$")
 
 
+@lru_cache(maxsize=1 << 16)  # a corpus repeats its words: stemming each once halves the build
 def stem(word: str) -> str:
     """A light stemmer, finer than the embedder's (which cannot change without re-embedding every
     stored section): plural first, then one suffix, so `settings`/`setting`/`set`,
@@ -92,22 +99,29 @@ def _synonym_map() -> dict[str, set[str]]:
 RELATED = _synonym_map()
 
 
+def _with_pairs(words: list[str]) -> list[str]:
+    return words + [f"{a} {b}" for a, b in zip(words, words[1:])]
+
+
 def query_terms(question: str) -> dict[str, float]:
-    """The question's terms with their weights: 1 for its own words, SYNONYM_WEIGHT for the
-    related words it does not say itself."""
-    own = set(terms(question))
-    weights = {other: SYNONYM_WEIGHT for word in own for other in RELATED.get(word, ())}
-    weights.update(dict.fromkeys(own, 1.0))
+    """The question's terms and their weights: 1 for its words, PAIR_WEIGHT for a pair of adjacent
+    ones, SYNONYM_WEIGHT for a related word it does not say itself."""
+    words = terms(question)
+    # Stop words count here: "why" asks for a reason or a decision.
+    said = {stem(w) for w in WORD.findall(question.lower())}
+    weights = {other: SYNONYM_WEIGHT for word in said for other in RELATED.get(word, ())}
+    weights.update(dict.fromkeys(_with_pairs(words)[len(words) :], PAIR_WEIGHT))
+    weights.update(dict.fromkeys(words, 1.0))
     return weights
 
 
-def _fields(payload: dict) -> tuple[list[str], list[str], list[str]]:
-    """(own heading, headings above it, body) terms of a section. A document's
-    H1 belongs to every section of it, so it counts as a heading above, even in its own intro."""
+def _fields(payload: dict) -> tuple[list[str], ...]:
+    """The terms and term pairs of a section's own heading, the headings between the document's H1
+    and it, the H1, and its body. An intro section (under the H1 alone) has no own heading."""
     headings = payload.get("title", "").split(" › ")
     own = headings[-1] if len(headings) > 1 else ""
-    above = " ".join(headings[:-1] if own else headings)
-    return terms(own), terms(above), terms(payload.get("text", ""))
+    texts = (own, " ".join(headings[1:-1]), headings[0], payload.get("text", ""))
+    return tuple(_with_pairs(terms(text)) for text in texts)
 
 
 class LexicalIndex:
@@ -118,35 +132,38 @@ class LexicalIndex:
         self.position = {i: n for n, i in enumerate(self.ids)}
         self.payloads = [payloads[i] for i in self.ids]
         fields = [_fields(p) for p in self.payloads]
-        n = len(fields)
-        lengths = np.array([[len(f) for f in doc] for doc in fields], dtype=np.float64).reshape(
-            n, 3
-        )
-        average = lengths.mean(axis=0) if n else np.ones(3)
+        n, weights = len(fields), (HEADING_WEIGHT, PATH_WEIGHT, H1_WEIGHT, 1.0)
+        lengths = np.array([[len(f) for f in doc] for doc in fields], dtype=np.float64)
+        lengths = lengths.reshape(n, 4)
+        average = lengths.mean(axis=0) if n else np.ones(4)
         average[average == 0] = 1.0
-        weights = (HEADING_WEIGHT, PATH_WEIGHT, 1.0)
         # Each field saturates on its own (a sum of per-field BM25 scores, not BM25F): a word in
         # the heading adds its weight however often the body repeats that word.
-        postings: dict[str, dict[int, float]] = {}
+        self.vocabulary: dict[str, int] = {}
+        term_ids, docs, values = [], [], []
         for doc, doc_fields in enumerate(fields):
             for f, words in enumerate(doc_fields):
-                norm = 1 / (1 - B + B * lengths[doc, f] / average[f])
-                counts: dict[str, int] = {}
-                for word in words:
-                    counts[word] = counts.get(word, 0) + 1
-                for word, count in counts.items():
-                    tf = count * norm
-                    entry = postings.setdefault(word, {})
-                    entry[doc] = entry.get(doc, 0.0) + weights[f] * tf / (K1 + tf)
-        # A query adds idf × weight per document.
-        self.postings: dict[str, tuple[np.ndarray, np.ndarray]] = {}
-        self.idf: dict[str, float] = {}
-        for word, docs in postings.items():
-            self.postings[word] = (
-                np.fromiter(docs, dtype=np.int64, count=len(docs)),
-                np.fromiter(docs.values(), dtype=np.float64, count=len(docs)),
-            )
-            self.idf[word] = math.log(1 + (n - len(docs) + 0.5) / (len(docs) + 0.5))
+                counts = Counter(words)
+                tf = np.fromiter(counts.values(), dtype=np.float64, count=len(counts))
+                tf /= 1 - B + B * lengths[doc, f] / average[f]
+                term_ids.extend(self.vocabulary.setdefault(w, len(self.vocabulary)) for w in counts)
+                docs.append(np.full(len(counts), doc, dtype=np.int64))
+                values.append(weights[f] * tf / (K1 + tf))
+        # The postings of all terms in one array, sorted by term then document (CSR): a query adds
+        # idf × weight to the documents of each of its terms.
+        term = np.array(term_ids, dtype=np.int64)
+        doc_ids = np.concatenate(docs) if docs else np.zeros(0, dtype=np.int64)
+        value = np.concatenate(values) if values else np.zeros(0)
+        key = term * max(n, 1) + doc_ids
+        order = np.argsort(key, kind="stable")
+        key, value = key[order], value[order]
+        first = np.flatnonzero(np.r_[True, key[1:] != key[:-1]]) if len(key) else key
+        self.weights = np.add.reduceat(value, first) if len(key) else value
+        self.docs = key[first] % max(n, 1)
+        terms_of = key[first] // max(n, 1)
+        self.starts = np.searchsorted(terms_of, np.arange(len(self.vocabulary) + 1))
+        frequency = np.diff(self.starts)
+        self.idf = np.log(1 + (n - frequency + 0.5) / (frequency + 0.5))
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -155,9 +172,10 @@ class LexicalIndex:
         """The best `limit` sections sharing at least one word with the question, best first."""
         scores = np.zeros(len(self.ids))
         for word, factor in query_terms(question).items():
-            if word in self.postings:
-                docs, weight = self.postings[word]
-                scores[docs] += factor * self.idf[word] * weight
+            term = self.vocabulary.get(word)
+            if term is not None:
+                start, end = self.starts[term], self.starts[term + 1]
+                scores[self.docs[start:end]] += factor * self.idf[term] * self.weights[start:end]
         matched = np.flatnonzero(scores > 0)
         best = matched[np.argsort(-scores[matched], kind="stable")[:limit]]
         return [Hit(self.ids[d], float(scores[d]), self.payloads[d]) for d in best]
