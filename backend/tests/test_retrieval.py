@@ -71,9 +71,9 @@ def test_a_question_finds_a_section_saying_it_in_other_words():
             "c": _section("Decisions", "SQLite was chosen because it needs no server."),
         }
     )
-    assert [h.id for h in index.search("How do I kill the server?", 3)][0] == "a"
-    assert [h.id for h in index.search("How do I launch it?", 3)][0] == "b"
-    assert [h.id for h in index.search("Why SQLite?", 3)][0] == "c"
+    assert index.search("How do I kill the server?", 3)[0].id == "a"
+    assert index.search("How do I launch it?", 3)[0].id == "b"
+    assert index.search("Why SQLite?", 3)[0].id == "c"
 
 
 def test_a_shared_phrase_outranks_the_same_words_apart():

@@ -14,6 +14,7 @@ by this process (docs/backend.md has its size and speed at 2,000 sections).
 import re
 from collections import Counter
 from functools import lru_cache
+from itertools import pairwise
 
 import numpy as np
 
@@ -41,10 +42,8 @@ INDEXED_FIELDS = ["title", "url_or_path", "text"]
 
 
 # Suffixes removed after the plural, longest first; a stem keeps at least 3 letters.
-_SUFFIXES = (
-    "ication", "uration", "ation", "ments", "ment", "ness", "ence", "ure",
-    "ing", "ent", "ed", "ly", "e",
-)
+_SUFFIXES = ("ication", "uration", "ation", "ments", "ment", "ness", "ence", "ure", "ing", "ent")
+_SUFFIXES += ("ed", "ly", "e")
 _DOUBLE = re.compile(r"([bdgkmnprt])\1$")
 _CONSONANT_Y = re.compile(r"[^aeiou]y$")
 
@@ -100,7 +99,7 @@ RELATED = _synonym_map()
 
 
 def _with_pairs(words: list[str]) -> list[str]:
-    return words + [f"{a} {b}" for a, b in zip(words, words[1:])]
+    return words + [f"{a} {b}" for a, b in pairwise(words)]
 
 
 def query_terms(question: str) -> dict[str, float]:
