@@ -3,9 +3,9 @@
 import json
 
 import pytest
+
 from app.services.embedding import HashingEmbedder
 from app.services.lexical import LexicalIndex, stem, terms
-
 from tests import retrieval_eval
 from tests.retrieval_eval import EvalSetError, evaluate, load_questions
 
@@ -20,7 +20,9 @@ def test_a_heading_gone_from_the_docs_fails_naming_the_question_and_the_fix(tmp_
     items = json.loads(retrieval_eval.EVAL_SET.read_text())
     items[1]["heading"] = "Shipping to the Hub"
     changed = tmp_path / "eval.json"
-    changed.write_text("[\n" + ",\n".join(json.dumps(item) for item in items) + "\n]\n")  # item 1 on line 3
+    changed.write_text(
+        "[\n" + ",\n".join(json.dumps(item) for item in items) + "\n]\n"
+    )  # item 1 on line 3
     monkeypatch.setattr(retrieval_eval, "EVAL_SET", changed)
     with pytest.raises(EvalSetError) as err:
         load_questions()
