@@ -393,10 +393,8 @@ mod tests {
 
     #[test]
     fn the_stamp_follows_includes_and_refuses_a_cycle() {
-        let dir = Utf8PathBuf::try_from(std::env::temp_dir())
-            .unwrap()
-            .join(format!("xtask-ci-stamp-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
+        let temp = crate::files::TempDir::new("xtask-ci-stamp").unwrap();
+        let dir = temp.path();
         std::fs::write(dir.join("a.txt"), "fastapi\n-r b.txt\n").unwrap();
         std::fs::write(dir.join("b.txt"), "pytest\n").unwrap();
         assert_eq!(
@@ -407,7 +405,6 @@ mod tests {
         let err = requirements_stamp(&dir.join("a.txt"))
             .unwrap_err()
             .to_string();
-        std::fs::remove_dir_all(&dir).unwrap();
         assert!(
             err.contains("b.txt: `-r ")
                 && err.contains("a.txt` includes a file that includes it back"),

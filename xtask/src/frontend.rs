@@ -131,7 +131,7 @@ pub(crate) fn patch_base_url(
         patched.push_str(&text[..found.span.start]);
         patched.push_str(url);
         patched.push_str(&text[found.span.end..]);
-        write_atomic(&path, patched.as_bytes())?;
+        crate::files::write_atomic(&path, patched.as_bytes(), None)?;
     }
     Ok(patch)
 }
@@ -273,48 +273,17 @@ fn line_of(text: &str, offset: usize) -> usize {
     text[..offset].matches('\n').count() + 1
 }
 
-/// Replaces `path` with `contents` in one rename, keeping its permissions.
-fn write_atomic(path: &Utf8Path, contents: &[u8]) -> Result<()> {
-    let dir = path.parent().unwrap_or(Utf8Path::new("."));
-    let temp = dir.join(format!(
-        ".{}.xtask-{}",
-        path.file_name().unwrap_or("file"),
-        std::process::id()
-    ));
-    let result = (|| -> std::io::Result<()> {
-        std::fs::write(&temp, contents)?;
-        if let Ok(meta) = std::fs::metadata(path) {
-            std::fs::set_permissions(&temp, meta.permissions())?;
-        }
-        std::fs::rename(&temp, path)
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&temp);
-    }
-    result.with_context(|| format!("cannot write {path}"))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     const SEED_CLIENT: &str = "export class ChatClient {\n  private baseUrl: string;\n\n  constructor() {\n    const isProduction = typeof window !== 'undefined' &&\n      !window.location.hostname.includes('localhost');\n\n    this.baseUrl = isProduction\n      ? 'https://USERNAME-SPACE_NAME.hf.space'\n      : 'http://localhost:8000';\n  }\n}\n";
 
-    struct TempDir(Utf8PathBuf);
-    impl TempDir {
-        fn new(name: &str) -> TempDir {
-            let dir = Utf8PathBuf::try_from(std::env::temp_dir())
-                .unwrap()
-                .join(format!("xtask-frontend-{name}-{}", std::process::id()));
-            let _ = std::fs::remove_dir_all(&dir);
-            std::fs::create_dir_all(dir.join("frontend/src/services")).unwrap();
-            TempDir(dir)
-        }
-    }
-    impl Drop for TempDir {
-        fn drop(&mut self) {
-            let _ = std::fs::remove_dir_all(&self.0);
-        }
+    /// A temporary project root with the frontend's services folder.
+    fn project() -> crate::files::TempDir {
+        let dir = crate::files::TempDir::new("xtask-frontend").unwrap();
+        std::fs::create_dir_all(dir.path().join("frontend/src/services")).unwrap();
+        dir
     }
 
     const CLIENT: &str = "frontend/src/services/chatClient.ts";
@@ -365,12 +334,12 @@ mod tests {
 
     #[test]
     fn patch_rewrites_only_the_literal_and_is_idempotent() {
-        let dir = TempDir::new("patch");
-        let path = dir.0.join(CLIENT);
+        let dir = project();
+        let path = dir.path().join(CLIENT);
         std::fs::write(&path, SEED_CLIENT).unwrap();
         let url = "https://anusha-soh-rag-chatbot.hf.space";
 
-        let dry = patch_base_url(&dir.0, CLIENT.into(), url, false).unwrap();
+        let dry = patch_base_url(&dir.path(), CLIENT.into(), url, false).unwrap();
         assert!(dry.changed());
         assert_eq!(
             std::fs::read_to_string(&path).unwrap(),
@@ -378,7 +347,7 @@ mod tests {
             "a dry run writes nothing"
         );
 
-        let patch = patch_base_url(&dir.0, CLIENT.into(), url, true).unwrap();
+        let patch = patch_base_url(&dir.path(), CLIENT.into(), url, true).unwrap();
         assert_eq!(
             patch,
             Patch {
@@ -392,7 +361,7 @@ mod tests {
         assert_eq!(std::fs::read_to_string(&path).unwrap(), expected);
 
         let mtime = std::fs::metadata(&path).unwrap().modified().unwrap();
-        let again = patch_base_url(&dir.0, CLIENT.into(), url, true).unwrap();
+        let again = patch_base_url(&dir.path(), CLIENT.into(), url, true).unwrap();
         assert!(!again.changed());
         assert_eq!(
             std::fs::metadata(&path).unwrap().modified().unwrap(),
@@ -408,18 +377,18 @@ mod tests {
 
     #[test]
     fn patch_writes_nothing_when_the_literal_is_ambiguous() {
-        let dir = TempDir::new("ambiguous");
-        let path = dir.0.join(CLIENT);
+        let dir = project();
+        let path = dir.path().join(CLIENT);
         let text = format!("{SEED_CLIENT}{SEED_CLIENT}");
         std::fs::write(&path, &text).unwrap();
-        assert!(patch_base_url(&dir.0, CLIENT.into(), "https://a.hf.space", true).is_err());
+        assert!(patch_base_url(&dir.path(), CLIENT.into(), "https://a.hf.space", true).is_err());
         assert_eq!(std::fs::read_to_string(&path).unwrap(), text);
     }
 
     #[test]
     fn patch_refuses_urls_that_would_break_the_literal() {
-        let dir = TempDir::new("bad-url");
-        std::fs::write(dir.0.join(CLIENT), SEED_CLIENT).unwrap();
+        let dir = project();
+        std::fs::write(dir.path().join(CLIENT), SEED_CLIENT).unwrap();
         for bad in [
             "https://a.hf.space/",
             "https://a'.hf.space",
@@ -438,14 +407,14 @@ mod tests {
         ] {
             let msg = format!(
                 "{:#}",
-                patch_base_url(&dir.0, CLIENT.into(), bad, true).unwrap_err()
+                patch_base_url(&dir.path(), CLIENT.into(), bad, true).unwrap_err()
             );
             assert!(msg.contains(bad) && msg.contains("not an origin"), "{msg}");
         }
         let msg = format!(
             "{:#}",
             patch_base_url(
-                &dir.0,
+                &dir.path(),
                 CLIENT.into(),
                 "https://a.hf.space\x1b]8;;x\x07",
                 true
@@ -462,10 +431,10 @@ mod tests {
             "http://[::1]:8000",
             "https://X.Example",
         ] {
-            patch_base_url(&dir.0, CLIENT.into(), good, false).unwrap();
+            patch_base_url(&dir.path(), CLIENT.into(), good, false).unwrap();
         }
         assert_eq!(
-            std::fs::read_to_string(dir.0.join(CLIENT)).unwrap(),
+            std::fs::read_to_string(dir.path().join(CLIENT)).unwrap(),
             SEED_CLIENT
         );
     }

@@ -1,7 +1,6 @@
 //! `cargo xtask install-hooks`: the pre-commit hook that runs `check --staged`.
 
 use anyhow::{Context, Result, bail};
-use camino::Utf8PathBuf;
 use xshell::{Shell, cmd};
 
 use crate::{Project, flags};
@@ -60,20 +59,8 @@ impl flags::InstallHooks {
             }
         }
         std::fs::create_dir_all(&hooks).with_context(|| format!("cannot create {hooks}"))?;
-        write_executable(&path, HOOK)?;
+        crate::files::write_atomic(&path, HOOK.as_bytes(), Some(0o755))?;
         println!("installed {path}: `git commit` now runs `cargo xtask check --staged`");
         Ok(())
     }
-}
-
-fn write_executable(path: &Utf8PathBuf, text: &str) -> Result<()> {
-    let temp = path.with_extension("xtask-tmp");
-    std::fs::write(&temp, text).with_context(|| format!("cannot write {temp}"))?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&temp, std::fs::Permissions::from_mode(0o755))
-            .with_context(|| format!("cannot make {temp} executable"))?;
-    }
-    std::fs::rename(&temp, path).with_context(|| format!("cannot write {path}"))
 }

@@ -5,6 +5,7 @@
 mod check;
 mod ci;
 mod deploy;
+mod files;
 mod fingerprint;
 mod flags;
 mod frontend;

@@ -13,6 +13,7 @@ use anyhow::{Context, Result, bail};
 use base64::Engine;
 use camino::{Utf8Path, Utf8PathBuf};
 
+use crate::files::TempDir;
 use crate::{interrupt, untrusted};
 
 /// The Hub refuses files above this size unless Git LFS stores them.
@@ -231,41 +232,6 @@ struct Output {
     ok: bool,
     stdout: Vec<u8>,
     stderr: Vec<u8>,
-}
-
-/// A directory under the system temporary directory (never inside the monorepo), removed
-/// on drop: after success, an error or Ctrl-C alike.
-pub(crate) struct TempDir {
-    path: Utf8PathBuf,
-}
-
-impl TempDir {
-    pub(crate) fn new(prefix: &str) -> Result<TempDir> {
-        let base = Utf8PathBuf::from_path_buf(std::env::temp_dir()).map_err(|p| {
-            anyhow::anyhow!(
-                "the temporary directory {} is not UTF-8: set TMPDIR",
-                p.display()
-            )
-        })?;
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap_or_default()
-            .as_nanos();
-        let path = base.join(format!("{prefix}-{}-{nanos}", std::process::id()));
-        std::fs::create_dir(&path)
-            .with_context(|| format!("cannot create the temporary directory {path}"))?;
-        Ok(TempDir { path })
-    }
-
-    pub(crate) fn path(&self) -> &Utf8Path {
-        &self.path
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.path);
-    }
 }
 
 /// A clone of the Space repo in a temporary directory.

@@ -117,22 +117,6 @@ fn export(clone: &Utf8Path, tree: &Utf8Path) -> Result<()> {
     if tree.exists() {
         std::fs::remove_dir_all(tree).with_context(|| format!("cannot clear {tree}"))?;
     }
-    copy_tree(clone, tree).with_context(|| format!("cannot export the pushed tree to {tree}"))
-}
-
-fn copy_tree(from: &Utf8Path, to: &Utf8Path) -> Result<()> {
-    std::fs::create_dir_all(to)?;
-    for entry in from.read_dir_utf8()? {
-        let entry = entry?;
-        if entry.file_name() == ".git" {
-            continue;
-        }
-        let target = to.join(entry.file_name());
-        if entry.file_type()?.is_dir() {
-            copy_tree(entry.path(), &target)?;
-        } else {
-            std::fs::copy(entry.path(), &target)?;
-        }
-    }
-    Ok(())
+    crate::files::copy_tree(clone, tree, &[".git"])
+        .with_context(|| format!("cannot export the pushed tree to {tree}"))
 }

@@ -218,11 +218,12 @@ mod tests {
 
     #[test]
     fn the_token_files_are_read_in_huggingface_hub_order() {
-        let dir = std::env::temp_dir().join(format!("xtask-token-test-{}", std::process::id()));
+        let temp = crate::files::TempDir::new("xtask-token-test").unwrap();
+        let dir = temp.path();
         std::fs::create_dir_all(dir.join("hub")).unwrap();
         std::fs::write(dir.join("explicit"), "hf_explicit\n").unwrap();
         std::fs::write(dir.join("hub/token"), "  hf_home  \n").unwrap();
-        let dir = dir.to_str().unwrap();
+        let dir = dir.as_str();
         let explicit = format!("{dir}/explicit");
         let home = format!("{dir}/hub");
         assert_eq!(
@@ -240,6 +241,5 @@ mod tests {
                 && err.contains("settings/tokens"),
             "{err}"
         );
-        std::fs::remove_dir_all(dir).unwrap();
     }
 }

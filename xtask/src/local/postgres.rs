@@ -488,16 +488,16 @@ mod tests {
     use std::os::unix::fs::PermissionsExt;
 
     use super::*;
-    use crate::local::tests::TempDir;
+    use crate::files::TempDir;
 
     #[test]
     fn data_of_another_major_version_is_refused_with_the_fix() {
-        let dir = TempDir::new();
-        let mut paths = Paths::new(&dir.path);
-        paths.pgdata = dir.path.join("pgdata");
+        let dir = TempDir::new("xtask-local").unwrap();
+        let mut paths = Paths::new(&dir.path());
+        paths.pgdata = dir.path().join("pgdata");
         std::fs::create_dir_all(&paths.pgdata).unwrap();
         std::fs::write(paths.pgdata.join("PG_VERSION"), "9\n").unwrap();
-        let bin = dir.path.join("bin");
+        let bin = dir.path().join("bin");
         std::fs::create_dir_all(&bin).unwrap();
         let fake = bin.join("postgres");
         std::fs::write(&fake, "#!/bin/sh\necho 'postgres (PostgreSQL) 16.2'\n").unwrap();
@@ -519,7 +519,7 @@ mod tests {
         if unsafe { libc::geteuid() } != 0 {
             return; // only root keeps data under SERVER_BASE
         }
-        let present = TempDir::new();
+        let present = TempDir::new("xtask-local").unwrap();
         let home = |name: &str, owner: &Utf8Path| {
             let home = Utf8Path::new(SERVER_BASE)
                 .join(format!("project-test-{name}-{}", std::process::id()));
@@ -527,8 +527,8 @@ mod tests {
             std::fs::write(home.join(CHECKOUT_FILE), format!("{owner}\n")).unwrap();
             home
         };
-        let gone = home("gone", &present.path.join("deleted/target/xtask/local"));
-        let kept = home("kept", &present.path);
+        let gone = home("gone", &present.path().join("deleted/target/xtask/local"));
+        let kept = home("kept", &present.path());
         forget_deleted_checkouts();
         let (gone_exists, kept_exists) = (gone.exists(), kept.exists());
         let _ = std::fs::remove_dir_all(&gone);
@@ -546,8 +546,8 @@ mod tests {
 
     #[test]
     fn the_pin_matches_normalized_names_and_drops_comments() {
-        let dir = TempDir::new();
-        let file = dir.path.join(PIN_FILE);
+        let dir = TempDir::new("xtask-local").unwrap();
+        let file = dir.path().join(PIN_FILE);
         std::fs::write(
             &file,
             "-r requirements.txt\npgserver-extras==1\nPGServer == 0.1.4  # local PostgreSQL\n",

@@ -218,11 +218,11 @@ pub(super) fn crash_cause(log: &Utf8Path) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::local::tests::TempDir;
+    use crate::files::TempDir;
 
     fn log_with(text: &str) -> (TempDir, camino::Utf8PathBuf) {
-        let dir = TempDir::new();
-        let log = dir.path.join("app.log");
+        let dir = TempDir::new("xtask-local").unwrap();
+        let log = dir.path().join("app.log");
         std::fs::write(&log, text).unwrap();
         (dir, log)
     }

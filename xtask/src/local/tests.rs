@@ -13,30 +13,8 @@ use camino::{Utf8Path, Utf8PathBuf};
 use xshell::Shell;
 
 use super::*;
+use crate::files::{TempDir, copy_tree};
 use crate::settings::HfSpace;
-
-/// A directory removed on drop.
-pub(crate) struct TempDir {
-    pub(crate) path: Utf8PathBuf,
-}
-
-impl TempDir {
-    pub(crate) fn new() -> TempDir {
-        static COUNT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
-        let n = COUNT.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-        let tmp = Utf8PathBuf::from_path_buf(std::env::temp_dir()).unwrap();
-        let path = tmp.join(format!("xtask-local-{}-{n}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&path);
-        std::fs::create_dir_all(&path).unwrap();
-        TempDir { path }
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.path);
-    }
-}
 
 fn repo_root() -> &'static Utf8Path {
     Utf8Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap()
@@ -45,21 +23,6 @@ fn repo_root() -> &'static Utf8Path {
 fn serial() -> MutexGuard<'static, ()> {
     static LOCK: Mutex<()> = Mutex::new(());
     LOCK.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
-}
-
-fn copy_dir(from: &Utf8Path, to: &Utf8Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap().flatten() {
-        let name = entry.file_name().into_string().unwrap();
-        if name == "__pycache__" {
-            continue;
-        }
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&from.join(&name), &to.join(&name));
-        } else {
-            std::fs::copy(from.join(&name), to.join(&name)).unwrap();
-        }
-    }
 }
 
 /// A project root of its own plus a copy of the repository's generated Space tree.
@@ -73,23 +36,28 @@ struct Fixture {
 
 impl Fixture {
     fn new() -> Fixture {
-        let dir = TempDir::new();
+        let dir = TempDir::new("xtask-local").unwrap();
         // Private, like a checkout under /root or from `mktemp -d`: as root, PostgreSQL's own
         // user cannot enter it, and must not need to.
         let private = std::os::unix::fs::PermissionsExt::from_mode(0o700);
-        std::fs::set_permissions(&dir.path, private).unwrap();
-        let root = dir.path.join("repo");
+        std::fs::set_permissions(dir.path(), private).unwrap();
+        let root = dir.path().join("repo");
         let space = repo_root().join(settings::SPACE_DIR);
         assert!(
             space.join("app/main.py").exists(),
             "{space} is missing: run `cargo xtask generate`"
         );
-        let tree = dir.path.join("tree");
-        copy_dir(&space, &tree);
+        let tree = dir.path().join("tree");
+        copy_tree(&space, &tree, &["__pycache__"]).unwrap();
         std::fs::create_dir_all(root.join(settings::BACKEND_DIR)).unwrap();
         std::fs::copy(repo_root().join("README.md"), root.join("README.md")).unwrap();
         if repo_root().join("docs").is_dir() {
-            copy_dir(&repo_root().join("docs"), &root.join("docs"));
+            copy_tree(
+                &repo_root().join("docs"),
+                &root.join("docs"),
+                &["__pycache__"],
+            )
+            .unwrap();
         }
         let pin = "backend/requirements-dev.txt";
         std::fs::copy(repo_root().join(pin), root.join(pin)).unwrap();

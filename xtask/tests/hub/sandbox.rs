@@ -1,13 +1,9 @@
 //! A sandbox per test: a copy of this monorepo (`support/repo.rs`, plus a bare `origin`),
 //! a HOME, a TMPDIR and the test Hub's repos; and the real `xtask` binary run in it.
 
+use crate::repo::{Repo, Run};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
-
-use crate::repo::{Repo, Run};
-
-static NEXT: AtomicUsize = AtomicUsize::new(0);
 
 pub struct Sandbox {
     pub copy: Repo,
@@ -22,25 +18,14 @@ pub struct Sandbox {
     pub tmp: PathBuf,
     /// The test Hub's bare repos.
     pub repos: PathBuf,
-}
-
-impl Drop for Sandbox {
-    fn drop(&mut self) {
-        if !std::thread::panicking() {
-            let _ = std::fs::remove_dir_all(&self.dir);
-        }
-    }
+    _temp: tempfile::TempDir,
 }
 
 impl Sandbox {
     pub fn new() -> Sandbox {
         let copy = Repo::copy_of_this_repo("deploy");
-        let dir = std::env::temp_dir().join(format!(
-            "xtask-deploy-test-{}-{}",
-            std::process::id(),
-            NEXT.fetch_add(1, Ordering::SeqCst)
-        ));
-        let _ = std::fs::remove_dir_all(&dir);
+        let temp = crate::repo::temp_dir("xtask-deploy-test-");
+        let dir = temp.path().to_owned();
         let sandbox = Sandbox {
             repo: copy.dir.clone(),
             origin: dir.join("origin.git"),
@@ -49,6 +34,7 @@ impl Sandbox {
             repos: dir.join("hub"),
             dir,
             copy,
+            _temp: temp,
         };
         for d in [&sandbox.home, &sandbox.tmp, &sandbox.repos] {
             std::fs::create_dir_all(d).unwrap();

@@ -7,7 +7,6 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// The monorepo this test binary was built from.
 pub fn source_root() -> PathBuf {
@@ -26,19 +25,17 @@ pub fn fixture_backend() -> PathBuf {
 /// environment has `XTASK_KEEP_TEMP=1`, for debugging).
 pub struct Repo {
     pub dir: PathBuf,
+    _temp: tempfile::TempDir,
 }
-
-static COUNTER: AtomicUsize = AtomicUsize::new(0);
 
 impl Repo {
     /// An empty git repository.
     pub fn empty(name: &str) -> Repo {
-        let n = COUNTER.fetch_add(1, Ordering::SeqCst);
-        let dir =
-            std::env::temp_dir().join(format!("xtask-test-{name}-{}-{n}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        let repo = Repo { dir };
+        let temp = temp_dir(&format!("xtask-test-{name}-"));
+        let repo = Repo {
+            dir: temp.path().to_owned(),
+            _temp: temp,
+        };
         repo.git(&["init", "--quiet", "--initial-branch=main"]);
         repo
     }
@@ -160,12 +157,14 @@ impl Repo {
     }
 }
 
-impl Drop for Repo {
-    fn drop(&mut self) {
-        if std::env::var_os("XTASK_KEEP_TEMP").is_none() {
-            let _ = std::fs::remove_dir_all(&self.dir);
-        }
-    }
+/// A temporary directory removed on drop, passing test or failing one (kept when the
+/// environment has `XTASK_KEEP_TEMP=1`, for debugging).
+pub fn temp_dir(prefix: &str) -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .prefix(prefix)
+        .disable_cleanup(std::env::var_os("XTASK_KEEP_TEMP").is_some())
+        .tempdir()
+        .unwrap()
 }
 
 /// What a run printed and how it ended.
@@ -174,6 +173,13 @@ pub struct Run {
     pub code: Option<i32>,
     pub stdout: String,
     pub stderr: String,
+}
+
+impl Run {
+    /// Whether `text` is anywhere in what the run printed, stdout or stderr.
+    pub fn printed(&self, text: &str) -> bool {
+        self.stdout.contains(text) || self.stderr.contains(text)
+    }
 }
 
 impl From<Output> for Run {
