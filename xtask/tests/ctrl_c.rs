@@ -3,15 +3,16 @@
 //! pip, the venv's own `python`, that says what pip says first and then sleeps: xtask finds it
 //! where it finds every venv's Python, so no test switch is needed.
 
+#[path = "support/process.rs"]
+mod process;
 #[path = "support/repo.rs"]
 mod repo;
 
-use std::io::Read;
 use std::os::unix::process::CommandExt;
-use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use process::{alive, pid_in, stderr};
 use repo::Repo;
 
 /// Far beyond the bound below, so waiting for the child could not pass.
@@ -52,45 +53,17 @@ fn start_ci(repo: &Repo) -> Child {
         .spawn()
         .unwrap();
     let sleep_pid = repo.path("target/xtask/venv/bin/sleep.pid");
-    let started = Instant::now();
-    while std::fs::read_to_string(&sleep_pid).map_or(true, |s| s.trim().is_empty()) {
+    let ran = process::poll(Duration::from_millis(20), Duration::from_secs(60), || {
+        if std::fs::read_to_string(&sleep_pid).is_ok_and(|s| !s.trim().is_empty()) {
+            return Some(());
+        }
         if let Some(status) = ci.try_wait().unwrap() {
             panic!("ci exited ({status}) before pip ran:\n{}", stderr(&mut ci));
         }
-        assert!(
-            started.elapsed() < Duration::from_secs(60),
-            "the fake pip never ran"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+        None
+    });
+    assert!(ran.is_some(), "the fake pip never ran");
     ci
-}
-
-fn stderr(child: &mut Child) -> String {
-    let mut text = String::new();
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut text)
-        .unwrap();
-    text
-}
-
-fn pid_in(file: &Path) -> u32 {
-    std::fs::read_to_string(file)
-        .unwrap()
-        .trim()
-        .parse()
-        .unwrap()
-}
-
-/// Alive and not a zombie.
-fn alive(pid: u32) -> bool {
-    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
-        stat.rsplit_once(") ")
-            .is_some_and(|(_, rest)| !rest.starts_with('Z'))
-    })
 }
 
 /// Sends SIGINT to `target` (a pid, or a negative process group), then checks the exit: 130,
@@ -101,29 +74,22 @@ fn interrupt_and_check(repo: &Repo, mut ci: Child, target: i32) {
     // SAFETY: kill(2) on our own child (or its group).
     unsafe { libc::kill(target, libc::SIGINT) };
     let sent = Instant::now();
-    let status = loop {
-        if let Some(status) = ci.try_wait().unwrap() {
-            break status;
+    let Some(status) = process::exit_within(&mut ci, Duration::from_millis(20), EXIT_BOUND) else {
+        let _ = ci.kill();
+        for pid in [pip, sleep] {
+            unsafe { libc::kill(pid as i32, libc::SIGKILL) };
         }
-        if sent.elapsed() > EXIT_BOUND {
-            let _ = ci.kill();
-            for pid in [pip, sleep] {
-                unsafe { libc::kill(pid as i32, libc::SIGKILL) };
-            }
-            panic!(
-                "xtask did not exit within {EXIT_BOUND:?} of Ctrl-C:\n{}",
-                stderr(&mut ci)
-            );
-        }
-        std::thread::sleep(Duration::from_millis(20));
+        panic!(
+            "xtask did not exit within {EXIT_BOUND:?} of Ctrl-C:\n{}",
+            stderr(&mut ci)
+        );
     };
     let exited_after = sent.elapsed();
     // Reaped by now, or about to be: give the kernel a moment, bounded. Survivors are killed
     // before reading xtask's stderr, which they would otherwise hold open.
-    let end = Instant::now() + Duration::from_secs(5);
-    while (alive(pip) || alive(sleep)) && Instant::now() < end {
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    process::poll(Duration::from_millis(20), Duration::from_secs(5), || {
+        (!alive(pip) && !alive(sleep)).then_some(())
+    });
     let survivors: Vec<u32> = [pip, sleep].into_iter().filter(|&p| alive(p)).collect();
     for &pid in &survivors {
         unsafe { libc::kill(pid as i32, libc::SIGKILL) };

@@ -2,6 +2,8 @@
 //! against the local test Hub (real git over HTTP, the Hub API subset, a fake Space host).
 
 mod hub;
+#[path = "support/process.rs"]
+mod process;
 #[path = "support/repo.rs"]
 mod repo;
 
@@ -25,6 +27,13 @@ fn setup() -> Setup {
     let sandbox = Sandbox::new();
     let hub = Hub::start(&sandbox.repos, FRONTEND);
     Setup { sandbox, hub }
+}
+
+/// [`setup`] with the Space `SPACE` already on the Hub.
+fn setup_with_space() -> Setup {
+    let s = setup();
+    s.hub.add_space(SPACE);
+    s
 }
 
 impl Setup {
@@ -109,8 +118,7 @@ impl Setup {
 
 #[test]
 fn first_deploy_pushes_exactly_the_generated_files_and_the_second_is_a_no_op() {
-    let s = setup();
-    s.hub.add_space(SPACE);
+    let s = setup_with_space();
     let run = s.deploy(&["--space-url", &s.hub.space_url.clone()]);
     assert!(run.success, "{run}");
 
@@ -171,8 +179,7 @@ fn first_deploy_pushes_exactly_the_generated_files_and_the_second_is_a_no_op() {
 
 #[test]
 fn a_removed_backend_module_disappears_from_the_space() {
-    let s = setup();
-    s.hub.add_space(SPACE);
+    let s = setup_with_space();
     let main = s.sandbox.read("backend/app/main.py");
     s.sandbox
         .write("backend/app/services/extra.py", "ANSWER = 42\n");
@@ -210,8 +217,7 @@ fn a_removed_backend_module_disappears_from_the_space() {
 
 #[test]
 fn a_wrong_token_fails_first_and_leaks_nowhere() {
-    let s = setup();
-    s.hub.add_space(SPACE);
+    let s = setup_with_space();
     let client_before = s.sandbox.read(CLIENT);
     let wrong = concat!("hf_", "WrongTokenAbcdefghijklmnopqrstuvwx");
     let run = s.deploy_with(&[], &[("HF_TOKEN", wrong)]);
@@ -238,8 +244,7 @@ fn a_wrong_token_fails_first_and_leaks_nowhere() {
 
 #[test]
 fn the_token_reaches_no_output_url_file_or_credential_store() {
-    let s = setup();
-    s.hub.add_space(SPACE);
+    let s = setup_with_space();
     // A user whose git stores every credential it is given.
     std::fs::write(
         s.sandbox.home.join(".gitconfig"),
@@ -276,8 +281,7 @@ fn the_token_reaches_no_output_url_file_or_credential_store() {
 
 #[test]
 fn the_monorepos_own_git_programs_never_see_the_credentials() {
-    let s = setup();
-    s.hub.add_space(SPACE);
+    let s = setup_with_space();
     // A program git runs on its own inside the monorepo (an fsmonitor; filters and hooks are
     // alike): it inherits git's environment, and dumps it where the test can read it.
     let dump = s.sandbox.dir.join("monorepo-git-env");
@@ -312,10 +316,7 @@ fn the_monorepos_own_git_programs_never_see_the_credentials() {
 /// The token is in no output, no file under the sandbox (repo, HOME, TMPDIR, Hub repos) and
 /// no request URL or body the servers saw.
 fn assert_no_token(s: &Setup, token: &str, run: &Run) {
-    assert!(
-        !run.stdout.contains(token) && !run.stderr.contains(token),
-        "the token is in the output\n{run}"
-    );
+    assert!(!run.printed(token), "the token is in the output\n{run}");
     for file in s.sandbox.all_files() {
         let bytes = std::fs::read(&file).unwrap_or_default();
         assert!(
@@ -343,8 +344,7 @@ fn assert_no_token(s: &Setup, token: &str, run: &Run) {
 
 #[test]
 fn a_read_only_token_is_refused_before_pushing() {
-    let s = setup();
-    s.hub.add_space(SPACE);
+    let s = setup_with_space();
     s.hub.state().role = "read".into();
     let run = s.deploy(&[]);
     assert!(!run.success && run.stderr.contains("read-only"), "{run}");
@@ -397,8 +397,7 @@ fn create_makes_a_docker_space_and_explains_402() {
 
 #[test]
 fn each_invalid_secret_is_refused_before_any_request() {
-    let s = setup();
-    s.hub.add_space(SPACE);
+    let s = setup_with_space();
     for (line, complaint) in [
         ("GEMINI_API_KEY=abc ", "surrounding whitespace"),
         (
@@ -447,8 +446,7 @@ fn each_invalid_secret_is_refused_before_any_request() {
 
 #[test]
 fn a_refused_secret_is_reported_without_its_value() {
-    let s = setup();
-    s.hub.add_space(SPACE);
+    let s = setup_with_space();
     s.hub.state().refuse_secrets = true;
     let value = "postgresql://u:s3cr3t-pw@ep-1.neon.tech/db?sslmode=require";
     let path = s.sandbox.dir.join("secrets.env");
@@ -461,7 +459,7 @@ fn a_refused_secret_is_reported_without_its_value() {
         "{run}"
     );
     assert!(
-        !run.stdout.contains("s3cr3t") && !run.stderr.contains("s3cr3t"),
+        !run.printed("s3cr3t"),
         "the secret's value is in the output\n{run}"
     );
     // The Hub's JSON error body escapes `"` and `\`: the value is still found.
@@ -469,7 +467,7 @@ fn a_refused_secret_is_reported_without_its_value() {
     let run = s.deploy(&["--secrets-file", path.to_str().unwrap(), "--no-verify"]);
     assert!(!run.success && run.stderr.contains("<the value>"), "{run}");
     assert!(
-        !run.stdout.contains("s3cr3t") && !run.stderr.contains("s3cr3t"),
+        !run.printed("s3cr3t"),
         "the JSON-escaped value is in the output\n{run}"
     );
 }
@@ -497,8 +495,7 @@ fn a_redirected_secret_is_not_reported_as_set() {
 
 #[test]
 fn without_a_secrets_file_the_table_is_printed() {
-    let s = setup();
-    s.hub.add_space(SPACE);
+    let s = setup_with_space();
     let run = s.deploy(&["--no-verify"]);
     assert!(run.success, "{run}");
     for key in [
@@ -515,8 +512,7 @@ fn without_a_secrets_file_the_table_is_printed() {
 
 #[test]
 fn a_running_stage_from_before_the_build_is_not_trusted() {
-    let s = setup();
-    s.hub.add_space(SPACE);
+    let s = setup_with_space();
     s.hub.state().after_push = ["RUNNING", "RUNNING", "RUNNING", "BUILDING", "RUNNING"]
         .map(String::from)
         .to_vec();
@@ -539,8 +535,7 @@ fn a_running_stage_from_before_the_build_is_not_trusted() {
 
 #[test]
 fn a_build_error_shows_the_stage_message_and_log_tail() {
-    let s = setup();
-    s.hub.add_space(SPACE);
+    let s = setup_with_space();
     {
         let mut state = s.hub.state();
         state.after_push = vec!["BUILDING".into(), "BUILD_ERROR".into()];
@@ -570,8 +565,7 @@ fn a_build_error_shows_the_stage_message_and_log_tail() {
 
 #[test]
 fn a_space_that_never_builds_gets_the_factory_restart_advice_or_restart() {
-    let s = setup();
-    s.hub.add_space(SPACE);
+    let s = setup_with_space();
     s.hub.state().after_push = vec!["RUNNING".into()];
     let run = s.deploy(&["--timeout", "3"]);
     assert!(
@@ -600,8 +594,7 @@ fn a_space_that_never_builds_gets_the_factory_restart_advice_or_restart() {
 
 #[test]
 fn an_unhealthy_qdrant_maps_to_the_suspended_cluster_advice() {
-    let s = setup();
-    s.hub.add_space(SPACE);
+    let s = setup_with_space();
     s.hub.state().health = (
         503,
         r#"{"status":"unhealthy","services":{"fastapi":"ok","qdrant":{"status":"error","error":"Unexpected Response: 404 (Not Found)"},"postgres":{"status":"connected"},"gemini":{"status":"ok"}}}"#.into(),
@@ -620,8 +613,7 @@ fn an_unhealthy_qdrant_maps_to_the_suspended_cluster_advice() {
 
 #[test]
 fn a_missing_cors_origin_says_to_add_it_to_allowed_origins() {
-    let s = setup();
-    s.hub.add_space(SPACE);
+    let s = setup_with_space();
     s.hub.state().cors_origins = vec!["http://localhost:5173".into()];
     let run = s.deploy(&[]);
     assert!(!run.success, "{run}");
@@ -656,8 +648,7 @@ fn a_push_rejected_by_a_pre_receive_hook_quotes_the_reason() {
 
 #[test]
 fn a_push_that_lost_a_race_says_to_deploy_again() {
-    let s = setup();
-    s.hub.add_space(SPACE);
+    let s = setup_with_space();
     s.hub.state().race_push = true;
     let run = s.deploy(&["--no-verify"]);
     assert!(!run.success, "{run}");
@@ -683,8 +674,7 @@ fn a_push_that_lost_a_race_says_to_deploy_again() {
 
 #[test]
 fn a_file_over_10_mib_is_refused_before_pushing() {
-    let s = setup();
-    s.hub.add_space(SPACE);
+    let s = setup_with_space();
     let main = s.sandbox.read("backend/app/main.py");
     let table: String = (0..240_000)
         .map(|i| format!("# row {i:08} of a generated table..........\n"))
@@ -707,8 +697,7 @@ fn a_file_over_10_mib_is_refused_before_pushing() {
 
 #[test]
 fn ctrl_c_mid_push_cleans_up() {
-    let s = setup();
-    s.hub.add_space(SPACE);
+    let s = setup_with_space();
     s.hub.state().hang_push = Some(std::time::Duration::from_secs(20));
     let head = s.remote_head();
     let mut args = vec![
@@ -731,15 +720,16 @@ fn ctrl_c_mid_push_cleans_up() {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    let started = std::time::Instant::now();
-    while s.hub.count("POST /spaces/alice/bot/git-receive-pack") == 0 {
-        assert!(
-            started.elapsed().as_secs() < 60,
-            "the push never started: {:#?}",
-            s.hub.log()
-        );
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
+    let pushing = process::poll(
+        std::time::Duration::from_millis(20),
+        std::time::Duration::from_secs(60),
+        || (s.hub.count("POST /spaces/alice/bot/git-receive-pack") > 0).then_some(()),
+    );
+    assert!(
+        pushing.is_some(),
+        "the push never started: {:#?}",
+        s.hub.log()
+    );
     assert!(
         s.sandbox.leftovers().len() == 2,
         "the clone (and the empty hooks directory) are in TMPDIR while pushing: {:?}",
@@ -781,8 +771,7 @@ fn ctrl_c_mid_push_cleans_up() {
 
 #[test]
 fn dry_run_pushes_patches_and_sets_nothing() {
-    let s = setup();
-    s.hub.add_space(SPACE);
+    let s = setup_with_space();
     let client = s.sandbox.read(CLIENT);
     let path = s.sandbox.dir.join("secrets.env");
     std::fs::write(&path, "LOG_LEVEL=INFO\n").unwrap();
@@ -805,8 +794,7 @@ fn dry_run_pushes_patches_and_sets_nothing() {
 
 #[test]
 fn json_reports_the_urls_the_commit_and_the_patch() {
-    let s = setup();
-    s.hub.add_space(SPACE);
+    let s = setup_with_space();
     let run = s.deploy(&["--json"]);
     assert!(run.success, "{run}");
     let report: serde_json::Value =
@@ -823,8 +811,7 @@ fn json_reports_the_urls_the_commit_and_the_patch() {
 
 #[test]
 fn a_second_deploy_in_the_same_repo_is_refused_while_one_runs() {
-    let s = setup();
-    s.hub.add_space(SPACE);
+    let s = setup_with_space();
     std::fs::create_dir_all(s.sandbox.repo.join("target/xtask")).unwrap();
     // A live process holds the lock: this test itself.
     std::fs::write(
@@ -850,8 +837,7 @@ fn a_second_deploy_in_the_same_repo_is_refused_while_one_runs() {
 
 #[test]
 fn push_frontend_commits_the_new_url_and_pushes_the_branch() {
-    let s = setup();
-    s.hub.add_space(SPACE);
+    let s = setup_with_space();
     let run = s.deploy(&["--push-frontend", "--space-url", &s.hub.space_url.clone()]);
     assert!(run.success, "{run}");
     let origin = &s.sandbox.origin;
@@ -868,8 +854,7 @@ fn push_frontend_commits_the_new_url_and_pushes_the_branch() {
 
 #[test]
 fn the_frontend_patch_needs_exactly_one_match_and_no_process_env() {
-    let s = setup();
-    s.hub.add_space(SPACE);
+    let s = setup_with_space();
     let client = s.sandbox.read(CLIENT);
     let (line, _) = client
         .lines()
@@ -939,8 +924,7 @@ fn the_frontend_patch_needs_exactly_one_match_and_no_process_env() {
 
 #[test]
 fn rate_limited_calls_are_retried() {
-    let s = setup();
-    s.hub.add_space(SPACE);
+    let s = setup_with_space();
     s.hub.state().throttle = 2;
     let run = s.deploy(&["--no-verify"]);
     assert!(run.success, "{run}");
@@ -949,8 +933,7 @@ fn rate_limited_calls_are_retried() {
 
 #[test]
 fn a_private_space_with_a_public_frontend_is_warned_about() {
-    let s = setup();
-    s.hub.add_space(SPACE);
+    let s = setup_with_space();
     s.hub.state().private = true;
     let run = s.deploy(&["--no-verify"]);
     assert!(run.success && run.stdout.contains("is private"), "{run}");
@@ -1071,8 +1054,7 @@ fn deploy_local_leaves_a_running_space_alone() {
 #[test]
 fn on_a_terminal_it_prompts_for_missing_settings_and_spins() {
     use std::io::Write;
-    let s = setup();
-    s.hub.add_space(SPACE);
+    let s = setup_with_space();
     for key in [
         "user = \"anusha-soh\"\n",
         "space = \"rag-chatbot\"\n",
@@ -1262,8 +1244,7 @@ fn basic_credential(user: &str) -> String {
 
 #[test]
 fn a_git_redirect_to_another_host_gets_no_token_and_stops_the_deploy() {
-    let s = setup();
-    s.hub.add_space(SPACE);
+    let s = setup_with_space();
     let elsewhere = s.hub.elsewhere_url.clone();
     s.hub.state().git_redirect = Some(("/spaces/".into(), format!("{elsewhere}/spaces/")));
     let run = s.deploy(&["--no-verify"]);
@@ -1283,8 +1264,7 @@ fn a_git_redirect_to_another_host_gets_no_token_and_stops_the_deploy() {
 
 #[test]
 fn a_git_redirect_within_the_hub_is_followed() {
-    let s = setup();
-    s.hub.add_space(SPACE);
+    let s = setup_with_space();
     let renamed = s.hub.add_space("bot-renamed");
     let hub_url = s.hub.url.clone();
     s.hub.state().git_redirect = Some((
@@ -1339,8 +1319,7 @@ fn neither_a_space_repos_lfsconfig_nor_the_users_hooks_see_the_token() {
 
 #[test]
 fn hf_endpoint_over_plain_http_is_refused_before_any_request() {
-    let s = setup();
-    s.hub.add_space(SPACE);
+    let s = setup_with_space();
     // 0.0.0.0 reaches this machine's test Hub, but is not a loopback name: refused.
     let port = s.hub.url.rsplit(':').next().unwrap().to_owned();
     for endpoint in [
@@ -1363,8 +1342,7 @@ fn hf_endpoint_over_plain_http_is_refused_before_any_request() {
 
 #[test]
 fn hub_text_with_terminal_escapes_is_shown_escaped() {
-    let s = setup();
-    s.hub.add_space(SPACE);
+    let s = setup_with_space();
     let hostile = "\x1b[2J\x1b]8;;https://evil.example\x07click\x1b]8;;\x07 bell\x07 boom\rFAKE";
     {
         let mut state = s.hub.state();
@@ -1433,8 +1411,7 @@ fn file_names_from_the_space_repo_are_shown_escaped() {
 
 #[test]
 fn a_space_host_outside_the_allowed_domains_leaves_the_frontend_alone() {
-    let s = setup();
-    s.hub.add_space(SPACE);
+    let s = setup_with_space();
     for host in [
         "https://attacker.example",
         "https://x.hf.space\x1b[2J",
@@ -1455,10 +1432,7 @@ fn a_space_host_outside_the_allowed_domains_leaves_the_frontend_alone() {
             run.stdout.contains("as the Space's host") && run.stdout.contains("ignored"),
             "{run}"
         );
-        assert!(
-            !run.stdout.contains('\x1b') && !run.stderr.contains('\x1b'),
-            "{run}"
-        );
+        assert!(!run.printed("\x1b"), "{run}");
     }
 }
 

@@ -4,15 +4,16 @@
 //! running; `--stop` stops them and then honestly finds nothing. The copy can be private
 //! (mode 0700, as under `/root` or from `mktemp -d`) even when xtask runs as root.
 
+#[path = "support/process.rs"]
+mod process;
 #[path = "support/repo.rs"]
 mod repo;
 
-use std::io::Read;
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Stdio};
+use std::time::Duration;
 
+use process::{alive, pid_in, stderr};
 use repo::Repo;
 
 /// A cold Space venv is built on first use; later runs find it warm.
@@ -85,44 +86,6 @@ fn health_status(port: u16) -> u16 {
         .as_u16()
 }
 
-/// Whether `pid` is alive and not a zombie.
-fn alive(pid: u32) -> bool {
-    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
-        stat.rsplit_once(") ")
-            .is_some_and(|(_, rest)| !rest.starts_with('Z'))
-    })
-}
-
-fn pid_in(file: &Path) -> u32 {
-    let text = std::fs::read_to_string(file).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
-    text.lines().next().unwrap().trim().parse().unwrap()
-}
-
-fn stderr(child: &mut Child) -> String {
-    let mut text = String::new();
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut text)
-        .unwrap();
-    text
-}
-
-fn wait_for_exit(child: &mut Child, deadline: Duration) -> std::process::ExitStatus {
-    let end = Instant::now() + deadline;
-    loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            return status;
-        }
-        assert!(
-            Instant::now() < end,
-            "xtask did not exit within {deadline:?}"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
 #[test]
 fn ctrl_c_stops_the_local_space_and_its_database() {
     let local = Local::new("local-ctrl-c");
@@ -136,20 +99,19 @@ fn ctrl_c_stops_the_local_space_and_its_database() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let started = Instant::now();
-    while !(listening(local.port) && health_status(local.port) == 200) {
+    let healthy = process::poll(Duration::from_millis(200), START_DEADLINE, || {
+        if listening(local.port) && health_status(local.port) == 200 {
+            return Some(());
+        }
         if let Some(status) = deploy.try_wait().unwrap() {
             panic!(
                 "deploy --local exited ({status}) instead of serving:\n{}",
                 stderr(&mut deploy)
             );
         }
-        assert!(
-            started.elapsed() < START_DEADLINE,
-            "the local Space did not become healthy"
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    }
+        None
+    });
+    assert!(healthy.is_some(), "the local Space did not become healthy");
     let state = local.repo.path("target/xtask/local");
     let uvicorn = pid_in(&state.join("run/uvicorn.pid"));
     let postgres = pid_in(&state.join("pgdata/postmaster.pid"));
@@ -157,7 +119,9 @@ fn ctrl_c_stops_the_local_space_and_its_database() {
 
     // SAFETY: kill(2) on our own child; SIGINT is what the terminal sends on Ctrl-C.
     unsafe { libc::kill(deploy.id() as libc::pid_t, libc::SIGINT) };
-    let status = wait_for_exit(&mut deploy, Duration::from_secs(60));
+    let bound = Duration::from_secs(60);
+    let status = process::exit_within(&mut deploy, Duration::from_millis(50), bound)
+        .unwrap_or_else(|| panic!("xtask did not exit within {bound:?}"));
     let out = stderr(&mut deploy);
     assert!(
         !alive(uvicorn),

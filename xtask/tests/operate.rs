@@ -3,12 +3,14 @@
 //! The real binary, in a temporary copy of this monorepo, against the local test Hub.
 
 mod hub;
+#[path = "support/process.rs"]
+mod process;
 #[path = "support/repo.rs"]
 mod repo;
 
 use std::io::BufRead;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use hub::sandbox::Sandbox;
 use hub::{Hub, LogScript, TOKEN, USER, git_out};
@@ -352,11 +354,9 @@ fn a_log_stream_cut_mid_way_is_said_and_follow_reconnects_without_repeating_line
             }
         })
     };
-    let started = Instant::now();
-    while printed.lock().unwrap().len() < lines.len() && started.elapsed() < Duration::from_secs(60)
-    {
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    process::poll(Duration::from_millis(50), Duration::from_secs(60), || {
+        (printed.lock().unwrap().len() >= lines.len()).then_some(())
+    });
     // Still following: nothing more comes, and the process waits.
     std::thread::sleep(Duration::from_millis(500));
     assert!(child.try_wait().unwrap().is_none(), "--follow returned");

@@ -725,10 +725,9 @@ pub fn serve_for_bench(space: &str, frontend_origin: &str, script: impl FnOnce(&
     );
     std::fs::write(dir.join("hub.env.partial"), env).unwrap();
     std::fs::rename(dir.join("hub.env.partial"), dir.join("hub.env")).unwrap();
-    let started = std::time::Instant::now();
-    while !dir.join("stop").exists() && started.elapsed() < Duration::from_secs(600) {
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    crate::process::poll(Duration::from_millis(50), Duration::from_secs(600), || {
+        dir.join("stop").exists().then_some(())
+    });
 }
 
 /// A bare repo with the Hub's initial commit: its `.gitattributes` (large and binary
