@@ -339,7 +339,7 @@ mod tests {
         std::fs::write(&path, SEED_CLIENT).unwrap();
         let url = "https://anusha-soh-rag-chatbot.hf.space";
 
-        let dry = patch_base_url(&dir.path(), CLIENT.into(), url, false).unwrap();
+        let dry = patch_base_url(dir.path(), CLIENT.into(), url, false).unwrap();
         assert!(dry.changed());
         assert_eq!(
             std::fs::read_to_string(&path).unwrap(),
@@ -347,7 +347,7 @@ mod tests {
             "a dry run writes nothing"
         );
 
-        let patch = patch_base_url(&dir.path(), CLIENT.into(), url, true).unwrap();
+        let patch = patch_base_url(dir.path(), CLIENT.into(), url, true).unwrap();
         assert_eq!(
             patch,
             Patch {
@@ -361,7 +361,7 @@ mod tests {
         assert_eq!(std::fs::read_to_string(&path).unwrap(), expected);
 
         let mtime = std::fs::metadata(&path).unwrap().modified().unwrap();
-        let again = patch_base_url(&dir.path(), CLIENT.into(), url, true).unwrap();
+        let again = patch_base_url(dir.path(), CLIENT.into(), url, true).unwrap();
         assert!(!again.changed());
         assert_eq!(
             std::fs::metadata(&path).unwrap().modified().unwrap(),
@@ -381,7 +381,7 @@ mod tests {
         let path = dir.path().join(CLIENT);
         let text = format!("{SEED_CLIENT}{SEED_CLIENT}");
         std::fs::write(&path, &text).unwrap();
-        assert!(patch_base_url(&dir.path(), CLIENT.into(), "https://a.hf.space", true).is_err());
+        assert!(patch_base_url(dir.path(), CLIENT.into(), "https://a.hf.space", true).is_err());
         assert_eq!(std::fs::read_to_string(&path).unwrap(), text);
     }
 
@@ -407,14 +407,14 @@ mod tests {
         ] {
             let msg = format!(
                 "{:#}",
-                patch_base_url(&dir.path(), CLIENT.into(), bad, true).unwrap_err()
+                patch_base_url(dir.path(), CLIENT.into(), bad, true).unwrap_err()
             );
             assert!(msg.contains(bad) && msg.contains("not an origin"), "{msg}");
         }
         let msg = format!(
             "{:#}",
             patch_base_url(
-                &dir.path(),
+                dir.path(),
                 CLIENT.into(),
                 "https://a.hf.space\x1b]8;;x\x07",
                 true
@@ -431,7 +431,7 @@ mod tests {
             "http://[::1]:8000",
             "https://X.Example",
         ] {
-            patch_base_url(&dir.path(), CLIENT.into(), good, false).unwrap();
+            patch_base_url(dir.path(), CLIENT.into(), good, false).unwrap();
         }
         assert_eq!(
             std::fs::read_to_string(dir.path().join(CLIENT)).unwrap(),

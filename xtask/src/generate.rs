@@ -275,7 +275,7 @@ fn remove_leftovers(root: &Utf8Path) {
         let pid = [STAGING, MOVED_ASIDE]
             .iter()
             .find_map(|kind| rest.strip_prefix(kind)?.parse::<u32>().ok());
-        if pid.is_some_and(|pid| !crate::local::process::alive(pid)) {
+        if pid.is_some_and(|pid| !crate::process::alive(pid)) {
             let _ = std::fs::remove_dir_all(entry.path());
         }
     }

@@ -5,7 +5,6 @@
 //! docs/local.md.
 
 mod postgres;
-pub(crate) mod process;
 #[cfg(test)]
 mod tests;
 
@@ -18,7 +17,7 @@ use serde::Deserialize;
 use xshell::Shell;
 
 use crate::progress::Progress;
-use crate::{Project, ci, interrupt, settings};
+use crate::{Project, interrupt, process, settings, tools};
 
 /// The Vite dev server's origins: the chat page in development talks to the local Space.
 const DEV_ORIGINS: [&str; 2] = ["http://localhost:5173", "http://127.0.0.1:5173"];
@@ -150,7 +149,7 @@ pub(crate) fn start(
 
     let requirements = tree.join("requirements.txt");
     let venv = paths.space_venv(&sh.read_file(&requirements)?);
-    ci::ensure_venv(sh, &venv, &requirements, progress)
+    tools::ensure_venv(sh, &venv, &requirements, progress)
         .with_context(|| format!("cannot build the Space's venv from {requirements}"))?;
     remove_other_venvs(&paths, &venv)?;
 
@@ -168,7 +167,7 @@ pub(crate) fn start(
             .insert(postgres::start(sh, &project.root, &space.paths, progress)?);
     let database_url = postgres.database_url();
 
-    let program = ci::venv_bin(&venv, "uvicorn");
+    let program = tools::venv_bin(&venv, "uvicorn");
     if !program.is_file() {
         bail!(
             "{requirements} does not install uvicorn, which the Dockerfile's CMD runs: add `uvicorn` to backend/requirements.txt"
@@ -293,32 +292,35 @@ impl LocalSpace {
             let tail = process::log_tail(&log, 1);
             clip(&crate::untrusted::line(tail.trim()), 80)
         };
-        loop {
+        let answer = process::poll(Duration::from_millis(25), deadline, || {
+            if let Err(err) = interrupt::check() {
+                return Some(Err(err));
+            }
             if let Some(status) = self
                 .uvicorn
                 .as_mut()
                 .and_then(|c| c.try_wait().ok().flatten())
             {
-                return Err(self.crashed(
+                return Some(Err(self.crashed(
                     "the Space did not start",
                     &format!("uvicorn exited ({status}) before its startup finished"),
-                ));
+                )));
             }
             if std::net::TcpStream::connect_timeout(&address, Duration::from_millis(200)).is_ok()
                 && !still_starting(&health)
             {
-                return Ok(());
+                return Some(Ok(()));
             }
             ticker.tick(&last_line);
-            if Instant::now() > deadline {
-                let what = format!(
-                    "the app did not finish starting on {address} within {}s",
-                    START_TIMEOUT.as_secs()
-                );
-                return Err(self.crashed("the Space did not start", &what));
-            }
-            interrupt::sleep(Duration::from_millis(25))?;
-        }
+            None
+        });
+        answer.unwrap_or_else(|| {
+            let what = format!(
+                "the app did not finish starting on {address} within {}s",
+                START_TIMEOUT.as_secs()
+            );
+            Err(self.crashed("the Space did not start", &what))
+        })
     }
 
     /// The error for an app that stopped or never started: the Python exception as the cause,

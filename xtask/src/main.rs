@@ -15,10 +15,12 @@ mod http;
 mod interrupt;
 mod local;
 mod logs;
+mod process;
 mod progress;
 mod settings;
 mod space;
 mod status;
+mod tools;
 mod untrusted;
 
 use std::process::ExitCode;

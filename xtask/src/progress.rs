@@ -141,7 +141,7 @@ impl Progress {
             }
             if interrupt::requested() {
                 drop(ticker);
-                crate::local::process::stop_group(child, STOP_GRACE);
+                crate::process::stop_group(child, STOP_GRACE);
                 return Err(interrupt::Interrupted.into());
             }
             ticker.tick(&summary);

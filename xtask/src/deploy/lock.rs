@@ -3,7 +3,7 @@
 use anyhow::{Context, Result, bail};
 use camino::{Utf8Path, Utf8PathBuf};
 
-use crate::local::process;
+use crate::process;
 use crate::settings;
 
 /// Held for the whole deploy; the file is removed on drop (success, error or Ctrl-C).

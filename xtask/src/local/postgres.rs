@@ -16,10 +16,11 @@ use anyhow::{Context, Result, bail};
 use camino::{Utf8Path, Utf8PathBuf};
 use xshell::{Shell, cmd};
 
-use super::{Paths, process};
+use super::Paths;
+use crate::process;
 use crate::progress::Progress;
 use crate::space::requirements;
-use crate::{ci, interrupt, settings};
+use crate::{interrupt, settings, tools};
 
 /// The one place the pgserver version is pinned: the backend's own test requirements.
 const PIN_FILE: &str = "requirements-dev.txt";
@@ -128,24 +129,25 @@ pub(super) fn start(
     };
     let deadline = Instant::now() + READY_TIMEOUT;
     let mut ticker = progress.ticker("starting PostgreSQL");
-    loop {
+    let ready = process::poll(Duration::from_millis(25), deadline, || {
+        if let Err(err) = interrupt::check() {
+            return Some(Err(err));
+        }
         ticker.tick(&String::new);
         if let Some(status) = server.exited() {
-            bail!(
+            return Some(Err(anyhow::anyhow!(
                 "PostgreSQL exited ({status}) while starting; the last lines of {log}:\n{}",
                 process::log_tail(&log, 15)
-            );
+            )));
         }
-        if status_line(paths).as_deref() == Some("ready") {
-            return Ok(server);
-        }
-        if Instant::now() > deadline {
-            bail!(
-                "PostgreSQL did not become ready within {}s; see {log}",
-                READY_TIMEOUT.as_secs()
-            );
-        }
-        interrupt::sleep(Duration::from_millis(25))?;
+        (status_line(paths).as_deref() == Some("ready")).then_some(Ok(()))
+    });
+    match ready {
+        Some(result) => result.map(|()| server),
+        None => bail!(
+            "PostgreSQL did not become ready within {}s; see {log}",
+            READY_TIMEOUT.as_secs()
+        ),
     }
 }
 
@@ -194,7 +196,7 @@ pub(super) fn install(
     if sh.read_file(&requirements).ok().as_deref() != Some(text.as_str()) {
         sh.write_file(&requirements, &text)?;
     }
-    ci::ensure_venv(sh, &paths.tools, &requirements, progress)
+    tools::ensure_venv(sh, &paths.tools, &requirements, progress)
         .with_context(|| format!("cannot install {pin} (PostgreSQL for deploy --local)"))?;
     let lib = paths.tools.join("lib");
     let bin = std::fs::read_dir(&lib)
@@ -493,7 +495,7 @@ mod tests {
     #[test]
     fn data_of_another_major_version_is_refused_with_the_fix() {
         let dir = TempDir::new("xtask-local").unwrap();
-        let mut paths = Paths::new(&dir.path());
+        let mut paths = Paths::new(dir.path());
         paths.pgdata = dir.path().join("pgdata");
         std::fs::create_dir_all(&paths.pgdata).unwrap();
         std::fs::write(paths.pgdata.join("PG_VERSION"), "9\n").unwrap();
@@ -528,7 +530,7 @@ mod tests {
             home
         };
         let gone = home("gone", &present.path().join("deleted/target/xtask/local"));
-        let kept = home("kept", &present.path());
+        let kept = home("kept", present.path());
         forget_deleted_checkouts();
         let (gone_exists, kept_exists) = (gone.exists(), kept.exists());
         let _ = std::fs::remove_dir_all(&gone);

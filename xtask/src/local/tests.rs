@@ -70,7 +70,7 @@ impl Fixture {
         let requirements = std::fs::read_to_string(tree.join("requirements.txt")).unwrap();
         let shared_venv = shared.space_venv(&requirements);
         let progress = Progress::new();
-        ci::ensure_venv(&sh, &shared_venv, &tree.join("requirements.txt"), &progress).unwrap();
+        tools::ensure_venv(&sh, &shared_venv, &tree.join("requirements.txt"), &progress).unwrap();
         postgres::install(&sh, repo_root(), &shared, &progress).unwrap();
         for (shared, own) in [
             (shared_venv, own.space_venv(&requirements)),
