@@ -32,7 +32,12 @@ const CHAT_TIMEOUT: Duration = Duration::from_secs(60);
 /// How much of an unexpected answer body an error quotes.
 const BODY_SHOWN: usize = 300;
 
-/// Where `deploy --local` keeps its state, all under `target/xtask/local/`.
+/// The directory `deploy --local` keeps its state in: `target/xtask/local/`.
+pub(crate) fn state_dir(root: &Utf8Path) -> Utf8PathBuf {
+    root.join(settings::STATE_DIR).join("local")
+}
+
+/// Where `deploy --local` keeps its state, all under [`state_dir`].
 struct Paths {
     dir: Utf8PathBuf,
     logs: Utf8PathBuf,
@@ -49,7 +54,7 @@ struct Paths {
 
 impl Paths {
     fn new(root: &Utf8Path) -> Paths {
-        let dir = root.join(settings::STATE_DIR).join("local");
+        let dir = state_dir(root);
         Paths {
             logs: dir.join("logs"),
             run: dir.join("run"),

@@ -235,7 +235,7 @@ struct Output {
 }
 
 /// A clone of the Space repo in a temporary directory.
-pub(crate) struct Clone {
+pub(crate) struct SpaceClone {
     dir: TempDir,
     branch: String,
 }
@@ -248,8 +248,8 @@ pub(crate) struct Change {
     pub(crate) path: String,
 }
 
-impl Clone {
-    pub(crate) fn new(env: &GitEnv, remote: &str) -> Result<Clone> {
+impl SpaceClone {
+    pub(crate) fn new(env: &GitEnv, remote: &str) -> Result<SpaceClone> {
         let dir = TempDir::new("xtask-deploy")?;
         // Checked out afterwards, without the credential: checking out runs filters.
         let out = env.run_remote(
@@ -276,7 +276,7 @@ impl Clone {
             .git(dir.path(), &["symbolic-ref", "--short", "HEAD"])?
             .trim()
             .to_owned();
-        Ok(Clone { dir, branch })
+        Ok(SpaceClone { dir, branch })
     }
 
     pub(crate) fn path(&self) -> &Utf8Path {
@@ -583,12 +583,12 @@ mod tests {
     use super::*;
 
     /// A real clone of a real bare repo whose `.gitattributes` routes `*.bin` to LFS.
-    fn clone_with(files: &[(&str, &[u8])]) -> (TempDir, GitEnv, Clone, Vec<Change>) {
+    fn clone_with(files: &[(&str, &[u8])]) -> (TempDir, GitEnv, SpaceClone, Vec<Change>) {
         let dir = TempDir::new("xtask-git-test").unwrap();
         let env = GitEnv::new(dir.path(), None).unwrap();
         let bare = dir.path().join("space.git");
         ensure_bare(&env, &bare).unwrap();
-        let clone = Clone::new(&env, bare.as_str()).unwrap();
+        let clone = SpaceClone::new(&env, bare.as_str()).unwrap();
         let source = dir.path().join("source");
         let mut names = Vec::new();
         for (name, bytes) in files {

@@ -663,7 +663,7 @@ fn unexpected(what: &str, status: u16, body: &str) -> String {
 mod tests {
     use super::*;
 
-    const DEFAULT: &str = "https://huggingface.co";
+    const DEFAULT: &str = DEFAULT_ENDPOINT;
 
     #[test]
     fn hf_endpoint_is_https_unless_loopback() {

@@ -1,7 +1,7 @@
 //! `deploy --local`: the same pipeline with no account and no network. A bare repo under
 //! the state directory stands in for the Space's git remote (pushed to by the same publish
 //! code as the Hub path); the pushed tree is exported and run as the container would
-//! (`crate::local`), then verified through `/api/health` and one real chat question.
+//! (`crate::local`), then verified through its health check and one real chat question.
 
 use std::time::Duration;
 
@@ -13,7 +13,7 @@ use super::git::{self, GitEnv};
 use super::report::{FrontendReport, Progress, Report};
 use super::{clone_while, deadline, lint_before_publishing, lock, publish, regenerate, verify};
 use crate::local::{self, LocalSpace};
-use crate::{Project, flags, settings};
+use crate::{Project, flags};
 
 /// The question `deploy --local` asks the running Space, as a user of the chat page would.
 const QUESTION: &str = "How do I deploy the backend to Hugging Face Spaces?";
@@ -32,12 +32,13 @@ pub(super) fn deploy(
     let _lock = lock::Lock::acquire(root)?;
     // A Space left running (--detach) runs from the tree this deploy replaces.
     local::ensure_not_running(project)?;
-    let state = root.join(settings::STATE_DIR).join("local");
+    let state = local::state_dir(root);
     let space_url = format!("http://127.0.0.1:{}", project.settings.generator.port);
     let remote = state.join("space.git");
     let mut report = Report::new(
         remote.strip_prefix(root).unwrap_or(&remote).to_string(),
         &space_url,
+        &project.settings.generator.health_path,
     );
     report.local = true;
 
@@ -74,20 +75,16 @@ pub(super) fn deploy(
         return Ok((report, space));
     }
     let deadline = deadline(flags.timeout, HEALTH_TIMEOUT)?;
-    let health = verify::wait_for_health(
-        &space.url,
-        &project.settings.generator.health_path,
-        deadline,
-        progress,
-    )
-    .with_context(|| {
-        format!(
-            "the local Space started but is not healthy; its logs are in {}",
-            space.logs
-        )
-    })?;
+    let health_path = &project.settings.generator.health_path;
+    let health = verify::wait_for_health(&space.url, health_path, deadline, progress)
+        .with_context(|| {
+            format!(
+                "the local Space started but is not healthy; its logs are in {}",
+                space.logs
+            )
+        })?;
     progress.step(format_args!(
-        "verify: /api/health says {}; asking: {QUESTION}",
+        "verify: {health_path} says {}; asking: {QUESTION}",
         health.status
     ));
     let answer = space.ask(QUESTION)?;

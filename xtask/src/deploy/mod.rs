@@ -23,7 +23,7 @@ use xshell::Shell;
 
 use crate::settings::{self, DeployFlags, DeployTarget};
 use crate::{Project, check, flags, frontend, generate, interrupt, untrusted};
-use git::{Clone, GitEnv};
+use git::{GitEnv, SpaceClone};
 use report::{FrontendReport, Progress, Report};
 
 /// The pushed commit's subject, as the seed writes it.
@@ -214,7 +214,11 @@ impl flags::Deploy {
             hub.endpoint(),
         )?;
         let space_url = chosen.url.clone();
-        let mut report = Report::new(repo.clone(), &space_url);
+        let mut report = Report::new(
+            repo.clone(),
+            &space_url,
+            &project.settings.generator.health_path,
+        );
         report.dry_run = self.dry_run;
         report.warnings.extend(chosen.warning.clone());
         if info.private && !is_local_origin(&target.frontend_url) {
@@ -251,7 +255,7 @@ impl flags::Deploy {
         )?;
         let remote = format!("{}/spaces/{repo}", hub.endpoint());
         if self.rollback {
-            let clone = Clone::new(&git, &remote)?;
+            let clone = SpaceClone::new(&git, &remote)?;
             rollback::publish(
                 &git,
                 &clone,
@@ -365,7 +369,11 @@ impl flags::Deploy {
             .space_url
             .clone()
             .unwrap_or_else(|| settings::derived_space_url(&target.user, &target.space));
-        let mut report = Report::new(repo.clone(), &space_url);
+        let mut report = Report::new(
+            repo.clone(),
+            &space_url,
+            &project.settings.generator.health_path,
+        );
         report.dry_run = true;
         report.health = "skipped".to_owned();
         report.regenerated = regenerate(project, self.force, progress)?;
@@ -444,7 +452,7 @@ struct Verify<'a> {
 }
 
 impl flags::Deploy {
-    /// Step 9 (unless `--dry-run` or `--no-verify`): the runtime, `/api/health`, CORS.
+    /// Step 9 (unless `--dry-run` or `--no-verify`): the runtime, the health check, CORS.
     fn verify(&self, v: &Verify<'_>, progress: &Progress, report: &mut Report) -> Result<()> {
         if self.dry_run || self.no_verify {
             report.health = "skipped".to_owned();
@@ -469,8 +477,8 @@ impl flags::Deploy {
             None => format!("{repo} was already up to date, but the Space is not working"),
         })?;
         progress.step(format_args!(
-            "verify: /api/health says {}; CORS allows {}",
-            health.status, v.frontend_url
+            "verify: {} says {}; CORS allows {}",
+            v.health_path, health.status, v.frontend_url
         ));
         report.health = health.status;
         Ok(())
@@ -578,7 +586,7 @@ fn lint_before_publishing(
     Ok(preview)
 }
 
-/// Steps 2 and 3 overlap: `Clone::new` (network) runs on its own thread while `prepare`
+/// Steps 2 and 3 overlap: `SpaceClone::new` (network) runs on its own thread while `prepare`
 /// (generate, lints: CPU) runs on this one. Both finish before this returns, so an error or
 /// Ctrl-C in either still removes the temporary clone.
 fn clone_while<T>(
@@ -587,7 +595,7 @@ fn clone_while<T>(
     hub: Option<&hub::Hub>,
     progress: &Progress,
     prepare: impl FnOnce() -> Result<T>,
-) -> Result<(Clone, T)> {
+) -> Result<(SpaceClone, T)> {
     std::thread::scope(|scope| {
         let cloning = scope.spawn(|| clone_following(git, remote, hub));
         let prepared = prepare();
@@ -603,8 +611,8 @@ fn clone_while<T>(
 /// Clones `remote`. git follows no redirect (its header would follow it), so when the clone
 /// fails the Hub is asked whether it redirects: to another path of its own endpoint (a renamed
 /// Space) the clone is retried there; to anywhere else the deploy stops, saying where.
-fn clone_following(git: &GitEnv, remote: &str, hub: Option<&hub::Hub>) -> Result<Clone> {
-    let err = match Clone::new(git, remote) {
+fn clone_following(git: &GitEnv, remote: &str, hub: Option<&hub::Hub>) -> Result<SpaceClone> {
+    let err = match SpaceClone::new(git, remote) {
         Ok(clone) => return Ok(clone),
         Err(err) => err,
     };
@@ -614,7 +622,7 @@ fn clone_following(git: &GitEnv, remote: &str, hub: Option<&hub::Hub>) -> Result
             if to.starts_with(&format!("{}/", hub.endpoint()))
                 && !to.contains(|c: char| c.is_control() || c.is_whitespace()) =>
         {
-            Clone::new(git, &to)
+            SpaceClone::new(git, &to)
         }
         Some(to) => bail!(
             "the Hub redirected git from {remote} to `{}`, outside {}: not followed, so the token \
@@ -631,7 +639,7 @@ fn clone_following(git: &GitEnv, remote: &str, hub: Option<&hub::Hub>) -> Result
 fn publish(
     git: &GitEnv,
     root: &Utf8Path,
-    clone: &Clone,
+    clone: &SpaceClone,
     dry_run: bool,
     progress: &Progress,
     report: &mut Report,
@@ -657,14 +665,7 @@ fn publish(
     }
     let lfs = clone.check_pushable(git, &report.changes)?;
     if dry_run {
-        for change in &report.changes {
-            // A deleted path is a name from the Space repo: shown, never obeyed.
-            progress.step(format_args!(
-                "git: would push {} {}",
-                change.status,
-                untrusted::line(&change.path)
-            ));
-        }
+        show_would_push(&report.changes, progress);
         return Ok(());
     }
     let message = format!(
@@ -725,10 +726,30 @@ fn deadline(timeout: Option<u64>, default: Duration) -> Result<Instant> {
     })
 }
 
+/// What a dry run's push would send, one line per file. A path may be a name from the Space
+/// repo (a deleted file, a rollback's tree): shown, never obeyed.
+fn show_would_push(changes: &[git::Change], progress: &Progress) {
+    for change in changes {
+        progress.step(format_args!(
+            "git: would push {} {}",
+            change.status,
+            untrusted::line(&change.path)
+        ));
+    }
+}
+
+/// The hosts that mean "this machine", as a URL names them (an IPv6 one in brackets there).
+pub(crate) const LOCAL_HOSTS: [&str; 3] = ["localhost", "127.0.0.1", "::1"];
+
 fn is_local_origin(url: &str) -> bool {
-    ["://localhost", "://127.0.0.1", "://[::1]"]
-        .iter()
-        .any(|local| url.contains(local))
+    LOCAL_HOSTS.iter().any(|host| {
+        let host = if host.contains(':') {
+            format!("[{host}]")
+        } else {
+            host.to_string()
+        };
+        url.contains(&format!("://{host}"))
+    })
 }
 
 fn secrets_file(path: &std::path::Path) -> Result<Utf8PathBuf> {

@@ -67,12 +67,14 @@ pub(crate) struct Report {
 }
 
 impl Report {
-    pub(crate) fn new(space: String, space_url: &str) -> Report {
+    /// The report of a deploy of `space`, served at `space_url` with its health check at
+    /// `health_path` (the `health-path` setting).
+    pub(crate) fn new(space: String, space_url: &str, health_path: &str) -> Report {
         Report {
             space,
             space_url: space_url.to_owned(),
             docs_url: format!("{space_url}/docs"),
-            health_url: format!("{space_url}/api/health"),
+            health_url: format!("{space_url}{health_path}"),
             ..Report::default()
         }
     }

@@ -5,7 +5,7 @@
 
 use anyhow::{Result, bail};
 
-use super::git::{Change, Clone, GitEnv};
+use super::git::{Change, GitEnv, SpaceClone};
 use super::report::{Progress, Report};
 
 /// Commits the tree of `rev` (default: the commit before the current one) on top of the
@@ -13,7 +13,7 @@ use super::report::{Progress, Report};
 /// from the tree directly (`commit-tree`): nothing is checked out.
 pub(super) fn publish(
     git: &GitEnv,
-    clone: &Clone,
+    clone: &SpaceClone,
     rev: Option<&str>,
     dry_run: bool,
     progress: &Progress,
@@ -47,12 +47,7 @@ pub(super) fn publish(
         return Ok(());
     }
     if dry_run {
-        for change in &report.changes {
-            progress.step(format_args!(
-                "git: would push {} {}",
-                change.status, change.path
-            ));
-        }
+        super::show_would_push(&report.changes, progress);
         return Ok(());
     }
     let short = &target.id[..target.id.len().min(12)];
@@ -92,7 +87,7 @@ struct Target {
 /// `rev` in the clone, `None` when it names no commit there. The clone has the Space's branch
 /// alone (`--single-branch`, no tags), so every commit it knows is in that branch's history:
 /// a rollback can only go to a commit the Space had.
-fn describe(git: &GitEnv, clone: &Clone, rev: &str) -> Result<Option<Target>> {
+fn describe(git: &GitEnv, clone: &SpaceClone, rev: &str) -> Result<Option<Target>> {
     if rev.starts_with('-') {
         return Ok(None);
     }
@@ -129,7 +124,7 @@ fn describe(git: &GitEnv, clone: &Clone, rev: &str) -> Result<Option<Target>> {
 }
 
 /// What committing the tree of `target` on top of HEAD changes.
-fn changes(git: &GitEnv, clone: &Clone, target: &str) -> Result<Vec<Change>> {
+fn changes(git: &GitEnv, clone: &SpaceClone, target: &str) -> Result<Vec<Change>> {
     let listed = git.git(
         clone.path(),
         &[

@@ -6,6 +6,9 @@ use camino::Utf8Path;
 
 use crate::settings::{SEED_SECRETS as SECRETS, is_seed_secret};
 
+/// The values the backend accepts for `LOG_LEVEL` (Python's logging levels).
+const LOG_LEVELS: [&str; 5] = ["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"];
+
 /// Secrets read from a file: `(key, value)` in file order.
 #[derive(Debug)]
 pub(crate) struct Secrets(pub(crate) Vec<(String, String)>);
@@ -222,7 +225,7 @@ fn validate(key: &str, value: &str, frontend_url: &str) -> Result<(), String> {
             } else {
                 host_port.split(':').next().unwrap_or_default()
             };
-            let local = ["localhost", "127.0.0.1", "::1", ""].contains(&host);
+            let local = host.is_empty() || super::LOCAL_HOSTS.contains(&host);
             let query = value.split_once('?').map(|(_, q)| q).unwrap_or_default();
             if !local
                 && !query
@@ -253,8 +256,8 @@ fn validate(key: &str, value: &str, frontend_url: &str) -> Result<(), String> {
             }
         }
         "LOG_LEVEL" => {
-            if !["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"].contains(&value) {
-                return Err("one of DEBUG, INFO, WARNING, ERROR, CRITICAL".to_owned());
+            if !LOG_LEVELS.contains(&value) {
+                return Err(format!("one of {}", LOG_LEVELS.join(", ")));
             }
         }
         _ => {}

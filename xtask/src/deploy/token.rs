@@ -4,6 +4,8 @@
 use anyhow::{Context, Result};
 use camino::Utf8PathBuf;
 
+use super::hub::DEFAULT_ENDPOINT;
+
 /// The command that logs in to the Hub (and writes the token file), as every message names it.
 pub(crate) const LOGIN: &str = "hf auth login";
 
@@ -75,7 +77,7 @@ impl Token {
         anyhow::ensure!(
             !text.trim().is_empty(),
             "no Hugging Face token: set HF_TOKEN, or log in with `{LOGIN}` (it writes {path}). \
-             Create a token with write access at https://huggingface.co/settings/tokens \
+             Create a token with write access at {DEFAULT_ENDPOINT}/settings/tokens \
              (git push to a Space needs an access token, not your password)"
         );
         let value = text.trim().to_owned();
@@ -97,7 +99,7 @@ impl Token {
                 };
                 anyhow::bail!(
                     "the token in {path} is a login from `{LOGIN}` that expired {} ago: {renew}, \
-                     or set HF_TOKEN to a write token from https://huggingface.co/settings/tokens",
+                     or set HF_TOKEN to a write token from {DEFAULT_ENDPOINT}/settings/tokens",
                     ago(now - login.expires_at)
                 );
             }

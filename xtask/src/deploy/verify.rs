@@ -1,4 +1,4 @@
-//! Step 9: wait for the Space to run the pushed commit, then for `/api/health`, then check
+//! Step 9: wait for the Space to run the pushed commit, then for its health check, then check
 //! CORS from the frontend's origin; every failure ends in the seed's troubleshooting advice.
 
 use std::time::{Duration, Instant};
@@ -76,7 +76,7 @@ impl<'a> SpaceAccess<'a> {
 }
 
 impl Checks<'_> {
-    /// The runtime runs the pushed commit, `/api/health` answers 200, CORS allows the frontend.
+    /// The runtime runs the pushed commit, the health check answers 200, CORS allows the frontend.
     pub(crate) fn run(&self, progress: &Progress) -> Result<Health> {
         progress.step("verify: waiting for the Space to run the pushed commit");
         wait_for_runtime(
@@ -213,13 +213,13 @@ fn runtime_failure(hub: &Hub, repo: &str, runtime: &super::hub::Runtime) -> Stri
     out
 }
 
-/// What `/api/health` last said.
+/// What the health check last said.
 #[derive(Debug)]
 pub(crate) struct Health {
     pub(crate) status: String,
 }
 
-/// Polls `{space_url}/api/health` with backoff until it answers 200 or `deadline`.
+/// Polls `{space_url}{health_path}` with backoff until it answers 200 or `deadline`.
 pub(crate) fn wait_for_health(
     space_url: &str,
     health_path: &str,
