@@ -133,25 +133,8 @@ impl flags::Deploy {
     fn deploy_to_hub(&self, project: &Project, progress: &Progress) -> Result<Report> {
         let root = &project.root;
         // Step 1: settings, secrets file and token, all checked before any request.
-        let flags = DeployFlags {
-            user: self.user.clone(),
-            space: self.space.clone(),
-            frontend_url: self.frontend_url.clone(),
-            space_url: self.space_url.clone(),
-        };
-        let target = DeployTarget::resolve(
-            flags,
-            &project.settings,
-            terminal_prompt().as_mut().map(|p| p as _),
-        )?;
+        let (target, secrets) = self.target_and_secrets(project)?;
         let repo = target.repo_id();
-        let secrets = match &self.secrets_file {
-            Some(path) => Some(secrets::Secrets::load(
-                &secrets_file(path)?,
-                &target.frontend_url,
-            )?),
-            None => None,
-        };
         let endpoint = hub::endpoint(
             std::env::var("HF_ENDPOINT").ok().as_deref(),
             hub::DEFAULT_ENDPOINT,
@@ -181,31 +164,7 @@ impl flags::Deploy {
             untrusted::line(&who.name)
         ));
 
-        // The Space: it must exist (or be created) before it is cloned.
-        let mut exists = true;
-        let info = match hub.space(&repo)? {
-            Some(info) => info,
-            None if self.create && self.dry_run => {
-                progress.step(format_args!(
-                    "{repo} does not exist: --create would create it (sdk docker)"
-                ));
-                exists = false;
-                hub::SpaceInfo::default()
-            }
-            None if self.create => {
-                let created = hub.create_space(&target.user, &target.space, &who.name)?;
-                progress.step(format_args!("Space {repo}: {:?} (sdk docker)", created));
-                hub.space(&repo)?.with_context(|| {
-                    format!(
-                        "the Hub created {repo} but does not show it yet: deploy again in a minute"
-                    )
-                })?
-            }
-            None => bail!(
-                "the Space {repo} does not exist: create it at {}/new-space (Docker SDK), or re-run with --create",
-                hub.endpoint()
-            ),
-        };
+        let (info, exists) = self.find_space(&hub, &target, &who.name, progress)?;
         let chosen = hub::space_url(
             target.space_url.as_deref(),
             &target.user,
@@ -214,23 +173,7 @@ impl flags::Deploy {
             hub.endpoint(),
         )?;
         let space_url = chosen.url.clone();
-        let mut report = Report::new(
-            repo.clone(),
-            &space_url,
-            &project.settings.generator.health_path,
-        );
-        report.dry_run = self.dry_run;
-        report.warnings.extend(chosen.warning.clone());
-        if info.private && !is_local_origin(&target.frontend_url) {
-            report.warnings.push(format!(
-                "the Space {repo} is private: browsers on {} get 404 from it; make it public in its settings",
-                target.frontend_url
-            ));
-        }
-        // Said now as well: a failed deploy never prints the report.
-        for warning in &report.warnings {
-            progress.step(format_args!("warning: {warning}"));
-        }
+        let mut report = self.start_report(project, &target, &chosen, info.private, progress);
         let verify = Verify {
             hub: &hub,
             repo: &repo,
@@ -272,50 +215,15 @@ impl flags::Deploy {
 
         // Steps 2 and 3: generate and lint while the Space repo is cloned, then publish.
         let client = project.settings.frontend_client.clone();
-        let prepare = || -> Result<_> {
-            let regenerated = regenerate(project, self.force, progress)?;
-            Ok((
-                regenerated,
-                lint_before_publishing(project, &space_url, progress)?,
-            ))
-        };
-        let preview = if exists {
-            let (clone, (regenerated, preview)) =
-                clone_while(&git, &remote, Some(&hub), progress, prepare)?;
-            report.regenerated = regenerated;
-            publish(&git, root, &clone, self.dry_run, progress, &mut report)?;
-            preview
-        } else {
-            let (regenerated, preview) = prepare()?;
-            report.regenerated = regenerated;
-            report.source_commit = git::source_commit(root)?;
-            let files = git::worktree_files(root, settings::SPACE_DIR)?;
-            report.changes = files
-                .iter()
-                .map(|f| git::Change {
-                    status: "added",
-                    path: f.to_string(),
-                })
-                .collect();
-            progress.step(format_args!(
-                "git: would push all {} file(s) to the new Space",
-                files.len()
-            ));
-            preview
-        };
+        let space = exists.then_some((&git, remote.as_str(), &hub));
+        let preview = self.update_space(project, space, &space_url, progress, &mut report)?;
 
         // Step 7: secrets.
         match &secrets {
             Some(secrets) => {
                 set_secrets(&hub, &repo, secrets, self.dry_run, progress, &mut report)?
             }
-            None => {
-                let intro = format!(
-                    "Set these secrets at {}/spaces/{repo}/settings (Variables and secrets), or pass --secrets-file FILE:",
-                    hub.endpoint()
-                );
-                eprint!("{}", secrets::table(&intro, &target.frontend_url));
-            }
+            None => show_secrets_table(&hub, &repo, &target.frontend_url),
         }
 
         // Step 8: the frontend's production URL.
@@ -344,6 +252,151 @@ impl flags::Deploy {
         report.elapsed_seconds = progress.elapsed_secs();
         Ok(report)
     }
+
+    /// Where to deploy (settings, flags, a prompt for what is missing) and the secrets file,
+    /// read and checked.
+    fn target_and_secrets(
+        &self,
+        project: &Project,
+    ) -> Result<(DeployTarget, Option<secrets::Secrets>)> {
+        let flags = DeployFlags {
+            user: self.user.clone(),
+            space: self.space.clone(),
+            frontend_url: self.frontend_url.clone(),
+            space_url: self.space_url.clone(),
+        };
+        let target = DeployTarget::resolve(
+            flags,
+            &project.settings,
+            terminal_prompt().as_mut().map(|p| p as _),
+        )?;
+        let secrets = match &self.secrets_file {
+            Some(path) => Some(secrets::Secrets::load(
+                &secrets_file(path)?,
+                &target.frontend_url,
+            )?),
+            None => None,
+        };
+        Ok((target, secrets))
+    }
+
+    /// The Space's details: it must exist (or be created with `--create`) before it is
+    /// cloned. Also says whether it exists (not in a dry run that would create it).
+    fn find_space(
+        &self,
+        hub: &hub::Hub,
+        target: &DeployTarget,
+        login: &str,
+        progress: &Progress,
+    ) -> Result<(hub::SpaceInfo, bool)> {
+        let repo = target.repo_id();
+        let info = match hub.space(&repo)? {
+            Some(info) => info,
+            None if self.create && self.dry_run => {
+                progress.step(format_args!(
+                    "{repo} does not exist: --create would create it (sdk docker)"
+                ));
+                return Ok((hub::SpaceInfo::default(), false));
+            }
+            None if self.create => {
+                let created = hub.create_space(&target.user, &target.space, login)?;
+                progress.step(format_args!("Space {repo}: {:?} (sdk docker)", created));
+                hub.space(&repo)?.with_context(|| {
+                    format!(
+                        "the Hub created {repo} but does not show it yet: deploy again in a minute"
+                    )
+                })?
+            }
+            None => bail!(
+                "the Space {repo} does not exist: create it at {}/new-space (Docker SDK), or re-run with --create",
+                hub.endpoint()
+            ),
+        };
+        Ok((info, true))
+    }
+
+    /// The report of this deploy, with its warnings (a chosen Space URL, a private Space)
+    /// said now as well: a failed deploy never prints the report.
+    fn start_report(
+        &self,
+        project: &Project,
+        target: &DeployTarget,
+        chosen: &hub::SpaceUrl,
+        private: bool,
+        progress: &Progress,
+    ) -> Report {
+        let repo = target.repo_id();
+        let mut report = Report::new(
+            repo.clone(),
+            &chosen.url,
+            &project.settings.generator.health_path,
+        );
+        report.dry_run = self.dry_run;
+        report.warnings.extend(chosen.warning.clone());
+        if private && !is_local_origin(&target.frontend_url) {
+            report.warnings.push(format!(
+                "the Space {repo} is private: browsers on {} get 404 from it; make it public in its settings",
+                target.frontend_url
+            ));
+        }
+        for warning in &report.warnings {
+            progress.step(format_args!("warning: {warning}"));
+        }
+        report
+    }
+
+    /// Steps 2 and 3: generates and lints while the Space repo (`space`: git, remote, Hub)
+    /// is cloned, then publishes; for a Space a dry run would create, lists every file as
+    /// added. Returns the frontend patch the lint previewed.
+    fn update_space(
+        &self,
+        project: &Project,
+        space: Option<(&GitEnv, &str, &hub::Hub)>,
+        space_url: &str,
+        progress: &Progress,
+        report: &mut Report,
+    ) -> Result<frontend::Patch> {
+        let root = &project.root;
+        let prepare = || -> Result<_> {
+            let regenerated = regenerate(project, self.force, progress)?;
+            Ok((
+                regenerated,
+                lint_before_publishing(project, space_url, progress)?,
+            ))
+        };
+        let Some((git, remote, hub)) = space else {
+            let (regenerated, preview) = prepare()?;
+            report.regenerated = regenerated;
+            report.source_commit = git::source_commit(root)?;
+            let files = git::worktree_files(root, settings::SPACE_DIR)?;
+            report.changes = files
+                .iter()
+                .map(|f| git::Change {
+                    status: "added",
+                    path: f.to_string(),
+                })
+                .collect();
+            progress.step(format_args!(
+                "git: would push all {} file(s) to the new Space",
+                files.len()
+            ));
+            return Ok(preview);
+        };
+        let (clone, (regenerated, preview)) =
+            clone_while(git, remote, Some(hub), progress, prepare)?;
+        report.regenerated = regenerated;
+        publish(git, root, &clone, self.dry_run, progress, report)?;
+        Ok(preview)
+    }
+}
+
+/// Step 7 without `--secrets-file`: the table of secrets to set by hand, and where.
+fn show_secrets_table(hub: &hub::Hub, repo: &str, frontend_url: &str) {
+    let intro = format!(
+        "Set these secrets at {}/spaces/{repo}/settings (Variables and secrets), or pass --secrets-file FILE:",
+        hub.endpoint()
+    );
+    eprint!("{}", secrets::table(&intro, frontend_url));
 }
 
 impl flags::Deploy {
