@@ -13,7 +13,7 @@ mod generate;
 mod hooks;
 mod http;
 mod interrupt;
-mod local;
+mod local_space;
 mod logs;
 mod process;
 mod progress;

@@ -199,7 +199,7 @@ impl Progress {
         );
         // One screen line: a wrapped one could not be redrawn in place.
         let width = terminal_width().saturating_sub(1).max(20);
-        eprint!("\r\x1b[K{}", crate::local::clip(&line, width));
+        eprint!("\r\x1b[K{}", clip(&line, width));
         let _ = std::io::stderr().flush();
         *self.last_wait.borrow_mut() = message.to_owned();
     }
@@ -327,7 +327,7 @@ impl Output {
                 parts.push(format!("{} requirement(s) collected", self.collected));
             }
             if let Some(last) = self.tail.back() {
-                parts.push(untrusted::line(&crate::local::clip(last, LINE_CHARS)));
+                parts.push(untrusted::line(&clip(last, LINE_CHARS)));
             }
         }
         parts.join("; ")
@@ -338,6 +338,15 @@ impl Output {
             .iter()
             .map(|l| format!("    {}\n", untrusted::line(l)))
             .collect()
+    }
+}
+
+/// At most `max` characters of `text`, trimmed; `…` marks a cut.
+pub(crate) fn clip(text: &str, max: usize) -> String {
+    let text = text.trim();
+    match text.char_indices().nth(max) {
+        Some((end, _)) => format!("{}…", &text[..end]),
+        None => text.to_owned(),
     }
 }
 

@@ -6,7 +6,7 @@
 
 pub(crate) mod git;
 pub(crate) mod hub;
-mod locally;
+mod local;
 mod lock;
 mod report;
 mod rollback;
@@ -37,7 +37,7 @@ impl flags::Deploy {
         interrupt::install()?;
         self.refuse_conflicting_flags()?;
         if self.stop {
-            return crate::local::stop(project);
+            return crate::local_space::stop(project);
         }
         let progress = Progress::new();
         if !self.local {
@@ -54,7 +54,7 @@ impl flags::Deploy {
             root: project.root.clone(),
             settings,
         };
-        let (report, space) = locally::deploy(sh, project, &self, &progress)?;
+        let (report, space) = local::deploy(sh, project, &self, &progress)?;
         print!("{}", report.render(self.json));
         let log = space.log_shown(&project.root);
         if self.detach {

@@ -16,7 +16,7 @@ use camino::{Utf8Path, Utf8PathBuf};
 use serde::Deserialize;
 use xshell::Shell;
 
-use crate::progress::Progress;
+use crate::progress::{Progress, clip};
 use crate::{Project, interrupt, process, settings, tools};
 
 /// The Vite dev server's origins: the chat page in development talks to the local Space.
@@ -512,14 +512,5 @@ fn error_detail(body: &str) -> String {
             .collect::<Vec<_>>()
             .join("; "),
         _ => clip(body, BODY_SHOWN),
-    }
-}
-
-/// At most `max` characters of `text`, trimmed; `…` marks a cut.
-pub(crate) fn clip(text: &str, max: usize) -> String {
-    let text = text.trim();
-    match text.char_indices().nth(max) {
-        Some((end, _)) => format!("{}…", &text[..end]),
-        None => text.to_owned(),
     }
 }

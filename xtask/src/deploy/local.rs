@@ -1,7 +1,7 @@
 //! `deploy --local`: the same pipeline with no account and no network. A bare repo under
 //! the state directory stands in for the Space's git remote (pushed to by the same publish
 //! code as the Hub path); the pushed tree is exported and run as the container would
-//! (`crate::local`), then verified through its health check and one real chat question.
+//! (`crate::local_space`), then verified through its health check and one real chat question.
 
 use std::time::Duration;
 
@@ -12,7 +12,7 @@ use xshell::Shell;
 use super::git::{self, GitEnv};
 use super::report::{FrontendReport, Progress, Report};
 use super::{clone_while, deadline, lint_before_publishing, lock, publish, regenerate, verify};
-use crate::local::{self, LocalSpace};
+use crate::local_space::{self, LocalSpace};
 use crate::{Project, flags};
 
 /// The question `deploy --local` asks the running Space, as a user of the chat page would.
@@ -31,8 +31,8 @@ pub(super) fn deploy(
     let root = &project.root;
     let _lock = lock::Lock::acquire(root)?;
     // A Space left running (--detach) runs from the tree this deploy replaces.
-    local::ensure_not_running(project)?;
-    let state = local::state_dir(root);
+    local_space::ensure_not_running(project)?;
+    let state = local_space::state_dir(root);
     let space_url = format!("http://127.0.0.1:{}", project.settings.generator.port);
     let remote = state.join("space.git");
     let mut report = Report::new(
@@ -63,7 +63,7 @@ pub(super) fn deploy(
     report.frontend = Some(FrontendReport::new(&preview, false));
 
     progress.step("local: starting the Space (venv, PostgreSQL, uvicorn)");
-    let space = local::start(sh, project, &tree, progress)?;
+    let space = local_space::start(sh, project, &tree, progress)?;
     progress.step(format_args!(
         "local: the Space listens on {}; its log is {}",
         space.url,
@@ -102,7 +102,7 @@ pub(super) fn deploy(
     // A model's answer is outside text: shown, never obeyed by the terminal.
     report.chat_answer = Some(crate::untrusted::line(&format!(
         "{} (sources: {})",
-        local::clip(&answer_text, 200),
+        crate::progress::clip(&answer_text, 200),
         sources.join("; ")
     )));
     report.elapsed_seconds = progress.elapsed_secs();
