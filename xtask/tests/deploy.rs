@@ -11,30 +11,10 @@ mod repo;
 const GENERATOR_TABLE: &str = "[workspace.metadata.hf-space.generator]\n";
 
 use hub::sandbox::Sandbox;
-use hub::{Hub, TOKEN, USER, git_out};
+use hub::{FRONTEND, SPACE, Setup, TOKEN, USER, git_out};
 use repo::Run;
 
-const SPACE: &str = "bot";
-const FRONTEND: &str = "https://my-app.vercel.app";
 const CLIENT: &str = "frontend/src/services/chatClient.ts";
-
-struct Setup {
-    sandbox: Sandbox,
-    hub: Hub,
-}
-
-fn setup() -> Setup {
-    let sandbox = Sandbox::new();
-    let hub = Hub::start(&sandbox.repos, FRONTEND);
-    Setup { sandbox, hub }
-}
-
-/// [`setup`] with the Space `SPACE` already on the Hub.
-fn setup_with_space() -> Setup {
-    let s = setup();
-    s.hub.add_space(SPACE);
-    s
-}
 
 impl Setup {
     /// `deploy --user alice --space bot --frontend-url ... ARGS` against the test Hub.
@@ -118,7 +98,7 @@ impl Setup {
 
 #[test]
 fn first_deploy_pushes_exactly_the_generated_files_and_the_second_is_a_no_op() {
-    let s = setup_with_space();
+    let s = Setup::with_space();
     let run = s.deploy(&["--space-url", &s.hub.space_url.clone()]);
     assert!(run.success, "{run}");
 
@@ -179,7 +159,7 @@ fn first_deploy_pushes_exactly_the_generated_files_and_the_second_is_a_no_op() {
 
 #[test]
 fn a_removed_backend_module_disappears_from_the_space() {
-    let s = setup_with_space();
+    let s = Setup::with_space();
     let main = s.sandbox.read("backend/app/main.py");
     s.sandbox
         .write("backend/app/services/extra.py", "ANSWER = 42\n");
@@ -217,7 +197,7 @@ fn a_removed_backend_module_disappears_from_the_space() {
 
 #[test]
 fn a_wrong_token_fails_first_and_leaks_nowhere() {
-    let s = setup_with_space();
+    let s = Setup::with_space();
     let client_before = s.sandbox.read(CLIENT);
     let wrong = concat!("hf_", "WrongTokenAbcdefghijklmnopqrstuvwx");
     let run = s.deploy_with(&[], &[("HF_TOKEN", wrong)]);
@@ -244,7 +224,7 @@ fn a_wrong_token_fails_first_and_leaks_nowhere() {
 
 #[test]
 fn the_token_reaches_no_output_url_file_or_credential_store() {
-    let s = setup_with_space();
+    let s = Setup::with_space();
     // A user whose git stores every credential it is given.
     std::fs::write(
         s.sandbox.home.join(".gitconfig"),
@@ -281,7 +261,7 @@ fn the_token_reaches_no_output_url_file_or_credential_store() {
 
 #[test]
 fn the_monorepos_own_git_programs_never_see_the_credentials() {
-    let s = setup_with_space();
+    let s = Setup::with_space();
     // A program git runs on its own inside the monorepo (an fsmonitor; filters and hooks are
     // alike): it inherits git's environment, and dumps it where the test can read it.
     let dump = s.sandbox.dir.join("monorepo-git-env");
@@ -344,7 +324,7 @@ fn assert_no_token(s: &Setup, token: &str, run: &Run) {
 
 #[test]
 fn a_read_only_token_is_refused_before_pushing() {
-    let s = setup_with_space();
+    let s = Setup::with_space();
     s.hub.state().role = "read".into();
     let run = s.deploy(&[]);
     assert!(!run.success && run.stderr.contains("read-only"), "{run}");
@@ -353,7 +333,7 @@ fn a_read_only_token_is_refused_before_pushing() {
 
 #[test]
 fn create_makes_a_docker_space_and_explains_402() {
-    let s = setup();
+    let s = Setup::new();
     let run = s.deploy(&["--no-verify"]);
     assert!(
         !run.success && run.stderr.contains("does not exist") && run.stderr.contains("--create"),
@@ -397,7 +377,7 @@ fn create_makes_a_docker_space_and_explains_402() {
 
 #[test]
 fn each_invalid_secret_is_refused_before_any_request() {
-    let s = setup_with_space();
+    let s = Setup::with_space();
     for (line, complaint) in [
         ("GEMINI_API_KEY=abc ", "surrounding whitespace"),
         (
@@ -446,7 +426,7 @@ fn each_invalid_secret_is_refused_before_any_request() {
 
 #[test]
 fn a_refused_secret_is_reported_without_its_value() {
-    let s = setup_with_space();
+    let s = Setup::with_space();
     s.hub.state().refuse_secrets = true;
     let value = "postgresql://u:s3cr3t-pw@ep-1.neon.tech/db?sslmode=require";
     let path = s.sandbox.dir.join("secrets.env");
@@ -474,7 +454,7 @@ fn a_refused_secret_is_reported_without_its_value() {
 
 #[test]
 fn a_redirected_secret_is_not_reported_as_set() {
-    let s = setup();
+    let s = Setup::new();
     s.hub.add_space(SPACE);
     // The secrets endpoint redirects to another host that answers 200 to anything it is asked.
     let elsewhere = format!("{}/api/health", s.hub.space_url);
@@ -495,7 +475,7 @@ fn a_redirected_secret_is_not_reported_as_set() {
 
 #[test]
 fn without_a_secrets_file_the_table_is_printed() {
-    let s = setup_with_space();
+    let s = Setup::with_space();
     let run = s.deploy(&["--no-verify"]);
     assert!(run.success, "{run}");
     for key in [
@@ -512,7 +492,7 @@ fn without_a_secrets_file_the_table_is_printed() {
 
 #[test]
 fn a_running_stage_from_before_the_build_is_not_trusted() {
-    let s = setup_with_space();
+    let s = Setup::with_space();
     s.hub.state().after_push = ["RUNNING", "RUNNING", "RUNNING", "BUILDING", "RUNNING"]
         .map(String::from)
         .to_vec();
@@ -535,7 +515,7 @@ fn a_running_stage_from_before_the_build_is_not_trusted() {
 
 #[test]
 fn a_build_error_shows_the_stage_message_and_log_tail() {
-    let s = setup_with_space();
+    let s = Setup::with_space();
     {
         let mut state = s.hub.state();
         state.after_push = vec!["BUILDING".into(), "BUILD_ERROR".into()];
@@ -565,7 +545,7 @@ fn a_build_error_shows_the_stage_message_and_log_tail() {
 
 #[test]
 fn a_space_that_never_builds_gets_the_factory_restart_advice_or_restart() {
-    let s = setup_with_space();
+    let s = Setup::with_space();
     s.hub.state().after_push = vec!["RUNNING".into()];
     let run = s.deploy(&["--timeout", "3"]);
     assert!(
@@ -594,7 +574,7 @@ fn a_space_that_never_builds_gets_the_factory_restart_advice_or_restart() {
 
 #[test]
 fn an_unhealthy_qdrant_maps_to_the_suspended_cluster_advice() {
-    let s = setup_with_space();
+    let s = Setup::with_space();
     s.hub.state().health = (
         503,
         r#"{"status":"unhealthy","services":{"fastapi":"ok","qdrant":{"status":"error","error":"Unexpected Response: 404 (Not Found)"},"postgres":{"status":"connected"},"gemini":{"status":"ok"}}}"#.into(),
@@ -613,7 +593,7 @@ fn an_unhealthy_qdrant_maps_to_the_suspended_cluster_advice() {
 
 #[test]
 fn a_missing_cors_origin_says_to_add_it_to_allowed_origins() {
-    let s = setup_with_space();
+    let s = Setup::with_space();
     s.hub.state().cors_origins = vec!["http://localhost:5173".into()];
     let run = s.deploy(&[]);
     assert!(!run.success, "{run}");
@@ -627,7 +607,7 @@ fn a_missing_cors_origin_says_to_add_it_to_allowed_origins() {
 
 #[test]
 fn a_push_rejected_by_a_pre_receive_hook_quotes_the_reason() {
-    let s = setup();
+    let s = Setup::new();
     let bare = s.hub.add_space(SPACE);
     let hook = bare.join("hooks/pre-receive");
     std::fs::write(&hook, "#!/bin/sh\necho 'Your push was rejected because it contains files larger than 10 MiB.'\nexit 1\n").unwrap();
@@ -648,7 +628,7 @@ fn a_push_rejected_by_a_pre_receive_hook_quotes_the_reason() {
 
 #[test]
 fn a_push_that_lost_a_race_says_to_deploy_again() {
-    let s = setup_with_space();
+    let s = Setup::with_space();
     s.hub.state().race_push = true;
     let run = s.deploy(&["--no-verify"]);
     assert!(!run.success, "{run}");
@@ -674,7 +654,7 @@ fn a_push_that_lost_a_race_says_to_deploy_again() {
 
 #[test]
 fn a_file_over_10_mib_is_refused_before_pushing() {
-    let s = setup_with_space();
+    let s = Setup::with_space();
     let main = s.sandbox.read("backend/app/main.py");
     let table: String = (0..240_000)
         .map(|i| format!("# row {i:08} of a generated table..........\n"))
@@ -697,7 +677,7 @@ fn a_file_over_10_mib_is_refused_before_pushing() {
 
 #[test]
 fn ctrl_c_mid_push_cleans_up() {
-    let s = setup_with_space();
+    let s = Setup::with_space();
     s.hub.state().hang_push = Some(std::time::Duration::from_secs(20));
     let head = s.remote_head();
     let mut args = vec![
@@ -771,7 +751,7 @@ fn ctrl_c_mid_push_cleans_up() {
 
 #[test]
 fn dry_run_pushes_patches_and_sets_nothing() {
-    let s = setup_with_space();
+    let s = Setup::with_space();
     let client = s.sandbox.read(CLIENT);
     let path = s.sandbox.dir.join("secrets.env");
     std::fs::write(&path, "LOG_LEVEL=INFO\n").unwrap();
@@ -794,7 +774,7 @@ fn dry_run_pushes_patches_and_sets_nothing() {
 
 #[test]
 fn json_reports_the_urls_the_commit_and_the_patch() {
-    let s = setup_with_space();
+    let s = Setup::with_space();
     let run = s.deploy(&["--json"]);
     assert!(run.success, "{run}");
     let report: serde_json::Value =
@@ -811,7 +791,7 @@ fn json_reports_the_urls_the_commit_and_the_patch() {
 
 #[test]
 fn a_second_deploy_in_the_same_repo_is_refused_while_one_runs() {
-    let s = setup_with_space();
+    let s = Setup::with_space();
     std::fs::create_dir_all(s.sandbox.repo.join("target/xtask")).unwrap();
     // A live process holds the lock: this test itself.
     std::fs::write(
@@ -837,7 +817,7 @@ fn a_second_deploy_in_the_same_repo_is_refused_while_one_runs() {
 
 #[test]
 fn push_frontend_commits_the_new_url_and_pushes_the_branch() {
-    let s = setup_with_space();
+    let s = Setup::with_space();
     let run = s.deploy(&["--push-frontend", "--space-url", &s.hub.space_url.clone()]);
     assert!(run.success, "{run}");
     let origin = &s.sandbox.origin;
@@ -854,7 +834,7 @@ fn push_frontend_commits_the_new_url_and_pushes_the_branch() {
 
 #[test]
 fn the_frontend_patch_needs_exactly_one_match_and_no_process_env() {
-    let s = setup_with_space();
+    let s = Setup::with_space();
     let client = s.sandbox.read(CLIENT);
     let (line, _) = client
         .lines()
@@ -924,7 +904,7 @@ fn the_frontend_patch_needs_exactly_one_match_and_no_process_env() {
 
 #[test]
 fn rate_limited_calls_are_retried() {
-    let s = setup_with_space();
+    let s = Setup::with_space();
     s.hub.state().throttle = 2;
     let run = s.deploy(&["--no-verify"]);
     assert!(run.success, "{run}");
@@ -933,7 +913,7 @@ fn rate_limited_calls_are_retried() {
 
 #[test]
 fn a_private_space_with_a_public_frontend_is_warned_about() {
-    let s = setup_with_space();
+    let s = Setup::with_space();
     s.hub.state().private = true;
     let run = s.deploy(&["--no-verify"]);
     assert!(run.success && run.stdout.contains("is private"), "{run}");
@@ -1054,7 +1034,7 @@ fn deploy_local_leaves_a_running_space_alone() {
 #[test]
 fn on_a_terminal_it_prompts_for_missing_settings_and_spins() {
     use std::io::Write;
-    let s = setup_with_space();
+    let s = Setup::with_space();
     for key in [
         "user = \"anusha-soh\"\n",
         "space = \"rag-chatbot\"\n",
@@ -1244,7 +1224,7 @@ fn basic_credential(user: &str) -> String {
 
 #[test]
 fn a_git_redirect_to_another_host_gets_no_token_and_stops_the_deploy() {
-    let s = setup_with_space();
+    let s = Setup::with_space();
     let elsewhere = s.hub.elsewhere_url.clone();
     s.hub.state().git_redirect = Some(("/spaces/".into(), format!("{elsewhere}/spaces/")));
     let run = s.deploy(&["--no-verify"]);
@@ -1264,7 +1244,7 @@ fn a_git_redirect_to_another_host_gets_no_token_and_stops_the_deploy() {
 
 #[test]
 fn a_git_redirect_within_the_hub_is_followed() {
-    let s = setup_with_space();
+    let s = Setup::with_space();
     let renamed = s.hub.add_space("bot-renamed");
     let hub_url = s.hub.url.clone();
     s.hub.state().git_redirect = Some((
@@ -1283,7 +1263,7 @@ fn a_git_redirect_within_the_hub_is_followed() {
 
 #[test]
 fn neither_a_space_repos_lfsconfig_nor_the_users_hooks_see_the_token() {
-    let s = setup();
+    let s = Setup::new();
     install_git_lfs(&s);
     let dump = hooks_that_dump_their_environment(&s);
     let pointer = format!(
@@ -1319,7 +1299,7 @@ fn neither_a_space_repos_lfsconfig_nor_the_users_hooks_see_the_token() {
 
 #[test]
 fn hf_endpoint_over_plain_http_is_refused_before_any_request() {
-    let s = setup_with_space();
+    let s = Setup::with_space();
     // 0.0.0.0 reaches this machine's test Hub, but is not a loopback name: refused.
     let port = s.hub.url.rsplit(':').next().unwrap().to_owned();
     for endpoint in [
@@ -1342,7 +1322,7 @@ fn hf_endpoint_over_plain_http_is_refused_before_any_request() {
 
 #[test]
 fn hub_text_with_terminal_escapes_is_shown_escaped() {
-    let s = setup_with_space();
+    let s = Setup::with_space();
     let hostile = "\x1b[2J\x1b]8;;https://evil.example\x07click\x1b]8;;\x07 bell\x07 boom\rFAKE";
     {
         let mut state = s.hub.state();
@@ -1373,7 +1353,7 @@ fn hub_text_with_terminal_escapes_is_shown_escaped() {
     }
 
     // A Hub error body.
-    let s = setup();
+    let s = Setup::new();
     {
         let mut state = s.hub.state();
         state.create_status = Some(500);
@@ -1390,7 +1370,7 @@ fn hub_text_with_terminal_escapes_is_shown_escaped() {
 
 #[test]
 fn file_names_from_the_space_repo_are_shown_escaped() {
-    let s = setup();
+    let s = Setup::new();
     // A collaborator's file that the deploy deletes; its name is terminal commands.
     s.hub
         .add_space_with(SPACE, &[("notes\x1b[2J\x1b]8;;evil\x07.md", b"x")]);
@@ -1411,7 +1391,7 @@ fn file_names_from_the_space_repo_are_shown_escaped() {
 
 #[test]
 fn a_space_host_outside_the_allowed_domains_leaves_the_frontend_alone() {
-    let s = setup_with_space();
+    let s = Setup::with_space();
     for host in [
         "https://attacker.example",
         "https://x.hf.space\x1b[2J",
@@ -1459,7 +1439,7 @@ fn lfs_routed_data_module(s: &Setup) -> String {
 
 #[test]
 fn lfs_routed_files_are_uploaded_to_storage_and_storage_never_sees_the_token() {
-    let s = setup();
+    let s = Setup::new();
     let table = lfs_routed_data_module(&s);
 
     // git-lfs's filters are not configured for this user: said, with the fix, nothing pushed.
@@ -1500,7 +1480,7 @@ fn lfs_routed_files_are_uploaded_to_storage_and_storage_never_sees_the_token() {
 
 #[test]
 fn git_tracing_and_an_lfs_api_redirect_never_expose_the_token() {
-    let s = setup();
+    let s = Setup::new();
     lfs_routed_data_module(&s);
     install_git_lfs(&s);
     // The LFS batch API answers with a redirect to another host.

@@ -46,6 +46,17 @@ fn commit(repo: &Repo, message: &str) -> Output {
         .unwrap()
 }
 
+/// An empty repository with this workspace's Cargo.toml (its settings), nothing else.
+fn repo_with_settings(name: &str) -> Repo {
+    let repo = Repo::empty(name);
+    std::fs::copy(
+        repo::source_root().join("Cargo.toml"),
+        repo.path("Cargo.toml"),
+    )
+    .unwrap();
+    repo
+}
+
 fn head(repo: &Repo) -> String {
     repo.git(&["rev-parse", "HEAD"])
 }
@@ -113,12 +124,7 @@ fn the_hook_refuses_a_stale_commit_and_accepts_the_regenerated_one() {
 
 #[test]
 fn a_foreign_hook_is_kept_unless_forced() {
-    let repo = Repo::empty("foreign-hook");
-    std::fs::copy(
-        repo::source_root().join("Cargo.toml"),
-        repo.path("Cargo.toml"),
-    )
-    .unwrap();
+    let repo = repo_with_settings("foreign-hook");
     let foreign = "#!/bin/sh\necho 'my own checks'\n";
     repo.write(".git/hooks/pre-commit", foreign);
 
@@ -147,12 +153,7 @@ fn a_foreign_hook_is_kept_unless_forced() {
 
 #[test]
 fn a_foreign_hook_that_is_not_text_is_kept_too() {
-    let repo = Repo::empty("binary-hook");
-    std::fs::copy(
-        repo::source_root().join("Cargo.toml"),
-        repo.path("Cargo.toml"),
-    )
-    .unwrap();
+    let repo = repo_with_settings("binary-hook");
     let foreign: &[u8] = b"\x7fELF\x02\x01\x01\0\xff\xfe not UTF-8";
     std::fs::write(repo.path(".git/hooks/pre-commit"), foreign).unwrap();
 
@@ -166,12 +167,7 @@ fn a_foreign_hook_that_is_not_text_is_kept_too() {
 
 #[test]
 fn an_outdated_hook_of_ours_is_replaced_without_force() {
-    let repo = Repo::empty("own-hook");
-    std::fs::copy(
-        repo::source_root().join("Cargo.toml"),
-        repo.path("Cargo.toml"),
-    )
-    .unwrap();
+    let repo = repo_with_settings("own-hook");
     repo.write(".git/hooks/pre-commit", "#!/bin/sh\n# xtask-managed pre-commit hook (an older version)\nexec cargo xtask check --staged\n");
     let run = repo.xtask_ok(&["install-hooks"]);
     assert!(run.stdout.contains("installed"), "{run}");

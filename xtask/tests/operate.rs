@@ -12,29 +12,8 @@ use std::io::BufRead;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use hub::sandbox::Sandbox;
-use hub::{Hub, LogScript, TOKEN, USER, git_out};
+use hub::{FRONTEND, LogScript, SPACE, Setup, TOKEN, USER, git_out};
 use repo::Run;
-
-const SPACE: &str = "bot";
-const FRONTEND: &str = "https://my-app.vercel.app";
-
-struct Setup {
-    sandbox: Sandbox,
-    hub: Hub,
-}
-
-fn setup() -> Setup {
-    let s = setup_without_space();
-    s.hub.add_space(SPACE);
-    s
-}
-
-fn setup_without_space() -> Setup {
-    let sandbox = Sandbox::new();
-    let hub = Hub::start(&sandbox.repos, FRONTEND);
-    Setup { sandbox, hub }
-}
 
 impl Setup {
     fn env(&self) -> Vec<(&str, &str)> {
@@ -99,7 +78,7 @@ impl Setup {
 
 #[test]
 fn status_shows_each_stage_and_whether_the_space_has_the_local_tree() {
-    let s = setup();
+    let s = Setup::with_space();
     let deployed_source = git_out(&s.sandbox.repo, &["rev-parse", "HEAD"]);
     let deployed = s.xtask("deploy", &["--no-verify"]);
     assert!(deployed.success, "{deployed}");
@@ -200,7 +179,7 @@ fn status_shows_each_stage_and_whether_the_space_has_the_local_tree() {
 
 #[test]
 fn status_history_lists_the_deploys_with_their_source_commits() {
-    let s = setup();
+    let s = Setup::with_space();
     assert!(s.xtask("deploy", &["--no-verify"]).success);
     let first_source = git_out(&s.sandbox.repo, &["rev-parse", "HEAD"]);
     s.edit_backend("second deploy");
@@ -246,7 +225,7 @@ fn failing_build_log(s: &Setup) -> Vec<String> {
 
 #[test]
 fn logs_print_a_failed_build_with_escapes_visible_and_tail_the_last_lines() {
-    let s = setup();
+    let s = Setup::with_space();
     failing_build_log(&s);
     let run = s.xtask("logs", &["--build"]);
     assert!(run.success, "{run}");
@@ -299,7 +278,7 @@ fn logs_print_a_failed_build_with_escapes_visible_and_tail_the_last_lines() {
 
 #[test]
 fn a_log_stream_cut_mid_way_is_said_and_follow_reconnects_without_repeating_lines() {
-    let s = setup();
+    let s = Setup::with_space();
     let lines = failing_build_log(&s);
     s.hub.state().log_scripts = [LogScript {
         cut_after: Some(2),
@@ -387,7 +366,7 @@ fn a_log_stream_cut_mid_way_is_said_and_follow_reconnects_without_repeating_line
 
 #[test]
 fn rollback_pushes_an_earlier_tree_as_a_new_commit_without_rewriting_history() {
-    let s = setup();
+    let s = Setup::with_space();
     let initial = s.head();
     assert!(s.xtask("deploy", &["--no-verify"]).success);
     let first = s.head();
@@ -475,7 +454,7 @@ fn rollback_pushes_an_earlier_tree_as_a_new_commit_without_rewriting_history() {
 
 #[test]
 fn a_private_space_gets_the_token_on_its_own_host_only_and_its_404_is_explained() {
-    let s = setup();
+    let s = Setup::with_space();
     s.hub.state().private = true;
     let run = s.xtask("deploy", &[]);
     assert!(run.success, "{run}");
@@ -514,7 +493,7 @@ fn a_private_space_gets_the_token_on_its_own_host_only_and_its_404_is_explained(
     assert!(s.hub.count("space GET /api/health") - health_before <= 3);
 
     // A public Space never gets it.
-    let s = setup();
+    let s = Setup::with_space();
     assert!(s.xtask("deploy", &[]).success);
     assert!(s.hub.count("space GET /api/health") > 0);
     assert_eq!(s.space_requests_with_auth(), 0);
@@ -539,7 +518,7 @@ fn oauth_login(s: &Setup, token: &str, expires_at: u64, refresh: bool) {
 
 #[test]
 fn an_expired_oauth_login_says_to_log_in_again_before_any_request() {
-    let s = setup();
+    let s = Setup::with_space();
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
@@ -590,7 +569,7 @@ fn an_expired_oauth_login_says_to_log_in_again_before_any_request() {
 
 #[test]
 fn a_conflicting_create_is_retried_and_an_existing_space_is_not() {
-    let s = setup_without_space();
+    let s = Setup::new();
     s.hub.state().create_conflicts = 2;
     let run = s.xtask("deploy", &["--create", "--no-verify"]);
     assert!(run.success, "{run}");
@@ -604,7 +583,7 @@ fn a_conflicting_create_is_retried_and_an_existing_space_is_not() {
 
 #[test]
 fn a_429_honours_the_ratelimit_header_and_a_long_wait_is_said_not_waited() {
-    let s = setup();
+    let s = Setup::with_space();
     {
         let mut state = s.hub.state();
         state.throttle = 1;
@@ -628,7 +607,7 @@ fn a_429_honours_the_ratelimit_header_and_a_long_wait_is_said_not_waited() {
 
 #[test]
 fn a_url_derived_without_the_hubs_host_is_called_a_guess() {
-    let s = setup();
+    let s = Setup::with_space();
     s.hub.state().space_host = Some(String::new());
     let run = s.xtask("deploy", &["--no-verify"]);
     assert!(run.success, "{run}");

@@ -21,6 +21,31 @@ use tiny_http::{Header, Request, Response, Server};
 /// tests scan for it does not contain it.
 pub const TOKEN: &str = concat!("hf_", "TestTokenXtaskDeploy0123456789abcd");
 pub const USER: &str = "alice";
+/// The Space the tests deploy to, and the frontend origin their Hub serves.
+pub const SPACE: &str = "bot";
+pub const FRONTEND: &str = "https://my-app.vercel.app";
+
+/// A sandbox (a copy of this monorepo, its HOME and TMPDIR) and the test Hub it deploys to.
+pub struct Setup {
+    pub sandbox: sandbox::Sandbox,
+    pub hub: Hub,
+}
+
+impl Setup {
+    /// A sandbox and its Hub, with no Space yet.
+    pub fn new() -> Setup {
+        let sandbox = sandbox::Sandbox::new();
+        let hub = Hub::start(&sandbox.repos, FRONTEND);
+        Setup { sandbox, hub }
+    }
+
+    /// [`Setup::new`] with the Space [`SPACE`] already on the Hub.
+    pub fn with_space() -> Setup {
+        let s = Setup::new();
+        s.hub.add_space(SPACE);
+        s
+    }
+}
 
 /// One request as a server saw it.
 #[derive(Debug, Clone)]
