@@ -1,34 +1,109 @@
 #!/usr/bin/env bash
-# Cold `cargo build -p xtask` in a fresh target directory (dependencies already downloaded),
-# and the crates that dominate it (from `cargo build --timings`).
-#   bench/xtask_cold_build.sh [RUNS]     (default 1; the issue's budget is 30 s on 2 cores)
+# Cold `cargo build -p xtask` against its baseline, side by side in one run.
+#
+# The baseline is a throw-away crate that depends only on what any xtask of this shape needs
+# (anyhow, xshell, serde with derive, serde_json, similar; xflags and toml with xtask's
+# features), locked to the same versions as xtask (its Cargo.lock is copied). Each build gets
+# a fresh CARGO_TARGET_DIR; crates are downloaded before the clock starts. Runs alternate
+# baseline, xtask, baseline, xtask... so a change in the machine's load hits both.
+#
+#   bench/xtask_cold_build.sh [RUNS]     (default 1; the goal is xtask <= 1.6 x baseline)
+#
+# Prints wall and CPU (user+sys) seconds of each build, their ratios, and xtask's slowest
+# units (from `cargo build --timings`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 runs="${1:-1}"
-command -v python3 >/dev/null || { echo "python3 is needed to read the --timings report" >&2; exit 1; }
+root="$PWD"
+for tool in python3 bc; do
+    command -v "$tool" >/dev/null || { echo "$tool is needed by this script" >&2; exit 1; }
+done
 cargo fetch --locked >/dev/null  # the network is not part of the build time
+
+work="$(mktemp -d /tmp/xtask-cold-build.XXXXXX)"
+trap 'rm -rf "$work"' EXIT
+
+# The baseline crate, with xtask's versions of the crates it shares.
+mkdir -p "$work/baseline/src"
+cat >"$work/baseline/Cargo.toml" <<'TOML'
+[package]
+name = "xtask-baseline"
+version = "0.1.0"
+edition = "2024"
+publish = false
+
+[dependencies]
+anyhow = "1"
+serde = { version = "1", features = ["derive"] }
+serde_json = "1"
+similar = "2"
+toml = { version = "1", default-features = false, features = ["std", "serde", "parse"] }
+xflags = "0.3"
+xshell = "0.2"
+
+[profile.dev]
+debug = 0
+
+[profile.dev.package."*"]
+debug-assertions = false
+overflow-checks = false
+TOML
+cat >"$work/baseline/src/main.rs" <<'RS'
+//! Uses each dependency once, so each is compiled and linked as in a real tool.
+#[derive(serde::Deserialize, serde::Serialize)]
+struct Settings {
+    name: String,
+}
+xflags::xflags! {
+    cmd baseline {
+        optional --name name: String
+    }
+}
+fn main() -> anyhow::Result<()> {
+    let flags = Baseline::from_env_or_exit();
+    let settings: Settings = toml::from_str(&format!("name = {:?}", flags.name.unwrap_or_default()))?;
+    let json = serde_json::to_string(&settings)?;
+    let sh = xshell::Shell::new()?;
+    let echoed = xshell::cmd!(sh, "echo {json}").read()?;
+    print!("{}", similar::TextDiff::from_lines(&json, &echoed).unified_diff());
+    Ok(())
+}
+RS
+cp Cargo.lock "$work/baseline/Cargo.lock"
+
 echo "machine: $(nproc) cores; $(cargo --version)"
-for run in $(seq "$runs"); do
-    target="$(mktemp -d /tmp/xtask-cold-build.XXXXXX)"
-    trap 'rm -rf "$target" "$target.log"' EXIT
-    # Wall time, and CPU time: on a machine shared with other work the wall time grows with
-    # the load; CPU time / cores is what the build needs on idle cores.
+# Builds one crate cold; sets `wall` and `cpu` (seconds). $1: label, $2: crate dir, then cargo args.
+cold_build() {
+    local label="$1" dir="$2"
+    shift 2
+    local target="$work/target-$label"
+    rm -rf "$target"
+    local times
     TIMEFORMAT="%R %U %S"
-    times="$( { time CARGO_TARGET_DIR="$target" cargo build -p xtask --locked --timings --quiet 2>"$target.log" ; } 2>&1 )" \
-        || { cat "$target.log" >&2; exit 1; }
-    read -r real user sys <<<"$times"
-    printf 'run %s: cold build %.1f s wall, %.1f s CPU (user+sys) = %.1f s per core on %s cores; load average %s\n' \
-        "$run" "$real" "$(echo "$user + $sys" | bc -l)" "$(echo "($user + $sys) / $(nproc)" | bc -l)" "$(nproc)" "$(cut -d' ' -f1-3 /proc/loadavg)"
-    report="$(ls "$target"/cargo-timings/cargo-timing-*.html | head -n 1)"
-    python3 - "$report" <<'PY'
+    times="$( { time (cd "$dir" && CARGO_TARGET_DIR="$target" cargo build --quiet "$@" 2>"$work/$label.log") ; } 2>&1 )" \
+        || { cat "$work/$label.log" >&2; exit 1; }
+    read -r wall user sys <<<"$times"
+    cpu="$(echo "$user + $sys" | bc -l)"
+}
+
+for run in $(seq "$runs"); do
+    cold_build baseline "$work/baseline" --offline
+    base_wall="$wall" base_cpu="$cpu"
+    cold_build xtask "$root" -p xtask --locked --timings
+    xtask_wall="$wall" xtask_cpu="$cpu"
+    printf 'run %s: baseline %.1f s wall, %.1f s CPU | xtask %.1f s wall, %.1f s CPU | xtask/baseline: %.2f x wall, %.2f x CPU | load average %s\n' \
+        "$run" "$base_wall" "$base_cpu" "$xtask_wall" "$xtask_cpu" \
+        "$(echo "$xtask_wall / $base_wall" | bc -l)" "$(echo "$xtask_cpu / $base_cpu" | bc -l)" \
+        "$(cut -d' ' -f1-3 /proc/loadavg)"
+done
+
+report="$(ls "$work"/target-xtask/cargo-timings/cargo-timing-*.html | head -n 1)"
+python3 - "$report" <<'PY'
 import json, re, sys
 html = open(sys.argv[1]).read()
 units = json.loads(re.search(r"const UNIT_DATA = (\[.*?\]);\n", html, re.S).group(1))
 units.sort(key=lambda u: u["duration"], reverse=True)
-print("slowest units (seconds, compiled in parallel on the available cores):")
-for u in units[:8]:
+print("xtask's slowest units (seconds, compiled in parallel on the available cores):")
+for u in units[:10]:
     print(f"  {u['duration']:6.2f}  {u['name']} {u['version']} {u.get('target', '').strip()}")
 PY
-    rm -rf "$target" "$target.log"
-    trap - EXIT
-done

@@ -66,16 +66,12 @@ impl flags::Ci {
         if selected.contains(&"e2e") {
             ensure_chromium(sh, &progress)?;
         }
-        // The deploy tests push Git LFS objects to the test Hub.
-        if selected.contains(&"xtask")
-            && cmd!(sh, "git lfs version")
-                .quiet()
-                .ignore_stdout()
-                .ignore_stderr()
-                .run()
-                .is_err()
-        {
-            tools::apt_install(&["git-lfs"], "Git LFS (the deploy tests)", &progress)?;
+        if selected.contains(&"xtask") {
+            // The HTTP client's tests; the deploy tests push Git LFS objects to the test Hub.
+            let curl = "`curl` (xtask's HTTPS client)";
+            ensure_tool(sh, &["curl", "--version"], "curl", curl, &progress)?;
+            let lfs = "Git LFS (the deploy tests)";
+            ensure_tool(sh, &["git", "lfs", "version"], "git-lfs", lfs, &progress)?;
         }
 
         let mut results = Vec::new();
@@ -230,6 +226,27 @@ fn ensure_chromium(sh: &Shell, progress: &Progress) -> Result<()> {
         return Ok(());
     }
     tools::apt_install(&["chromium"], "the end-to-end tests' browser", progress)
+}
+
+/// Installs the Debian `package` when the command `probe` fails (the tool is missing).
+fn ensure_tool(
+    sh: &Shell,
+    probe: &[&str],
+    package: &str,
+    what: &str,
+    progress: &Progress,
+) -> Result<()> {
+    let (program, args) = probe.split_first().expect("a probe command");
+    let present = cmd!(sh, "{program} {args...}")
+        .quiet()
+        .ignore_stdout()
+        .ignore_stderr()
+        .run()
+        .is_ok();
+    if present {
+        return Ok(());
+    }
+    tools::apt_install(&[package], what, progress)
 }
 
 #[cfg(test)]

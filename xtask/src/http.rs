@@ -1,15 +1,548 @@
-//! The one HTTP client setup of xtask (Hub API, Space health and CORS, the local Space).
+//! The one HTTP client of xtask (Hub API, Space health and CORS, the local Space): the system
+//! `curl`, driven as git drives libcurl.
 //!
 //! Every status comes back as an answer, not an error: callers turn 401, 404, 429 or 503 into
 //! the advice that fits. Every call has a deadline, so no wait can hang.
+//!
+//! Why curl and not a Rust TLS stack: HTTPS then trusts what git trusts (the system's
+//! certificate store, so a company CA installed on the machine works for the Hub API as it
+//! does for `git push`), proxies come from `HTTPS_PROXY`/`ALL_PROXY`/`NO_PROXY` exactly as
+//! curl and git read them, and the cold build compiles no TLS code (docs/xtask.md,
+//! "Performance"). Loopback is never sent through a proxy. The request (URL, headers, body) is
+//! handed to curl as a config on its stdin, so a token or secret value never appears in argv;
+//! curl sends a custom `Authorization` header to the original host only, so a redirect to
+//! another host carries no credential.
+//!
+//! The API is the small part of ureq's that xtask uses: `agent(timeout).get(url)
+//! .header(k, v).call()`, `.send(body)`, `response.status()`, `.headers().get(k)`,
+//! `.body_mut().read_to_string()`.
 
+use std::fmt;
+use std::io::{Cursor, Read, Write};
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
-pub(crate) fn agent(timeout: Duration) -> ureq::Agent {
-    ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .timeout_global(Some(timeout))
-        .user_agent(concat!("cargo-xtask/", env!("CARGO_PKG_VERSION")))
-        .build()
-        .new_agent()
+use serde_json::Value;
+
+/// Hosts never reached through a proxy: this machine (tests and `deploy --local` use them).
+const LOOPBACK: &str = "localhost,127.0.0.1,::1";
+/// Redirects followed, as browsers and ureq do.
+const MAX_REDIRECTS: u32 = 10;
+
+pub(crate) fn agent(timeout: Duration) -> Agent {
+    Agent { timeout }
+}
+
+/// Makes requests that each end within `timeout`.
+#[derive(Clone)]
+pub(crate) struct Agent {
+    timeout: Duration,
+}
+
+impl Agent {
+    pub(crate) fn get(&self, url: impl AsRef<str>) -> Request {
+        self.request("GET", url.as_ref())
+    }
+
+    pub(crate) fn post(&self, url: impl AsRef<str>) -> Request {
+        self.request("POST", url.as_ref())
+    }
+
+    pub(crate) fn options(&self, url: impl AsRef<str>) -> Request {
+        self.request("OPTIONS", url.as_ref())
+    }
+
+    fn request(&self, method: &'static str, url: &str) -> Request {
+        Request {
+            method,
+            url: url.to_owned(),
+            headers: Vec::new(),
+            timeout: self.timeout,
+            max_redirects: MAX_REDIRECTS,
+        }
+    }
+}
+
+/// One request being built.
+pub(crate) struct Request {
+    method: &'static str,
+    url: String,
+    headers: Vec<(String, String)>,
+    timeout: Duration,
+    max_redirects: u32,
+}
+
+/// `request.config().timeout_global(..).build()`: this request's own settings.
+pub(crate) struct RequestConfig(Request);
+
+impl RequestConfig {
+    pub(crate) fn timeout_global(mut self, timeout: Option<Duration>) -> Self {
+        if let Some(timeout) = timeout {
+            self.0.timeout = timeout;
+        }
+        self
+    }
+
+    /// 0: the answer is the redirect itself (its status and `Location`).
+    pub(crate) fn max_redirects(mut self, max: u32) -> Self {
+        self.0.max_redirects = max;
+        self
+    }
+
+    pub(crate) fn build(self) -> Request {
+        self.0
+    }
+}
+
+impl Request {
+    pub(crate) fn header(mut self, name: &str, value: impl AsRef<str>) -> Self {
+        self.headers
+            .push((name.to_owned(), value.as_ref().to_owned()));
+        self
+    }
+
+    pub(crate) fn config(self) -> RequestConfig {
+        RequestConfig(self)
+    }
+
+    /// Sends the request without a body.
+    pub(crate) fn call(self) -> Result<Response, Error> {
+        self.run(None)
+    }
+
+    pub(crate) fn send(self, body: impl AsRef<str>) -> Result<Response, Error> {
+        self.run(Some(body.as_ref()))
+    }
+
+    /// Sends an empty body (`Content-Length: 0`), as a POST without content should.
+    pub(crate) fn send_empty(self) -> Result<Response, Error> {
+        self.run(Some(""))
+    }
+
+    fn run(self, body: Option<&str>) -> Result<Response, Error> {
+        let config = self.curl_config(body)?;
+        exchange(Command::new("curl"), &config, &self.url)
+    }
+
+    /// curl's config file syntax (`curl --config`): one `option = "value"` a line.
+    fn curl_config(&self, body: Option<&str>) -> Result<String, Error> {
+        let mut lines = vec![
+            ("url", self.url.clone()),
+            ("request", self.method.to_owned()),
+            ("proto", "=http,https".to_owned()),
+            ("max-redirs", self.max_redirects.to_string()),
+            ("max-time", format!("{:.3}", self.timeout.as_secs_f64())),
+            ("noproxy", no_proxy(|name| std::env::var(name).ok())),
+            // The status and headers of the last answer, after the body, on stderr.
+            ("write-out", "%{stderr}%{json}%{header_json}".to_owned()),
+            (
+                "user-agent",
+                concat!("cargo-xtask/", env!("CARGO_PKG_VERSION")).to_owned(),
+            ),
+            // No `Expect: 100-continue` wait before a larger body.
+            ("header", "Expect:".to_owned()),
+        ];
+        for (name, value) in &self.headers {
+            if name.contains([':', '\r', '\n']) || value.contains(['\r', '\n']) {
+                return Err(Error(format!(
+                    "the header {name:?} of the request to {} has a line break or colon in it",
+                    self.url
+                )));
+            }
+            lines.push(("header", format!("{name}: {value}")));
+        }
+        if let Some(body) = body {
+            let has_type = self
+                .headers
+                .iter()
+                .any(|(n, _)| n.eq_ignore_ascii_case("content-type"));
+            if !has_type {
+                // curl would otherwise label the body a form.
+                lines.push(("header", "Content-Type:".to_owned()));
+            }
+            lines.push(("data-raw", body.to_owned()));
+        }
+        if self.max_redirects > 0 {
+            lines.push(("location", String::new()));
+        }
+        let mut config = String::new();
+        for (option, value) in lines {
+            if value.contains('\0') {
+                return Err(Error(format!(
+                    "the request to {} has a NUL byte in its {option}",
+                    self.url
+                )));
+            }
+            if option == "location" {
+                config.push_str("location\n");
+            } else {
+                config.push_str(&format!("{option} = \"{}\"\n", quote(&value)));
+            }
+        }
+        Ok(config)
+    }
+}
+
+/// Runs `curl` (a command without arguments yet) on `config`; its answer about `url`.
+fn exchange(mut curl: Command, config: &str, url: &str) -> Result<Response, Error> {
+    let mut child = curl
+        .args(["--silent", "--config", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|err| {
+            Error(format!(
+                "cannot run `curl` ({err}): it makes xtask's HTTPS calls; install it \
+                 (`apt-get install curl`) and re-run"
+            ))
+        })?;
+    // curl reads its whole config before it connects, so this write cannot wait on the answer.
+    let mut stdin = child.stdin.take().expect("stdin is piped");
+    stdin
+        .write_all(config.as_bytes())
+        .map_err(|err| Error(format!("cannot hand the request to curl: {err}")))?;
+    drop(stdin);
+    let output = child
+        .wait_with_output()
+        .map_err(|err| Error(format!("curl failed: {err}")))?;
+    Response::from_curl(output.stdout, &output.stderr, url)
+}
+
+/// A value inside double quotes of a curl config: `\` and `"` escaped, line breaks and tabs
+/// written as escapes so the value stays on its line.
+fn quote(value: &str) -> String {
+    let mut quoted = String::with_capacity(value.len());
+    for c in value.chars() {
+        match c {
+            '\\' => quoted.push_str("\\\\"),
+            '"' => quoted.push_str("\\\""),
+            '\n' => quoted.push_str("\\n"),
+            '\r' => quoted.push_str("\\r"),
+            '\t' => quoted.push_str("\\t"),
+            '\x0b' => quoted.push_str("\\v"),
+            c => quoted.push(c),
+        }
+    }
+    quoted
+}
+
+/// The hosts reached directly: `NO_PROXY` (as `var` reads the environment) plus loopback.
+fn no_proxy(var: impl Fn(&str) -> Option<String>) -> String {
+    let listed = ["no_proxy", "NO_PROXY"]
+        .iter()
+        .find_map(|name| var(name).filter(|v| !v.trim().is_empty()));
+    match listed {
+        Some(listed) => format!("{},{LOOPBACK}", listed.trim()),
+        None => LOOPBACK.to_owned(),
+    }
+}
+
+/// An answer: its status, headers and whole body.
+pub(crate) struct Response {
+    status: Status,
+    headers: Headers,
+    body: Body,
+}
+
+impl Response {
+    /// Reads what `curl --write-out '%{stderr}%{json}%{header_json}'` wrote. A transfer cut by
+    /// the deadline after the status arrived is an answer with the body received until then
+    /// (a log stream that never ends is read this way); no status at all is an error.
+    fn from_curl(body: Vec<u8>, stderr: &[u8], url: &str) -> Result<Response, Error> {
+        let mut documents = serde_json::Deserializer::from_slice(stderr).into_iter::<Value>();
+        let (Some(Ok(info)), Some(Ok(headers))) = (documents.next(), documents.next()) else {
+            let said = String::from_utf8_lossy(stderr);
+            return Err(Error(format!(
+                "curl gave no answer for {url}: {}",
+                crate::untrusted::line(said.trim())
+            )));
+        };
+        let status = info["http_code"].as_u64().unwrap_or(0);
+        if status == 0 {
+            let reason = info["errormsg"].as_str().unwrap_or("no answer");
+            return Err(Error(crate::untrusted::line(reason)));
+        }
+        let headers = headers
+            .as_object()
+            .into_iter()
+            .flatten()
+            .filter_map(|(name, values)| {
+                let last = values.as_array()?.last()?.as_str()?;
+                Some((name.to_ascii_lowercase(), HeaderValue(last.to_owned())))
+            })
+            .collect();
+        Ok(Response {
+            status: Status(status as u16),
+            headers: Headers(headers),
+            body: Body(body),
+        })
+    }
+
+    pub(crate) fn status(&self) -> Status {
+        self.status
+    }
+
+    pub(crate) fn headers(&self) -> &Headers {
+        &self.headers
+    }
+
+    pub(crate) fn body_mut(&mut self) -> &mut Body {
+        &mut self.body
+    }
+
+    pub(crate) fn into_body(self) -> Body {
+        self.body
+    }
+}
+
+/// An HTTP status code; compares with a number (`response.status() == 200`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Status(u16);
+
+impl Status {
+    pub(crate) fn as_u16(self) -> u16 {
+        self.0
+    }
+
+    pub(crate) fn is_redirection(self) -> bool {
+        (300..400).contains(&self.0)
+    }
+}
+
+impl PartialEq<u16> for Status {
+    fn eq(&self, other: &u16) -> bool {
+        self.0 == *other
+    }
+}
+
+impl fmt::Display for Status {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
+/// An answer's headers (the last value of each, names compared without case).
+pub(crate) struct Headers(Vec<(String, HeaderValue)>);
+
+impl Headers {
+    pub(crate) fn get(&self, name: &str) -> Option<&HeaderValue> {
+        let name = name.to_ascii_lowercase();
+        self.0.iter().find(|(n, _)| *n == name).map(|(_, v)| v)
+    }
+}
+
+pub(crate) struct HeaderValue(String);
+
+impl HeaderValue {
+    pub(crate) fn to_str(&self) -> Result<&str, Error> {
+        Ok(&self.0)
+    }
+}
+
+pub(crate) struct Body(Vec<u8>);
+
+impl Body {
+    pub(crate) fn read_to_string(&mut self) -> Result<String, Error> {
+        String::from_utf8(std::mem::take(&mut self.0))
+            .map_err(|_| Error("the answer is not UTF-8 text".to_owned()))
+    }
+
+    pub(crate) fn into_reader(self) -> impl Read {
+        Cursor::new(self.0)
+    }
+}
+
+/// No answer: curl missing, no connection, TLS refused, the deadline passed before a status.
+#[derive(Debug)]
+pub(crate) struct Error(String);
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Error {}
+
+#[cfg(test)]
+mod tests {
+    use std::io::BufRead;
+    use std::net::TcpListener;
+    use std::thread::JoinHandle;
+
+    use super::*;
+
+    /// A one-connection HTTP server on 127.0.0.1: answers `answer` and returns what it was sent.
+    fn serve_once(answer: impl Into<String>) -> (String, JoinHandle<String>) {
+        let answer = answer.into();
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://127.0.0.1:{}", listener.local_addr().unwrap().port());
+        let server = std::thread::spawn(move || {
+            let (conn, _) = listener.accept().unwrap();
+            let mut reader = std::io::BufReader::new(conn);
+            let mut asked = String::new();
+            let mut length = 0;
+            loop {
+                let mut line = String::new();
+                if reader.read_line(&mut line).unwrap() == 0 || line == "\r\n" {
+                    break;
+                }
+                if let Some(n) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                    length = n.trim().parse().unwrap();
+                }
+                asked.push_str(&line);
+            }
+            let mut body = vec![0; length];
+            reader.read_exact(&mut body).unwrap();
+            asked.push_str(&String::from_utf8(body).unwrap());
+            reader.get_mut().write_all(answer.as_bytes()).unwrap();
+            asked
+        });
+        (url, server)
+    }
+
+    #[test]
+    fn a_post_sends_headers_and_body_and_reads_status_headers_and_body() {
+        let (url, server) = serve_once(
+            "HTTP/1.1 429 Too Many Requests\r\nRetry-After: 7\r\ncontent-length: 5\r\n\r\nslow!",
+        );
+        let body = r#"{"key": "K", "value": "a \"quoted\" \\ value\nwith a line break"}"#;
+        let mut response = agent(Duration::from_secs(20))
+            .post(format!("{url}/api/x?a=1"))
+            .header("Authorization", "Bearer hf_secret")
+            .header("Content-Type", "application/json")
+            .send(body)
+            .unwrap();
+        assert_eq!(response.status(), 429);
+        assert_eq!(response.status().to_string(), "429");
+        let retry = response.headers().get("retry-after").unwrap().to_str();
+        assert_eq!(retry.unwrap(), "7");
+        assert_eq!(response.body_mut().read_to_string().unwrap(), "slow!");
+        let asked = server.join().unwrap();
+        assert!(asked.starts_with("POST /api/x?a=1 HTTP/1.1\r\n"), "{asked}");
+        assert!(
+            asked.contains("Authorization: Bearer hf_secret\r\n"),
+            "{asked}"
+        );
+        assert!(asked.contains("User-Agent: cargo-xtask/"), "{asked}");
+        assert!(asked.ends_with(body), "{asked}");
+    }
+
+    #[test]
+    fn an_empty_post_and_an_options_request_carry_no_form_type() {
+        let (url, server) = serve_once("HTTP/1.1 204 No Content\r\n\r\n");
+        let response = agent(Duration::from_secs(20))
+            .post(&url)
+            .send_empty()
+            .unwrap();
+        assert_eq!(response.status().as_u16(), 204);
+        let asked = server.join().unwrap().to_ascii_lowercase();
+        assert!(asked.contains("content-length: 0\r\n"), "{asked}");
+        assert!(!asked.contains("content-type"), "{asked}");
+
+        let (url, server) = serve_once("HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n");
+        let options = agent(Duration::from_secs(20))
+            .options(&url)
+            .header("Origin", "https://app.example")
+            .call();
+        assert_eq!(options.unwrap().status(), 200);
+        assert!(server.join().unwrap().starts_with("OPTIONS / HTTP/1.1\r\n"));
+    }
+
+    #[test]
+    fn redirects_are_followed_unless_the_request_says_not_to() {
+        let (target, served) = serve_once("HTTP/1.1 200 OK\r\ncontent-length: 4\r\n\r\nhere");
+        let answer = format!(
+            "HTTP/1.1 307 Temporary Redirect\r\nLocation: {target}/new\r\ncontent-length: 0\r\n\r\n"
+        );
+        let (url, redirecting) = serve_once(answer.clone());
+        let mut followed = agent(Duration::from_secs(20)).get(&url).call().unwrap();
+        assert_eq!(followed.status(), 200);
+        assert_eq!(followed.body_mut().read_to_string().unwrap(), "here");
+        assert!(served.join().unwrap().starts_with("GET /new HTTP/1.1\r\n"));
+        redirecting.join().unwrap();
+
+        let (url, redirecting) = serve_once(answer);
+        let response = agent(Duration::from_secs(20))
+            .get(&url)
+            .config()
+            .max_redirects(0)
+            .build()
+            .call()
+            .unwrap();
+        assert!(response.status().is_redirection());
+        let location = response
+            .headers()
+            .get("location")
+            .unwrap()
+            .to_str()
+            .unwrap();
+        assert_eq!(location, format!("{target}/new"));
+        redirecting.join().unwrap();
+    }
+
+    #[test]
+    fn no_server_is_an_error_naming_the_failure() {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let err = agent(Duration::from_secs(20))
+            .get(format!("http://127.0.0.1:{port}/"))
+            .call()
+            .err()
+            .expect("nothing listens there");
+        assert!(err.to_string().contains("Failed to connect"), "{err}");
+    }
+
+    #[test]
+    fn a_header_cannot_smuggle_a_line_into_the_request() {
+        let err = agent(Duration::from_secs(1))
+            .get("http://127.0.0.1:9/")
+            .header("X-Bad", "a\r\nHost: elsewhere")
+            .call()
+            .err()
+            .expect("refused");
+        assert!(err.to_string().contains("line break"), "{err}");
+    }
+
+    #[test]
+    fn loopback_is_always_reached_directly_and_no_proxy_is_kept() {
+        let env = |vars: &'static [(&'static str, &'static str)]| {
+            move |name: &str| {
+                vars.iter()
+                    .find(|(n, _)| *n == name)
+                    .map(|(_, v)| v.to_string())
+            }
+        };
+        assert_eq!(no_proxy(env(&[])), LOOPBACK);
+        assert_eq!(
+            no_proxy(env(&[("NO_PROXY", " .corp.example,hf.space ")])),
+            format!(".corp.example,hf.space,{LOOPBACK}")
+        );
+    }
+
+    /// With a proxy in the environment, a loopback URL is still reached directly (the proxy
+    /// here is a port where nothing listens: going through it would fail).
+    #[test]
+    fn a_proxy_in_the_environment_is_not_used_for_loopback() {
+        let (url, server) = serve_once("HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok");
+        let dead = TcpListener::bind("127.0.0.1:0").unwrap();
+        let dead_proxy = format!("http://127.0.0.1:{}", dead.local_addr().unwrap().port());
+        drop(dead);
+        // curl reads the proxy from its own environment; the test sets it for curl alone.
+        let mut curl = Command::new("curl");
+        for var in ["HTTPS_PROXY", "http_proxy", "ALL_PROXY"] {
+            curl.env(var, &dead_proxy);
+        }
+        let config = agent(Duration::from_secs(20))
+            .get(&url)
+            .curl_config(None)
+            .unwrap();
+        let mut response = exchange(curl, &config, &url).unwrap();
+        assert_eq!(response.body_mut().read_to_string().unwrap(), "ok");
+        server.join().unwrap();
+    }
 }

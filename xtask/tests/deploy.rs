@@ -772,6 +772,24 @@ fn dry_run_pushes_patches_and_sets_nothing() {
     s.assert_clean(&run);
 }
 
+/// Behind a company proxy `HTTPS_PROXY` is set; the test Hub on 127.0.0.1 is still reached
+/// directly (the proxy here is a port where nothing listens: going through it would fail).
+#[test]
+fn a_proxy_in_the_environment_is_not_used_for_loopback() {
+    let s = setup();
+    s.hub.add_space(SPACE);
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let proxy = format!("http://127.0.0.1:{}", closed.local_addr().unwrap().port());
+    drop(closed);
+    let space_url = s.hub.space_url.clone();
+    let run = s.deploy_with(
+        &["--dry-run", "--space-url", &space_url],
+        &[("HF_TOKEN", TOKEN), ("HTTPS_PROXY", &proxy)],
+    );
+    assert!(run.success, "{run}");
+    assert!(s.hub.count("/api/whoami-v2") > 0, "{run}");
+}
+
 #[test]
 fn json_reports_the_urls_the_commit_and_the_patch() {
     let s = Setup::with_space();

@@ -73,17 +73,13 @@ fn listening(port: u16) -> bool {
 }
 
 fn health_status(port: u16) -> u16 {
-    let agent = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .timeout_global(Some(Duration::from_secs(30)))
-        .build()
-        .new_agent();
-    agent
-        .get(format!("http://127.0.0.1:{port}/api/health"))
-        .call()
-        .unwrap()
-        .status()
-        .as_u16()
+    let output = std::process::Command::new("curl")
+        .args(["--silent", "--output", "/dev/null", "--max-time", "30"])
+        .args(["--write-out", "%{http_code}"])
+        .arg(format!("http://127.0.0.1:{port}/api/health"))
+        .output()
+        .expect("curl runs");
+    String::from_utf8_lossy(&output.stdout).parse().unwrap()
 }
 
 #[test]

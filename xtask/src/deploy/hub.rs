@@ -27,7 +27,7 @@ const CONFLICT_RETRIES: u32 = 5;
 pub(crate) const DEFAULT_ENDPOINT: &str = "https://huggingface.co";
 
 pub(crate) struct Hub {
-    agent: ureq::Agent,
+    agent: crate::http::Agent,
     endpoint: String,
     token: Token,
 }
