@@ -1,24 +1,20 @@
-//! The regexes of xtask, compiled without Unicode classes.
+//! The regexes of xtask, through `regex-lite`.
 //!
 //! Every pattern here looks for ASCII syntax (Python, TypeScript, Dockerfile, requirements)
-//! in UTF-8 text, so `.`, `\w` and `[^"]` may as well be byte classes; Unicode ones cost a
-//! UTF-8 automaton per class to compile, which dominated `check` (it runs in the pre-commit
-//! hook, from an unoptimized build). Matches always start and end next to ASCII bytes,
-//! hence on character boundaries.
+//! in a few selected lines, so the small engine of `regex-lite` (no Unicode tables, no DFA;
+//! `\w`, `\d`, `\s` are ASCII) is all they need: it compiles each pattern quickly from the
+//! unoptimized build the pre-commit hook runs, and it builds in a fraction of the time of
+//! `regex` (the cold build, docs/xtask.md "Performance").
 
 use std::ops::{Index, Range};
 
-use regex::bytes::{self, RegexBuilder};
-
-pub(crate) struct Pattern(bytes::Regex);
+pub(crate) struct Pattern(regex_lite::Regex);
 
 impl Pattern {
     /// Compiles a pattern written in the source; an invalid one is a bug, hence the panic.
     pub(crate) fn new(pattern: &str) -> Pattern {
         Pattern(
-            RegexBuilder::new(pattern)
-                .unicode(false)
-                .build()
+            regex_lite::Regex::new(pattern)
                 .unwrap_or_else(|err| panic!("bad pattern {pattern:?}: {err}")),
         )
     }
@@ -28,14 +24,14 @@ impl Pattern {
         text: &'t str,
     ) -> impl Iterator<Item = Captures<'t>> + use<'r, 't> {
         self.0
-            .captures_iter(text.as_bytes())
+            .captures_iter(text)
             .map(move |inner| Captures { text, inner })
     }
 }
 
 pub(crate) struct Captures<'t> {
     text: &'t str,
-    inner: bytes::Captures<'t>,
+    inner: regex_lite::Captures<'t>,
 }
 
 impl<'t> Captures<'t> {
