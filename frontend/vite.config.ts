@@ -10,8 +10,8 @@ function inlineEntry(): Plugin {
     apply: 'build',
     enforce: 'post',
     generateBundle(_options, bundle) {
-      const html = bundle['index.html'];
-      if (!html || html.type !== 'asset') return;
+      const html = bundle['index.html'] as (typeof bundle)[string] | undefined;
+      if (html?.type !== 'asset') return;
       let page = String(html.source);
       for (const [name, item] of Object.entries(bundle)) {
         const ref = new RegExp(`<(script|link)[^>]*(?:src|href)="/${name.replace(/[.]/g, '\\.')}"[^>]*>(</script>)?`);
@@ -25,6 +25,8 @@ function inlineEntry(): Plugin {
         }
         if (!ref.test(page)) this.error(`index.html has no <script> or <link> for ${name} to inline`);
         page = page.replace(ref, () => inline);
+        // Removing an entry from the bundle is how a Rollup plugin drops an output file.
+        // eslint-disable-next-line @typescript-eslint/no-dynamic-delete
         delete bundle[name];
       }
       html.source = page;

@@ -38,9 +38,9 @@ beforeEach(async () => {
       return;
     }
     let raw = '';
-    req.on('data', (chunk) => (raw += chunk));
+    req.on('data', (chunk: Buffer) => (raw += chunk.toString()));
     req.on('end', () => {
-      const request = { method: req.method ?? '', url: req.url ?? '', body: raw ? JSON.parse(raw) : null };
+      const request = { method: req.method ?? '', url: req.url ?? '', body: raw ? (JSON.parse(raw) as Record<string, unknown>) : null };
       seen.push(request);
       void handler(request, res);
     });

@@ -11,7 +11,7 @@ const servers: Server[] = [];
 async function serve(handler: Handler): Promise<string> {
   const server = createServer((req, res) => {
     let body = '';
-    req.on('data', (chunk) => (body += chunk));
+    req.on('data', (chunk: Buffer) => (body += chunk.toString()));
     req.on('end', () => handler(req, body, res));
   });
   servers.push(server);

@@ -372,7 +372,12 @@ export function parseHistory(json: unknown): HistoryMessage[] {
 function parseSources(value: unknown): Source[] {
   if (!Array.isArray(value)) return [];
   return value.filter(isRecord).map((s) => ({
-    title: typeof s.title === 'string' && s.title ? s.title : String(s.url_or_path ?? 'Untitled'),
+    title:
+      typeof s.title === 'string' && s.title
+        ? s.title
+        : typeof s.url_or_path === 'string' && s.url_or_path
+          ? s.url_or_path
+          : 'Untitled',
     urlOrPath: typeof s.url_or_path === 'string' ? s.url_or_path : '',
     score: typeof s.score === 'number' ? s.score : 0,
     snippet: typeof s.snippet === 'string' ? s.snippet : '',
