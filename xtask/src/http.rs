@@ -18,11 +18,10 @@
 //! `.body_mut().read_to_string()`.
 
 use std::fmt;
-use std::io::{Cursor, Read, Write};
-use std::process::{Command, Stdio};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::process::{Child, ChildStdout, Command, Stdio};
+use std::sync::mpsc;
 use std::time::Duration;
-
-use serde_json::Value;
 
 /// Hosts never reached through a proxy: this machine (tests and `deploy --local` use them).
 const LOOPBACK: &str = "localhost,127.0.0.1,::1";
@@ -57,7 +56,8 @@ impl Agent {
             method,
             url: url.to_owned(),
             headers: Vec::new(),
-            timeout: self.timeout,
+            timeout: Some(self.timeout),
+            recv_response: None,
             max_redirects: MAX_REDIRECTS,
         }
     }
@@ -68,7 +68,10 @@ pub(crate) struct Request {
     method: &'static str,
     url: String,
     headers: Vec<(String, String)>,
-    timeout: Duration,
+    /// The whole exchange, body included; `None`: no limit (a stream read until it ends).
+    timeout: Option<Duration>,
+    /// Until the status and headers have arrived.
+    recv_response: Option<Duration>,
     max_redirects: u32,
 }
 
@@ -77,9 +80,12 @@ pub(crate) struct RequestConfig(Request);
 
 impl RequestConfig {
     pub(crate) fn timeout_global(mut self, timeout: Option<Duration>) -> Self {
-        if let Some(timeout) = timeout {
-            self.0.timeout = timeout;
-        }
+        self.0.timeout = timeout;
+        self
+    }
+
+    pub(crate) fn timeout_recv_response(mut self, timeout: Option<Duration>) -> Self {
+        self.0.recv_response = timeout;
         self
     }
 
@@ -121,7 +127,13 @@ impl Request {
 
     fn run(self, body: Option<&str>) -> Result<Response, Error> {
         let config = self.curl_config(body)?;
-        exchange(Command::new("curl"), &config, &self.url)
+        let head_deadline = self.recv_response.or(self.timeout);
+        exchange(
+            Command::new("curl"),
+            &config,
+            head_deadline,
+            self.max_redirects,
+        )
     }
 
     /// curl's config file syntax (`curl --config`): one `option = "value"` a line.
@@ -131,10 +143,7 @@ impl Request {
             ("request", self.method.to_owned()),
             ("proto", "=http,https".to_owned()),
             ("max-redirs", self.max_redirects.to_string()),
-            ("max-time", format!("{:.3}", self.timeout.as_secs_f64())),
             ("noproxy", no_proxy(|name| std::env::var(name).ok())),
-            // The status and headers of the last answer, after the body, on stderr.
-            ("write-out", "%{stderr}%{json}%{header_json}".to_owned()),
             (
                 "user-agent",
                 concat!("cargo-xtask/", env!("CARGO_PKG_VERSION")).to_owned(),
@@ -162,8 +171,26 @@ impl Request {
             }
             lines.push(("data-raw", body.to_owned()));
         }
+        if let Some(timeout) = self.timeout {
+            lines.push(("max-time", format!("{:.3}", timeout.as_secs_f64())));
+        }
+        if let Some(timeout) = self.recv_response.or(self.timeout) {
+            lines.push(("connect-timeout", format!("{:.3}", timeout.as_secs_f64())));
+        }
+        // The status line and headers of each answer go first on stdout, then the body
+        // (a proxy's CONNECT answer left out), unbuffered so a stream arrives as it is sent;
+        // errors go to stderr.
+        let mut flags = vec![
+            "include",
+            "no-buffer",
+            "show-error",
+            "suppress-connect-headers",
+        ];
         if self.max_redirects > 0 {
-            lines.push(("location", String::new()));
+            flags.push("location");
+        }
+        for flag in flags {
+            lines.push((flag, String::new()));
         }
         let mut config = String::new();
         for (option, value) in lines {
@@ -173,8 +200,8 @@ impl Request {
                     self.url
                 )));
             }
-            if option == "location" {
-                config.push_str("location\n");
+            if value.is_empty() && option != "data-raw" && option != "header" {
+                config.push_str(&format!("{option}\n"));
             } else {
                 config.push_str(&format!("{option} = \"{}\"\n", quote(&value)));
             }
@@ -183,8 +210,14 @@ impl Request {
     }
 }
 
-/// Runs `curl` (a command without arguments yet) on `config`; its answer about `url`.
-fn exchange(mut curl: Command, config: &str, url: &str) -> Result<Response, Error> {
+/// Runs `curl` (a command without arguments yet) on `config` and reads the answer's status
+/// line and headers, waiting at most `head_deadline` for them; the body stays a stream.
+fn exchange(
+    mut curl: Command,
+    config: &str,
+    head_deadline: Option<Duration>,
+    max_redirects: u32,
+) -> Result<Response, Error> {
     let mut child = curl
         .args(["--silent", "--config", "-"])
         .stdin(Stdio::piped())
@@ -199,14 +232,71 @@ fn exchange(mut curl: Command, config: &str, url: &str) -> Result<Response, Erro
         })?;
     // curl reads its whole config before it connects, so this write cannot wait on the answer.
     let mut stdin = child.stdin.take().expect("stdin is piped");
-    stdin
-        .write_all(config.as_bytes())
-        .map_err(|err| Error(format!("cannot hand the request to curl: {err}")))?;
+    let written = stdin.write_all(config.as_bytes());
     drop(stdin);
-    let output = child
-        .wait_with_output()
-        .map_err(|err| Error(format!("curl failed: {err}")))?;
-    Response::from_curl(output.stdout, &output.stderr, url)
+    if let Err(err) = written {
+        return Err(Error(format!("cannot hand the request to curl: {err}")));
+    }
+    let mut stdout = BufReader::new(child.stdout.take().expect("stdout is piped"));
+    let (sender, receiver) = mpsc::channel();
+    std::thread::spawn(move || {
+        let head = read_head(&mut stdout, max_redirects);
+        let _ = sender.send((head, stdout));
+    });
+    let answer = match head_deadline {
+        Some(deadline) => receiver.recv_timeout(deadline).ok(),
+        None => receiver.recv().ok(),
+    };
+    let mut body = Body {
+        stdout: None,
+        child,
+    };
+    let Some((head, stdout)) = answer else {
+        let seconds = head_deadline.unwrap_or_default().as_secs_f64();
+        return Err(Error(format!("no answer within {seconds:.0} s")));
+    };
+    body.stdout = Some(stdout);
+    match head {
+        Some((status, headers)) => Ok(Response {
+            status: Status(status),
+            headers: Headers(headers),
+            body,
+        }),
+        None => Err(Error(body.failure())),
+    }
+}
+
+/// The last answer's status and headers (names lower-cased), after any informational answer
+/// and any redirect curl follows; `None` when curl wrote no answer.
+fn read_head(
+    stdout: &mut impl BufRead,
+    max_redirects: u32,
+) -> Option<(u16, Vec<(String, HeaderValue)>)> {
+    let mut redirects = 0;
+    loop {
+        let mut line = String::new();
+        stdout.read_line(&mut line).ok().filter(|n| *n > 0)?;
+        let status: u16 = line.split_whitespace().nth(1)?.parse().ok()?;
+        let mut headers = Vec::new();
+        loop {
+            let mut line = String::new();
+            if stdout.read_line(&mut line).ok()? == 0 || line.trim_end().is_empty() {
+                break;
+            }
+            if let Some((name, value)) = line.split_once(':') {
+                let value = HeaderValue(value.trim().to_owned());
+                headers.push((name.trim().to_ascii_lowercase(), value));
+            }
+        }
+        let followed = [301, 302, 303, 307, 308].contains(&status)
+            && headers.iter().any(|(n, _)| n == "location")
+            && redirects < max_redirects;
+        if followed {
+            redirects += 1;
+        } else if !(100..200).contains(&status) {
+            return Some((status, headers));
+        }
+    }
 }
 
 /// A value inside double quotes of a curl config: `\` and `"` escaped, line breaks and tabs
@@ -238,7 +328,7 @@ fn no_proxy(var: impl Fn(&str) -> Option<String>) -> String {
     }
 }
 
-/// An answer: its status, headers and whole body.
+/// An answer: its status and headers, and its body as curl delivers it.
 pub(crate) struct Response {
     status: Status,
     headers: Headers,
@@ -246,39 +336,6 @@ pub(crate) struct Response {
 }
 
 impl Response {
-    /// Reads what `curl --write-out '%{stderr}%{json}%{header_json}'` wrote. A transfer cut by
-    /// the deadline after the status arrived is an answer with the body received until then
-    /// (a log stream that never ends is read this way); no status at all is an error.
-    fn from_curl(body: Vec<u8>, stderr: &[u8], url: &str) -> Result<Response, Error> {
-        let mut documents = serde_json::Deserializer::from_slice(stderr).into_iter::<Value>();
-        let (Some(Ok(info)), Some(Ok(headers))) = (documents.next(), documents.next()) else {
-            let said = String::from_utf8_lossy(stderr);
-            return Err(Error(format!(
-                "curl gave no answer for {url}: {}",
-                crate::untrusted::line(said.trim())
-            )));
-        };
-        let status = info["http_code"].as_u64().unwrap_or(0);
-        if status == 0 {
-            let reason = info["errormsg"].as_str().unwrap_or("no answer");
-            return Err(Error(crate::untrusted::line(reason)));
-        }
-        let headers = headers
-            .as_object()
-            .into_iter()
-            .flatten()
-            .filter_map(|(name, values)| {
-                let last = values.as_array()?.last()?.as_str()?;
-                Some((name.to_ascii_lowercase(), HeaderValue(last.to_owned())))
-            })
-            .collect();
-        Ok(Response {
-            status: Status(status as u16),
-            headers: Headers(headers),
-            body: Body(body),
-        })
-    }
-
     pub(crate) fn status(&self) -> Status {
         self.status
     }
@@ -340,16 +397,59 @@ impl HeaderValue {
     }
 }
 
-pub(crate) struct Body(Vec<u8>);
+/// The body, read from curl as it arrives; curl is stopped when the body is dropped.
+pub(crate) struct Body {
+    stdout: Option<BufReader<ChildStdout>>,
+    child: Child,
+}
 
 impl Body {
+    /// The whole body; a transfer that failed on the way (cut, timed out) is an error.
     pub(crate) fn read_to_string(&mut self) -> Result<String, Error> {
-        String::from_utf8(std::mem::take(&mut self.0))
-            .map_err(|_| Error("the answer is not UTF-8 text".to_owned()))
+        let mut bytes = Vec::new();
+        if let Some(stdout) = &mut self.stdout {
+            stdout
+                .read_to_end(&mut bytes)
+                .map_err(|err| Error(format!("reading the answer failed: {err}")))?;
+        }
+        let status = self.child.wait().map_err(|err| Error(err.to_string()))?;
+        if !status.success() {
+            return Err(Error(self.failure()));
+        }
+        String::from_utf8(bytes).map_err(|_| Error("the answer is not UTF-8 text".to_owned()))
     }
 
-    pub(crate) fn into_reader(self) -> impl Read {
-        Cursor::new(self.0)
+    /// The body as a stream: it ends where the transfer ends (its end, its deadline, an error).
+    pub(crate) fn into_reader(self) -> impl Read + Send {
+        self
+    }
+
+    /// What curl said on stderr about its failure (after it exited).
+    fn failure(&mut self) -> String {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let mut said = String::new();
+        if let Some(stderr) = &mut self.child.stderr {
+            let _ = stderr.read_to_string(&mut said);
+        }
+        let said = said.trim().trim_start_matches("curl: ");
+        crate::untrusted::line(if said.is_empty() { "no answer" } else { said })
+    }
+}
+
+impl Read for Body {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        match &mut self.stdout {
+            Some(stdout) => stdout.read(buf),
+            None => Ok(0),
+        }
+    }
+}
+
+impl Drop for Body {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
 
@@ -482,6 +582,59 @@ mod tests {
         redirecting.join().unwrap();
     }
 
+    /// A log stream that never ends is read as it arrives: the first event is read while the
+    /// server still holds the connection open.
+    #[test]
+    fn a_body_is_a_stream_read_as_it_arrives() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!(
+            "http://127.0.0.1:{}/logs",
+            listener.local_addr().unwrap().port()
+        );
+        let (go_on, wait) = mpsc::channel::<()>();
+        let server = std::thread::spawn(move || {
+            let (mut conn, _) = listener.accept().unwrap();
+            let mut request = [0; 1024];
+            let _ = conn.read(&mut request).unwrap();
+            let head = "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n\r\n";
+            conn.write_all(format!("{head}data: one\n").as_bytes())
+                .unwrap();
+            wait.recv().unwrap();
+            conn.write_all(b"data: two\n").unwrap();
+        });
+        let response = agent(Duration::from_secs(20))
+            .get(&url)
+            .config()
+            .timeout_global(None)
+            .timeout_recv_response(Some(Duration::from_secs(20)))
+            .build()
+            .call()
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        let mut lines = BufReader::new(response.into_body().into_reader()).lines();
+        assert_eq!(lines.next().unwrap().unwrap(), "data: one");
+        go_on.send(()).unwrap();
+        assert_eq!(lines.next().unwrap().unwrap(), "data: two");
+        server.join().unwrap();
+        assert!(lines.next().is_none());
+    }
+
+    #[test]
+    fn a_server_that_never_answers_is_an_error_at_the_deadline() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!(
+            "http://127.0.0.1:{}/",
+            listener.local_addr().unwrap().port()
+        );
+        let err = agent(Duration::from_secs(1))
+            .get(&url)
+            .call()
+            .err()
+            .expect("no answer");
+        assert!(err.to_string().contains("no answer within 1 s"), "{err}");
+        drop(listener);
+    }
+
     #[test]
     fn no_server_is_an_error_naming_the_failure() {
         let port = TcpListener::bind("127.0.0.1:0")
@@ -541,7 +694,7 @@ mod tests {
             .get(&url)
             .curl_config(None)
             .unwrap();
-        let mut response = exchange(curl, &config, &url).unwrap();
+        let mut response = exchange(curl, &config, Some(Duration::from_secs(20)), 10).unwrap();
         assert_eq!(response.body_mut().read_to_string().unwrap(), "ok");
         server.join().unwrap();
     }

@@ -24,14 +24,12 @@ pub(crate) fn lines(text: &str) -> String {
 
 fn escape(text: &str, keep_newlines: bool) -> String {
     let mut out = String::with_capacity(text.len().min(MAX_CHARS));
-    let mut shown = 0;
-    for (index, c) in text.char_indices() {
+    for (shown, (index, c)) in text.char_indices().enumerate() {
         if shown == MAX_CHARS {
             let rest = text[index..].chars().count();
             let _ = write!(out, "… ({rest} more characters)");
             break;
         }
-        shown += 1;
         match c {
             '\n' if keep_newlines => out.push('\n'),
             '\n' => out.push_str("\\n"),

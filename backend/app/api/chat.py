@@ -52,7 +52,7 @@ def _error(description: str) -> dict:
 
 UNAVAILABLE = _error("Qdrant, PostgreSQL or Gemini is unavailable; `service` names it")
 UNKNOWN_SESSION = _error("Unknown session_id")
-QUESTION_ERRORS = {
+QUESTION_ERRORS: dict[int | str, dict[str, Any]] = {
     400: _error(
         f"The body is not valid UTF-8, or its JSON is nested deeper than {MAX_JSON_DEPTH} levels"
     ),
@@ -61,10 +61,14 @@ QUESTION_ERRORS = {
     422: _error("The body is not a valid question (the detail names the field and the problem)"),
     503: UNAVAILABLE,
 }
-HISTORY_ERRORS = {404: UNKNOWN_SESSION, 422: _error("session_id is not a UUID"), 503: UNAVAILABLE}
+HISTORY_ERRORS: dict[int | str, dict[str, Any]] = {
+    404: UNKNOWN_SESSION,
+    422: _error("session_id is not a UUID"),
+    503: UNAVAILABLE,
+}
 # The stream's route answers text/event-stream, under which FastAPI would file a `model`: its errors
 # name their JSON content explicitly (ErrorResponse is in the components through the other routes).
-STREAM_ERRORS = {
+STREAM_ERRORS: dict[int | str, dict[str, Any]] = {
     status: {
         "description": error["description"],
         "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorResponse"}}},

@@ -10,14 +10,14 @@ import asyncio
 import functools
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import TypeVar
+from typing import Any, TypeVar
 
 T = TypeVar("T")
 
 _POOL = ThreadPoolExecutor(max_workers=1, thread_name_prefix="app-cpu")
 
 
-async def run_cpu(function: Callable[..., T], *args, **kwargs) -> T:
+async def run_cpu(function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     """`function(*args, **kwargs)` on the CPU worker thread."""
     return await asyncio.get_running_loop().run_in_executor(
         _POOL, functools.partial(function, *args, **kwargs)

@@ -1,7 +1,7 @@
 """Conversation history: PostgreSQL (with a local spool for outages) when DATABASE_URL is set, a
 SQLite file under DATA_DIR otherwise."""
 
-from typing import Protocol
+from typing import Any, Protocol
 from uuid import UUID
 
 from app.core.config import Settings
@@ -24,7 +24,7 @@ class HistoryStore(Protocol):
     ) -> list[HistoryMessage] | None:
         """The last `limit` messages (all when None), oldest first; None for an unknown session."""
 
-    async def probe(self) -> dict: ...
+    async def probe(self) -> dict[str, Any]: ...
 
 
 def make_history(settings: Settings) -> HistoryStore:

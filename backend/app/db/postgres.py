@@ -129,9 +129,7 @@ class PostgresHistory:
             # 10 s when the server is frozen): that happens behind this request, not in it.
             task.cancel()
             self._abandoned.add(task)
-            task.add_done_callback(
-                lambda t: (self._abandoned.discard(t), t.cancelled() or t.exception())
-            )
+            task.add_done_callback(_forget(self._abandoned))
             if not acquired.is_set() and self._connect_error:
                 raise self._cannot_connect()
             raise self._failed(
@@ -249,3 +247,15 @@ class PostgresHistory:
         await self._ready()
         await self._op(lambda conn: conn.execute("SELECT 1"))
         return {"status": "connected"}
+
+
+def _forget(tasks: set[asyncio.Task[Any]]) -> Callable[[asyncio.Task[Any]], None]:
+    """A done-callback that drops a finished task from `tasks` and retrieves its outcome, so an
+    abandoned statement's error is never reported as never retrieved."""
+
+    def done(task: asyncio.Task[Any]) -> None:
+        tasks.discard(task)
+        if not task.cancelled():
+            task.exception()
+
+    return done

@@ -239,8 +239,9 @@ class VectorStore:
 
     async def delete(self, ids: list[str]) -> None:
         if ids:
+            points: list[models.ExtendedPointId] = list(ids)
             await self._call(
-                "delete", self.collection, points_selector=models.PointIdsList(points=ids)
+                "delete", self.collection, points_selector=models.PointIdsList(points=points)
             )
 
     async def count(self) -> int:
@@ -268,7 +269,7 @@ class VectorStore:
     async def close(self) -> None:
         if self.client is None:
             return
-        if self.local:
-            await run_cpu(self._locked, "close", (), {})
-        else:
+        if isinstance(self.client, AsyncQdrantClient):
             await self.client.close()
+        else:
+            await run_cpu(self._locked, "close", (), {})

@@ -111,7 +111,8 @@ class Spool:
             ).fetchall()
         )
         return [
-            HistoryMessage(role=role, content=content, sources=sources, created_at=entry.created_at)
+            # The role was validated when the turn was spooled; pydantic checks it again here.
+            HistoryMessage(role=role, content=content, sources=sources, created_at=entry.created_at)  # type: ignore[arg-type]
             for entry in map(_entry, rows)
             for role, content, sources in entry.turns
         ]

@@ -56,7 +56,7 @@ class SqliteFile:
         except BaseException:
             db.close()
             raise
-        db.isolation_level = ""  # back to implicit transactions, committed by `with db`
+        db.isolation_level = "DEFERRED"  # back to implicit transactions, committed by `with db`
         return db
 
     async def run(self, work):

@@ -9,10 +9,12 @@ knowledge run behind an open socket, and until they are done /api/health answers
 import asyncio
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from fastapi import Request
+from starlette.datastructures import State
 
 from app.core.config import Settings
 from app.core.errors import ServiceUnavailable
@@ -76,9 +78,9 @@ class Services:
             self.embedder, self.store, self.history, self.writer, hybrid=not settings.gemini_api_key
         )
         self._health_cache_s = health_cache_s
-        self._health: tuple[float, dict] | None = None
+        self._health: tuple[float, dict[str, Any]] | None = None
         self._health_lock = asyncio.Lock()
-        self._refresh: asyncio.Task | None = None
+        self._refresh: asyncio.Task[Any] | None = None
 
     async def open(self) -> None:
         await self.history.open()
@@ -115,7 +117,9 @@ class Services:
         finally:
             await self.store.close()
 
-    async def _probe(self, name: str, probe) -> dict:
+    async def _probe(
+        self, name: str, probe: Callable[[], Awaitable[dict[str, Any]]]
+    ) -> dict[str, Any]:
         try:
             return await asyncio.wait_for(probe(), PROBE_DEADLINE_S)
         except ServiceUnavailable as err:
@@ -129,7 +133,7 @@ class Services:
             log.exception("%s probe failed", name)
             return {"status": "error", "detail": redact(f"{type(err).__name__}: {err}")}
 
-    async def _probe_all(self) -> dict:
+    async def _probe_all(self) -> dict[str, Any]:
         async with self._health_lock:  # one round of probes at a time, however many callers
             if self._health and time.monotonic() - self._health[0] < self._health_cache_s:
                 return self._health[1]
@@ -151,7 +155,7 @@ class Services:
             self._health = (time.monotonic(), report)
             return report
 
-    async def health(self) -> dict:
+    async def health(self) -> dict[str, Any]:
         """The last report if it is fresh; a slightly stale one while a refresh runs; else a new one."""
         if self._health:
             age = time.monotonic() - self._health[0]
@@ -167,14 +171,14 @@ class Services:
 class Startup:
     """Opens the services in the background; until then health and chat say the server is starting."""
 
-    def __init__(self, settings: Settings, health_cache_s: float, state: object):
+    def __init__(self, settings: Settings, health_cache_s: float, state: State):
         self.settings = settings
         self.state = state  # app.state: gets `services` once they are open
         self.health_cache_s = health_cache_s
         self.services: Services | None = None
         self.doing = "importing the Qdrant client"
         self.failure: str | None = None
-        self.task: asyncio.Task | None = None
+        self.task: asyncio.Task[Any] | None = None
 
     def start(self) -> None:
         self.task = asyncio.create_task(self._run())
@@ -220,7 +224,7 @@ class Startup:
             "fastapi", f"the server is starting ({self.doing}): retry in a few seconds"
         )
 
-    async def health(self) -> dict:
+    async def health(self) -> dict[str, Any]:
         if self.services is not None:
             return await self.services.health()
         if self.failure is not None:
@@ -257,4 +261,5 @@ class Startup:
 
 async def get_services(request: Request) -> Services:
     # async: FastAPI would run a plain function in its thread pool, a thread hop per request.
-    return request.app.state.startup.get()
+    startup: Startup = request.app.state.startup
+    return startup.get()

@@ -108,7 +108,12 @@ class GeminiEmbedder:
                 result = await self.client.aio.models.embed_content(
                     model=self.model, contents=batch, config=config
                 )
-                vectors.extend(e.values for e in result.embeddings)
+                embeddings = result.embeddings or []
+                if len(embeddings) != len(batch) or any(e.values is None for e in embeddings):
+                    raise ValueError(
+                        f"the API answered {len(embeddings)} embeddings for {len(batch)} texts"
+                    )
+                vectors.extend(e.values for e in embeddings if e.values is not None)
         except Exception as err:
             raise unavailable(err) from err
         return vectors

@@ -16,6 +16,7 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from app.core.config import load_settings
 from app.core.errors import ServiceUnavailable
@@ -53,7 +54,7 @@ class Chunk:
     def hash(self) -> str:
         return hashlib.sha256(f"{self.title}\n{self.embedded_text}".encode()).hexdigest()[:16]
 
-    def payload(self) -> dict:
+    def payload(self) -> dict[str, Any]:
         return {
             "origin": self.origin,
             "url_or_path": self.url_or_path,
@@ -120,7 +121,8 @@ def chunk_markdown(text: str, origin: str, rel_path: str) -> list[Chunk]:
             sections.append(([h for _, h in trail], []))
         else:
             sections[-1][1].append(line)
-    chunks, seen = [], {}
+    chunks: list[Chunk] = []
+    seen: dict[str, int] = {}
     for headings, lines in sections:
         body = re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
         if not body:

@@ -203,7 +203,8 @@ fn validate(key: &str, value: &str, frontend_url: &str) -> Result<(), String> {
     }
     if value.trim() != value {
         return Err(
-            "surrounding whitespace (the seed's \"no trailing space!\"): remove it".to_owned(),
+            "surrounding whitespace (a pasted value often ends in a space or newline): remove it"
+                .to_owned(),
         );
     }
     match key {
@@ -245,20 +246,17 @@ fn validate(key: &str, value: &str, frontend_url: &str) -> Result<(), String> {
                 return Err("remove the trailing `/`".to_owned());
             }
         }
-        "ALLOWED_ORIGINS" => {
+        "ALLOWED_ORIGINS"
             if !value
                 .split(',')
-                .any(|origin| origin.trim().trim_end_matches('/') == frontend_url)
-            {
-                return Err(format!(
-                    "must contain the frontend URL {frontend_url} (else browsers get CORS errors)"
-                ));
-            }
+                .any(|origin| origin.trim().trim_end_matches('/') == frontend_url) =>
+        {
+            return Err(format!(
+                "must contain the frontend URL {frontend_url} (else browsers get CORS errors)"
+            ));
         }
-        "LOG_LEVEL" => {
-            if !LOG_LEVELS.contains(&value) {
-                return Err(format!("one of {}", LOG_LEVELS.join(", ")));
-            }
+        "LOG_LEVEL" if !LOG_LEVELS.contains(&value) => {
+            return Err(format!("one of {}", LOG_LEVELS.join(", ")));
         }
         _ => {}
     }

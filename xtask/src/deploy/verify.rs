@@ -64,10 +64,7 @@ impl<'a> SpaceAccess<'a> {
         }
     }
 
-    pub(crate) fn authorize(
-        &self,
-        request: ureq::RequestBuilder<ureq::typestate::WithoutBody>,
-    ) -> ureq::RequestBuilder<ureq::typestate::WithoutBody> {
+    pub(crate) fn authorize(&self, request: crate::http::Request) -> crate::http::Request {
         match self.token {
             Some(token) => request.header("Authorization", format!("Bearer {token}")),
             None => request,

@@ -392,7 +392,7 @@ pub(crate) fn closure(
                 "does not exist"
             };
             bail!(
-                "backend/{required} {why}: the Space must contain the seed's modules (main, api/chat, api/health, core/config, db/postgres, db/qdrant, models/schemas, services/embedding, services/llm if it exists, services/rag_service)"
+                "backend/{required} {why}: the Space must contain these modules (main, api/chat, api/health, core/config, db/postgres, db/qdrant, models/schemas, services/embedding, services/llm if it exists, services/rag_service)"
             );
         }
     }
