@@ -52,7 +52,19 @@ fn main() -> ExitCode {
 }
 
 fn try_main() -> Result<()> {
-    let flags = flags::Xtask::from_env_or_exit();
+    let args: Vec<String> = std::env::args_os()
+        .skip(1)
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
+    if let Some(text) = flags::help_or_version(&args)? {
+        print!("{text}");
+        return Ok(());
+    }
+    let flags = flags::Xtask::from_vec(std::env::args_os().skip(1).collect()).map_err(|err| {
+        anyhow::anyhow!(
+            "{err}: `cargo xtask help` lists the commands, `cargo xtask COMMAND --help` a command's options"
+        )
+    })?;
     let cwd = std::env::current_dir().context("cannot read the current directory")?;
     let cwd = Utf8PathBuf::from_path_buf(cwd).map_err(|p| {
         anyhow::anyhow!(

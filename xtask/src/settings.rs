@@ -410,7 +410,7 @@ impl DeployTarget {
                 "Hugging Face user or organisation",
                 flags.user,
                 &settings.user,
-                "anusha-soh",
+                "YOUR_NAME",
             ),
             (
                 "space",

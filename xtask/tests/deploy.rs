@@ -1085,7 +1085,7 @@ fn on_a_terminal_it_prompts_for_missing_settings_and_spins() {
     drop(stdin);
     assert!(run.success, "{run}");
     for expected in [
-        "Hugging Face user or organisation (e.g. anusha-soh): ",
+        "Hugging Face user or organisation (e.g. YOUR_NAME): ",
         "Space name (e.g. rag-chatbot): ",
         "Frontend URL (e.g. https://my-app.vercel.app): ",
         "Deployed alice/bot",

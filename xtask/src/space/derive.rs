@@ -97,7 +97,7 @@ pub(crate) fn secrets(sources: &Sources) -> Result<Vec<Secret>> {
         .collect();
     if !missing.is_empty() {
         bail!(
-            "{file}:{}: Settings lacks the seed's secret(s) {} ({RULE_1}): add a field for each (lower-case name), with a description",
+            "{file}:{}: Settings lacks the secret(s) the Space needs: {} ({RULE_1}): add a field for each (lower-case name), with a description",
             class.line,
             missing.join(", ")
         );
@@ -362,7 +362,7 @@ mod tests {
         let msg = format!("{:#}", secrets_of(&text).unwrap_err());
         assert!(
             msg.starts_with(
-                "backend/app/core/config.py:1: Settings lacks the seed's secret(s) LOG_LEVEL"
+                "backend/app/core/config.py:1: Settings lacks the secret(s) the Space needs: LOG_LEVEL"
             ),
             "{msg}"
         );

@@ -1,0 +1,209 @@
+//! The house rules no compiler or linter checks, in the style of rust-analyzer's tidy test:
+//! no debugging left behind, a doc comment on every module, every command and flag in the docs.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// The repository root (this crate's parent).
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_owned()
+}
+
+/// Every file under `dir` whose name ends with one of `extensions`, except test inputs.
+fn files(dir: &str, extensions: &[&str]) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    let mut todo = vec![root().join(dir)];
+    while let Some(dir) = todo.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            let name = path.file_name().unwrap().to_string_lossy().into_owned();
+            if path.is_dir() {
+                if !["fixtures", "golden", "node_modules", "dist", "__pycache__"].contains(&&*name)
+                {
+                    todo.push(path);
+                }
+            } else if extensions.iter().any(|e| name.ends_with(e)) {
+                found.push(path);
+            }
+        }
+    }
+    found.sort();
+    assert!(!found.is_empty(), "no {extensions:?} files under {dir}");
+    found
+}
+
+/// `path:line: text` for each line of each file that `bad` flags.
+fn offending_lines(paths: &[PathBuf], bad: impl Fn(&Path, &str) -> bool) -> Vec<String> {
+    let mut found = Vec::new();
+    for path in paths {
+        let text = std::fs::read_to_string(path).unwrap();
+        for (n, line) in text.lines().enumerate() {
+            if bad(path, line) {
+                let shown = path.strip_prefix(root()).unwrap().display();
+                found.push(format!("{shown}:{}: {}", n + 1, line.trim()));
+            }
+        }
+    }
+    found
+}
+
+fn assert_none(what: &str, found: Vec<String>) {
+    assert!(found.is_empty(), "{what}:\n{}", found.join("\n"));
+}
+
+/// The words are split so this file does not flag itself.
+const MARKERS: [&str; 3] = [
+    concat!("TO", "DO"),
+    concat!("FIX", "ME"),
+    concat!("XX", "X"),
+];
+
+#[test]
+fn no_unfinished_work_markers() {
+    let mut paths = files("xtask/src", &[".rs"]);
+    paths.extend(files("xtask/tests", &[".rs"]));
+    paths.extend(files("backend/app", &[".py"]));
+    paths.extend(files("backend/tests", &[".py"]));
+    paths.extend(files("frontend/src", &[".ts"]));
+    paths.extend(files("docs", &[".md"]));
+    assert_none(
+        "unfinished work: finish it, or describe it in an issue",
+        offending_lines(&paths, |_, line| MARKERS.iter().any(|m| line.contains(m))),
+    );
+}
+
+#[test]
+fn no_debugging_left_behind() {
+    let mut rust = files("xtask/src", &[".rs"]);
+    rust.extend(files("xtask/tests", &[".rs"]));
+    let debug_macros = [
+        concat!("dbg", "!("),
+        concat!("todo", "!("),
+        concat!("unimplemented", "!("),
+    ];
+    assert_none(
+        "debugging macros",
+        offending_lines(&rust, |_, line| {
+            debug_macros.iter().any(|m| line.contains(m))
+        }),
+    );
+    // What xtask prints is for users: Debug formatting (`{:?}`) in a print is a debugging print.
+    assert_none(
+        "a print with Debug formatting (write for the user, or use the error's Display)",
+        offending_lines(&files("xtask/src", &[".rs"]), |_, line| {
+            line.contains("print!(") || line.contains("println!(")
+        })
+        .into_iter()
+        .filter(|l| l.contains(":?}") || l.contains(":#?}"))
+        .collect(),
+    );
+    let python = [concat!("breakpoint", "("), concat!("pdb", ".set_trace")];
+    assert_none(
+        "Python debugger calls",
+        offending_lines(&files("backend/app", &[".py"]), |_, line| {
+            python.iter().any(|p| line.contains(p))
+        }),
+    );
+    let browser = [
+        concat!("console", ".log("),
+        concat!("console", ".debug("),
+        "debugger;",
+    ];
+    assert_none(
+        "browser debugging (console.log, debugger)",
+        offending_lines(&files("frontend/src", &[".ts"]), |_, line| {
+            browser.iter().any(|b| line.contains(b))
+        }),
+    );
+}
+
+#[test]
+fn every_module_says_what_it_is_for() {
+    let mut paths = files("xtask/src", &[".rs"]);
+    paths.extend(files("xtask/tests", &[".rs"]));
+    let missing: Vec<String> = paths
+        .iter()
+        .filter(|p| {
+            let text = std::fs::read_to_string(p).unwrap();
+            !text.starts_with("//!")
+        })
+        .map(|p| p.strip_prefix(root()).unwrap().display().to_string())
+        .collect();
+    assert_none(
+        "modules without a `//!` doc comment on their first line",
+        missing,
+    );
+}
+
+#[test]
+fn no_trailing_whitespace() {
+    let mut paths = files("xtask/src", &[".rs"]);
+    paths.extend(files("xtask/tests", &[".rs"]));
+    // Not docs/: a unified diff quoted there has context lines that are one space.
+    assert_none(
+        "trailing whitespace",
+        offending_lines(&paths, |_, line| line.ends_with([' ', '\t'])),
+    );
+}
+
+/// The commands and their flags, as `cargo xtask help` and `cargo xtask CMD --help` print them.
+fn commands_and_flags() -> Vec<(String, Vec<String>)> {
+    let help = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_xtask"))
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "xtask {args:?} failed");
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let overview = help(&["help"]);
+    let names: Vec<String> = overview
+        .lines()
+        .skip_while(|l| *l != "Commands:")
+        .skip(1)
+        .take_while(|l| !l.is_empty())
+        .filter_map(|l| l.split_whitespace().next())
+        .filter(|name| *name != "help")
+        .map(str::to_owned)
+        .collect();
+    assert!(names.len() >= 5, "{overview}");
+    names
+        .into_iter()
+        .map(|name| {
+            let flags = help(&[&name, "--help"])
+                .lines()
+                .filter_map(|l| l.trim().strip_prefix("--"))
+                .filter_map(|l| l.split_whitespace().next())
+                .filter(|flag| *flag != "help")
+                .map(|flag| format!("--{flag}"))
+                .collect();
+            (name, flags)
+        })
+        .collect()
+}
+
+#[test]
+fn the_docs_describe_every_command_and_flag() {
+    let mut docs = std::fs::read_to_string(root().join("README.md")).unwrap();
+    for page in files("docs", &[".md"]) {
+        docs.push_str(&std::fs::read_to_string(page).unwrap());
+    }
+    let mut missing = Vec::new();
+    for (command, flags) in commands_and_flags() {
+        if !docs.contains(&format!("cargo xtask {command}")) {
+            missing.push(format!("`cargo xtask {command}`"));
+        }
+        for flag in flags {
+            if !docs.contains(&flag) {
+                missing.push(format!("`cargo xtask {command} {flag}`"));
+            }
+        }
+    }
+    assert_none(
+        "not in README.md or docs/ (describe each where its command is described)",
+        missing,
+    );
+}
