@@ -635,6 +635,29 @@ mod tests {
         drop(listener);
     }
 
+    /// The token goes to the origin it was meant for: a redirect to another origin (here
+    /// another port) is followed without it.
+    #[test]
+    fn a_redirect_to_another_origin_carries_no_authorization() {
+        let (target, served) = serve_once("HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n");
+        let (url, redirecting) = serve_once(format!(
+            "HTTP/1.1 302 Found\r\nLocation: {target}/elsewhere\r\ncontent-length: 0\r\n\r\n"
+        ));
+        let response = agent(Duration::from_secs(20))
+            .get(&url)
+            .header("Authorization", "Bearer hf_secret")
+            .call()
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        assert!(redirecting.join().unwrap().contains("Bearer hf_secret"));
+        let asked = served.join().unwrap();
+        assert!(asked.starts_with("GET /elsewhere "), "{asked}");
+        assert!(
+            !asked.to_ascii_lowercase().contains("authorization"),
+            "{asked}"
+        );
+    }
+
     #[test]
     fn no_server_is_an_error_naming_the_failure() {
         let port = TcpListener::bind("127.0.0.1:0")
