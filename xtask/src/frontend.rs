@@ -19,7 +19,7 @@ static BASE_URL: LazyLock<Pattern> = LazyLock::new(|| {
 
 /// The seed's ternary, quoted in error messages so the fix is obvious.
 pub(crate) const EXPECTED_SHAPE: &str =
-    "`isProduction ? 'https://USER-SPACE.hf.space' : 'http://localhost:8000'` (the seed's step 8)";
+    "`isProduction ? 'https://USER-SPACE.hf.space' : 'http://localhost:8000'`";
 
 /// What `patch_base_url` did or would do.
 #[derive(Debug, Clone, PartialEq, Eq)]
