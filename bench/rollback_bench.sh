@@ -22,12 +22,12 @@ cleanup() {
 trap cleanup EXIT
 
 echo "building xtask and the test Hub..." >&2
-{ cargo build --quiet -p xtask && cargo test --quiet -p xtask --test operate --no-run; } 2>"$work/build.log" ||
+{ cargo build --quiet -p xtask && cargo test --quiet -p xtask --bench test_hub --no-run; } 2>"$work/build.log" ||
     { cat "$work/build.log" >&2; exit 1; }
 xtask=$CARGO_TARGET_DIR/debug/xtask
 
 # The test Hub (with a 200-line build log), in the background until $work/stop appears.
-BENCH_HUB_DIR=$work cargo test --quiet -p xtask --test operate -- --ignored --exact serve_test_hub_for_bench >/dev/null 2>&1 &
+BENCH_HUB_DIR=$work cargo test --quiet -p xtask --bench test_hub -- rollback >/dev/null 2>&1 &
 hub_pid=$!
 for _ in $(seq 200); do [ -f "$work/hub.env" ] && break; sleep 0.05; done
 [ -f "$work/hub.env" ] || { echo "the test Hub did not start" >&2; exit 1; }

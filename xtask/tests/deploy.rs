@@ -942,13 +942,6 @@ fn make_executable(path: &std::path::Path) {
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
 }
 
-/// Not a test: serves the test Hub for `bench/deploy_bench.sh` (see `hub::serve_for_bench`).
-#[test]
-#[ignore = "run by bench/deploy_bench.sh"]
-fn serve_test_hub_for_bench() {
-    hub::serve_for_bench(SPACE, FRONTEND, |_| {});
-}
-
 /// `deploy --local`: the same publish code into a bare repo under target/, the pushed tree
 /// run for real (venv, PostgreSQL, uvicorn), healthy, one real chat answer; then `--stop`.
 /// The Space port is moved to a free one (the copy's settings) so the test never collides

@@ -621,13 +621,3 @@ fn a_url_derived_without_the_hubs_host_is_called_a_guess() {
         "{run}"
     );
 }
-
-/// Not a test: serves the test Hub for `bench/rollback_bench.sh`, with a 200-line build log
-/// (see `hub::serve_for_bench`).
-#[test]
-#[ignore = "run by bench/rollback_bench.sh"]
-fn serve_test_hub_for_bench() {
-    hub::serve_for_bench(SPACE, FRONTEND, |hub| {
-        hub.state().build_log = (1..=200).map(|i| format!("build step {i}")).collect();
-    });
-}
