@@ -438,11 +438,28 @@ impl Body {
 }
 
 impl Read for Body {
+    /// The body's bytes; at its end, a transfer that failed (cut, timed out) is an error, as a
+    /// stream cut mid-way must be told from one that ended.
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        match &mut self.stdout {
-            Some(stdout) => stdout.read(buf),
-            None => Ok(0),
+        let Some(stdout) = &mut self.stdout else {
+            return Ok(0);
+        };
+        let read = stdout.read(buf)?;
+        if read > 0 || buf.is_empty() {
+            return Ok(read);
         }
+        self.stdout = None;
+        let status = self.child.wait()?;
+        if status.success() {
+            return Ok(0);
+        }
+        // curl's exit code 28: the deadline passed.
+        let kind = if status.code() == Some(28) {
+            std::io::ErrorKind::TimedOut
+        } else {
+            std::io::ErrorKind::Other
+        };
+        Err(std::io::Error::new(kind, self.failure()))
     }
 }
 
