@@ -188,9 +188,9 @@ fn run_suite(sh: &Shell, project: &Project, suite: &str, python: Option<&Utf8Pat
 }
 
 /// `cmd` without the variables `cargo run` (so `cargo xtask`) sets for the package it runs.
-/// A nested cargo would pass them on to build scripts: ring's watches `CARGO_MANIFEST_DIR`, so
-/// it and everything above it (rustls, ureq, xtask) would be rebuilt here, then again by the
-/// next `cargo xtask`.
+/// A nested cargo would pass them on to build scripts: one that watches `CARGO_MANIFEST_DIR`
+/// (ring's did, when xtask used it) is rebuilt with everything above it, here and again by
+/// the next `cargo xtask`.
 fn without_cargo_run_env(cmd: xshell::Cmd<'_>) -> xshell::Cmd<'_> {
     std::env::vars_os()
         .filter_map(|(key, _)| key.into_string().ok())
