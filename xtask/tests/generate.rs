@@ -723,21 +723,27 @@ impl Uvicorn {
     /// GET `path`: status and body; a 503 while the app says it is starting is retried
     /// (bounded: 60 s).
     fn get(&self, path: &str) -> (u16, String) {
-        let agent = ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .timeout_global(Some(Duration::from_secs(30)))
-            .build()
-            .new_agent();
+        let url = format!("http://127.0.0.1:{}{path}", self.port);
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
-            let mut answer = agent
-                .get(format!("http://127.0.0.1:{}{path}", self.port))
-                .call()
-                .unwrap_or_else(|e| panic!("GET {path}: {e}\n{}", self.log.lock().unwrap()));
-            let status = answer.status().as_u16();
-            let body = answer.body_mut().read_to_string().unwrap_or_default();
+            // curl, as xtask itself speaks HTTP: the body, then the status on a line of its own.
+            let out = std::process::Command::new("curl")
+                .args(["--silent", "--show-error", "--max-time", "30"])
+                .args(["--write-out", "\n%{http_code}"])
+                .arg(&url)
+                .output()
+                .unwrap();
+            assert!(
+                out.status.success(),
+                "GET {path}: {}\n{}",
+                String::from_utf8_lossy(&out.stderr),
+                self.log.lock().unwrap()
+            );
+            let text = String::from_utf8(out.stdout).unwrap();
+            let (body, status) = text.rsplit_once('\n').unwrap();
+            let status: u16 = status.parse().unwrap();
             if status != 503 || Instant::now() > deadline {
-                return (status, body);
+                return (status, body.to_owned());
             }
             std::thread::sleep(Duration::from_millis(500));
         }
