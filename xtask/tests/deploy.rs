@@ -776,8 +776,7 @@ fn dry_run_pushes_patches_and_sets_nothing() {
 /// directly (the proxy here is a port where nothing listens: going through it would fail).
 #[test]
 fn a_proxy_in_the_environment_is_not_used_for_loopback() {
-    let s = setup();
-    s.hub.add_space(SPACE);
+    let s = Setup::with_space();
     let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let proxy = format!("http://127.0.0.1:{}", closed.local_addr().unwrap().port());
     drop(closed);
