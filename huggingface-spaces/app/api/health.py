@@ -1,4 +1,4 @@
-"""GET /api/health: the seed's JSON shape, 200 when every service is usable, 503 otherwise."""
+"""GET /api/health: `status` plus one entry per service, 200 when every service is usable, 503 otherwise."""
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse

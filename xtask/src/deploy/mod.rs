@@ -1,8 +1,8 @@
-//! `cargo xtask deploy`: the seed's steps 1-10, to the Hub or (`--local`) to this machine.
+//! `cargo xtask deploy`: settings, generate, push, secrets, frontend, verify, report — to the Hub or (`--local`) to this machine.
 //!
 //! One job per module: `token` (finding the token), `hub` (the Hub API), `git` (clone,
 //! mirror, push), `secrets`, `verify` (runtime, health, CORS), `report` (progress and the
-//! final report), `lock`. This file runs them in the seed's order.
+//! final report), `lock`. This file runs them in that order.
 
 pub(crate) mod git;
 pub(crate) mod hub;
@@ -26,9 +26,9 @@ use crate::{Project, check, flags, frontend, generate, interrupt, untrusted};
 use git::{GitEnv, SpaceClone};
 use report::{FrontendReport, Progress, Report};
 
-/// The pushed commit's subject, as the seed writes it.
+/// The pushed commit's subject, as the hand-run recipe wrote it.
 const COMMIT_SUBJECT: &str = "Deploy RAG chatbot backend";
-/// The monorepo commit `--push-frontend` makes, as the seed writes it.
+/// The monorepo commit `--push-frontend` makes, as the hand-run recipe wrote it.
 const FRONTEND_SUBJECT: &str = "Update API URL for HF Spaces backend";
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(900);
 
@@ -129,10 +129,10 @@ impl flags::Deploy {
         Ok(())
     }
 
-    /// The seed's steps against the Hub at `HF_ENDPOINT`.
+    /// The deploy's steps against the Hub at `HF_ENDPOINT`.
     fn deploy_to_hub(&self, project: &Project, progress: &Progress) -> Result<Report> {
         let root = &project.root;
-        // Step 1: settings, secrets file and token, all checked before any request.
+        // Settings, secrets file and token, all checked before any request.
         let (target, secrets) = self.target_and_secrets(project)?;
         let repo = target.repo_id();
         let endpoint = hub::endpoint(
@@ -218,7 +218,7 @@ impl flags::Deploy {
         let space = exists.then_some((&git, remote.as_str(), &hub));
         let preview = self.update_space(project, space, &space_url, progress, &mut report)?;
 
-        // Step 7: secrets.
+        // Secrets.
         match &secrets {
             Some(secrets) => {
                 set_secrets(&hub, &repo, secrets, self.dry_run, progress, &mut report)?
@@ -226,7 +226,7 @@ impl flags::Deploy {
             None => show_secrets_table(&hub, &repo, &target.frontend_url),
         }
 
-        // Step 8: the frontend's production URL.
+        // The frontend's production URL.
         let patch = if self.dry_run {
             preview
         } else {
@@ -235,10 +235,10 @@ impl flags::Deploy {
         frontend_step(&patch, progress);
         report.frontend = Some(FrontendReport::new(&patch, !self.dry_run));
 
-        // Step 9: verify.
+        // Verify.
         self.verify(&verify, progress, &mut report)?;
 
-        // Step 10: commit and push the frontend change.
+        // Commit and push the frontend change.
         if self.push_frontend {
             let pushed = push_frontend(root, &client)?;
             progress.step(match &pushed {
@@ -390,7 +390,7 @@ impl flags::Deploy {
     }
 }
 
-/// Step 7 without `--secrets-file`: the table of secrets to set by hand, and where.
+/// Secrets without `--secrets-file`: the table of secrets to set by hand, and where.
 fn show_secrets_table(hub: &hub::Hub, repo: &str, frontend_url: &str) {
     let intro = format!(
         "Set these secrets at {}/spaces/{repo}/settings (Variables and secrets), or pass --secrets-file FILE:",
@@ -479,7 +479,7 @@ fn first_sentence(text: &str) -> &str {
     &text[..end]
 }
 
-/// Step 8's progress line.
+/// The frontend step's progress line.
 fn frontend_step(patch: &frontend::Patch, progress: &Progress) {
     progress.step(format_args!(
         "frontend: {}:{} {}",
@@ -493,7 +493,7 @@ fn frontend_step(patch: &frontend::Patch, progress: &Progress) {
     ));
 }
 
-/// What step 9 checks, for a deploy or a rollback.
+/// What verification checks, for a deploy or a rollback.
 struct Verify<'a> {
     hub: &'a hub::Hub,
     repo: &'a str,
@@ -505,7 +505,7 @@ struct Verify<'a> {
 }
 
 impl flags::Deploy {
-    /// Step 9 (unless `--dry-run` or `--no-verify`): the runtime, the health check, CORS.
+    /// Verify (unless `--dry-run` or `--no-verify`): the runtime, the health check, CORS.
     fn verify(&self, v: &Verify<'_>, progress: &Progress, report: &mut Report) -> Result<()> {
         if self.dry_run || self.no_verify {
             report.health = "skipped".to_owned();
@@ -538,7 +538,7 @@ impl flags::Deploy {
     }
 }
 
-/// Step 7 with `--secrets-file`: sets each secret (names only in the output, never values).
+/// Secrets with `--secrets-file`: sets each secret (names only in the output, never values).
 fn set_secrets(
     hub: &hub::Hub,
     repo: &str,
@@ -567,7 +567,7 @@ fn set_secrets(
     Ok(())
 }
 
-/// Step 2: `generate`; returns the files it rewrote that now differ from the monorepo's HEAD
+/// Generate: returns the files it rewrote that now differ from the monorepo's HEAD
 /// (for the reminder to commit them). A file it put back as committed needs no commit.
 fn regenerate(project: &Project, force: bool, progress: &Progress) -> Result<Vec<String>> {
     let changed = generate::generate(project, force)?;
@@ -612,9 +612,9 @@ fn regenerate(project: &Project, force: bool, progress: &Progress) -> Result<Vec
     Ok(to_commit)
 }
 
-/// Step 2's lints, and step 8's patch checked without writing: nothing is pushed unless
+/// The lints, and the frontend patch checked without writing: nothing is pushed unless
 /// both pass. The lint that compares the chat client's URL with the configured Space URL is
-/// step 8's job here (this deploy's URL may come from flags or the Hub), so the lints see the
+/// the frontend step's job here (this deploy's URL may come from flags or the Hub), so the lints see the
 /// client's current URL as the configured one; the patch itself must match exactly once.
 fn lint_before_publishing(
     project: &Project,
@@ -687,7 +687,7 @@ fn clone_following(git: &GitEnv, remote: &str, hub: Option<&hub::Hub>) -> Result
     }
 }
 
-/// Step 3 after the clone: mirror the Space folder into it, refuse what the Hub would
+/// Publish, after the clone: mirror the Space folder into it, refuse what the Hub would
 /// reject, commit and push.
 fn publish(
     git: &GitEnv,
@@ -737,7 +737,7 @@ fn publish(
     Ok(())
 }
 
-/// Step 10: commits the chat client alone (other staged work stays staged) and pushes the
+/// `--push-frontend`: commits the chat client alone (other staged work stays staged) and pushes the
 /// current branch with the user's own git setup. `None` when there was nothing to commit.
 fn push_frontend(root: &Utf8Path, client: &Utf8Path) -> Result<Option<String>> {
     let git = GitEnv::user();

@@ -36,7 +36,7 @@ impl FrontendReport {
     }
 }
 
-/// The final report: the seed's "Output" plus what this run did.
+/// The final report: the URLs plus what this run did.
 #[derive(Debug, Default, Serialize)]
 pub(crate) struct Report {
     pub(crate) space: String,

@@ -1,4 +1,4 @@
-//! The Space's secrets (the seed's step 7): validated from `--secrets-file` before any
+//! The Space's secrets: validated from `--secrets-file` before any
 //! request, or printed as the table the user fills in on the Space's settings page.
 
 use anyhow::{Context, Result, bail};
@@ -64,7 +64,7 @@ impl Secrets {
         Ok(Secrets(secrets))
     }
 
-    /// The seed's secrets this file leaves as they are on the Space.
+    /// The Space's secrets this file leaves as they are on the Space.
     pub(crate) fn unset(&self) -> Vec<&'static str> {
         SECRETS
             .iter()
@@ -263,7 +263,7 @@ fn validate(key: &str, value: &str, frontend_url: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// The seed's secrets table under `intro`, for a user without `--secrets-file`.
+/// The Space's secrets table under `intro`, for a user without `--secrets-file`.
 pub(crate) fn table(intro: &str, frontend_url: &str) -> String {
     let mut out = format!("{intro}\n");
     out.push_str("  | Secret | Description |\n  |---|---|\n");

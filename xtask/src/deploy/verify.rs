@@ -1,5 +1,5 @@
-//! Step 9: wait for the Space to run the pushed commit, then for its health check, then check
-//! CORS from the frontend's origin; every failure ends in the seed's troubleshooting advice.
+//! Verify: wait for the Space to run the pushed commit, then for its health check, then check
+//! CORS from the frontend's origin; every failure ends in the troubleshooting advice of docs/deploy.md.
 
 use std::time::{Duration, Instant};
 
@@ -25,7 +25,7 @@ const UNHEALTHY_ANSWERS: u32 = 3;
 /// How long one request to the Space may take; the health wait has its own deadline.
 const SPACE_CALL_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Step 9 for one deploy.
+/// Verification of one deploy.
 pub(crate) struct Checks<'a> {
     pub(crate) hub: &'a Hub,
     pub(crate) repo: &'a str,
@@ -348,7 +348,7 @@ pub(crate) fn failing_services(health: &Value) -> Vec<(&str, &Value)> {
     failing
 }
 
-/// The seed's troubleshooting advice for each failing service in a health answer.
+/// The troubleshooting advice for each failing service in a health answer.
 pub(crate) fn troubleshoot(health: &Value) -> String {
     let mut advice = Vec::new();
     for (service, details) in failing_services(health) {
