@@ -5,8 +5,9 @@
 //! before the swap leaves the old tree as it was.
 //!
 //! It never destroys work: a file it would overwrite or delete whose content git cannot give
-//! back (it matches neither what generate writes nor the committed or staged version) is a
-//! hand edit, and generate refuses with its diff unless `--force`.
+//! back (it matches neither what generate writes, nor what the last generate wrote, nor the
+//! committed or staged version) is a hand edit, and generate refuses with its diff unless
+//! `--force`.
 
 use std::io::Write;
 use std::process::{Command, Stdio};
@@ -15,9 +16,9 @@ use anyhow::{Context, Result, bail};
 use camino::{Utf8Path, Utf8PathBuf};
 use xshell::Shell;
 
-use crate::settings::{self, SPACE_DIR};
+use crate::settings::{self, SPACE_DIR, STATE_DIR};
 use crate::space::{self, KNOWLEDGE_DIR, Memo, Snapshot, SpaceFiles};
-use crate::{Project, flags};
+use crate::{Project, files, fingerprint, flags};
 
 impl flags::Generate {
     pub(crate) fn run(self, _sh: &Shell, project: &Project) -> Result<()> {
@@ -58,16 +59,52 @@ pub(crate) fn generate(project: &Project, force: bool) -> Result<Vec<Utf8PathBuf
             refuse_hand_edits(&project.root, &current, &expected, &changed)?;
         }
         replace_tree(&project.root, &current, &expected)?;
+        Written::save(&project.root, &expected)?;
     }
     Ok(changed)
+}
+
+/// The fingerprints of what the last generate wrote (`target/xtask/generated`): regenerating
+/// over its own earlier output, not yet staged, loses nothing.
+struct Written(std::collections::HashMap<String, u64>);
+
+impl Written {
+    fn file(root: &Utf8Path) -> Utf8PathBuf {
+        root.join(STATE_DIR).join("generated")
+    }
+
+    /// Empty when the file is missing or unreadable: then only git counts as a backup.
+    fn load(root: &Utf8Path) -> Written {
+        let text = std::fs::read_to_string(Written::file(root)).unwrap_or_default();
+        let entries = text.lines().filter_map(|line| {
+            let (hash, path) = line.split_once(' ')?;
+            Some((path.to_owned(), u64::from_str_radix(hash, 16).ok()?))
+        });
+        Written(entries.collect())
+    }
+
+    fn save(root: &Utf8Path, written: &SpaceFiles) -> Result<()> {
+        let text: String = written
+            .iter()
+            .map(|(path, bytes)| format!("{:016x} {path}\n", fingerprint::of(bytes)))
+            .collect();
+        let file = Written::file(root);
+        std::fs::create_dir_all(root.join(STATE_DIR))
+            .with_context(|| format!("cannot create {STATE_DIR}"))?;
+        files::write_atomic(&file, text.as_bytes(), None)
+    }
+
+    fn holds(&self, path: &Utf8Path, bytes: &[u8]) -> bool {
+        self.0.get(path.as_str()) == Some(&fingerprint::of(bytes))
+    }
 }
 
 /// How many lines of one hand edit's diff the error shows.
 const DIFF_LINES: usize = 40;
 
 /// Fails, showing each diff, when a file generate would overwrite or delete holds content
-/// that only the worktree has: not what generate writes, not the committed (HEAD) version and
-/// not the staged one. Overwriting anything else loses nothing git cannot give back.
+/// that only the worktree has: not what generate writes or last wrote, not the committed (HEAD)
+/// version and not the staged one. Overwriting anything else loses nothing.
 fn refuse_hand_edits(
     root: &Utf8Path,
     current: &SpaceFiles,
@@ -87,12 +124,14 @@ fn refuse_hand_edits(
         names.push(format!(":./{SPACE_DIR}/{path}"));
     }
     let mut known = git_blobs(root, &names).into_iter();
+    let written = Written::load(root);
     let mut shown = String::new();
     let mut edited = Vec::new();
     for path in on_disk {
         let (committed, staged) = (known.next().flatten(), known.next().flatten());
         let mine = &current[path];
         if Some(mine) == expected.get(path)
+            || written.holds(path, mine)
             || committed.as_ref() == Some(mine)
             || staged.as_ref() == Some(mine)
         {

@@ -71,3 +71,32 @@ fn what_git_holds_is_regenerated_without_asking() {
     );
     repo.xtask_ok(&["check"]);
 }
+
+#[test]
+fn generate_over_its_own_unstaged_output_needs_no_force() {
+    let repo = Repo::with_fixture_backend("regenerate");
+    // Two backend edits in a row, each followed by generate, nothing staged in between: the
+    // Space copy generate wrote the first time is its own output, not a hand edit.
+    for (step, marker) in ["# first edit", "# second edit"].iter().enumerate() {
+        repo.edit(
+            "backend/app/api/health.py",
+            "return {",
+            &format!("{marker}\n    return {{"),
+        );
+        let run = repo.xtask_ok(&["generate"]);
+        assert!(
+            run.stdout.contains(&format!("wrote {HEALTH}")),
+            "edit {step}: {run}"
+        );
+    }
+    assert_eq!(repo.read(HEALTH), repo.read("backend/app/api/health.py"));
+    // A hand edit on top of generate's own output is still refused.
+    repo.edit(HEALTH, "return {", "# by hand\n    return {");
+    repo.edit(
+        "backend/app/api/health.py",
+        "return {",
+        "# third edit\n    return {",
+    );
+    let run = repo.xtask_fails(&["generate"]);
+    assert!(run.stderr.contains("+    # by hand\n"), "{run}");
+}
