@@ -5,6 +5,7 @@ import itertools
 import json
 import logging
 import os
+import time
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -151,7 +152,22 @@ def password_server(pg_server):
             "SELECT 1 FROM pg_roles WHERE rolname = %s", (PASSWORD_ROLE,)
         ).fetchone():
             conn.execute(f"CREATE ROLE {PASSWORD_ROLE} LOGIN")
-    return pg_server
+    # pg_reload_conf() only signals the server: wait (bounded) until a wrong password is refused,
+    # so no test runs against trust authentication by accident.
+    database = set_role_password(pg_server, "the-fixture-one")
+    wrong = url_with_password(pg_server, "not-the-password", database)
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            psycopg.connect(wrong, connect_timeout=2).close()
+        except psycopg.OperationalError as err:
+            if "password authentication failed" in str(err):
+                return pg_server
+        if time.monotonic() > deadline:
+            raise RuntimeError(
+                f"{hba}: the server still lets {PASSWORD_ROLE} in without its password"
+            )
+        time.sleep(0.1)
 
 
 def url_with_password(pg_server, password: str, database: str) -> str:
