@@ -9,12 +9,12 @@ is open (app/services/runtime.py).
 
 import asyncio
 import logging
+import math
 import os
 import threading
 from dataclasses import dataclass
 
 import httpx
-import numpy as np
 from qdrant_client import AsyncQdrantClient, QdrantClient, models
 from qdrant_client.http.exceptions import ResponseHandlingException, UnexpectedResponse
 
@@ -178,9 +178,13 @@ class VectorStore:
     def _unit(self, vector: list[float]) -> list[float]:
         if not self.local:
             return vector  # Qdrant normalizes for cosine
-        array = np.asarray(vector, dtype=np.float32)
-        norm = float(np.linalg.norm(array))
-        return (array / norm).tolist() if norm else vector
+        # In plain Python on the event loop: numpy would let go of the GIL and the loop wait to get
+        # it back from the worker thread (see HashingEmbedder.embed). The local embedder's vectors
+        # are unit already, so a question costs one norm.
+        norm = math.hypot(*vector)
+        if not norm or abs(norm - 1.0) < 1e-6:
+            return vector
+        return [x / norm for x in vector]
 
     async def search(self, vector: list[float], limit: int, with_payload: bool = True) -> list[Hit]:
         """The `limit` nearest chunks, best first; without payloads ({}) when the caller has them

@@ -13,8 +13,6 @@ import re
 import zlib
 from typing import Protocol
 
-import numpy as np
-
 from app.core.config import Settings
 from app.core.gemini import make_client, unavailable
 from app.core.workers import run_cpu
@@ -70,7 +68,10 @@ class HashingEmbedder:
     PAIR_WEIGHT = 0.5  # a shared phrase counts, but less than the words themselves
 
     def embed(self, text: str) -> list[float]:
-        vector = np.zeros(self.dimensions, dtype=np.float32)
+        # Plain Python floats, not numpy: numpy lets go of the GIL for a moment in any operation
+        # on 500+ elements, and each such release restarts the event loop's wait for the GIL, so
+        # the loop starved while questions were embedded (bench/backend_gil.py: docs/backend.md).
+        vector = [0.0] * self.dimensions
         for feature, count in features(text).items():
             weight = (1.0 + math.log(count)) * (self.PAIR_WEIGHT if " " in feature else 1.0)
             data = feature.encode()
@@ -78,8 +79,8 @@ class HashingEmbedder:
                 digest = zlib.crc32(data, bucket * 7919)
                 # The sign bit keeps colliding features from always adding up.
                 vector[(digest >> 1) % self.dimensions] += weight if digest & 1 else -weight
-        norm = float(np.linalg.norm(vector))
-        return (vector / norm if norm else vector).tolist()
+        norm = math.hypot(*vector)
+        return [x / norm for x in vector] if norm else vector
 
     # In a worker thread: hashing is pure Python and would hold the event loop (measured: bench/backend_load.py).
     async def embed_documents(self, texts: list[str]) -> list[list[float]]:
