@@ -6,10 +6,11 @@ from collections.abc import Callable, Coroutine
 from typing import Any
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, HTTPException, Request, Response
+from fastapi import APIRouter, HTTPException, Request, Response
 from fastapi.responses import JSONResponse, StreamingResponse
 from fastapi.routing import APIRoute
 
+from app.api.deps import ServicesDep
 from app.core.errors import INTERNAL_ERROR, ServiceUnavailable
 from app.core.limits import MAX_BODY_BYTES, MAX_JSON_DEPTH, json_body_problem
 from app.models.schemas import (
@@ -23,7 +24,6 @@ from app.models.schemas import (
     SourcesEvent,
 )
 from app.services.rag_service import UnknownSession
-from app.services.runtime import Services, get_services
 
 log = logging.getLogger(__name__)
 
@@ -92,7 +92,7 @@ HISTORY_LINK = {
     responses={**QUESTION_ERRORS, 200: HISTORY_LINK},
     summary="Ask a question; answered from the docs with sources",
 )
-async def chat(request: ChatRequest, services: Services = Depends(get_services)) -> ChatResponse:
+async def chat(request: ChatRequest, services: ServicesDep) -> ChatResponse:
     try:
         return await services.rag.chat(request)
     except UnknownSession as err:
@@ -163,9 +163,7 @@ STREAM_OK = {
     summary="Ask a question; the answer streams as server-sent events",
     description=STREAM_DESCRIPTION,
 )
-async def chat_stream(
-    request: ChatRequest, services: Services = Depends(get_services)
-) -> StreamingResponse:
+async def chat_stream(request: ChatRequest, services: ServicesDep) -> StreamingResponse:
     # Retrieval happens before the response starts, so its failures are ordinary 4xx/503 answers.
     try:
         prepared = await services.rag.prepare(request)
@@ -204,7 +202,7 @@ async def chat_stream(
     summary="The messages of a conversation, oldest first",
     operation_id="chat_history",
 )
-async def history(session_id: UUID, services: Services = Depends(get_services)) -> HistoryResponse:
+async def history(session_id: UUID, services: ServicesDep) -> HistoryResponse:
     messages = await services.history.messages(session_id)
     if messages is None:
         raise HTTPException(404, f"session {session_id} not found: it has no stored messages")

@@ -13,7 +13,6 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from fastapi import Request
 from starlette.datastructures import State
 
 from app.core.config import Settings
@@ -210,7 +209,7 @@ class Startup:
         )
 
     async def ready(self) -> Services:
-        """Waits for the end of startup (tests; scripts); raises like get_services if it failed."""
+        """Waits for the end of startup (tests; scripts); raises like the routes' services dependency (app/api/deps.py) if it failed."""
         if self.task is not None:
             await asyncio.shield(self.task)
         return self.get()
@@ -257,9 +256,3 @@ class Startup:
             await asyncio.gather(self.task, return_exceptions=True)
         if self.services is not None:
             await self.services.close()
-
-
-async def get_services(request: Request) -> Services:
-    # async: FastAPI would run a plain function in its thread pool, a thread hop per request.
-    startup: Startup = request.app.state.startup
-    return startup.get()
