@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Cold `cargo build -p xtask` against its baseline, side by side in one run.
 #
-# The baseline is a throw-away crate that depends only on what any xtask of this shape needs
-# (anyhow, xshell, serde with derive, serde_json, similar; xflags and toml with xtask's
-# features), locked to the same versions as xtask (its Cargo.lock is copied). Each build gets
+# The baseline is a throw-away crate that depends only on the crates the design names for the
+# tool (anyhow, xshell, serde_json with serde's derive, similar, regex, camino) plus xflags and
+# toml, each with xtask's features, locked to the same versions as xtask (its Cargo.lock is copied). Each build gets
 # a fresh CARGO_TARGET_DIR; crates are downloaded before the clock starts. Runs alternate
 # baseline, xtask, baseline, xtask... so a change in the machine's load hits both.
 #
@@ -34,6 +34,8 @@ publish = false
 
 [dependencies]
 anyhow = "1"
+camino = { version = "1", features = ["serde1"] }
+regex = { version = "1", default-features = false, features = ["std"] }
 serde = { version = "1", features = ["derive"] }
 serde_json = "1"
 similar = "2"
@@ -63,9 +65,11 @@ fn main() -> anyhow::Result<()> {
     let flags = Baseline::from_env_or_exit();
     let settings: Settings = toml::from_str(&format!("name = {:?}", flags.name.unwrap_or_default()))?;
     let json = serde_json::to_string(&settings)?;
+    let word = regex::Regex::new(r"[a-z]+")?;
+    let path = camino::Utf8PathBuf::from(word.find(&json).map_or("", |m| m.as_str()));
     let sh = xshell::Shell::new()?;
     let echoed = xshell::cmd!(sh, "echo {json}").read()?;
-    print!("{}", similar::TextDiff::from_lines(&json, &echoed).unified_diff());
+    print!("{path}{}", similar::TextDiff::from_lines(&json, &echoed).unified_diff());
     Ok(())
 }
 RS

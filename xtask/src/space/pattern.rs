@@ -1,20 +1,24 @@
-//! The regexes of xtask, through `regex-lite`.
+//! The regexes of xtask, compiled without Unicode classes.
 //!
 //! Every pattern here looks for ASCII syntax (Python, TypeScript, Dockerfile, requirements)
-//! in a few selected lines, so the small engine of `regex-lite` (no Unicode tables, no DFA;
-//! `\w`, `\d`, `\s` are ASCII) is all they need: it compiles each pattern quickly from the
-//! unoptimized build the pre-commit hook runs, and it builds in a fraction of the time of
-//! `regex` (the cold build, docs/xtask.md "Performance").
+//! in UTF-8 text, so `.`, `\w` and `[^"]` may as well be byte classes; Unicode ones cost a
+//! UTF-8 automaton per class to compile, which dominated `check` (it runs in the pre-commit
+//! hook, from an unoptimized build). Matches always start and end next to ASCII bytes,
+//! hence on character boundaries.
 
 use std::ops::{Index, Range};
 
-pub(crate) struct Pattern(regex_lite::Regex);
+use regex::bytes::{self, RegexBuilder};
+
+pub(crate) struct Pattern(bytes::Regex);
 
 impl Pattern {
     /// Compiles a pattern written in the source; an invalid one is a bug, hence the panic.
     pub(crate) fn new(pattern: &str) -> Pattern {
         Pattern(
-            regex_lite::Regex::new(pattern)
+            RegexBuilder::new(pattern)
+                .unicode(false)
+                .build()
                 .unwrap_or_else(|err| panic!("bad pattern {pattern:?}: {err}")),
         )
     }
@@ -24,14 +28,14 @@ impl Pattern {
         text: &'t str,
     ) -> impl Iterator<Item = Captures<'t>> + use<'r, 't> {
         self.0
-            .captures_iter(text)
+            .captures_iter(text.as_bytes())
             .map(move |inner| Captures { text, inner })
     }
 }
 
 pub(crate) struct Captures<'t> {
     text: &'t str,
-    inner: regex_lite::Captures<'t>,
+    inner: bytes::Captures<'t>,
 }
 
 impl<'t> Captures<'t> {
