@@ -2,6 +2,7 @@
 body, and what a JSON body must be before it is parsed (UTF-8, shallow)."""
 
 from starlette.responses import JSONResponse
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 MAX_BODY_BYTES = 64 * 1024
 # Every body the API accepts is one flat object; the parser's own limit is Python's recursion
@@ -41,10 +42,10 @@ def json_body_problem(body: bytes) -> str | None:
 class BodySizeLimit:
     """Answers 413 to any request body over MAX_BODY_BYTES, declared or streamed."""
 
-    def __init__(self, app):
+    def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
-    async def __call__(self, scope, receive, send):
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS"):
             return await self.app(scope, receive, send)  # no route reads a body for these
         declared = dict(scope["headers"]).get(b"content-length", b"0")
@@ -54,7 +55,7 @@ class BodySizeLimit:
         too_large = False
         started = False
 
-        async def counting_receive():
+        async def counting_receive() -> Message:
             # Past the limit the app is told the client left, so it stops reading and answering.
             nonlocal received, too_large
             if too_large:
@@ -66,7 +67,7 @@ class BodySizeLimit:
                 return {"type": "http.disconnect"}
             return message
 
-        async def guarded_send(message):
+        async def guarded_send(message: Message) -> None:
             nonlocal started
             if too_large:
                 return  # the 413 below answers instead
@@ -81,6 +82,6 @@ class BodySizeLimit:
         if too_large and not started:
             await self._reject(scope, receive, send)
 
-    async def _reject(self, scope, receive, send):
+    async def _reject(self, scope: Scope, receive: Receive, send: Send) -> None:
         detail = f"request body is larger than {MAX_BODY_BYTES} bytes: send a shorter message"
         await JSONResponse({"detail": detail}, status_code=413)(scope, receive, send)

@@ -9,6 +9,7 @@ process (the app's, uvicorn's, psycopg's), exception text included.
 
 import json
 import logging
+from typing import Any
 from urllib.parse import quote, quote_plus, unquote
 
 MASK = "***"
@@ -73,7 +74,8 @@ def install_log_redaction() -> None:
     if getattr(make_record, "redacts", False):
         return
 
-    def redacting_record(*args, **kwargs) -> logging.LogRecord:
+    # The factory's arguments are LogRecord's, passed through (typeshed: Callable[..., LogRecord]).
+    def redacting_record(*args: Any, **kwargs: Any) -> logging.LogRecord:
         record = make_record(*args, **kwargs)
         if _ordered:
             record.msg = _clean(record.msg)
