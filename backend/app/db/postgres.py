@@ -14,11 +14,15 @@ import json
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 from app.core.errors import ServiceUnavailable
 from app.models.schemas import HistoryMessage, Source
+
+if TYPE_CHECKING:  # imported for real when a PostgresHistory is made (see above)
+    from psycopg import AsyncConnection
+    from psycopg.rows import DictRow, TupleRow
 
 log = logging.getLogger(__name__)
 
@@ -76,7 +80,7 @@ class PostgresHistory:
         self._connect_error: str | None = None
         # Set while PostgreSQL cannot be reached (the reason), cleared by the next success.
         self.down: str | None = None
-        self._abandoned: set[asyncio.Task] = set()
+        self._abandoned: set[asyncio.Task[Any]] = set()
         history = self
 
         class Connection(psycopg.AsyncConnection):
@@ -200,7 +204,7 @@ class PostgresHistory:
             for role, content, sources in turns
         ]
 
-        async def insert(conn) -> None:
+        async def insert(conn: "AsyncConnection[TupleRow]") -> None:
             async with conn.transaction():
                 if key is not None:
                     cursor = await conn.execute(
@@ -227,7 +231,7 @@ class PostgresHistory:
     ) -> list[HistoryMessage] | None:
         await self._ready()
 
-        async def select(conn):
+        async def select(conn: "AsyncConnection[TupleRow]") -> "list[DictRow] | None":
             async with conn.cursor(row_factory=self.psycopg.rows.dict_row) as cursor:
                 await cursor.execute("SELECT 1 FROM chat_sessions WHERE id = %s", (session_id,))
                 if await cursor.fetchone() is None:
@@ -243,7 +247,7 @@ class PostgresHistory:
         rows = await self._op(select)
         return None if rows is None else [HistoryMessage(**row) for row in rows]
 
-    async def probe(self) -> dict:
+    async def probe(self) -> dict[str, str | int]:
         await self._ready()
         await self._op(lambda conn: conn.execute("SELECT 1"))
         return {"status": "connected"}

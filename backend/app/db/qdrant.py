@@ -13,6 +13,7 @@ import math
 import os
 import threading
 from dataclasses import dataclass
+from typing import Any
 
 import httpx
 from qdrant_client import AsyncQdrantClient, QdrantClient, models
@@ -36,7 +37,7 @@ SUSPENDED_HINT = (
 class Hit:
     id: str
     score: float
-    payload: dict
+    payload: models.Payload
 
 
 def _reason(err: Exception) -> str:
@@ -112,11 +113,13 @@ class VectorStore:
                 storage.execute("PRAGMA journal_mode=WAL")
                 storage.execute("PRAGMA synchronous=NORMAL")
 
-    def _locked(self, method: str, args: tuple, kwargs: dict):
+    # `method` names any client method, so arguments and result are whatever that method takes
+    # and returns: each caller knows which.
+    def _locked(self, method: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         with self._local_lock:
             return getattr(self.client, method)(*args, **kwargs)
 
-    async def _call(self, method: str, *args, **kwargs):
+    async def _call(self, method: str, *args: Any, **kwargs: Any) -> Any:
         """`client.method(...)`: in a worker thread for local mode, awaited for Qdrant Cloud."""
         try:
             if self.local:
@@ -200,7 +203,7 @@ class VectorStore:
         )
         return [Hit(str(p.id), p.score, p.payload or {}) for p in response.points]
 
-    async def payloads(self, origin: str | None, fields: list[str]) -> dict[str, dict]:
+    async def payloads(self, origin: str | None, fields: list[str]) -> dict[str, models.Payload]:
         """id → the payload `fields` of every chunk ingested from `origin` (None: every chunk)."""
         await self.ensure_collection()
         condition = (
@@ -210,7 +213,7 @@ class VectorStore:
             if origin is not None
             else None
         )
-        found: dict[str, dict] = {}
+        found: dict[str, models.Payload] = {}
         offset = None
         while True:
             points, offset = await self._call(
@@ -231,7 +234,7 @@ class VectorStore:
         return {i: p.get("hash", "") for i, p in (await self.payloads(origin, ["hash"])).items()}
 
     async def upsert(
-        self, ids: list[str], vectors: list[list[float]], payloads: list[dict]
+        self, ids: list[str], vectors: list[list[float]], payloads: list[models.Payload]
     ) -> None:
         await self.ensure_collection()
         points = [
@@ -250,9 +253,10 @@ class VectorStore:
 
     async def count(self) -> int:
         await self.ensure_collection()
-        return (await self._call("count", self.collection, exact=True)).count
+        result: models.CountResult = await self._call("count", self.collection, exact=True)
+        return result.count
 
-    async def probe(self) -> dict:
+    async def probe(self) -> dict[str, str]:
         if self.local:
             await self.ensure_collection()
             return {

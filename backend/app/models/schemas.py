@@ -68,8 +68,12 @@ class ChatResponse(BaseModel):
     session_id: UUID
 
 
+# Who wrote a stored message; the history tables CHECK the same two words.
+Role = Literal["user", "assistant"]
+
+
 class HistoryMessage(BaseModel):
-    role: Literal["user", "assistant"]
+    role: Role
     content: str
     sources: list[Source]
     created_at: datetime

@@ -12,14 +12,18 @@ import json
 import logging
 import os
 import sqlite3
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import TypeVar
 from uuid import UUID, uuid4
 
 from app.core.errors import ServiceUnavailable
 from app.db.postgres import PostgresHistory, Turns
 from app.db.sqlite import SqliteFile
 from app.models.schemas import HistoryMessage, Source
+
+T = TypeVar("T")
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +49,7 @@ class Spooled:
     created_at: datetime
 
 
-def _entry(row: tuple) -> Spooled:
+def _entry(row: tuple[int, str, str, str, str]) -> Spooled:
     id_, key, session_id, turns, created_at = row
     return Spooled(
         id_,
@@ -69,7 +73,7 @@ class Spool:
         )
         self.size = 0
 
-    async def _do(self, work):
+    async def _do(self, work: Callable[[sqlite3.Connection], T]) -> T:
         try:
             return await self.file.run(work)
         except (sqlite3.Error, OSError) as err:
@@ -133,7 +137,7 @@ class SpooledHistory:
         # a read that saw it change reads again; after a few tries it waits for the move to end.
         self._moves = 0
         self._moving = asyncio.Lock()
-        self._drainer: asyncio.Task | None = None
+        self._drainer: asyncio.Task[None] | None = None
 
     async def open(self) -> None:
         try:
@@ -192,7 +196,7 @@ class SpooledHistory:
         merged = (stored or []) + spooled
         return merged[-limit:] if limit else merged
 
-    async def probe(self) -> dict:
+    async def probe(self) -> dict[str, str | int]:
         try:
             report = await self.db.probe()
         except ServiceUnavailable as err:

@@ -9,11 +9,15 @@ import logging
 import os
 import sqlite3
 import threading
+from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import TypeVar
 from uuid import UUID
 
 from app.core.errors import ServiceUnavailable
-from app.models.schemas import HistoryMessage, Source
+from app.models.schemas import HistoryMessage, Role, Source
+
+T = TypeVar("T")
 
 log = logging.getLogger(__name__)
 
@@ -59,10 +63,10 @@ class SqliteFile:
         db.isolation_level = "DEFERRED"  # back to implicit transactions, committed by `with db`
         return db
 
-    async def run(self, work):
+    async def run(self, work: Callable[[sqlite3.Connection], T]) -> T:
         """`work(connection)` in one transaction, in a worker thread; raises sqlite3.Error or OSError."""
 
-        def locked():
+        def locked() -> T:
             with self._lock:
                 if self._db is None:
                     self._db = self._connect()  # at startup, or again after it failed there
@@ -83,7 +87,7 @@ class SqliteHistory:
         self.file = SqliteFile(os.path.join(data_dir, "history.sqlite3"), SCHEMA)
         self.path = self.file.path
 
-    async def _do(self, work):
+    async def _do(self, work: Callable[[sqlite3.Connection], T]) -> T:
         try:
             return await self.file.run(work)
         except (sqlite3.Error, OSError) as err:
@@ -134,7 +138,8 @@ class SqliteHistory:
     async def messages(
         self, session_id: UUID, limit: int | None = None
     ) -> list[HistoryMessage] | None:
-        def select(db: sqlite3.Connection):
+        # (role, content, sources as JSON, created_at): the table's CHECK keeps `role` a Role.
+        def select(db: sqlite3.Connection) -> list[tuple[Role, str, str, str]] | None:
             if (
                 db.execute(
                     "SELECT 1 FROM chat_sessions WHERE id = ?", (str(session_id),)
@@ -159,7 +164,7 @@ class SqliteHistory:
             for r, c, s, t in rows
         ]
 
-    async def probe(self) -> dict:
+    async def probe(self) -> dict[str, str]:
         await self._do(lambda db: db.execute("SELECT 1").fetchone())
         return {
             "status": "local",
