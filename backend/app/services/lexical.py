@@ -17,6 +17,8 @@ from functools import lru_cache
 from itertools import pairwise
 
 import numpy as np
+import numpy.typing as npt
+from qdrant_client import models
 
 from app.db.qdrant import Hit
 from app.services.embedding import STOP_WORDS, WORD
@@ -42,8 +44,8 @@ INDEXED_FIELDS = ["title", "url_or_path", "text"]
 
 
 # Suffixes removed after the plural, longest first; a stem keeps at least 3 letters.
-_SUFFIXES = ("ication", "uration", "ation", "ments", "ment", "ness", "ence", "ure", "ing", "ent")
-_SUFFIXES += ("ed", "ly", "e")
+_SUFFIXES: tuple[str, ...] = ("ication", "uration", "ation", "ments", "ment", "ness", "ence")
+_SUFFIXES += ("ure", "ing", "ent", "ed", "ly", "e")
 _DOUBLE = re.compile(r"([bdgkmnprt])\1$")
 _CONSONANT_Y = re.compile(r"[^aeiou]y$")
 
@@ -114,7 +116,7 @@ def query_terms(question: str) -> dict[str, float]:
     return weights
 
 
-def _fields(payload: dict) -> tuple[list[str], ...]:
+def _fields(payload: models.Payload) -> tuple[list[str], ...]:
     """The terms and term pairs of a section's own heading, the headings between the document's H1
     and it, the H1, and its body. An intro section (under the H1 alone) has no own heading."""
     headings = payload.get("title", "").split(" › ")
@@ -126,7 +128,7 @@ def _fields(payload: dict) -> tuple[list[str], ...]:
 class LexicalIndex:
     candidates = CANDIDATES
 
-    def __init__(self, payloads: dict[str, dict]):
+    def __init__(self, payloads: dict[str, models.Payload]):
         self.ids = list(payloads)
         self.position = {i: n for n, i in enumerate(self.ids)}
         self.payloads = [payloads[i] for i in self.ids]
@@ -139,7 +141,9 @@ class LexicalIndex:
         # Each field saturates on its own (a sum of per-field BM25 scores, not BM25F): a word in
         # the heading adds its weight however often the body repeats that word.
         self.vocabulary: dict[str, int] = {}
-        term_ids, docs, values = [], [], []
+        term_ids: list[int] = []
+        docs: list[npt.NDArray[np.int64]] = []
+        values: list[npt.NDArray[np.float64]] = []
         for doc, doc_fields in enumerate(fields):
             for f, words in enumerate(doc_fields):
                 counts = Counter(words)

@@ -2,7 +2,7 @@
 
 import asyncio
 from collections.abc import AsyncIterator
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from app.core.config import Settings
 from app.core.errors import ServiceUnavailable
@@ -11,6 +11,9 @@ from app.core.workers import run_cpu
 from app.models.schemas import HistoryMessage, Passage
 from app.services.embedding import terms
 from app.services.markdown import clip, paragraphs
+
+if TYPE_CHECKING:  # imported for real when a GeminiWriter is made (see app/core/gemini.py)
+    from google.genai import types
 
 PROBE_TIMEOUT_S = 3.0
 OFFLINE_LABEL = "Offline answer (GEMINI_API_KEY is not set, so this quotes the documentation instead of writing a reply):"
@@ -31,7 +34,7 @@ class AnswerWriter(Protocol):
         self, question: str, passages: list[Passage], history: list[HistoryMessage]
     ) -> AsyncIterator[str]: ...
 
-    async def probe(self) -> dict: ...
+    async def probe(self) -> dict[str, str]: ...
 
 
 def grounded_prompt(question: str, passages: list[Passage]) -> str:
@@ -53,7 +56,7 @@ class GeminiWriter:
 
     def _contents(
         self, question: str, passages: list[Passage], history: list[HistoryMessage]
-    ) -> list:
+    ) -> "list[types.Content]":
         types = self.types
         turns = [
             types.Content(
@@ -101,7 +104,7 @@ class GeminiWriter:
         if not wrote:
             raise _no_text(last)
 
-    async def probe(self) -> dict:
+    async def probe(self) -> dict[str, str]:
         try:
             await asyncio.wait_for(self.client.aio.models.get(model=self.model), PROBE_TIMEOUT_S)
         except TimeoutError:
@@ -111,7 +114,7 @@ class GeminiWriter:
         return {"status": "ok"}
 
 
-def _no_text(response) -> ServiceUnavailable:
+def _no_text(response: "types.GenerateContentResponse | None") -> ServiceUnavailable:
     candidates = (response.candidates if response is not None else None) or []
     reason = str(candidates[0].finish_reason) if candidates else "no candidates"
     return unavailable(ValueError(f"the model returned no text (finish reason: {reason})"))
@@ -165,7 +168,7 @@ class OfflineWriter:
         for n, paragraph in enumerate(answer.split("\n\n")):
             yield paragraph if n == 0 else "\n\n" + paragraph
 
-    async def probe(self) -> dict:
+    async def probe(self) -> dict[str, str]:
         return {
             "status": "local",
             "detail": "GEMINI_API_KEY not set: local hashing embedder, offline answers quoted from the docs",
