@@ -2,13 +2,14 @@
 
 import json
 import logging
-from collections.abc import Callable, Coroutine
+from collections.abc import AsyncIterator, Callable, Coroutine
 from typing import Any
 from uuid import UUID
 
 from fastapi import APIRouter, HTTPException, Request, Response
 from fastapi.responses import JSONResponse, StreamingResponse
 from fastapi.routing import APIRoute
+from pydantic import BaseModel
 
 from app.api.deps import ServicesDep
 from app.core.errors import INTERNAL_ERROR, ServiceUnavailable
@@ -46,7 +47,8 @@ class CheckedJsonRoute(APIRoute):
 router = APIRouter(prefix="/api/chat", tags=["chat"], route_class=CheckedJsonRoute)
 
 
-def _error(description: str) -> dict:
+# FastAPI's `responses` entries are dict[str, Any] (OpenAPI fields: a model, a description...).
+def _error(description: str) -> dict[str, Any]:
     return {"model": ErrorResponse, "description": description}
 
 
@@ -99,11 +101,11 @@ async def chat(request: ChatRequest, services: ServicesDep) -> ChatResponse:
         raise HTTPException(404, str(err)) from None
 
 
-def _event(name: str, data: dict) -> str:
+def _event(name: str, data: dict[str, object]) -> str:
     return f"event: {name}\ndata: {json.dumps(data)}\n\n"
 
 
-def _event_schema(model) -> dict:
+def _event_schema(model: type[BaseModel]) -> dict[str, Any]:
     schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
     schema.pop("$defs", None)  # Source is in the components already (ChatResponse)
     return schema
@@ -171,9 +173,9 @@ async def chat_stream(request: ChatRequest, services: ServicesDep) -> StreamingR
         raise HTTPException(404, str(err)) from None
     sources = [s.model_dump() for s in prepared.sources]
 
-    async def events():
+    async def events() -> AsyncIterator[str]:
         yield _event("sources", {"session_id": str(prepared.session_id), "sources": sources})
-        pieces = []
+        pieces: list[str] = []
         try:
             async for piece in services.rag.stream(request, prepared):
                 pieces.append(piece)
