@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Times `cargo xtask deploy` against the local test Hub on 127.0.0.1, side by side with its
-# baseline: the plain git commands a person types for the same tree (the seed's step 6:
+# baseline: the plain git commands a person types for the same tree (the recipe's publish step:
 # `git clone` + copy + `git commit` + `git push`). One run, ROUNDS rounds, medians reported.
 #
 #   bench/deploy_bench.sh [ROUNDS]      (default 5)
@@ -10,37 +10,8 @@
 # only add its polling interval).
 set -euo pipefail
 rounds=${1:-5}
-root=$(cd "$(dirname "$0")/.." && pwd)
-export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$root/target}
-work=$(mktemp -d "${TMPDIR:-/tmp}/deploy-bench.XXXXXX")
-hub_pid=
-cleanup() {
-    touch "$work/stop"
-    [ -n "$hub_pid" ] && wait "$hub_pid" 2>/dev/null || true
-    rm -rf "$work"
-}
-trap cleanup EXIT
-
-echo "building xtask and the test Hub..." >&2
-{ cargo build --quiet -p xtask && cargo test --quiet -p xtask --bench test_hub --no-run; } 2>"$work/build.log" ||
-    { cat "$work/build.log" >&2; exit 1; }
-xtask=$CARGO_TARGET_DIR/debug/xtask
-
-# The test Hub, in the background until $work/stop appears.
-BENCH_HUB_DIR=$work cargo test --quiet -p xtask --bench test_hub -- deploy >/dev/null 2>&1 &
-hub_pid=$!
-for _ in $(seq 200); do [ -f "$work/hub.env" ] && break; sleep 0.05; done
-[ -f "$work/hub.env" ] || { echo "the test Hub did not start" >&2; exit 1; }
-# shellcheck disable=SC1091
-. "$work/hub.env"
-remote="$HF_ENDPOINT/spaces/$HF_USER/$HF_SPACE"
-auth="Authorization: Basic $(printf '%s:%s' "$HF_USER" "$HF_TOKEN" | base64 -w0)"
-
-# A copy of the monorepo as git sees it, committed.
-repo=$work/repo
-mkdir -p "$repo"
-(cd "$root" && git ls-files -z --cached --others --exclude-standard | grep -zv '^xtask/' | xargs -0 tar -cf -) | tar -xf - -C "$repo"
-git -C "$repo" init --quiet --initial-branch=main
+# shellcheck source=bench/test_hub_setup.sh
+. "$(dirname "$0")/test_hub_setup.sh" deploy
 git -C "$repo" -c user.name=bench -c user.email=bench@localhost commit --quiet --allow-empty -m init
 git -C "$repo" add --all && git -C "$repo" -c user.name=bench -c user.email=bench@localhost commit --quiet -m monorepo
 

@@ -7,6 +7,9 @@
 
 #[path = "../xtask/tests/hub/mod.rs"]
 mod hub;
+#[path = "../xtask/tests/support/process.rs"]
+#[allow(dead_code)]
+mod process;
 #[path = "../xtask/tests/support/repo.rs"]
 mod repo;
 
