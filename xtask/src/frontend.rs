@@ -216,7 +216,7 @@ pub(crate) fn is_browser_source(path: &Utf8Path) -> bool {
 }
 
 /// 1-based lines of `text` that use `process.env` outside a comment: in the browser it
-/// throws "process is not defined" (the seed's troubleshooting).
+/// throws "process is not defined" (a common mistake when porting Node code).
 pub(crate) fn process_env_lines(text: &str) -> Vec<usize> {
     let mut in_block_comment = false;
     let mut lines = Vec::new();
