@@ -99,7 +99,22 @@ export async function startBackend({ origins, env: extra = {} }) {
   await assertPortFree(BACKEND_PORT);
   const python = backendPython();
   const dataDir = mkdtempSync(path.join(tmpdir(), 'chat-e2e-backend-'));
-  const env = {
+  const child = spawnBackend(python, backendEnv({ origins, dataDir, extra }));
+  const log = captureLog(child);
+  const exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+  const detach = killWithTestProcess(child, dataDir);
+  const backend = {
+    url: `http://localhost:${BACKEND_PORT}`,
+    log,
+    stop: () => stopBackend({ child, exited, dataDir, detach }),
+  };
+  await waitForHealth({ exited, backend });
+  return backend;
+}
+
+/** The backend's environment: the caller's, with the test's settings and no production secrets. */
+function backendEnv({ origins, dataDir, extra }) {
+  return {
     ...process.env,
     ALLOWED_ORIGINS: origins.join(','),
     KNOWLEDGE_PATHS: [path.join(REPO_DIR, 'README.md'), path.join(REPO_DIR, 'docs')].join(','),
@@ -113,20 +128,33 @@ export async function startBackend({ origins, env: extra = {} }) {
     DATABASE_URL: '',
     ...extra,
   };
-  const child = spawn(
+}
+
+/** Runs uvicorn on 127.0.0.1:8000 from backend/, its output piped. */
+function spawnBackend(python, env) {
+  return spawn(
     python,
     ['-m', 'uvicorn', 'app.main:app', '--host', '127.0.0.1', '--port', String(BACKEND_PORT)],
     { cwd: BACKEND_DIR, env, stdio: ['ignore', 'pipe', 'pipe'] },
   );
+}
+
+/** Keeps the last 8000 characters of the child's stdout and stderr; returns their reader. */
+function captureLog(child) {
   let log = '';
   const keep = (chunk) => {
     log = (log + chunk).slice(-8000);
   };
   child.stdout.on('data', keep);
   child.stderr.on('data', keep);
-  const exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
-  // If the test process ends without running its cleanup (a crash, Ctrl-C, a CI timeout),
-  // the backend must not outlive it and keep port 8000.
+  return () => log;
+}
+
+/**
+ * If the test process ends without running its cleanup (a crash, Ctrl-C, a CI timeout), the
+ * backend must not outlive it and keep port 8000. Returns the function that removes this guard.
+ */
+function killWithTestProcess(child, dataDir) {
   const killOnExit = () => {
     child.kill('SIGKILL');
     rmSync(dataDir, { recursive: true, force: true });
@@ -138,35 +166,38 @@ export async function startBackend({ origins, env: extra = {} }) {
   process.once('exit', killOnExit);
   process.once('SIGINT', killOnSignal);
   process.once('SIGTERM', killOnSignal);
-
-  const backend = {
-    url: `http://localhost:${BACKEND_PORT}`,
-    log: () => log,
-    async stop() {
-      process.removeListener('exit', killOnExit);
-      process.removeListener('SIGINT', killOnSignal);
-      process.removeListener('SIGTERM', killOnSignal);
-      if (child.exitCode === null && child.signalCode === null) {
-        child.kill('SIGTERM');
-        const timer = setTimeout(() => child.kill('SIGKILL'), BACKEND_STOP_TIMEOUT_MS);
-        await exited;
-        clearTimeout(timer);
-      }
-      rmSync(dataDir, { recursive: true, force: true });
-    },
+  return () => {
+    process.removeListener('exit', killOnExit);
+    process.removeListener('SIGINT', killOnSignal);
+    process.removeListener('SIGTERM', killOnSignal);
   };
+}
 
+/** Stops the backend (SIGTERM, then SIGKILL after a grace period) and removes its data folder. */
+async function stopBackend({ child, exited, dataDir, detach }) {
+  detach();
+  if (child.exitCode === null && child.signalCode === null) {
+    child.kill('SIGTERM');
+    const timer = setTimeout(() => child.kill('SIGKILL'), BACKEND_STOP_TIMEOUT_MS);
+    await exited;
+    clearTimeout(timer);
+  }
+  rmSync(dataDir, { recursive: true, force: true });
+}
+
+/** Polls `/api/health` until it answers 200; stops the backend and fails if it exits or times out. */
+async function waitForHealth({ exited, backend }) {
   const deadline = Date.now() + BACKEND_READY_TIMEOUT_MS;
   let lastStatus = 'no answer';
   while (Date.now() < deadline) {
     const early = await Promise.race([exited, new Promise((resolve) => setTimeout(() => resolve(null), 250))]);
     if (early) {
       await backend.stop();
-      throw new Error(`the backend exited during startup (${early.code ?? early.signal}):\n${log}`);
+      throw new Error(`the backend exited during startup (${early.code ?? early.signal}):\n${backend.log()}`);
     }
     try {
       const response = await fetch(`http://127.0.0.1:${BACKEND_PORT}/api/health`);
-      if (response.ok) return backend;
+      if (response.ok) return;
       lastStatus = `HTTP ${response.status}: ${await response.text()}`;
     } catch {
       lastStatus = 'no answer';
@@ -174,7 +205,7 @@ export async function startBackend({ origins, env: extra = {} }) {
   }
   await backend.stop();
   throw new Error(
-    `the backend did not become healthy within ${BACKEND_READY_TIMEOUT_MS / 1000} s (last: ${lastStatus}):\n${log}`,
+    `the backend did not become healthy within ${BACKEND_READY_TIMEOUT_MS / 1000} s (last: ${lastStatus}):\n${backend.log()}`,
   );
 }
 
