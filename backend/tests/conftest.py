@@ -5,6 +5,7 @@ import itertools
 import json
 import logging
 import os
+import sys
 import time
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -32,6 +33,20 @@ def clean_environment(monkeypatch):
     """Tests see only the settings they pass, never the developer's own secrets."""
     for name in SETTING_NAMES:
         monkeypatch.delenv(name, raising=False)
+
+
+def uvicorn_command(port: int) -> list[str]:
+    """The app served by uvicorn on 127.0.0.1 (port 0: any free one), as the Space runs it."""
+    return [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "app.main:app",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+    ]
 
 
 def subprocess_env(**settings: str) -> dict:

@@ -1,28 +1,22 @@
 """Bad settings stop `uvicorn app.main:app` at startup with one clear line, before they cost an hour."""
 
 import subprocess
-import sys
 
 import pytest
 from pydantic import ValidationError
 
 from app.core.config import Settings, describe_errors
-from tests.conftest import BACKEND, subprocess_env
+from tests.conftest import BACKEND, subprocess_env, uvicorn_command
 
 
 def start(**env: str) -> subprocess.CompletedProcess:
-    command = [
-        sys.executable,
-        "-m",
-        "uvicorn",
-        "app.main:app",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        "0",
-    ]
     return subprocess.run(
-        command, cwd=BACKEND, env=subprocess_env(**env), capture_output=True, text=True, timeout=60
+        uvicorn_command(0),
+        cwd=BACKEND,
+        env=subprocess_env(**env),
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
 
 

@@ -3,7 +3,6 @@
 import json
 import shutil
 import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
@@ -15,6 +14,7 @@ from tests.conftest import (
     make_settings,
     running,
     subprocess_env,
+    uvicorn_command,
 )
 from tests.fakes import unused_port
 
@@ -23,16 +23,7 @@ class Uvicorn:
     def __init__(self, cwd=BACKEND, **env: str):
         self.port = unused_port()
         self.process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "uvicorn",
-                "app.main:app",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(self.port),
-            ],
+            uvicorn_command(self.port),
             cwd=cwd,
             env=subprocess_env(**env),
             stdout=subprocess.PIPE,
