@@ -221,8 +221,7 @@ fn is_cargo_run_var(key: &str) -> bool {
 pub(crate) fn dev_venv(sh: &Shell, root: &Utf8Path, progress: &Progress) -> Result<Utf8PathBuf> {
     let backend = root.join(settings::BACKEND_DIR);
     let requirements = backend.join("requirements-dev.txt");
-    let venv = root.join(settings::STATE_DIR).join("venv");
-    tools::ensure_venv(sh, &venv, &requirements, progress)
+    tools::ensure_venv(sh, &tools::dev_venv_dir(root), &requirements, progress)
 }
 
 /// `npm ci` in `dir` (what its `package-lock.json` pins), unless that lock file was installed.

@@ -69,6 +69,24 @@ pub(crate) fn venv_bin(venv: &Utf8Path, name: &str) -> Utf8PathBuf {
     venv.join("bin").join(name)
 }
 
+/// The development venv (backend runtime + test tools) of the project at `root`.
+pub(crate) fn dev_venv_dir(root: &Utf8Path) -> Utf8PathBuf {
+    root.join(crate::settings::STATE_DIR).join("venv")
+}
+
+/// For unit tests that ask Python itself: the dev venv's Python (`cargo xtask ci` builds it
+/// before the tests; it has pip), else the system's `python3`.
+#[cfg(test)]
+pub(crate) fn test_python() -> String {
+    let root = Utf8Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+    let python = venv_bin(&dev_venv_dir(root), "python");
+    if python.exists() {
+        python.into_string()
+    } else {
+        "python3".to_owned()
+    }
+}
+
 /// The content of `requirements` and of every file it includes with `-r`, so editing any of
 /// them triggers a reinstall.
 fn requirements_stamp(requirements: &Utf8Path) -> Result<String> {

@@ -725,14 +725,7 @@ mod cross_check {
         let root = camino::Utf8Path::new(env!("CARGO_MANIFEST_DIR"))
             .parent()
             .unwrap();
-        let venv = root
-            .join(crate::settings::STATE_DIR)
-            .join("venv/bin/python");
-        let python = if venv.exists() {
-            venv.as_str()
-        } else {
-            "python3"
-        };
+        let python = crate::tools::test_python();
         let script = r#"
 import ast, glob, os, sys, sysconfig, tokenize
 files = sorted(glob.glob(os.path.join(sysconfig.get_paths()["stdlib"], "*.py")))

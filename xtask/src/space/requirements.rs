@@ -346,18 +346,7 @@ for path in sys.argv[1:]:
             names.append(text)  # a URL or a path
     print(json.dumps(names))
 "#;
-        // The dev venv's Python (`cargo xtask ci` builds it before these tests; it has pip),
-        // else the system's.
-        let venv = camino::Utf8Path::new(env!("CARGO_MANIFEST_DIR"))
-            .parent()
-            .unwrap()
-            .join(crate::settings::STATE_DIR)
-            .join("venv/bin/python");
-        let python = if venv.exists() {
-            venv.as_str()
-        } else {
-            "python3"
-        };
+        let python = crate::tools::test_python();
         let output = std::process::Command::new(python)
             .arg("-c")
             .arg(script)
