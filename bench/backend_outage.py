@@ -25,10 +25,11 @@ from io import BytesIO
 from pathlib import Path
 
 import httpx
-import pgserver
-import psutil
 import psycopg
 from backend_common import BACKEND, ROOT, Server
+
+sys.path.insert(0, str(BACKEND))  # the tests' own PostgreSQL
+from tests.own_postgres import OwnPostgres  # noqa: E402
 
 CLIENTS = 4
 PAUSE_S = 0.5  # between two turns of one conversation: a bounded load, not a flood
@@ -38,30 +39,15 @@ CATCH_UP_S = 60.0  # how long the app may take to store what it acknowledged
 REQUEST_TIMEOUT_S = 120.0
 
 
-class Postgres:
-    def __init__(self, folder: Path):
-        self.server = pgserver.get_server(str(folder), cleanup_mode="stop")
-        with psycopg.connect(self.server.get_uri(), autocommit=True) as conn:
-            conn.execute("CREATE DATABASE chat")
-        self.url = self.server.get_uri().replace("/postgres?", "/chat?")
-
-    def processes(self) -> list[psutil.Process]:
-        postmaster = psutil.Process(self.server.get_pid())
-        return [postmaster, *postmaster.children(recursive=True)]
-
-    def stop(self) -> None:
-        pgserver.pg_ctl(["-w", "-m", "fast", "stop"], pgdata=self.server.pgdata, user=self.server.system_user)
-
-    def start(self) -> None:
-        self.server.ensure_postgres_running()
+class Postgres(OwnPostgres):
+    """The tests' own PostgreSQL (backend/tests/own_postgres.py), counting what was stored."""
 
     def stored_turns(self) -> int:
         with psycopg.connect(self.url) as conn:
             return conn.execute("SELECT count(*) FROM chat_messages WHERE role = 'user'").fetchone()[0]
 
     def close(self) -> None:
-        for process in self.processes():
-            process.resume()
+        self.thaw()
         self.server.cleanup()
 
 
@@ -133,11 +119,9 @@ async def freeze(app: Server, pg: Postgres, seconds: float) -> str:
     clients = [asyncio.create_task(load.conversation()) for _ in range(CLIENTS)]
     await asyncio.sleep(LEAD_S)
     frozen_at = time.monotonic()
-    for process in pg.processes():
-        process.suspend()
+    pg.freeze()
     await asyncio.sleep(seconds)
-    for process in pg.processes():
-        process.resume()
+    pg.thaw()
     thawed_at = time.monotonic()
     await asyncio.sleep(TAIL_S)
     load.running = False

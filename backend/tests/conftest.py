@@ -21,6 +21,7 @@ from app.core.logging import JsonFormatter
 from app.main import create_app
 from app.services.embedding import GeminiEmbedder
 from tests.fakes import GEMINI_KEY, FakeGemini, FakeQdrantCloud, NotFoundServer
+from tests.own_postgres import OwnPostgres
 
 BACKEND = Path(__file__).resolve().parent.parent
 
@@ -232,42 +233,6 @@ def all_logs():
     for logger, level in zip(loggers, levels, strict=True):
         logger.removeHandler(capture)
         logger.setLevel(level)
-
-
-class OwnPostgres:
-    """A PostgreSQL server of one test's own, which it may stop, start, freeze (SIGSTOP) and thaw."""
-
-    def __init__(self, folder: Path):
-        import pgserver
-
-        self.server = pgserver.get_server(str(folder), cleanup_mode="stop")
-        with psycopg.connect(self.server.get_uri(), autocommit=True) as conn:
-            conn.execute("CREATE DATABASE chat")
-        self.url = self.server.get_uri().replace("/postgres?", "/chat?")
-
-    def _processes(self):
-        import psutil
-
-        postmaster = psutil.Process(self.server.get_pid())
-        return [postmaster, *postmaster.children(recursive=True)]
-
-    def stop(self) -> None:
-        import pgserver
-
-        pgserver.pg_ctl(
-            ["-w", "-m", "fast", "stop"], pgdata=self.server.pgdata, user=self.server.system_user
-        )
-
-    def start(self) -> None:
-        self.server.ensure_postgres_running()
-
-    def freeze(self) -> None:
-        for process in self._processes():
-            process.suspend()
-
-    def thaw(self) -> None:
-        for process in self._processes():
-            process.resume()
 
 
 @pytest.fixture
