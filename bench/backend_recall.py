@@ -80,7 +80,12 @@ async def main() -> None:
         print(f"{embedder.name}: embeds {len(texts)} chunks in {per_chunk * len(texts):.2f} s (2,000: {per_chunk * 2000:.1f} s)")
         for name, score in scores.items():
             print(f"  {name:<14} {score.summary()}")
-        print(f"  missed at 1 by the hybrid: {scores['hybrid (RRF)'].missed_at_1}")
+        hybrid = scores["hybrid (RRF)"]
+        for parity, half in ((0, "even"), (1, "odd")):
+            print(f"  hybrid, {half}-numbered questions: {hybrid.half(parity).summary()}")
+        print("  missed at 1 by the hybrid:")
+        for miss in hybrid.missed_at_1:
+            print(f"    {miss}")
 
 
 if __name__ == "__main__":

@@ -5,12 +5,15 @@ import json
 import pytest
 
 from app.services.embedding import HashingEmbedder
+from app.services.ingest import chunk_markdown
 from app.services.lexical import LexicalIndex, stem, terms
 from tests import retrieval_eval
 from tests.retrieval_eval import (
     RECALL_AT_1_FLOOR,
     RECALL_AT_5_FLOOR,
     EvalSetError,
+    Question,
+    Score,
     evaluate,
     load_questions,
 )
@@ -37,6 +40,39 @@ def test_a_heading_gone_from_the_docs_fails_naming_the_question_and_the_fix(tmp_
         "point the question at the section that answers it now, one of: "
     )
     assert "Deploying to Hugging Face Spaces" in str(err.value)
+
+
+@pytest.mark.parametrize(
+    ("also", "message"),
+    [
+        (
+            {"file": "README.md", "heading": "Shipping to the Hub", "because": "it says so"},
+            "no heading 'Shipping to the Hub' in README.md any more",
+        ),
+        ({"file": "README.md", "heading": "Settings"}, 'each section in "also" needs "because"'),
+    ],
+)
+def test_an_accepted_section_must_exist_and_say_why_it_counts(tmp_path, monkeypatch, also, message):
+    items = json.loads(retrieval_eval.EVAL_SET.read_text())
+    items[1]["also"] = [also]
+    changed = tmp_path / "eval.json"
+    changed.write_text("[\n" + ",\n".join(json.dumps(item) for item in items) + "\n]\n")
+    monkeypatch.setattr(retrieval_eval, "EVAL_SET", changed)
+    with pytest.raises(EvalSetError) as err:
+        load_questions()
+    assert str(err.value).startswith(f"{changed}:3: {message}")
+
+
+def test_a_question_is_answered_by_its_section_or_an_accepted_one():
+    question = Question("q", "a.md", "Usage", 1, also=[("b.md", "Flags")])
+    score = Score()
+    score.add(
+        question, [("c.md#x", "C › X"), ("b.md#flags", "B › Flags"), ("a.md#usage", "A › Usage")]
+    )
+    score.add(question, [("c.md#x", "C › X"), ("d.md#y", "D › Y")])
+    assert score.ranks == [2, None]
+    assert score.missed_at_1[0] == "q → a.md#Usage: rank 2, ranked above it: c.md#X"
+    assert score.half(0).ranks == [2] and score.half(1).ranks == [None]
 
 
 async def test_offline_retrieval_finds_the_answering_section(tmp_path):
@@ -93,3 +129,22 @@ def test_a_shared_phrase_outranks_the_same_words_apart():
     )
     assert terms("write token") == ["writ", "token"]
     assert [h.id for h in index.search("Where do I get a write token?", 2)] == ["phrase", "apart"]
+
+
+def test_a_later_part_of_a_long_section_is_found_by_what_the_section_is_about():
+    filler = "\n\n".join(
+        f"Archive {n} is compressed nightly and copied offsite." for n in range(40)
+    )
+    markdown = (
+        "# Backups\n\n## Retention\n\nHow long backups are kept.\n\n"
+        f"{filler}\n\nThirty days for daily snapshots.\n\n"
+        "## Schedule\n\nDaily snapshots are taken at noon.\n"
+    )
+    chunks = chunk_markdown(markdown, "docs", "backups.md")
+    retention = [c for c in chunks if c.title == "Backups › Retention"]
+    assert len(retention) == 2, "the section is long enough to be split"
+    assert [c.intro for c in retention] == ["", "How long backups are kept."]
+    assert retention[1].payload()["intro"] == "How long backups are kept."
+    index = LexicalIndex({c.id: c.payload() for c in chunks})
+    best = index.search("How long are daily snapshots kept?", 3)[0]
+    assert "Thirty days" in best.payload["text"], best.payload

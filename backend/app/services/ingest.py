@@ -42,6 +42,9 @@ class Chunk:
     # The headings embedded with the text: the title without the document's H1, which every
     # section of a file shares and which would otherwise dominate short sections.
     context: str = ""
+    # For the second and later parts of a split section: the section's first paragraph, which
+    # says what the section is about. Only the keyword index reads it (docs/backend.md).
+    intro: str = ""
 
     @property
     def embedded_text(self) -> str:
@@ -52,16 +55,21 @@ class Chunk:
 
     @property
     def hash(self) -> str:
-        return hashlib.sha256(f"{self.title}\n{self.embedded_text}".encode()).hexdigest()[:16]
+        # The intro only when there is one, so the hash of an unsplit section stays what it was.
+        text = f"{self.title}\n{self.embedded_text}" + (f"\n{self.intro}" if self.intro else "")
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
 
     def payload(self) -> dict[str, Any]:
-        return {
+        payload = {
             "origin": self.origin,
             "url_or_path": self.url_or_path,
             "title": self.title,
             "text": self.text,
             "hash": self.hash,
         }
+        if self.intro:
+            payload["intro"] = self.intro
+        return payload
 
 
 @dataclass
@@ -133,11 +141,15 @@ def chunk_markdown(text: str, origin: str, rel_path: str) -> list[Chunk]:
         key = f"{rel_path}{anchor}"
         occurrence = seen.get(key, 0)
         seen[key] = occurrence + 1
-        for part, piece in enumerate(_split_long(body)):
+        parts = _split_long(body)
+        for part, piece in enumerate(parts):
             point = uuid.uuid5(
                 ID_NAMESPACE, f"{origin}\n{rel_path}\n{' / '.join(headings)}\n{occurrence}\n{part}"
             )
-            chunks.append(Chunk(str(point), origin, f"{rel_path}{anchor}", title, piece, context))
+            intro = paragraphs(parts[0])[0] if part else ""
+            chunks.append(
+                Chunk(str(point), origin, f"{rel_path}{anchor}", title, piece, context, intro)
+            )
     return chunks
 
 

@@ -30,7 +30,7 @@ HEADING_WEIGHT = 4.0
 PATH_WEIGHT = 8.0
 H1_WEIGHT = 1.0
 K1 = 1.2
-B = 0.75
+B = (0.75, 0.75, 0.75, 0.75)  # per field
 # Adjacent term pairs are indexed too: a pair the question shares with a section counts
 # PAIR_WEIGHT of a word, on top of its two words (a shared phrase is surer than its words apart).
 PAIR_WEIGHT = 0.5
@@ -40,7 +40,7 @@ PAIR_WEIGHT = 0.5
 RRF_K = 10
 LEXICAL_WEIGHT = 8.0
 CANDIDATES = 30  # taken from each ranking before fusing
-INDEXED_FIELDS = ["title", "url_or_path", "text"]
+INDEXED_FIELDS = ["title", "url_or_path", "text", "intro"]
 
 
 # Suffixes removed after the plural, longest first; a stem keeps at least 3 letters.
@@ -118,10 +118,13 @@ def query_terms(question: str) -> dict[str, float]:
 
 def _fields(payload: models.Payload) -> tuple[list[str], ...]:
     """The terms and term pairs of a section's own heading, the headings between the document's H1
-    and it, the H1, and its body. An intro section (under the H1 alone) has no own heading."""
+    and it, the H1, and its body. An intro section (under the H1 alone) has no own heading. The
+    body of a later part of a split section starts with the section's first paragraph (its
+    `intro`): without it, a part such as a table of flags loses what the section is about."""
     headings = payload.get("title", "").split(" › ")
     own = headings[-1] if len(headings) > 1 else ""
-    texts = (own, " ".join(headings[1:-1]), headings[0], payload.get("text", ""))
+    body = f"{payload.get('intro', '')}\n\n{payload.get('text', '')}"
+    texts = (own, " ".join(headings[1:-1]), headings[0], body)
     return tuple(_with_pairs(terms(text)) for text in texts)
 
 
@@ -148,7 +151,7 @@ class LexicalIndex:
             for f, words in enumerate(doc_fields):
                 counts = Counter(words)
                 tf = np.fromiter(counts.values(), dtype=np.float64, count=len(counts))
-                tf /= 1 - B + B * lengths[doc, f] / average[f]
+                tf /= 1 - B[f] + B[f] * lengths[doc, f] / average[f]
                 term_ids.extend(self.vocabulary.setdefault(w, len(self.vocabulary)) for w in counts)
                 docs.append(np.full(len(counts), doc, dtype=np.int64))
                 values.append(weights[f] * tf / (K1 + tf))
