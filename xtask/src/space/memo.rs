@@ -207,14 +207,11 @@ impl Memo {
         for (id, kind) in others.take(KEPT) {
             line(id, kind, &mut text);
         }
-        let temp = path.with_extension(format!("tmp-{}", std::process::id()));
-        let ok = path
+        if path
             .parent()
             .is_some_and(|dir| std::fs::create_dir_all(dir).is_ok())
-            && std::fs::write(&temp, text).is_ok()
-            && std::fs::rename(&temp, path).is_ok();
-        if !ok {
-            let _ = std::fs::remove_file(&temp);
+        {
+            let _ = crate::files::write_atomic(path, text.as_bytes(), None);
         }
     }
 }
@@ -354,12 +351,8 @@ mod tests {
 
     #[test]
     fn a_memo_is_written_read_back_and_dropped_by_another_build() {
-        let root = Utf8PathBuf::from(
-            std::env::temp_dir()
-                .join(format!("xtask-memo-{}", std::process::id()))
-                .to_str()
-                .unwrap(),
-        );
+        let temp = crate::files::TempDir::new("xtask-memo").unwrap();
+        let root = temp.path().to_owned();
         let mut memo = Memo::load(&root);
         let imports = super::super::closure::imports(
             &python::logical_lines("from app.x import y\n").unwrap(),
@@ -389,6 +382,5 @@ mod tests {
             !Memo::load(&root).is_clean(9),
             "another build's memo is ignored"
         );
-        std::fs::remove_dir_all(&root).unwrap();
     }
 }

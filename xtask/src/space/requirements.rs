@@ -314,8 +314,8 @@ mod tests {
     /// test packages.
     #[test]
     fn pip_reads_every_generated_file_and_sees_no_test_package() {
-        let dir = std::env::temp_dir().join(format!("xtask-pip-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
+        let temp = crate::files::TempDir::new("xtask-pip").unwrap();
+        let dir = temp.path();
         std::fs::write(dir.join("base.txt"), "").unwrap();
         std::fs::write(dir.join("constraints.txt"), "").unwrap();
         let mut files = Vec::new();
@@ -326,7 +326,7 @@ mod tests {
             ] {
                 let path = dir.join(format!("{i}-{kind}.txt"));
                 std::fs::write(&path, content).unwrap();
-                files.push(path.to_str().unwrap().to_owned());
+                files.push(path.to_string());
             }
         }
         let script = r#"
@@ -353,7 +353,6 @@ for path in sys.argv[1:]:
             .args(&files)
             .output()
             .expect("Python with pip is needed for this test: run `cargo xtask ci --only hadolint` to build the dev venv");
-        let _ = std::fs::remove_dir_all(&dir);
         assert!(
             output.status.success(),
             "pip refused a file: {}",
