@@ -6,8 +6,8 @@
 //! Space) runs before the process exits. A second Ctrl-C exits at once, killing the process
 //! group of the long child being waited for (pip, npm: see [`ChildGroup`]) on the way out.
 
-use std::sync::Once;
 use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
+use std::sync::{Once, OnceLock};
 use std::time::{Duration, Instant};
 
 use anyhow::Result;
@@ -34,6 +34,16 @@ impl Drop for ChildGroup {
     }
 }
 
+/// What the running command's guards have undone by the time [`Interrupted`] is printed;
+/// unset for a command that leaves nothing behind.
+static CLEANED_UP: OnceLock<&'static str> = OnceLock::new();
+
+/// Says what the command about to run cleans up when Ctrl-C stops it (its temporary clone,
+/// the processes it started), for the line printed at the end. Set once, before the command.
+pub(crate) fn cleans_up(what: &'static str) {
+    let _ = CLEANED_UP.set(what);
+}
+
 /// The error a command unwinds with after Ctrl-C; its guards have cleaned up by the time
 /// `main` prints it.
 #[derive(Debug)]
@@ -41,7 +51,11 @@ pub(crate) struct Interrupted;
 
 impl std::fmt::Display for Interrupted {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("interrupted (Ctrl-C); temporary files were removed")
+        f.write_str("interrupted (Ctrl-C)")?;
+        match CLEANED_UP.get() {
+            Some(what) => write!(f, "; {what}"),
+            None => Ok(()),
+        }
     }
 }
 

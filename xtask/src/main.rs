@@ -51,6 +51,25 @@ fn main() -> ExitCode {
     }
 }
 
+/// What a command stopped by Ctrl-C has cleaned up when it says so; `None` where it leaves
+/// nothing behind (it only reads) or does not catch Ctrl-C (the process just ends).
+fn cleaned_up_on_ctrl_c(command: &flags::XtaskCmd) -> Option<&'static str> {
+    match command {
+        flags::XtaskCmd::Deploy(deploy) if deploy.local || deploy.stop => {
+            Some("nothing it started (pip, PostgreSQL, uvicorn) was left running")
+        }
+        flags::XtaskCmd::Deploy(_) => {
+            Some("no temporary clone or process it started was left behind")
+        }
+        flags::XtaskCmd::Ci(_) => Some("no tool it started was left running"),
+        flags::XtaskCmd::Generate(_)
+        | flags::XtaskCmd::Check(_)
+        | flags::XtaskCmd::InstallHooks(_)
+        | flags::XtaskCmd::Status(_)
+        | flags::XtaskCmd::Logs(_) => None,
+    }
+}
+
 fn try_main() -> Result<()> {
     let args: Vec<String> = std::env::args_os()
         .skip(1)
@@ -81,6 +100,9 @@ fn try_main() -> Result<()> {
         root,
     };
 
+    if let Some(what) = cleaned_up_on_ctrl_c(&flags.subcommand) {
+        interrupt::cleans_up(what);
+    }
     match flags.subcommand {
         flags::XtaskCmd::Generate(cmd) => cmd.run(&sh, &project),
         flags::XtaskCmd::Check(cmd) => cmd.run(&sh, &project),

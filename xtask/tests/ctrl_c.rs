@@ -102,7 +102,7 @@ fn interrupt_and_check(repo: &Repo, mut ci: Child, target: i32) {
     assert_eq!(status.code(), Some(130), "{status}\n{out}");
     assert_eq!(
         out.lines().last(),
-        Some("interrupted (Ctrl-C); temporary files were removed"),
+        Some("interrupted (Ctrl-C); no tool it started was left running"),
         "{out}"
     );
     assert!(

@@ -735,7 +735,11 @@ fn ctrl_c_mid_push_cleans_up() {
         .unwrap();
     assert!(killed.success());
     let run = Run::from(child.wait_with_output().unwrap());
-    assert!(run.stderr.contains("interrupted"), "{run}");
+    assert_eq!(
+        run.stderr.lines().last(),
+        Some("interrupted (Ctrl-C); no temporary clone or process it started was left behind"),
+        "{run}"
+    );
     assert_eq!(
         run.code,
         Some(130),

@@ -361,6 +361,12 @@ fn a_log_stream_cut_mid_way_is_said_and_follow_reconnects_without_repeating_line
         "{printed:#?}"
     );
     assert!(stderr.contains("reopening"), "{stderr}");
+    // Reading a log leaves nothing behind, so the line claims no cleanup.
+    assert_eq!(
+        stderr.lines().last(),
+        Some("interrupted (Ctrl-C)"),
+        "{stderr}"
+    );
     assert_eq!(s.hub.count("GET /api/spaces/alice/bot/logs/build"), 3);
 }
 
