@@ -183,11 +183,17 @@ impl<'a> Origin<'a> {
         Some(Origin { https, host })
     }
 
-    /// `127.0.0.1`, `[::1]` or `localhost`: this machine, where plain http is acceptable.
+    /// One of [`LOCAL_HOSTS`](crate::http::LOCAL_HOSTS) (`[::1]` in brackets): this machine,
+    /// where plain http is acceptable.
     pub(crate) fn is_loopback(&self) -> bool {
-        ["127.0.0.1", "[::1]", "localhost"]
+        let host = self
+            .host
+            .strip_prefix('[')
+            .and_then(|h| h.strip_suffix(']'))
+            .unwrap_or(self.host);
+        crate::http::LOCAL_HOSTS
             .iter()
-            .any(|h| self.host.eq_ignore_ascii_case(h))
+            .any(|h| host.eq_ignore_ascii_case(h))
     }
 
     /// Whether the host is a subdomain of `domain` (not `domain` itself).

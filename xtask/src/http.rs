@@ -23,8 +23,9 @@ use std::process::{Child, ChildStdout, Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
-/// Hosts never reached through a proxy: this machine (tests and `deploy --local` use them).
-const LOOPBACK: &str = "localhost,127.0.0.1,::1";
+/// The hosts that mean this machine, as a URL names them (an IPv6 one in brackets there): never
+/// reached through a proxy (tests and `deploy --local` use them), and where plain http is safe.
+pub(crate) const LOCAL_HOSTS: [&str; 3] = ["localhost", "127.0.0.1", "::1"];
 /// Redirects followed, as browsers and ureq do.
 const MAX_REDIRECTS: u32 = 10;
 
@@ -322,9 +323,10 @@ fn no_proxy(var: impl Fn(&str) -> Option<String>) -> String {
     let listed = ["no_proxy", "NO_PROXY"]
         .iter()
         .find_map(|name| var(name).filter(|v| !v.trim().is_empty()));
+    let local = LOCAL_HOSTS.join(",");
     match listed {
-        Some(listed) => format!("{},{LOOPBACK}", listed.trim()),
-        None => LOOPBACK.to_owned(),
+        Some(listed) => format!("{},{local}", listed.trim()),
+        None => local,
     }
 }
 
@@ -715,10 +717,10 @@ mod tests {
                     .map(|(_, v)| v.to_string())
             }
         };
-        assert_eq!(no_proxy(env(&[])), LOOPBACK);
+        assert_eq!(no_proxy(env(&[])), "localhost,127.0.0.1,::1");
         assert_eq!(
             no_proxy(env(&[("NO_PROXY", " .corp.example,hf.space ")])),
-            format!(".corp.example,hf.space,{LOOPBACK}")
+            ".corp.example,hf.space,localhost,127.0.0.1,::1"
         );
     }
 

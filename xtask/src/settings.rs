@@ -15,30 +15,22 @@ pub(crate) const FRONTEND_DIR: &str = "frontend";
 /// Where xtask keeps its own state (venvs, the local Space remote), relative to the root.
 pub(crate) const STATE_DIR: &str = "target/xtask";
 
-/// The seed's secrets (its step 7), in its order, with the seed's description of each: what
-/// the Space README lists as required, what `deploy --secrets-file` accepts and validates.
-pub(crate) const SEED_SECRETS: [(&str, &str); 7] = [
-    ("GEMINI_API_KEY", "Google Gemini API key"),
-    (
-        "QDRANT_URL",
-        "Qdrant Cloud cluster URL: https, no trailing slash or space",
-    ),
-    ("QDRANT_API_KEY", "Qdrant Cloud API key"),
-    ("QDRANT_COLLECTION", "Collection name"),
-    (
-        "DATABASE_URL",
-        "PostgreSQL connection string with `?sslmode=require`",
-    ),
-    (
-        "ALLOWED_ORIGINS",
-        "Frontend URLs (comma-separated), including the frontend URL",
-    ),
-    ("LOG_LEVEL", "`INFO`"),
+/// The Space's secrets, in the order its README and deploy's table list them: what the
+/// backend's Settings must declare, what `deploy --secrets-file` accepts and validates. Their
+/// descriptions are the backend's own (`description=` in `backend/app/core/config.py`).
+pub(crate) const SPACE_SECRETS: [&str; 7] = [
+    "GEMINI_API_KEY",
+    "QDRANT_URL",
+    "QDRANT_API_KEY",
+    "QDRANT_COLLECTION",
+    "DATABASE_URL",
+    "ALLOWED_ORIGINS",
+    "LOG_LEVEL",
 ];
 
-/// Whether `env` is one of the seed's secrets.
-pub(crate) fn is_seed_secret(env: &str) -> bool {
-    SEED_SECRETS.iter().any(|(name, _)| *name == env)
+/// Whether `env` is one of the Space's secrets.
+pub(crate) fn is_space_secret(env: &str) -> bool {
+    SPACE_SECRETS.contains(&env)
 }
 
 /// Settings from `[workspace.metadata.hf-space]` in the root `Cargo.toml`.

@@ -476,8 +476,22 @@ fn a_redirected_secret_is_not_reported_as_set() {
 #[test]
 fn without_a_secrets_file_the_table_is_printed() {
     let s = Setup::with_space();
+    // The descriptions are the backend's own, as the Space README's are.
+    let config = s.sandbox.read("backend/app/core/config.py");
+    let described = "Qdrant collection holding the knowledge chunks";
+    assert!(config.contains(described));
+    s.sandbox.write(
+        "backend/app/core/config.py",
+        &config.replace(described, "Where the chunks live"),
+    );
+    s.sandbox.commit_all("describe the collection");
     let run = s.deploy(&["--no-verify"]);
     assert!(run.success, "{run}");
+    assert!(
+        run.stderr
+            .contains("| `QDRANT_COLLECTION` | Where the chunks live |"),
+        "{run}"
+    );
     for key in [
         "GEMINI_API_KEY",
         "QDRANT_URL",

@@ -1,8 +1,10 @@
 """Settings: one pydantic-settings class read from the environment once.
 
 `cargo xtask generate` reads the fields and their descriptions to write the Space README's
-secrets table. Every secret is optional: unset ones fall back to the embedded defaults documented in
-docs/backend.md, and `/api/health` says which.
+secrets table, and `cargo xtask deploy` shows the same descriptions and checks a secrets file
+against LOG_LEVELS and LOCAL_DB_HOSTS: keep both as tuples of plain strings. Every secret is
+optional: unset ones fall back to the embedded defaults documented in docs/backend.md, and
+`/api/health` says which.
 """
 
 import os

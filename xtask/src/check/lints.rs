@@ -269,11 +269,14 @@ fn cmd_port(args: &str) -> Option<&str> {
     digits(after.trim_start_matches(|c: char| c.is_whitespace() || "\"',=".contains(c)))
 }
 
-/// The port of the local URL a HEALTHCHECK probes.
+/// The port of the local URL a HEALTHCHECK probes. uvicorn listens on 0.0.0.0, IPv4 only: this
+/// machine's IPv4 names reach it, and 0.0.0.0 itself does; `[::1]` does not.
 fn local_port(args: &str) -> Option<&str> {
-    ["localhost:", "127.0.0.1:", "0.0.0.0:"]
-        .iter()
-        .find_map(|host| digits(&args[args.find(host)? + host.len()..]))
+    let ipv4 = crate::http::LOCAL_HOSTS.iter().filter(|h| !h.contains(':'));
+    ipv4.chain(&["0.0.0.0"]).find_map(|host| {
+        let host = format!("{host}:");
+        digits(&args[args.find(&host)? + host.len()..])
+    })
 }
 
 fn digits(text: &str) -> Option<&str> {
@@ -608,6 +611,16 @@ mod tests {
         );
         assert_eq!(useradd("useradd -m app", "app"), Some(None));
         assert_eq!(useradd("useradd -m -u 1000 other", "user"), None);
+    }
+
+    #[test]
+    fn a_healthcheck_probes_a_host_that_reaches_uvicorn_on_0_0_0_0() {
+        for host in ["localhost", "127.0.0.1", "0.0.0.0"] {
+            let args = format!("CMD curl -f http://{host}:7860/api/health || exit 1");
+            assert_eq!(local_port(&args), Some("7860"), "{host}");
+        }
+        assert_eq!(local_port("CMD curl -f http://[::1]:7860/api/health"), None);
+        assert_eq!(local_port("CMD curl -f http://example.com:7860/"), None);
     }
 
     #[test]

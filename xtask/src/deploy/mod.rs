@@ -223,7 +223,7 @@ impl flags::Deploy {
             Some(secrets) => {
                 set_secrets(&hub, &repo, secrets, self.dry_run, progress, &mut report)?
             }
-            None => show_secrets_table(&hub, &repo, &target.frontend_url),
+            None => show_secrets_table(&hub, &repo, &target.frontend_url, root)?,
         }
 
         // The frontend's production URL.
@@ -274,6 +274,7 @@ impl flags::Deploy {
             Some(path) => Some(secrets::Secrets::load(
                 &secrets_file(path)?,
                 &target.frontend_url,
+                &crate::space::backend_settings(&project.root)?,
             )?),
             None => None,
         };
@@ -391,12 +392,19 @@ impl flags::Deploy {
 }
 
 /// Secrets without `--secrets-file`: the table of secrets to set by hand, and where.
-fn show_secrets_table(hub: &hub::Hub, repo: &str, frontend_url: &str) {
+fn show_secrets_table(
+    hub: &hub::Hub,
+    repo: &str,
+    frontend_url: &str,
+    root: &Utf8Path,
+) -> Result<()> {
     let intro = format!(
         "Set these secrets at {}/spaces/{repo}/settings (Variables and secrets), or pass --secrets-file FILE:",
         hub.endpoint()
     );
-    eprint!("{}", secrets::table(&intro, frontend_url));
+    let backend = crate::space::backend_settings(root)?;
+    eprint!("{}", secrets::table(&intro, frontend_url, &backend.secrets));
+    Ok(())
 }
 
 impl flags::Deploy {
@@ -791,18 +799,9 @@ fn show_would_push(changes: &[git::Change], progress: &Progress) {
     }
 }
 
-/// The hosts that mean "this machine", as a URL names them (an IPv6 one in brackets there).
-pub(crate) const LOCAL_HOSTS: [&str; 3] = ["localhost", "127.0.0.1", "::1"];
-
+/// Whether the frontend runs on this machine (where a private Space is no problem).
 fn is_local_origin(url: &str) -> bool {
-    LOCAL_HOSTS.iter().any(|host| {
-        let host = if host.contains(':') {
-            format!("[{host}]")
-        } else {
-            host.to_string()
-        };
-        url.contains(&format!("://{host}"))
-    })
+    frontend::Origin::parse(url).is_some_and(|origin| origin.is_loopback())
 }
 
 fn secrets_file(path: &std::path::Path) -> Result<Utf8PathBuf> {
@@ -939,6 +938,25 @@ mod tests {
             .0,
             "https://custom.dev"
         );
+    }
+
+    #[test]
+    fn a_frontend_on_this_machine_is_local_and_a_lookalike_host_is_not() {
+        for local in [
+            "http://localhost:5173",
+            "http://127.0.0.1:5173",
+            "http://[::1]:5173",
+            "http://LOCALHOST",
+        ] {
+            assert!(is_local_origin(local), "{local}");
+        }
+        for remote in [
+            "https://localhost.attacker.example",
+            "https://127.0.0.1.nip.io",
+            "https://my-app.vercel.app",
+        ] {
+            assert!(!is_local_origin(remote), "{remote}");
+        }
     }
 
     #[test]

@@ -4,10 +4,8 @@
 use anyhow::{Context, Result, bail};
 use camino::Utf8Path;
 
-use crate::settings::{SEED_SECRETS as SECRETS, is_seed_secret};
-
-/// The values the backend accepts for `LOG_LEVEL` (Python's logging levels).
-const LOG_LEVELS: [&str; 5] = ["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"];
+use crate::settings::{SPACE_SECRETS, is_space_secret};
+use crate::space::{BackendSettings, Secret};
 
 /// Secrets read from a file: `(key, value)` in file order.
 #[derive(Debug)]
@@ -15,14 +13,24 @@ pub(crate) struct Secrets(pub(crate) Vec<(String, String)>);
 
 impl Secrets {
     /// Reads `KEY=VALUE` lines (blank lines and `#` comments skipped) and validates every
-    /// one; the error lists each problem as `file:line: KEY: what to fix`.
-    pub(crate) fn load(path: &Utf8Path, frontend_url: &str) -> Result<Secrets> {
+    /// one, by the backend's own rules where it declares them; the error lists each problem as
+    /// `file:line: KEY: what to fix`.
+    pub(crate) fn load(
+        path: &Utf8Path,
+        frontend_url: &str,
+        backend: &BackendSettings,
+    ) -> Result<Secrets> {
         let text = std::fs::read_to_string(path)
             .with_context(|| format!("cannot read --secrets-file {path}"))?;
-        Secrets::parse(&text, path.as_str(), frontend_url)
+        Secrets::parse(&text, path.as_str(), frontend_url, backend)
     }
 
-    fn parse(text: &str, file: &str, frontend_url: &str) -> Result<Secrets> {
+    fn parse(
+        text: &str,
+        file: &str,
+        frontend_url: &str,
+        backend: &BackendSettings,
+    ) -> Result<Secrets> {
         let mut secrets: Vec<(String, String)> = Vec::new();
         let mut problems = Vec::new();
         for (index, line) in text.lines().enumerate() {
@@ -41,15 +49,14 @@ impl Secrets {
             };
             let key = key.trim();
             let value = unquote(value);
-            if !is_seed_secret(key) {
-                let known: Vec<&str> = SECRETS.iter().map(|(k, _)| *k).collect();
+            if !is_space_secret(key) {
                 problems.push(format!(
                     "{at}: {key}: not one of the Space's secrets ({})",
-                    known.join(", ")
+                    SPACE_SECRETS.join(", ")
                 ));
             } else if secrets.iter().any(|(k, _)| k == key) {
                 problems.push(format!("{at}: {key}: set twice; keep one line"));
-            } else if let Err(why) = validate(key, value, frontend_url) {
+            } else if let Err(why) = validate(key, value, frontend_url, backend) {
                 problems.push(format!("{at}: {key}: {why}"));
             } else {
                 secrets.push((key.to_owned(), value.to_owned()));
@@ -66,9 +73,8 @@ impl Secrets {
 
     /// The Space's secrets this file leaves as they are on the Space.
     pub(crate) fn unset(&self) -> Vec<&'static str> {
-        SECRETS
-            .iter()
-            .map(|(k, _)| *k)
+        SPACE_SECRETS
+            .into_iter()
             .filter(|k| !self.0.iter().any(|(key, _)| key == k))
             .collect()
     }
@@ -197,7 +203,14 @@ fn unquote(value: &str) -> &str {
     value
 }
 
-fn validate(key: &str, value: &str, frontend_url: &str) -> Result<(), String> {
+/// `value` for `key` as the backend will judge it: its `LOCAL_DB_HOSTS` and `LOG_LEVELS`
+/// where it declares them (where not, the Space alone judges those at startup).
+fn validate(
+    key: &str,
+    value: &str,
+    frontend_url: &str,
+    backend: &BackendSettings,
+) -> Result<(), String> {
     if value.is_empty() {
         return Err("empty value".to_owned());
     }
@@ -226,7 +239,10 @@ fn validate(key: &str, value: &str, frontend_url: &str) -> Result<(), String> {
             } else {
                 host_port.split(':').next().unwrap_or_default()
             };
-            let local = host.is_empty() || super::LOCAL_HOSTS.contains(&host);
+            let local = backend
+                .local_db_hosts
+                .as_ref()
+                .is_none_or(|hosts| hosts.iter().any(|h| h == host));
             let query = value.split_once('?').map(|(_, q)| q).unwrap_or_default();
             if !local
                 && !query
@@ -255,19 +271,28 @@ fn validate(key: &str, value: &str, frontend_url: &str) -> Result<(), String> {
                 "must contain the frontend URL {frontend_url} (else browsers get CORS errors)"
             ));
         }
-        "LOG_LEVEL" if !LOG_LEVELS.contains(&value) => {
-            return Err(format!("one of {}", LOG_LEVELS.join(", ")));
+        "LOG_LEVEL" => {
+            if let Some(levels) = &backend.log_levels
+                && !levels.contains(&value.to_ascii_uppercase())
+            {
+                return Err(format!("one of {}", levels.join(", ")));
+            }
         }
         _ => {}
     }
     Ok(())
 }
 
-/// The Space's secrets table under `intro`, for a user without `--secrets-file`.
-pub(crate) fn table(intro: &str, frontend_url: &str) -> String {
+/// The Space's secrets table under `intro`, for a user without `--secrets-file`, with the
+/// backend's descriptions (`secrets`: the Settings fields).
+pub(crate) fn table(intro: &str, frontend_url: &str, secrets: &[Secret]) -> String {
     let mut out = format!("{intro}\n");
     out.push_str("  | Secret | Description |\n  |---|---|\n");
-    for (key, what) in SECRETS {
+    for Secret {
+        env: key,
+        description: what,
+    } in secrets.iter().filter(|s| is_space_secret(&s.env))
+    {
         let what = if key == "ALLOWED_ORIGINS" {
             format!("{what}: {frontend_url}")
         } else {
@@ -284,8 +309,18 @@ mod tests {
 
     const FRONTEND: &str = "https://my-app.vercel.app";
 
+    /// This repo's backend settings: the rules the tests check against are the backend's.
+    fn backend() -> BackendSettings {
+        crate::space::backend_settings(
+            camino::Utf8Path::new(env!("CARGO_MANIFEST_DIR"))
+                .parent()
+                .unwrap(),
+        )
+        .unwrap()
+    }
+
     fn parse(text: &str) -> Result<Secrets> {
-        Secrets::parse(text, "secrets.env", FRONTEND)
+        Secrets::parse(text, "secrets.env", FRONTEND, &backend())
     }
 
     #[test]
@@ -306,6 +341,18 @@ mod tests {
         assert_eq!(
             secrets.unset(),
             ["GEMINI_API_KEY", "QDRANT_API_KEY", "QDRANT_COLLECTION"]
+        );
+    }
+
+    #[test]
+    fn a_log_level_is_accepted_in_any_case_as_the_backend_accepts_it() {
+        for level in ["debug", "Info", "WARNING", "critical"] {
+            parse(&format!("LOG_LEVEL={level}\n")).unwrap();
+        }
+        let err = parse("LOG_LEVEL=verbose\n").unwrap_err().to_string();
+        assert!(
+            err.contains("LOG_LEVEL: one of CRITICAL, ERROR, WARNING, INFO, DEBUG"),
+            "{err}"
         );
     }
 
@@ -453,11 +500,33 @@ mod tests {
     }
 
     #[test]
-    fn the_table_lists_the_seeds_secrets() {
-        let table = table("Set these secrets:", FRONTEND);
-        for (key, _) in SECRETS {
-            assert!(table.contains(&format!("`{key}`")), "{table}");
+    fn the_table_lists_the_spaces_secrets_with_the_backends_descriptions() {
+        let secrets = backend().secrets;
+        let table = table("Set these secrets:", FRONTEND, &secrets);
+        for key in SPACE_SECRETS {
+            let described = &secrets.iter().find(|s| s.env == key).unwrap().description;
+            assert!(
+                table.contains(&format!("| `{key}` | {described}")),
+                "{table}"
+            );
         }
+        assert_eq!(table.lines().count(), 3 + SPACE_SECRETS.len(), "{table}");
         assert!(table.contains(FRONTEND));
+    }
+
+    #[test]
+    fn without_the_backends_rules_the_space_alone_judges_log_level_and_database_host() {
+        let silent = BackendSettings {
+            log_levels: None,
+            local_db_hosts: None,
+            ..backend()
+        };
+        Secrets::parse(
+            "LOG_LEVEL=TRACE\nDATABASE_URL=postgresql://u:p@db.example/db\n",
+            "secrets.env",
+            FRONTEND,
+            &silent,
+        )
+        .unwrap();
     }
 }

@@ -8,7 +8,7 @@ use camino::{Utf8Path, Utf8PathBuf};
 use super::closure::{self, Resolved, Sources};
 use super::python::{self, Arg, Kind, LogicalLine, Token};
 
-use crate::settings::{SEED_SECRETS, is_seed_secret};
+use crate::settings::{SPACE_SECRETS, is_space_secret};
 
 pub(crate) const CONFIG: &str = "app/core/config.py";
 pub(crate) const MAIN: &str = "app/main.py";
@@ -33,8 +33,55 @@ fn field_call<'t, 'a>(tokens: &'t [Token<'a>]) -> Option<Vec<Arg<'t, 'a>>> {
     python::call_args(tokens, at + 1).map(|(args, _)| args)
 }
 
-/// The Settings fields of `app/core/config.py`: the seed's seven first, in the seed's order,
-/// then the others in declaration order.
+/// What deploy takes from the backend's settings (`app/core/config.py`), so that it says and
+/// checks what the backend itself says and checks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct BackendSettings {
+    /// The Settings fields with their descriptions, as [`secrets`] lists them.
+    pub(crate) secrets: Vec<Secret>,
+    /// `LOG_LEVELS = (...)`: the levels `LOG_LEVEL` may name (in any case); `None` when the
+    /// module declares no such tuple of strings.
+    pub(crate) log_levels: Option<Vec<String>>,
+    /// `LOCAL_DB_HOSTS = (...)`: the `DATABASE_URL` hosts that need no `sslmode=require`
+    /// (`""`: a Unix socket); `None` when not declared.
+    pub(crate) local_db_hosts: Option<Vec<String>>,
+}
+
+pub(crate) fn backend_settings(sources: &Sources) -> Result<BackendSettings> {
+    let secrets = secrets(sources)?;
+    let text = sources.get(CONFIG).copied().unwrap_or_default();
+    let lines = closure::parse(Utf8Path::new(CONFIG), text)?;
+    Ok(BackendSettings {
+        secrets,
+        log_levels: string_tuple(&lines, "LOG_LEVELS"),
+        local_db_hosts: string_tuple(&lines, "LOCAL_DB_HOSTS"),
+    })
+}
+
+/// The strings of a module-level `NAME = ("a", "b", ...)` (or `NAME: T = (...)`, or a list);
+/// `None` when there is none, or an item is not a plain string literal.
+fn string_tuple(lines: &[LogicalLine], name: &str) -> Option<Vec<String>> {
+    let line = lines
+        .iter()
+        .filter(|l| l.indent == 0)
+        .find(|l| l.tokens.first().is_some_and(|t| t.is_name(name)))?;
+    let equals = line.tokens.iter().position(|t| t.is_op("="))?;
+    let value = &line.tokens[equals + 1..];
+    let [open, items @ .., close] = value else {
+        return None;
+    };
+    if !(open.is_op("(") && close.is_op(")") || open.is_op("[") && close.is_op("]")) {
+        return None;
+    }
+    items
+        .split(|t| t.is_op(","))
+        .filter(|item| !item.is_empty())
+        .map(python::literal)
+        .collect()
+}
+
+/// The Settings fields of `app/core/config.py`: the Space's seven secrets first, in their
+/// order, then the others in declaration order.
 pub(crate) fn secrets(sources: &Sources) -> Result<Vec<Secret>> {
     let file = format!("backend/{CONFIG}");
     let Some(text) = sources.get(CONFIG) else {
@@ -90,9 +137,8 @@ pub(crate) fn secrets(sources: &Sources) -> Result<Vec<Secret>> {
             },
         ));
     }
-    let missing: Vec<&str> = SEED_SECRETS
-        .iter()
-        .map(|(s, _)| *s)
+    let missing: Vec<&str> = SPACE_SECRETS
+        .into_iter()
         .filter(|s| !fields.iter().any(|(_, f)| f.env == *s))
         .collect();
     if !missing.is_empty() {
@@ -110,15 +156,15 @@ pub(crate) fn secrets(sources: &Sources) -> Result<Vec<Secret>> {
             );
         }
     }
-    let mut ordered: Vec<Secret> = SEED_SECRETS
+    let mut ordered: Vec<Secret> = SPACE_SECRETS
         .iter()
-        .map(|(s, _)| fields.iter().find(|(_, f)| f.env == *s).unwrap().1.clone())
+        .map(|s| fields.iter().find(|(_, f)| f.env == *s).unwrap().1.clone())
         .collect();
     ordered.extend(
         fields
             .into_iter()
             .map(|(_, f)| f)
-            .filter(|f| !is_seed_secret(&f.env)),
+            .filter(|f| !is_space_secret(&f.env)),
     );
     Ok(ordered)
 }
@@ -298,6 +344,20 @@ mod tests {
         secrets(&sources(&[(CONFIG, config)]))
     }
 
+    #[test]
+    fn the_backends_own_rules_are_read_from_module_level_tuples() {
+        let text = format!(
+            "LOG_LEVELS = (\"CRITICAL\", 'ERROR')\nLOCAL_DB_HOSTS: tuple[str, ...] = (\n    \"\",\n    \"local\" \"host\",  # joined\n)\nOTHER = (x, \"y\")\n\nclass Settings(BaseSettings):\n{SEVEN}    log_level: str = Field(\"INFO\", description=\"Log level\")\n    LOG_LEVELS = (\"inside\",)\n"
+        );
+        let read = backend_settings(&sources(&[(CONFIG, &text)])).unwrap();
+        assert_eq!(read.log_levels.unwrap(), ["CRITICAL", "ERROR"]);
+        assert_eq!(read.local_db_hosts.unwrap(), ["", "localhost"]);
+        assert_eq!(read.secrets.len(), 7);
+        let lines = closure::parse(Utf8Path::new(CONFIG), &text).unwrap();
+        assert_eq!(string_tuple(&lines, "OTHER"), None, "not all literals");
+        assert_eq!(string_tuple(&lines, "MISSING"), None);
+    }
+
     fn endpoints_of(files: &[(&str, &str)]) -> Result<Vec<String>> {
         Ok(endpoints(&sources(files), &mut Vec::new())?
             .iter()
@@ -314,8 +374,7 @@ mod tests {
         );
         let found = secrets_of(&text).unwrap();
         let envs: Vec<&str> = found.iter().map(|s| s.env.as_str()).collect();
-        let seed: Vec<&str> = SEED_SECRETS.iter().map(|(s, _)| *s).collect();
-        assert_eq!(envs, [&seed[..], &["TOP_K"]].concat());
+        assert_eq!(envs, [&SPACE_SECRETS[..], &["TOP_K"]].concat());
         assert_eq!(found[7].description, "Chunks 'retrieved'");
         assert_eq!(found[6].description, "`INFO`");
     }

@@ -15,6 +15,7 @@ use std::collections::BTreeMap;
 use anyhow::{Context, Result, bail};
 use camino::{Utf8Path, Utf8PathBuf};
 
+pub(crate) use derive::{BackendSettings, Secret};
 pub(crate) use memo::Memo;
 pub(crate) use source::{Origin, Snapshot};
 
@@ -86,6 +87,15 @@ pub(crate) fn render(
         readme::render(generator, &endpoints, &secrets).into_bytes(),
     );
     Ok(files)
+}
+
+/// The backend's settings as deploy needs them, from `backend/app/core/config.py` in the
+/// working tree under `root`.
+pub(crate) fn backend_settings(root: &Utf8Path) -> Result<BackendSettings> {
+    let path = root.join(BACKEND_DIR).join(derive::CONFIG);
+    let text = std::fs::read_to_string(&path)
+        .with_context(|| format!("cannot read {path}: the backend's Settings live there"))?;
+    derive::backend_settings(&BTreeMap::from([(derive::CONFIG, text.as_str())]))
 }
 
 /// A README table derived from `first` (and the files `derive` reports reading), taken from
