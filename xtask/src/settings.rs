@@ -610,21 +610,20 @@ mod tests {
     }
 
     #[test]
-    fn an_unknown_key_is_an_error_that_names_it() {
-        let err = HfSpace::parse("[workspace.metadata.hf-space]\nusr = \"x\"\n").unwrap_err();
-        assert!(
-            format!("{err:#}").contains("unknown field `usr`"),
-            "{err:#}"
-        );
-    }
-
-    #[test]
-    fn a_missing_table_says_how_to_add_it() {
-        let err = HfSpace::parse("[workspace]\nmembers = []\n").unwrap_err();
-        assert!(
-            format!("{err:#}").contains("add `[workspace.metadata.hf-space]`"),
-            "{err:#}"
-        );
+    fn an_unknown_key_or_a_missing_table_is_an_error_that_says_so() {
+        for (toml, says) in [
+            (
+                "[workspace.metadata.hf-space]\nusr = \"x\"\n",
+                "unknown field `usr`",
+            ),
+            (
+                "[workspace]\nmembers = []\n",
+                "add `[workspace.metadata.hf-space]`",
+            ),
+        ] {
+            let err = format!("{:#}", HfSpace::parse(toml).unwrap_err());
+            assert!(err.contains(says), "{err}");
+        }
     }
 
     #[test]

@@ -77,7 +77,7 @@ pub(crate) fn dev_venv_dir(root: &Utf8Path) -> Utf8PathBuf {
 /// For unit tests that ask Python itself: the dev venv's Python (`cargo xtask ci` builds it
 /// before the tests; it has pip), else the system's `python3`.
 #[cfg(test)]
-pub(crate) fn test_python() -> String {
+fn test_python() -> String {
     let root = Utf8Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
     let python = venv_bin(&dev_venv_dir(root), "python");
     if python.exists() {
@@ -85,6 +85,27 @@ pub(crate) fn test_python() -> String {
     } else {
         "python3".to_owned()
     }
+}
+
+/// For unit tests that ask Python itself: what `script` (run with `python -c`) prints with
+/// `args`; a failure to start it or a non-zero exit fails the test with `what` and its stderr.
+#[cfg(test)]
+pub(crate) fn run_test_python<I, S>(script: &str, args: I, what: &str) -> String
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<std::ffi::OsStr>,
+{
+    let output = Command::new(test_python())
+        .args(["-c", script])
+        .args(args)
+        .output()
+        .expect("Python (with pip) is needed for this test: run `cargo xtask ci --only hadolint` to build the dev venv");
+    assert!(
+        output.status.success(),
+        "{what}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).unwrap()
 }
 
 /// The content of `requirements` and of every file it includes with `-r`, so editing any of

@@ -725,7 +725,6 @@ mod cross_check {
         let root = camino::Utf8Path::new(env!("CARGO_MANIFEST_DIR"))
             .parent()
             .unwrap();
-        let python = crate::tools::test_python();
         let script = r#"
 import ast, glob, os, sys, sysconfig, tokenize
 files = sorted(glob.glob(os.path.join(sysconfig.get_paths()["stdlib"], "*.py")))
@@ -760,20 +759,12 @@ for path in files:
             imports.append(f"{node.lineno}:{node.level}:{node.module or ''}")
     print(path + "\t" + ",".join(starts) + "\t" + " ".join(sorted(imports)))
 "#;
-        let output = std::process::Command::new(python)
-            .args(["-c", script])
-            .arg(root.join("backend"))
-            .arg(root.join("xtask/tests/fixtures"))
-            // More folders by hand: XTASK_PYTHON_DIRS=/usr/lib/python3.11:… (colon-separated).
-            .args(std::env::var("XTASK_PYTHON_DIRS").unwrap_or_default().split(':').filter(|d| !d.is_empty()))
-            .output()
-            .expect("Python is needed for this test: run `cargo xtask ci --only hadolint` to build the dev venv");
-        assert!(
-            output.status.success(),
-            "{}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        let stdout = String::from_utf8(output.stdout).unwrap();
+        // More folders by hand: XTASK_PYTHON_DIRS=/usr/lib/python3.11:… (colon-separated).
+        let more = std::env::var("XTASK_PYTHON_DIRS").unwrap_or_default();
+        let dirs = [root.join("backend"), root.join("xtask/tests/fixtures")]
+            .into_iter()
+            .chain(more.split(':').filter(|d| !d.is_empty()).map(Into::into));
+        let stdout = crate::tools::run_test_python(script, dirs, "Python could not read a file");
         let mut compared = 0;
         for row in stdout.lines() {
             let mut fields = row.split('\t');

@@ -346,19 +346,7 @@ for path in sys.argv[1:]:
             names.append(text)  # a URL or a path
     print(json.dumps(names))
 "#;
-        let python = crate::tools::test_python();
-        let output = std::process::Command::new(python)
-            .arg("-c")
-            .arg(script)
-            .args(&files)
-            .output()
-            .expect("Python with pip is needed for this test: run `cargo xtask ci --only hadolint` to build the dev venv");
-        assert!(
-            output.status.success(),
-            "pip refused a file: {}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        let stdout = String::from_utf8(output.stdout).unwrap();
+        let stdout = crate::tools::run_test_python(script, &files, "pip refused a file");
         let seen: Vec<Vec<String>> = stdout
             .lines()
             .map(|l| serde_json::from_str(l).unwrap())
