@@ -4,10 +4,21 @@ import asyncio
 
 import httpx
 
+from app.core.config import Settings
 from app.db.qdrant import VectorStore
 from app.main import create_app
 from tests.conftest import gemini_settings, make_settings, running, started
 from tests.fakes import QDRANT_KEY, unused_port
+
+
+async def failing_service(settings: Settings, service: str) -> tuple[str, str]:
+    """Health with `settings`: a 503 with `service` in error; its detail and the whole answer."""
+    async with running(settings) as client:
+        response = await client.get("/api/health")
+    assert response.status_code == 503, response.text
+    state = response.json()["services"][service]
+    assert state["status"] == "error", state
+    return state["detail"], response.text
 
 
 async def test_all_production_services_up_answer_the_seed_shape(
@@ -65,13 +76,9 @@ async def test_suspended_qdrant_answers_503_with_the_suspension_hint(tmp_path, s
 
 async def test_postgres_down_answers_503_naming_the_cause(tmp_path):
     url = f"postgresql://postgres:secret-pw@127.0.0.1:{unused_port()}/postgres"
-    async with running(make_settings(tmp_path, database_url=url)) as client:
-        response = await client.get("/api/health")
-    assert response.status_code == 503
-    postgres = response.json()["services"]["postgres"]
-    assert postgres["status"] == "error"
-    assert "cannot connect to DATABASE_URL" in postgres["detail"]
-    assert "secret-pw" not in response.text
+    detail, answer = await failing_service(make_settings(tmp_path, database_url=url), "postgres")
+    assert "cannot connect to DATABASE_URL" in detail
+    assert "secret-pw" not in answer
 
 
 async def test_postgres_stopped_while_running_turns_health_503(tmp_path, pg_server, pg_url):
@@ -92,13 +99,9 @@ async def test_postgres_stopped_while_running_turns_health_503(tmp_path, pg_serv
 
 async def test_rejected_gemini_key_answers_503_naming_gemini(tmp_path, gemini):
     settings = make_settings(tmp_path, gemini_api_key="wrong-key", gemini_base_url=gemini.url)
-    async with running(settings) as client:
-        response = await client.get("/api/health")
-    assert response.status_code == 503
-    gemini_state = response.json()["services"]["gemini"]
-    assert gemini_state["status"] == "error"
-    assert "GEMINI_API_KEY" in gemini_state["detail"]
-    assert "wrong-key" not in response.text
+    detail, answer = await failing_service(settings, "gemini")
+    assert "GEMINI_API_KEY" in detail
+    assert "wrong-key" not in answer
 
 
 async def test_a_burst_of_health_checks_costs_one_round_of_probes(tmp_path, gemini):
