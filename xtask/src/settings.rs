@@ -337,6 +337,9 @@ fn is_inside(path: &Utf8Path) -> bool {
 
 /// The public URL of a Space after Hugging Face's subdomain rule:
 /// `https://USER-SPACE.hf.space`, lower-case, with `_` and `.` turned into `-`.
+/// The domain the public Hub serves Spaces under (`https://USER-SPACE.hf.space`).
+pub(crate) const SPACES_DOMAIN: &str = "hf.space";
+
 pub(crate) fn derived_space_url(user: &str, space: &str) -> String {
     let host: String = format!("{user}-{space}")
         .chars()
@@ -348,7 +351,7 @@ pub(crate) fn derived_space_url(user: &str, space: &str) -> String {
             }
         })
         .collect();
-    format!("https://{host}.hf.space")
+    format!("https://{host}.{SPACES_DOMAIN}")
 }
 
 impl HfSpace {

@@ -10,6 +10,7 @@ use serde_json::json;
 
 use super::token::Token;
 use crate::frontend::Origin;
+use crate::settings::SPACES_DOMAIN;
 use crate::{interrupt, untrusted};
 
 /// How long one API call may take; the runtime and health waits have their own deadlines.
@@ -133,7 +134,7 @@ pub(crate) fn space_url(
     let present = |value: &Option<String>| value.clone().filter(|v| !v.trim().is_empty());
     let reported = match (present(&info.host), present(&info.subdomain)) {
         (Some(host), _) => Some(host),
-        (None, Some(subdomain)) => Some(format!("https://{subdomain}.hf.space")),
+        (None, Some(subdomain)) => Some(format!("https://{subdomain}.{SPACES_DOMAIN}")),
         (None, None) => None,
     };
     let own = reported
@@ -157,17 +158,20 @@ pub(crate) fn space_url(
         });
     }
     let derived = crate::settings::derived_space_url(user, space);
+    // Its first DNS label (the derived host has no other dot before the domain).
     let label = derived
         .trim_start_matches("https://")
-        .trim_end_matches(".hf.space");
+        .split('.')
+        .next()
+        .unwrap_or_default();
     let why = match &reported {
         Some(reported) => format!(
             "the Hub reported `{}` as the Space's host, which is not an https:// origin under {}: ignored",
             untrusted::line(reported),
             if endpoint == DEFAULT_ENDPOINT {
-                ".hf.space"
+                format!(".{SPACES_DOMAIN}")
             } else {
-                "the Hub's domain"
+                "the Hub's domain".to_owned()
             }
         ),
         None => "the Hub reported no host for the Space".to_owned(),
@@ -271,8 +275,10 @@ pub(crate) fn trusted_space_host(endpoint: &str, reported: &str) -> Option<Strin
     let (_, hub, _) = split_endpoint(endpoint)?;
     let trusted = if hub.is_loopback() {
         origin.is_loopback()
-    } else if hub.host.eq_ignore_ascii_case("huggingface.co") {
-        origin.https && origin.is_under("hf.space")
+    } else if split_endpoint(DEFAULT_ENDPOINT)
+        .is_some_and(|(_, public, _)| hub.host.eq_ignore_ascii_case(public.host))
+    {
+        origin.https && origin.is_under(SPACES_DOMAIN)
     } else if hub.host.starts_with('[')
         || hub
             .host
