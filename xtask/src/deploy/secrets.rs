@@ -294,7 +294,7 @@ pub(crate) fn table(intro: &str, frontend_url: &str, secrets: &[Secret]) -> Stri
     } in secrets.iter().filter(|s| is_space_secret(&s.env))
     {
         let what = if key == "ALLOWED_ORIGINS" {
-            format!("{what}: {frontend_url}")
+            format!("{what}, including {frontend_url}")
         } else {
             what.to_owned()
         };
@@ -511,7 +511,10 @@ mod tests {
             );
         }
         assert_eq!(table.lines().count(), 3 + SPACE_SECRETS.len(), "{table}");
-        assert!(table.contains(FRONTEND));
+        assert!(
+            table.contains(&format!("(comma-separated), including {FRONTEND} |")),
+            "{table}"
+        );
     }
 
     #[test]
