@@ -9,6 +9,11 @@ export default tseslint.config(
   { ignores: ['dist/', 'node_modules/'] },
   js.configs.recommended,
   {
+    // No console debugging left behind: the page reports errors (console.error) and nothing
+    // else; the debugger statement is in the recommended rules.
+    rules: { 'no-console': ['error', { allow: ['error', 'warn'] }] },
+  },
+  {
     files: ['**/*.ts'],
     extends: [tseslint.configs.strictTypeChecked],
     languageOptions: {

@@ -1,3 +1,5 @@
+// Vite's build of the chat page (one HTML file with its script and stylesheet inlined) and
+// vitest's settings.
 import { defineConfig, type Plugin } from 'vitest/config';
 
 /**

@@ -1,4 +1,6 @@
 // @vitest-environment happy-dom
+// The Markdown subset answers quote, rendered as DOM built from text: what becomes an element,
+// what stays text (hostile input included), and the live rendering of a streamed answer.
 import { describe, expect, it } from 'vitest';
 import { LiveMarkdown, parseMarkdown, renderMarkdown } from './markdown';
 

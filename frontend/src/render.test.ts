@@ -1,4 +1,6 @@
 // @vitest-environment happy-dom
+// The DOM of one entry: sources as safe links or paths, text never turned into markup, errors
+// as alerts, the actions an answer offers, and its timestamp.
 import { describe, expect, it } from 'vitest';
 import { relativeTime, renderEntry, renderSources, timestamp } from './render';
 

@@ -1,4 +1,6 @@
 // @vitest-environment happy-dom
+// The session id in storage: kept across reloads, forgotten on clear, and no failure when the
+// browser blocks storage.
 import { beforeEach, describe, expect, it } from 'vitest';
 import { SessionStore } from './session';
 

@@ -1,5 +1,11 @@
 //! The house rules no compiler or linter checks, in the style of rust-analyzer's tidy test:
-//! no debugging left behind, a doc comment on every module, every command and flag in the docs.
+//! no debugging left behind, a doc comment on every module, every command and flag in the docs,
+//! every `cargo xtask ci` suite a step of the CI workflow.
+//!
+//! What a linter can check is left to it, where it reads the code rather than its text: in the
+//! backend ruff's T10 and T20 (no debugger, no `print` outside the command-line program) and
+//! D100 (a docstring opening every module), in the frontend ESLint's `no-console` and
+//! `no-debugger` (backend/pyproject.toml, frontend/eslint.config.js).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -77,6 +83,8 @@ fn no_unfinished_work_markers() {
     paths.extend(files("backend/app", &[".py"]));
     paths.extend(files("backend/tests", &[".py"]));
     paths.extend(files("frontend/src", &[".ts"]));
+    paths.extend(files("frontend/e2e", &[".mjs"]));
+    paths.extend(files("bench", &[".sh", ".py", ".mjs"]));
     paths.extend(files("docs", &[".md"]));
     assert_none(
         "unfinished work: finish it, or describe it in an issue",
@@ -109,22 +117,27 @@ fn no_debugging_left_behind() {
         .filter(|l| l.contains(":?}") || l.contains(":#?}"))
         .collect(),
     );
-    let python = [concat!("breakpoint", "("), concat!("pdb", ".set_trace")];
+}
+
+/// rust-analyzer's rule: a test that does not run is no test (a benchmark belongs in bench/),
+/// and clippy is answered by fixing the code, or for the whole crate in a `[lints]` table of
+/// `Cargo.toml`, not by allowing a lint here and there.
+#[test]
+fn no_ignored_tests_and_no_clippy_allowances() {
+    let mut rust = files("xtask/src", &[".rs"]);
+    rust.extend(files("xtask/tests", &[".rs"]));
+    rust.extend(files("bench", &[".rs"]));
     assert_none(
-        "Python debugger calls",
-        offending_lines(&files("backend/app", &[".py"]), |_, line| {
-            python.iter().any(|p| line.contains(p))
+        "ignored tests (make it pass, or move a benchmark to bench/)",
+        offending_lines(&rust, |_, line| {
+            line.trim_start().starts_with(concat!("#[ig", "nore"))
         }),
     );
-    let browser = [
-        concat!("console", ".log("),
-        concat!("console", ".debug("),
-        "debugger;",
-    ];
     assert_none(
-        "browser debugging (console.log, debugger)",
-        offending_lines(&files("frontend/src", &[".ts"]), |_, line| {
-            browser.iter().any(|b| line.contains(b))
+        "clippy lints allowed in the code (fix the code, or configure the lint in Cargo.toml)",
+        offending_lines(&rust, |_, line| {
+            line.contains(concat!("allow(clip", "py::"))
+                || line.contains(concat!("expect(clip", "py::"))
         }),
     );
 }
@@ -145,13 +158,40 @@ fn every_module_says_what_it_is_for() {
         "modules without a `//!` doc comment on their first line",
         missing,
     );
+    // The frontend's modules open with a comment (after vitest's environment line, which must
+    // come first).
+    let mut frontend = files("frontend/src", &[".ts"]);
+    frontend.extend(files("frontend/e2e", &[".mjs"]));
+    frontend.push(root().join("frontend/vite.config.ts"));
+    frontend.push(root().join("frontend/eslint.config.js"));
+    let missing: Vec<String> = frontend
+        .iter()
+        .filter(|p| {
+            let text = std::fs::read_to_string(p).unwrap();
+            let mut lines = text
+                .lines()
+                .skip_while(|l| l.starts_with("// @vitest-environment"));
+            !lines
+                .next()
+                .is_some_and(|l| l.starts_with("//") || l.starts_with("/**"))
+        })
+        .map(|p| p.strip_prefix(root()).unwrap().display().to_string())
+        .collect();
+    assert_none(
+        "frontend modules without a comment on their first line saying what they are for",
+        missing,
+    );
 }
 
 #[test]
 fn no_trailing_whitespace() {
     let mut paths = files("xtask/src", &[".rs"]);
     paths.extend(files("xtask/tests", &[".rs"]));
-    // Not docs/: a unified diff quoted there has context lines that are one space.
+    paths.extend(files("frontend/src", &[".ts", ".css"]));
+    paths.extend(files("frontend/e2e", &[".mjs"]));
+    paths.extend(files(".github/workflows", &[".yml"]));
+    // Not docs/: a unified diff quoted there has context lines that are one space. Not the
+    // backend: ruff's W291 and W293 check it.
     assert_none(
         "trailing whitespace",
         offending_lines(&paths, |_, line| line.ends_with([' ', '\t'])),
@@ -214,5 +254,62 @@ fn the_docs_describe_every_command_and_flag() {
     assert_none(
         "not in README.md or docs/ (describe each where its command is described)",
         missing,
+    );
+}
+
+/// The suites `cargo xtask ci --help` lists, in the order they run.
+fn ci_suites() -> Vec<String> {
+    let out = Command::new(env!("CARGO_BIN_EXE_xtask"))
+        .args(["ci", "--help"])
+        .output()
+        .unwrap();
+    let help = String::from_utf8(out.stdout).unwrap();
+    let line = help
+        .lines()
+        .find_map(|l| l.strip_prefix("Suites, in the order they run: "))
+        .unwrap_or_else(|| panic!("no list of suites in `cargo xtask ci --help`:\n{help}"));
+    line.trim_end_matches('.')
+        .split(", ")
+        .map(str::to_owned)
+        .collect()
+}
+
+/// GitHub shows each step's outcome: one suite a step names the gate that failed, and a suite
+/// added to `cargo xtask ci` without a step would never run there.
+#[test]
+fn ci_workflow_runs_every_suite_once() {
+    let path = ".github/workflows/ci.yml";
+    let workflow = std::fs::read_to_string(root().join(path)).unwrap();
+    // What follows `cargo xtask ci` in each step, e.g. `--only fmt`.
+    let stepped: Vec<&str> = workflow
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("run: cargo xtask ci"))
+        .map(str::trim)
+        .collect();
+    let suites = ci_suites();
+    assert!(suites.len() >= 10, "{suites:?}");
+    let mut problems = Vec::new();
+    for suite in &suites {
+        let step = format!("--only {suite}");
+        match stepped.iter().filter(|s| **s == step).count() {
+            1 => {}
+            0 => problems.push(format!(
+                "`{suite}` has no step `cargo xtask ci --only {suite}`"
+            )),
+            n => problems.push(format!("`{suite}` runs in {n} steps")),
+        }
+    }
+    let one_suite = |step: &str| {
+        step.strip_prefix("--only ")
+            .is_some_and(|s| suites.iter().any(|x| x == s))
+    };
+    for step in stepped.iter().filter(|s| !one_suite(s)) {
+        problems.push(format!(
+            "the step `cargo xtask ci {step}` is not one suite (`--only NAME`, one per step)"
+        ));
+    }
+    assert_none(
+        &format!("{path}: each suite is a step of its own"),
+        problems,
     );
 }
