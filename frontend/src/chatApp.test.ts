@@ -6,6 +6,7 @@ import type { AddressInfo } from 'node:net';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { ChatApp } from './chatApp';
 import { ChatClient } from './services/chatClient';
+import { openapiStating } from './services/openapiFixture';
 import { SessionStore } from './session';
 import indexHtml from '../index.html?raw';
 
@@ -25,16 +26,25 @@ let server: Server;
 let handler: Handler;
 let seen: Seen[];
 let baseUrl: string;
+/** The limit on a question the server's OpenAPI document states; null: it has none (404). */
+let statedLimit: number | null;
 
 beforeEach(async () => {
   localStorage.clear();
   document.body.innerHTML = BODY;
   seen = [];
+  statedLimit = 4000;
   server = createServer((req: IncomingMessage, res) => {
     res.setHeader('Access-Control-Allow-Origin', '*');
     res.setHeader('Access-Control-Allow-Headers', 'Content-Type');
     if (req.method === 'OPTIONS') {
       res.end();
+      return;
+    }
+    // The page asks for the schema on its own; `seen` keeps what the user's actions send.
+    if (req.url === '/openapi.json') {
+      if (statedLimit === null) json(res, 404, { detail: 'Not Found' });
+      else json(res, 200, openapiStating(statedLimit));
       return;
     }
     let raw = '';
@@ -88,6 +98,17 @@ function held(): { handler: Handler; release: () => void } {
   };
 }
 
+/** Starts the app with the answer held back, asks `question` and waits until it is sent; returns the release. */
+async function askWithAnswerHeld(question: string): Promise<() => void> {
+  const response = held();
+  handler = response.handler;
+  await startApp();
+  input().value = question;
+  press('Enter');
+  await vi.waitFor(() => expect(seen).toHaveLength(1));
+  return response.release;
+}
+
 const input = () => document.getElementById('message') as HTMLTextAreaElement;
 const messages = () => [...document.querySelectorAll('#messages > li')].map((li) => li.className);
 const press = (key: string, init: KeyboardEventInit = {}) =>
@@ -132,33 +153,22 @@ describe('ChatApp', () => {
   });
 
   it('sends nothing more while an answer is on its way', async () => {
-    const response = held();
-    handler = response.handler;
-    await startApp();
-
-    input().value = 'first';
-    press('Enter');
-    await vi.waitFor(() => expect(seen).toHaveLength(1));
+    const release = await askWithAnswerHeld('first');
     input().value = 'second';
     press('Enter');
     await settle();
 
     expect(seen).toHaveLength(1);
     expect(input().value).toBe('second');
-    response.release();
+    release();
     await vi.waitFor(() => expect(messages()).toContain('message assistant'));
   });
 
   it('drops a late answer to a conversation the user has left', async () => {
-    const response = held();
-    handler = response.handler;
-    await startApp();
-    input().value = 'old question';
-    press('Enter');
-    await vi.waitFor(() => expect(seen).toHaveLength(1));
+    const release = await askWithAnswerHeld('old question');
 
     (document.getElementById('new-chat') as HTMLButtonElement).click();
-    response.release();
+    release();
     await settle();
 
     expect(messages()).toEqual([]);
@@ -412,6 +422,47 @@ describe('Length counter', () => {
     expect(counter.classList.contains('over')).toBe(false);
     press('Enter');
     await vi.waitFor(() => expect(seen).toHaveLength(1));
+  });
+});
+
+describe('The limit on a question', () => {
+  const type = (text: string) => {
+    input().value = text;
+    input().dispatchEvent(new Event('input', { bubbles: true }));
+  };
+  const counter = () => document.getElementById('counter')!;
+
+  it('is the one the backend states in its OpenAPI schema', async () => {
+    statedLimit = 500;
+    handler = (_req, res) => answer(res, 'ok');
+    await startApp();
+
+    type('x'.repeat(449));
+    expect(counter().hidden).toBe(true);
+    type('x'.repeat(450));
+    expect(counter().textContent).toBe('450 / 500 characters');
+    type('x'.repeat(501));
+    expect(counter().textContent).toBe('501 / 500 characters: remove 1 to send');
+    press('Enter');
+    await settle();
+    expect(seen).toEqual([]);
+  });
+
+  it('is left to the backend while it has not said, and asked again with the next question', async () => {
+    statedLimit = null;
+    handler = (_req, res) => json(res, 422, { detail: 'message: is 5000 characters long; the limit is 4000' });
+    await startApp();
+
+    type('x'.repeat(5000));
+    expect(counter().hidden).toBe(true);
+    expect(input().hasAttribute('aria-invalid')).toBe(false);
+    statedLimit = 4000;
+    press('Enter');
+    await vi.waitFor(() => expect(seen).toHaveLength(1));
+    await vi.waitFor(() => expect(document.querySelector('#messages .message.error')!.textContent).toContain('the limit is 4000'));
+
+    type('x'.repeat(4001));
+    await vi.waitFor(() => expect(counter().textContent).toBe('4,001 / 4,000 characters: remove 1 to send'));
   });
 });
 

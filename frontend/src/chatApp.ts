@@ -1,12 +1,12 @@
 // The chat panel's behaviour: sending, the thinking state, stopping, copying, retrying,
 // errors, new conversations and restoring a session. It knows nothing about URLs; the client does.
 
-import { ChatError, MAX_MESSAGE_CHARS, type ChatClient, type ChatReply, type HistoryMessage } from './services/chatClient';
+import { ChatError, type ChatClient, type ChatReply, type HistoryMessage } from './services/chatClient';
 import { LiveMarkdown } from './markdown';
 import { relativeTime, renderEntry, renderStreaming, type Action, type Entry } from './render';
 import type { SessionStore } from './session';
 
-export type Backend = Pick<ChatClient, 'streamMessage' | 'getHistory'>;
+export type Backend = Pick<ChatClient, 'streamMessage' | 'getHistory' | 'messageLimit'>;
 
 const ERROR_TITLES: Record<ChatError['kind'], string> = {
   offline: 'The chatbot is unreachable',
@@ -18,8 +18,8 @@ const ERROR_TITLES: Record<ChatError['kind'], string> = {
   protocol: 'Unexpected answer',
 };
 
-/** The counter shows from this many characters on. */
-const COUNTER_FROM = Math.floor(MAX_MESSAGE_CHARS * 0.9);
+/** The counter shows from this share of the backend's limit on. */
+const COUNTER_FROM = 0.9;
 /** How close to the bottom (px) still counts as "at the latest". */
 const AT_BOTTOM_PX = 48;
 
@@ -37,6 +37,8 @@ export class ChatApp {
   private readonly jump: HTMLButtonElement;
   private readonly status: HTMLElement;
   private pending = false;
+  /** The backend's limit on a question, in characters; null until it says (or if it never does). */
+  private limit: number | null = null;
   /** Bumped by "New conversation", so a late reply to the old one is dropped. */
   private generation = 0;
   /** Aborts the answer on its way (Stop, Escape, New conversation). */
@@ -65,7 +67,10 @@ export class ChatApp {
     this.status = byId(root, 'status', HTMLElement);
   }
 
-  /** Wires the controls, enables them (they ship disabled so nothing is inert-but-clickable) and restores the session. */
+  /**
+   * Wires the controls, enables them (they ship disabled so nothing is inert-but-clickable),
+   * restores the session and asks the backend for its limit on a question.
+   */
   start(): Promise<void> {
     this.form.addEventListener('submit', (event) => {
       event.preventDefault();
@@ -112,7 +117,13 @@ export class ChatApp {
     this.send.disabled = false;
     this.newChat.disabled = false;
     this.input.focus();
-    return this.restore();
+    return Promise.all([this.restore(), this.loadLimit()]).then(() => undefined);
+  }
+
+  /** Until the backend has said, the counter stays hidden and the backend alone judges the length. */
+  private async loadLimit(): Promise<void> {
+    this.limit = await this.backend.messageLimit();
+    this.updateCounter();
   }
 
   private async submit(): Promise<void> {
@@ -122,11 +133,13 @@ export class ChatApp {
       return;
     }
     if (this.pending) return;
-    if (charCount(text) > MAX_MESSAGE_CHARS) {
+    if (this.limit !== null && charCount(text) > this.limit) {
       this.announce(this.counter.textContent);
       this.input.focus();
       return;
     }
+    // The backend could not be asked at start (asleep, offline): ask again along with this question.
+    if (this.limit === null) void this.loadLimit();
     this.input.value = '';
     this.fitInput();
     this.updateCounter();
@@ -336,11 +349,12 @@ export class ChatApp {
   /** The counter appears near the limit; over it, sending is refused until the question is shorter. */
   private updateCounter(): void {
     const count = charCount(this.input.value.trim());
-    const over = count > MAX_MESSAGE_CHARS;
-    this.counter.hidden = count < COUNTER_FROM;
+    const limit = this.limit ?? Infinity;
+    const over = count > limit;
+    this.counter.hidden = count < limit * COUNTER_FROM;
     this.counter.textContent = over
-      ? `${count.toLocaleString('en')} / ${MAX_MESSAGE_CHARS.toLocaleString('en')} characters: remove ${(count - MAX_MESSAGE_CHARS).toLocaleString('en')} to send`
-      : `${count.toLocaleString('en')} / ${MAX_MESSAGE_CHARS.toLocaleString('en')} characters`;
+      ? `${count.toLocaleString('en')} / ${limit.toLocaleString('en')} characters: remove ${(count - limit).toLocaleString('en')} to send`
+      : `${count.toLocaleString('en')} / ${limit.toLocaleString('en')} characters`;
     this.counter.classList.toggle('over', over);
     if (over) this.input.setAttribute('aria-invalid', 'true');
     else this.input.removeAttribute('aria-invalid');

@@ -2,7 +2,8 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ChatClient, ChatError } from './chatClient';
+import { ChatClient, ChatError, parseMessageLimit } from './chatClient';
+import { openapiStating } from './openapiFixture';
 
 type Handler = (req: IncomingMessage, body: string, res: ServerResponse) => void;
 
@@ -22,6 +23,14 @@ async function serve(handler: Handler): Promise<string> {
 function json(res: ServerResponse, status: number, value: unknown): void {
   res.writeHead(status, { 'Content-Type': 'application/json' });
   res.end(JSON.stringify(value));
+}
+
+/** Answers every request with `status` and `body` of `type`. */
+function replying(status: number, type: string, body: string): Handler {
+  return (_req, _body, res) => {
+    res.writeHead(status, { 'Content-Type': type });
+    res.end(body);
+  };
 }
 
 async function clientFor(handler: Handler): Promise<ChatClient> {
@@ -104,6 +113,39 @@ describe('sendMessage', () => {
   });
 });
 
+describe('messageLimit', () => {
+  it("reads the chat request's maxLength from the backend's OpenAPI schema", async () => {
+    let asked = '';
+    const client = await clientFor((req, _body, res) => {
+      asked = `${req.method ?? ''} ${req.url ?? ''}`;
+      json(res, 200, openapiStating(1234));
+    });
+
+    expect(await client.messageLimit()).toBe(1234);
+    expect(asked).toBe('GET /openapi.json');
+  });
+
+  it('follows the request body to whichever schema it names', () => {
+    const schema = openapiStating(77) as { paths: Record<string, unknown>; components: { schemas: Record<string, unknown> } };
+    const renamed = JSON.parse(JSON.stringify(schema).replaceAll('ChatRequest', 'Question')) as unknown;
+
+    expect(parseMessageLimit(renamed)).toBe(77);
+  });
+
+  it('is null, never a guess, when the schema does not state it or cannot be had', async () => {
+    for (const stated of [{}, { paths: {} }, openapiStating(0), JSON.parse(JSON.stringify(openapiStating(5)).replace('"maxLength":5', '"maxLength":"5"')) as unknown]) {
+      expect(parseMessageLimit(stated)).toBeNull();
+    }
+    const missing = await clientFor((_req, _body, res) => json(res, 404, { detail: 'Not Found' }));
+    expect(await missing.messageLimit()).toBeNull();
+    const notJson = await clientFor((_req, _body, res) => res.end('<html>'));
+    expect(await notJson.messageLimit()).toBeNull();
+    const nobody = new ChatClient();
+    nobody.baseUrl = 'http://127.0.0.1:1';
+    expect(await nobody.messageLimit()).toBeNull();
+  });
+});
+
 describe('getHistory', () => {
   it('asks for the encoded session id and maps the messages in order', async () => {
     let url: string | undefined;
@@ -170,10 +212,7 @@ describe('errors', () => {
   });
 
   it('calls a 500 a problem, not an outage, with its status in the details', async () => {
-    const client = await clientFor((_req, _body, res) => {
-      res.writeHead(500, { 'Content-Type': 'text/plain' });
-      res.end('Internal Server Error');
-    });
+    const client = await clientFor(replying(500, 'text/plain', 'Internal Server Error'));
 
     const err = await failure(client.sendMessage('x'));
 
@@ -184,10 +223,7 @@ describe('errors', () => {
   });
 
   it('rejects a 200 that is not JSON', async () => {
-    const client = await clientFor((_req, _body, res) => {
-      res.writeHead(200, { 'Content-Type': 'text/html' });
-      res.end('<!doctype html><p>a proxy page</p>');
-    });
+    const client = await clientFor(replying(200, 'text/html', '<!doctype html><p>a proxy page</p>'));
 
     const err = await failure(client.sendMessage('x'));
 

@@ -23,9 +23,6 @@ export interface HistoryMessage {
   createdAt: Date | null;
 }
 
-/** The backend's limit on a question (`MAX_MESSAGE_CHARS` in backend/app/models/schemas.py), in characters after trimming. */
-export const MAX_MESSAGE_CHARS = 4000;
-
 /**
  * Why a request failed. `message` is for the person using the page: what happened and what
  * they can do. `detail` is for whoever runs the site (which service, which setting); the
@@ -114,6 +111,20 @@ export class ChatClient {
       }
     }
     throw unreadable('The answer stream ended before it was complete.');
+  }
+
+  /**
+   * The longest question the backend accepts, in characters: the `maxLength` its OpenAPI
+   * schema states for the chat request's `message` (backend/app/models/schemas.py), asked at
+   * run time so the page never carries a copy that could drift. `null` when the backend
+   * cannot be asked or does not say: it still refuses an over-long question itself.
+   */
+  async messageLimit(): Promise<number | null> {
+    try {
+      return parseMessageLimit(await readJson(await this.open('/openapi.json')));
+    } catch {
+      return null;
+    }
   }
 
   /** The session's messages, oldest first; `null` when the server does not know the session (404) or rejects its id (422). */
@@ -347,6 +358,16 @@ function readDetail(body: string): string | null {
     if (parts.length) return parts.join('; ');
   }
   return null;
+}
+
+/** `maxLength` of `message` in the schema `POST /api/chat` takes, found through its `$ref`. */
+export function parseMessageLimit(openapi: unknown): number | null {
+  const at = (value: unknown, keys: string[]): unknown =>
+    keys.reduce<unknown>((node, key) => (isRecord(node) ? node[key] : undefined), value);
+  const ref = at(openapi, ['paths', '/api/chat', 'post', 'requestBody', 'content', 'application/json', 'schema', '$ref']);
+  if (typeof ref !== 'string' || !ref.startsWith('#/')) return null;
+  const limit = at(openapi, [...ref.slice(2).split('/'), 'properties', 'message', 'maxLength']);
+  return typeof limit === 'number' && Number.isInteger(limit) && limit > 0 ? limit : null;
 }
 
 export function parseChatReply(json: unknown): ChatReply {
