@@ -13,7 +13,6 @@ use anyhow::{Result, bail};
 use similar::TextDiff;
 use xshell::Shell;
 
-use crate::generate::{changed_files, space_files};
 use crate::settings::SPACE_DIR;
 use crate::space::source::IndexListing;
 use crate::space::{self, Memo, Origin, Snapshot};
@@ -114,8 +113,8 @@ fn check(snapshot: &Snapshot, project: &Project) -> Report {
             report.render_failed = true;
         }
         Ok(expected) => {
-            let current = space_files(snapshot);
-            for path in changed_files(&current, &expected) {
+            let current = space::current_files(snapshot);
+            for path in space::changed_files(&current, &expected) {
                 report.stale += 1;
                 let shown = format!("{SPACE_DIR}/{path}");
                 match (current.get(&path), expected.get(&path)) {

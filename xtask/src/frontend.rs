@@ -7,7 +7,7 @@ use std::sync::LazyLock;
 use anyhow::{Context, Result, bail};
 use camino::{Utf8Path, Utf8PathBuf};
 
-use crate::space::pattern::Pattern;
+use crate::pattern::Pattern;
 
 /// The seed's step 8 ternary, `isProduction ? '<url>' : 'http://localhost:8000'`, possibly
 /// spread over lines; group `url` is the production literal (any JS quote style).

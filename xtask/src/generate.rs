@@ -52,8 +52,8 @@ pub(crate) fn generate(project: &Project, force: bool) -> Result<Vec<Utf8PathBuf
     let mut memo = Memo::load(&project.root);
     let expected = space::render(&snapshot, &project.settings, &mut memo)?;
     memo.save();
-    let current = space_files(&snapshot);
-    let changed = changed_files(&current, &expected);
+    let current = space::current_files(&snapshot);
+    let changed = space::changed_files(&current, &expected);
     if !changed.is_empty() {
         if !force {
             refuse_hand_edits(&project.root, &current, &expected, &changed)?;
@@ -227,43 +227,6 @@ fn diff(old: &[u8], new: &[u8], old_name: &str, new_name: &str) -> String {
         ));
     }
     shown
-}
-
-/// The Space folder's files in `snapshot`, relative to it.
-pub(crate) fn space_files(snapshot: &Snapshot) -> SpaceFiles {
-    let prefix = format!("{SPACE_DIR}/");
-    snapshot
-        .under(&prefix)
-        .map(|(path, bytes)| (path.to_owned(), bytes.to_vec()))
-        .collect()
-}
-
-/// Files that differ, are missing from `current`, or are extra in it; sorted.
-pub(crate) fn changed_files(current: &SpaceFiles, expected: &SpaceFiles) -> Vec<Utf8PathBuf> {
-    // One walk over both sorted maps: a lookup per file compares paths component by
-    // component, slow in the unoptimized build the hook runs.
-    let mut changed = Vec::new();
-    let (mut old, mut new) = (current.iter().peekable(), expected.iter().peekable());
-    loop {
-        let order = match (old.peek(), new.peek()) {
-            (None, None) => break,
-            (Some(_), None) => std::cmp::Ordering::Less,
-            (None, Some(_)) => std::cmp::Ordering::Greater,
-            (Some((a, _)), Some((b, _))) if a.as_str() == b.as_str() => std::cmp::Ordering::Equal,
-            (Some((a, _)), Some((b, _))) => a.cmp(b),
-        };
-        match order {
-            std::cmp::Ordering::Less => changed.push(old.next().unwrap().0.clone()),
-            std::cmp::Ordering::Greater => changed.push(new.next().unwrap().0.clone()),
-            std::cmp::Ordering::Equal => {
-                let ((path, a), (_, b)) = (old.next().unwrap(), new.next().unwrap());
-                if a != b {
-                    changed.push(path.clone());
-                }
-            }
-        }
-    }
-    changed
 }
 
 /// The names of a generate's staging tree and of the tree it moves aside, made unique by pid.

@@ -15,6 +15,7 @@ mod http;
 mod interrupt;
 mod local_space;
 mod logs;
+mod pattern;
 mod process;
 mod progress;
 mod settings;

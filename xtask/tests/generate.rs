@@ -1,4 +1,4 @@
-//! `cargo xtask generate`: golden output for the fixture backend, the seed's Dockerfile byte
+//! `cargo xtask generate`: golden output for the fixture backend, the recipe's Dockerfile byte
 //! for byte, no rewrite of unchanged files, nothing written on failure, and no drift in
 //! this repository itself.
 
@@ -98,7 +98,7 @@ fn the_fixture_backend_renders_the_golden_files() {
 /// The recipe's `fence` block (its Dockerfile or front matter) from ../shared/seed, if this
 /// checkout has it. Under CI (`CI` set) a missing file fails the test: a comparison that
 /// cannot run there must not pass in silence.
-fn seed_block(fence: &str) -> Option<String> {
+fn recipe_block(fence: &str) -> Option<String> {
     let seed = source_root()
         .parent()?
         .join("shared/seed/000_b38040eb1023c915.txt");
@@ -110,14 +110,14 @@ fn seed_block(fence: &str) -> Option<String> {
             seed.display()
         );
         println!(
-            "note: {} is absent; the byte-for-byte comparison with the seed is skipped",
+            "note: {} is absent; the byte-for-byte comparison with the recipe is skipped",
             seed.display()
         );
         return None;
     };
     let start = text
         .find(&format!("```{fence}\n"))
-        .expect("the seed has the block")
+        .expect("the recipe has the block")
         + fence.len()
         + 4;
     let end = start + text[start..].find("```\n").unwrap();
@@ -125,8 +125,8 @@ fn seed_block(fence: &str) -> Option<String> {
 }
 
 #[test]
-fn the_dockerfile_is_the_seeds_byte_for_byte_after_the_header_lines() {
-    let Some(seed) = seed_block("dockerfile") else {
+fn the_dockerfile_is_the_recipes_byte_for_byte_after_the_header_lines() {
+    let Some(seed) = recipe_block("dockerfile") else {
         return;
     };
     let repo = Repo::with_fixture_backend("seed-dockerfile");
@@ -145,14 +145,14 @@ fn the_dockerfile_is_the_seeds_byte_for_byte_after_the_header_lines() {
 }
 
 #[test]
-fn the_readme_front_matter_is_the_seeds() {
-    let Some(seed) = seed_block("yaml") else {
+fn the_readme_front_matter_is_the_recipes() {
+    let Some(seed) = recipe_block("yaml") else {
         return;
     };
     let repo = Repo::with_fixture_backend("seed-readme");
     assert!(
         repo.read("huggingface-spaces/README.md").starts_with(&seed),
-        "the README must start with the seed's front matter:\n{seed}"
+        "the README must start with the recipe's front matter:\n{seed}"
     );
 }
 

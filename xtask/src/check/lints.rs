@@ -7,8 +7,8 @@ use std::sync::LazyLock;
 use camino::{Utf8Path, Utf8PathBuf};
 
 use crate::frontend;
+use crate::pattern::Pattern;
 use crate::settings::{COLORS, FRONTEND_DIR, Generator, HfSpace, SHORT_DESCRIPTION_MAX, SPACE_DIR};
-use crate::space::pattern::Pattern;
 use crate::space::{Memo, Snapshot, requirements};
 
 /// The port Spaces route to when the README does not say `app_port`.

@@ -4,7 +4,6 @@ mod closure;
 mod derive;
 pub(crate) mod dockerfile;
 pub(crate) mod memo;
-pub(crate) mod pattern;
 pub(crate) mod python;
 pub(crate) mod readme;
 pub(crate) mod requirements;
@@ -19,7 +18,7 @@ pub(crate) use derive::{BackendSettings, Secret};
 pub(crate) use memo::Memo;
 pub(crate) use source::{Origin, Snapshot};
 
-use crate::settings::{BACKEND_DIR, HfSpace};
+use crate::settings::{BACKEND_DIR, HfSpace, SPACE_DIR};
 
 /// The Space folder's files, keyed by their path relative to it.
 pub(crate) type SpaceFiles = BTreeMap<Utf8PathBuf, Vec<u8>>;
@@ -213,4 +212,41 @@ fn knowledge<'a>(
     found.sort();
     found.dedup();
     Ok(found)
+}
+
+/// The Space folder's files in `snapshot`, relative to it.
+pub(crate) fn current_files(snapshot: &Snapshot) -> SpaceFiles {
+    let prefix = format!("{SPACE_DIR}/");
+    snapshot
+        .under(&prefix)
+        .map(|(path, bytes)| (path.to_owned(), bytes.to_vec()))
+        .collect()
+}
+
+/// Files that differ, are missing from `current`, or are extra in it; sorted.
+pub(crate) fn changed_files(current: &SpaceFiles, expected: &SpaceFiles) -> Vec<Utf8PathBuf> {
+    // One walk over both sorted maps: a lookup per file compares paths component by
+    // component, slow in the unoptimized build the hook runs.
+    let mut changed = Vec::new();
+    let (mut old, mut new) = (current.iter().peekable(), expected.iter().peekable());
+    loop {
+        let order = match (old.peek(), new.peek()) {
+            (None, None) => break,
+            (Some(_), None) => std::cmp::Ordering::Less,
+            (None, Some(_)) => std::cmp::Ordering::Greater,
+            (Some((a, _)), Some((b, _))) if a.as_str() == b.as_str() => std::cmp::Ordering::Equal,
+            (Some((a, _)), Some((b, _))) => a.cmp(b),
+        };
+        match order {
+            std::cmp::Ordering::Less => changed.push(old.next().unwrap().0.clone()),
+            std::cmp::Ordering::Greater => changed.push(new.next().unwrap().0.clone()),
+            std::cmp::Ordering::Equal => {
+                let ((path, a), (_, b)) = (old.next().unwrap(), new.next().unwrap());
+                if a != b {
+                    changed.push(path.clone());
+                }
+            }
+        }
+    }
+    changed
 }
