@@ -50,7 +50,7 @@ def create_app(settings: Settings, health_cache_s: float = HEALTH_CACHE_S) -> Fa
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         # uvicorn opens the socket when this yields: the slow part runs behind it (app/services/runtime.py).
-        startup = Startup(settings, health_cache_s, app.state)
+        startup = Startup(settings, health_cache_s)
         app.state.startup = startup
         startup.start()
         try:

@@ -345,7 +345,7 @@ async def test_an_unexpected_error_is_a_json_500_the_browser_can_read(tmp_path, 
         async def broken(request):
             raise RuntimeError("a bug")
 
-        monkeypatch.setattr(client.app.state.services.rag, "chat", broken)
+        monkeypatch.setattr(client.app.state.startup.services.rag, "chat", broken)
         response = await client.post(
             "/api/chat", json={"message": "hi"}, headers={"origin": "http://localhost:5173"}
         )
@@ -379,7 +379,7 @@ async def test_an_unexpected_error_mid_stream_ends_it_with_an_error_event(tmp_pa
             yield "Half an "
             raise RuntimeError("a bug")
 
-        monkeypatch.setattr(client.app.state.services.rag, "stream", broken)
+        monkeypatch.setattr(client.app.state.startup.services.rag, "stream", broken)
         response = await client.post("/api/chat/stream", json={"message": "hi"})
     events = sse_events(response.text)
     assert [name for name, _ in events] == ["sources", "delta", "error"]

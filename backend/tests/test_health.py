@@ -130,7 +130,7 @@ async def test_a_local_qdrant_held_by_another_process_is_503_until_released(tmp_
 async def test_a_recent_report_is_served_while_fresh_probes_run_in_the_background(tmp_path, gemini):
     app = create_app(make_settings(tmp_path, **gemini_settings(gemini)), health_cache_s=0.001)
     async with started(app):
-        services = app.state.services
+        services = app.state.startup.services
         async with httpx.AsyncClient(
             transport=httpx.ASGITransport(app=app), base_url="http://t"
         ) as client:

@@ -100,7 +100,7 @@ async def test_knowledge_paths_are_ingested_at_startup_and_skipped_when_unchange
         knowledge_paths=f"{KNOWLEDGE},{BACKEND / 'tests' / 'data' / 'knowledge' / 'api.md'}",
     )
     async with running(settings) as client:
-        first = client.app.state.services
+        first = client.app.state.startup.services
         assert await first.store.count() > 30
     with caplog.at_level("INFO", logger="app"):
         async with running(settings):
@@ -122,12 +122,12 @@ async def test_the_keyword_index_is_built_on_the_first_question_when_qdrant_was_
         settings, HashingEmbedder.name, HashingEmbedder.dimensions
     )  # e.g. the ingest CLI
     async with running(settings) as client:
-        missing = client.app.state.services.rag.lexical
+        missing = client.app.state.startup.services.rag.lexical
         await holder.close()
         answer = await client.post(
             "/api/chat", json={"message": "How do I deploy to Hugging Face Spaces?"}
         )
-        built = client.app.state.services.rag.lexical
+        built = client.app.state.startup.services.rag.lexical
     assert missing is None
     assert answer.status_code == 200, answer.text
     assert built is not None and len(built) > 30

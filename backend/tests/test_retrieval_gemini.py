@@ -58,7 +58,7 @@ async def run_eval_set(
     score = Score()
     answers = []
     async with running(settings) as client:
-        rag = client.app.state.services.rag
+        rag = client.app.state.startup.services.rag
         assert not rag.hybrid and rag.lexical is None, "Gemini mode ranks by embeddings only"
         ranked_first = {}
         for question in questions:

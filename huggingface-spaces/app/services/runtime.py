@@ -13,8 +13,6 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from starlette.datastructures import State
-
 from app.core.config import Settings
 from app.core.errors import ServiceUnavailable
 from app.core.secrets import redact
@@ -170,9 +168,8 @@ class Services:
 class Startup:
     """Opens the services in the background; until then health and chat say the server is starting."""
 
-    def __init__(self, settings: Settings, health_cache_s: float, state: State):
+    def __init__(self, settings: Settings, health_cache_s: float):
         self.settings = settings
-        self.state = state  # app.state: gets `services` once they are open
         self.health_cache_s = health_cache_s
         self.services: Services | None = None
         self.doing = "importing the Qdrant client"
@@ -199,7 +196,7 @@ class Startup:
                 f"startup failed ({type(err).__name__}): the traceback is in the server's log"
             )
             return
-        self.services = self.state.services = services
+        self.services = services
         log.info(
             "ready in %.2f s: qdrant=%s history=%s answers=%s",
             time.perf_counter() - started,
