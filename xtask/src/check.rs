@@ -18,6 +18,7 @@ use crate::space::source::IndexListing;
 use crate::space::{self, Memo, Origin, Snapshot};
 use crate::{Project, flags};
 use cache::Cache;
+use lints::ClientUrl;
 
 impl flags::Check {
     pub(crate) fn run(self, sh: &Shell, project: &Project) -> Result<()> {
@@ -151,7 +152,12 @@ fn check(snapshot: &Snapshot, project: &Project) -> Report {
             }
         }
     }
-    for failure in lints::run(snapshot, &project.settings, &mut memo) {
+    for failure in lints::run(
+        snapshot,
+        &project.settings,
+        ClientUrl::Configured,
+        &mut memo,
+    ) {
         report.lint_failures += 1;
         writeln!(report.problems, "{failure}").unwrap();
     }
@@ -159,12 +165,18 @@ fn check(snapshot: &Snapshot, project: &Project) -> Report {
     report
 }
 
-/// Runs every lint on the worktree (generated folder, frontend); the error lists each failure
-/// as `file:line: rule: message`.
-pub(crate) fn lint(project: &Project) -> Result<()> {
+/// Runs every lint on the worktree (generated folder, frontend) before `deploy` publishes it,
+/// the chat client's URL by its shape only (`deploy` patches it next); the error lists each
+/// failure as `file:line: rule: message`.
+pub(crate) fn lint_before_deploy(project: &Project) -> Result<()> {
     let snapshot = Snapshot::worktree(&project.root, &project.settings)?;
     let mut memo = Memo::load(&project.root);
-    let failures = lints::run(&snapshot, &project.settings, &mut memo);
+    let failures = lints::run(
+        &snapshot,
+        &project.settings,
+        ClientUrl::PatchedNext,
+        &mut memo,
+    );
     memo.save();
     if failures.is_empty() {
         return Ok(());

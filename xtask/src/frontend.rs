@@ -1,5 +1,5 @@
 //! The frontend chat client's production `baseUrl` literal: found, checked and patched by
-//! one regex (used by `check`'s lints and by `deploy`'s step 8), and the `process.env` scan
+//! one regex (used by `check`'s lints and by `deploy`'s frontend step), and the `process.env` scan
 //! of browser code.
 
 use std::sync::LazyLock;
@@ -9,7 +9,7 @@ use camino::{Utf8Path, Utf8PathBuf};
 
 use crate::pattern::Pattern;
 
-/// The seed's step 8 ternary, `isProduction ? '<url>' : 'http://localhost:8000'`, possibly
+/// The recipe's ternary for the backend URL, `isProduction ? '<url>' : 'http://localhost:8000'`, possibly
 /// spread over lines; group `url` is the production literal (any JS quote style).
 static BASE_URL: LazyLock<Pattern> = LazyLock::new(|| {
     Pattern::new(
@@ -17,7 +17,7 @@ static BASE_URL: LazyLock<Pattern> = LazyLock::new(|| {
     )
 });
 
-/// The seed's ternary, quoted in error messages so the fix is obvious.
+/// The recipe's ternary, quoted in error messages so the fix is obvious.
 pub(crate) const EXPECTED_SHAPE: &str =
     "`isProduction ? 'https://USER-SPACE.hf.space' : 'http://localhost:8000'`";
 

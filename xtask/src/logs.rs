@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Result, bail};
 
 use crate::deploy::hub::{Hub, LogLine, log_event};
+use crate::settings::Env;
 use crate::untrusted::line as shown;
 use crate::{Project, flags, interrupt};
 
@@ -27,7 +28,7 @@ const POLL: Duration = Duration::from_millis(50);
 const RECONNECTS: u32 = 5;
 
 impl flags::Logs {
-    pub(crate) fn run(self, project: &Project) -> Result<()> {
+    pub(crate) fn run(self, project: &Project, env: &Env) -> Result<()> {
         interrupt::install()?;
         if self.build && self.run {
             bail!("--build and --run name different logs: pick one");
@@ -35,7 +36,7 @@ impl flags::Logs {
         let kind = if self.build { "build" } else { "run" };
         let (user, space) = crate::status::space_id(self.user, self.space, &project.settings)?;
         let repo = format!("{user}/{space}");
-        let hub = Hub::from_env()?;
+        let hub = Hub::from_env(env)?;
         let mut printer = Printer::new(self.tail);
         let mut failures = 0;
         loop {

@@ -1,6 +1,6 @@
 //! `cargo xtask`: generate, check and deploy the Hugging Face Space of this monorepo.
 //!
-//! One module per command; settings are read here once and passed down.
+//! One module per command; settings and the environment are read here once and passed down.
 
 mod check;
 mod ci;
@@ -72,6 +72,12 @@ fn cleaned_up_on_ctrl_c(command: &flags::XtaskCmd) -> Option<&'static str> {
 }
 
 fn try_main() -> Result<()> {
+    let env = settings::Env::of_process();
+    for key in deploy::TOKEN_VARIABLES {
+        // SAFETY: nothing else runs yet (no thread is started before this), so nothing reads
+        // the environment while it changes.
+        unsafe { std::env::remove_var(key) };
+    }
     let args: Vec<String> = std::env::args_os()
         .skip(1)
         .map(|a| a.to_string_lossy().into_owned())
@@ -108,9 +114,9 @@ fn try_main() -> Result<()> {
         flags::XtaskCmd::Generate(cmd) => cmd.run(&sh, &project),
         flags::XtaskCmd::Check(cmd) => cmd.run(&sh, &project),
         flags::XtaskCmd::InstallHooks(cmd) => cmd.run(&sh, &project),
-        flags::XtaskCmd::Deploy(cmd) => cmd.run(&sh, &project),
+        flags::XtaskCmd::Deploy(cmd) => cmd.run(&sh, &project, &env),
         flags::XtaskCmd::Ci(cmd) => cmd.run(&sh, &project),
-        flags::XtaskCmd::Status(cmd) => cmd.run(&project),
-        flags::XtaskCmd::Logs(cmd) => cmd.run(&project),
+        flags::XtaskCmd::Status(cmd) => cmd.run(&project, &env),
+        flags::XtaskCmd::Logs(cmd) => cmd.run(&project, &env),
     }
 }

@@ -15,6 +15,23 @@ pub(crate) const FRONTEND_DIR: &str = "frontend";
 /// Where xtask keeps its own state (venvs, the local Space remote), relative to the root.
 pub(crate) const STATE_DIR: &str = "target/xtask";
 
+/// The environment variables `cargo xtask` was started with, read once in `main.rs` and handed
+/// to the commands that take settings from them (the Hub's `HF_ENDPOINT`, the token), so no
+/// module below asks the process. A variable that is not UTF-8 reads as unset.
+pub(crate) struct Env(std::collections::BTreeMap<String, String>);
+
+impl Env {
+    pub(crate) fn of_process() -> Env {
+        Env(std::env::vars_os()
+            .filter_map(|(key, value)| Some((key.into_string().ok()?, value.into_string().ok()?)))
+            .collect())
+    }
+
+    pub(crate) fn var(&self, key: &str) -> Option<String> {
+        self.0.get(key).cloned()
+    }
+}
+
 /// The Space's secrets, in the order its README and deploy's table list them: what the
 /// backend's Settings must declare, what `deploy --secrets-file` accepts and validates. Their
 /// descriptions are the backend's own (`description=` in `backend/app/core/config.py`).
@@ -51,7 +68,7 @@ pub(crate) struct HfSpace {
     pub(crate) generator: Generator,
 }
 
-/// What `generate` renders; the defaults (here, and only here) reproduce the seed byte for
+/// What `generate` renders; the defaults (here, and only here) reproduce the recipe byte for
 /// byte. Every value is validated when it is read (`Generator::validate`).
 #[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields, default)]

@@ -14,7 +14,7 @@ use serde_json::Value;
 use crate::deploy::git::{Change, GitEnv, source_commit, worktree_files};
 use crate::deploy::hub::{self, Commit, Hub, SpaceInfo};
 use crate::deploy::verify::{self, SpaceAccess};
-use crate::settings::{self, HfSpace, SPACE_DIR};
+use crate::settings::{self, Env, HfSpace, SPACE_DIR};
 use crate::untrusted::line as shown;
 use crate::{Project, flags, interrupt};
 
@@ -24,11 +24,11 @@ const HEALTH_TIMEOUT: Duration = Duration::from_secs(10);
 const HISTORY: usize = 20;
 
 impl flags::Status {
-    pub(crate) fn run(self, project: &Project) -> Result<()> {
+    pub(crate) fn run(self, project: &Project, env: &Env) -> Result<()> {
         interrupt::install()?;
         let (user, space) = space_id(self.user, self.space, &project.settings)?;
         let repo = format!("{user}/{space}");
-        let hub = Hub::from_env()?;
+        let hub = Hub::from_env(env)?;
         if self.history {
             let deploys: Vec<Deploy> = hub
                 .commits(&repo)?

@@ -259,11 +259,12 @@ fn the_token_reaches_no_output_url_file_or_credential_store() {
     assert!(authorized > 0);
 }
 
-#[test]
-fn the_monorepos_own_git_programs_never_see_the_credentials() {
+/// A program git runs on its own inside the monorepo (an fsmonitor; filters and hooks are
+/// alike) inherits git's environment: what it saw, in every git that `deploy` ran there with
+/// the token in `variable`. The backend is changed first, so `generate` rewrites the Space
+/// and asks git whether its files were edited by hand.
+fn environment_of_monorepo_git_programs(variable: &str) -> String {
     let s = Setup::with_space();
-    // A program git runs on its own inside the monorepo (an fsmonitor; filters and hooks are
-    // alike): it inherits git's environment, and dumps it where the test can read it.
     let dump = s.sandbox.dir.join("monorepo-git-env");
     let program = s.sandbox.dir.join("fsmonitor");
     std::fs::write(
@@ -276,21 +277,40 @@ fn the_monorepos_own_git_programs_never_see_the_credentials() {
         &s.sandbox.repo,
         &["config", "core.fsmonitor", program.to_str().unwrap()],
     );
-    let run = s.deploy(&["--no-verify"]);
+    let main = "backend/app/main.py";
+    let changed = format!(
+        "{}\n# A change, so the Space is generated anew.\n",
+        s.sandbox.copy.read(main)
+    );
+    s.sandbox.copy.write(main, &changed);
+    let run = s.deploy_with(&["--no-verify"], &[(variable, TOKEN)]);
     assert!(run.success, "{run}");
+    assert!(
+        !run.stderr
+            .contains("generate: huggingface-spaces is up to date"),
+        "the Space was not generated anew, so this test proves less than it says\n{run}"
+    );
     let seen = std::fs::read_to_string(&dump).unwrap_or_default();
     assert!(
         seen.contains("GIT_DIR") || seen.contains("PATH="),
         "the fsmonitor never ran, so this test proves nothing\n{run}"
     );
-    assert!(
-        !seen.to_ascii_lowercase().contains("authorization"),
-        "the Space's credentials reached a monorepo git program:\n{seen}"
-    );
-    assert!(
-        !seen.contains(TOKEN) && !seen.contains("HF_TOKEN"),
-        "HF_TOKEN reached a git program:\n{seen}"
-    );
+    seen
+}
+
+#[test]
+fn the_monorepos_own_git_programs_never_see_the_credentials() {
+    for variable in ["HF_TOKEN", "HUGGING_FACE_HUB_TOKEN"] {
+        let seen = environment_of_monorepo_git_programs(variable);
+        assert!(
+            !seen.to_ascii_lowercase().contains("authorization"),
+            "the Space's credentials reached a monorepo git program:\n{seen}"
+        );
+        assert!(
+            !seen.contains(TOKEN) && !seen.contains(variable),
+            "{variable} reached a git program:\n{seen}"
+        );
+    }
 }
 
 /// The token is in no output, no file under the sandbox (repo, HOME, TMPDIR, Hub repos) and

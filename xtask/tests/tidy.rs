@@ -313,3 +313,35 @@ fn ci_workflow_runs_every_suite_once() {
         problems,
     );
 }
+
+/// Settings come from `Cargo.toml`, flags and the environment, all read in `main.rs` and
+/// `settings.rs` and handed down: a module that asks the process for a variable is a setting
+/// nobody can see from `main`. Two modules hand the environment on to a program instead of
+/// taking a setting from it: `ci.rs` (a nested cargo without the variables `cargo run` set for
+/// xtask) and `http.rs` (curl's `NO_PROXY`, which it reads itself, plus loopback). Tests
+/// (after `#[cfg(test)]`) may read what they like.
+#[test]
+fn the_environment_is_read_in_main_and_settings_only() {
+    let readers = ["env::var(", "env::var_os(", "env::vars(", "env::vars_os("];
+    let allowed = ["main.rs", "settings.rs", "ci.rs", "http.rs"];
+    let mut found = Vec::new();
+    for path in files("xtask/src", &[".rs"]) {
+        if path.parent() == Some(&root().join("xtask/src"))
+            && allowed.contains(&path.file_name().unwrap().to_str().unwrap())
+        {
+            continue;
+        }
+        let text = std::fs::read_to_string(&path).unwrap();
+        let code = text.split("#[cfg(test)]").next().unwrap();
+        for (n, line) in code.lines().enumerate() {
+            if readers.iter().any(|r| line.contains(r)) {
+                let shown = path.strip_prefix(root()).unwrap().display();
+                found.push(format!("{shown}:{}: {}", n + 1, line.trim()));
+            }
+        }
+    }
+    assert_none(
+        "environment variables read below main (read them in settings.rs and pass them down)",
+        found,
+    );
+}

@@ -51,9 +51,23 @@ impl Failures {
     }
 }
 
+/// What the chat client's production URL is checked against.
+#[derive(Clone, Copy)]
+pub(crate) enum ClientUrl {
+    /// The Space URL the settings configure (`check`, the pre-commit hook).
+    Configured,
+    /// Its shape only: `deploy` writes the URL it deploys to into it right after the lints.
+    PatchedNext,
+}
+
 /// Runs every lint; an empty list means they all pass.
 /// `memo` remembers the files the secret scan found clean, by content.
-pub(crate) fn run(snapshot: &Snapshot, settings: &HfSpace, memo: &mut Memo) -> Vec<Failure> {
+pub(crate) fn run(
+    snapshot: &Snapshot,
+    settings: &HfSpace,
+    client_url: ClientUrl,
+    memo: &mut Memo,
+) -> Vec<Failure> {
     let mut failures = Failures(Vec::new());
     let readme_path = Utf8Path::new(SPACE_DIR).join("README.md");
     let front_matter = match text(snapshot, &readme_path) {
@@ -94,7 +108,7 @@ pub(crate) fn run(snapshot: &Snapshot, settings: &HfSpace, memo: &mut Memo) -> V
             failures.add(&requirements_path, line, "test-packages", format!("`{name}` is a test package (test-packages in Cargo.toml): the Space must not install it; remove it from backend/requirements.txt's runtime lines or regenerate"));
         }
     }
-    frontend_lints(snapshot, settings, &mut failures);
+    frontend_lints(snapshot, settings, client_url, &mut failures);
     secrets(snapshot, memo, &mut failures);
     failures.0
 }
@@ -405,7 +419,12 @@ fn useradd(run: &str, name: &str) -> Option<Option<String>> {
     })
 }
 
-fn frontend_lints(snapshot: &Snapshot, settings: &HfSpace, failures: &mut Failures) {
+fn frontend_lints(
+    snapshot: &Snapshot,
+    settings: &HfSpace,
+    client_url: ClientUrl,
+    failures: &mut Failures,
+) {
     let frontend_prefix = format!("{FRONTEND_DIR}/");
     if snapshot.under(&frontend_prefix).next().is_none() {
         return; // no frontend in this repository
@@ -415,11 +434,15 @@ fn frontend_lints(snapshot: &Snapshot, settings: &HfSpace, failures: &mut Failur
         None => failures.add(client, 1, "frontend-base-url", "the chat client is missing: set `frontend-client` in Cargo.toml [workspace.metadata.hf-space] to its path"),
         Some(text) => {
             let found = frontend::base_urls(text);
-            match (found.as_slice(), settings.configured_space_url()) {
+            let configured = match client_url {
+                ClientUrl::Configured => Some(settings.configured_space_url()),
+                ClientUrl::PatchedNext => None,
+            };
+            match (found.as_slice(), configured) {
                 ([], _) => failures.add(client, 1, "frontend-base-url", format!("no production baseUrl literal: write it as {}", frontend::EXPECTED_SHAPE)),
-                ([one], Some(url)) if one.url != url => failures.add(client, one.line, "frontend-base-url", format!("the production baseUrl is '{}' but the configured Space URL is '{url}': run `cargo xtask deploy` (it patches this literal) or edit it", one.url)),
-                ([_], Some(_)) => {}
-                ([_], None) => failures.add(Utf8Path::new("Cargo.toml"), 1, "frontend-base-url", "no Space URL is configured: set `user` and `space` (or `space-url`) in [workspace.metadata.hf-space]"),
+                ([one], Some(Some(url))) if one.url != url => failures.add(client, one.line, "frontend-base-url", format!("the production baseUrl is '{}' but the configured Space URL is '{url}': run `cargo xtask deploy` (it patches this literal) or edit it", one.url)),
+                ([_], Some(Some(_)) | None) => {}
+                ([_], Some(None)) => failures.add(Utf8Path::new("Cargo.toml"), 1, "frontend-base-url", "no Space URL is configured: set `user` and `space` (or `space-url`) in [workspace.metadata.hf-space]"),
                 (many, _) => {
                     for b in many {
                         failures.add(client, b.line, "frontend-base-url", format!("one of {} production baseUrl ternaries: keep exactly one so `deploy` can patch it", many.len()));

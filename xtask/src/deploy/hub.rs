@@ -10,6 +10,7 @@ use serde_json::json;
 
 use super::token::Token;
 use crate::frontend::Origin;
+use crate::settings::Env;
 use crate::settings::SPACES_DOMAIN;
 use crate::{interrupt, untrusted};
 
@@ -255,6 +256,11 @@ pub(crate) fn endpoint(value: Option<&str>, default: &str) -> Result<String> {
     Ok(endpoint.to_owned())
 }
 
+/// The endpoint `env` names (`HF_ENDPOINT`, else the public Hub), checked.
+pub(crate) fn endpoint_of(env: &Env) -> Result<String> {
+    endpoint(env.var("HF_ENDPOINT").as_deref(), DEFAULT_ENDPOINT)
+}
+
 /// An endpoint's origin (`scheme://host[:port]`, checked) and the path after it.
 fn split_endpoint(endpoint: &str) -> Option<(&str, Origin<'_>, &str)> {
     let after_scheme = endpoint.find("://")? + 3;
@@ -302,13 +308,9 @@ pub(crate) fn trusted_space_host(endpoint: &str, reported: &str) -> Option<Strin
 impl Hub {
     /// The token found as `huggingface_hub` finds it, and `HF_ENDPOINT` (else the public Hub).
     /// `HF_ENDPOINT` is checked before the token is read (see [`endpoint`]).
-    pub(crate) fn from_env() -> Result<Hub> {
-        let endpoint = endpoint(
-            std::env::var("HF_ENDPOINT").ok().as_deref(),
-            DEFAULT_ENDPOINT,
-        )?;
-        let token = Token::find(&|key| std::env::var(key).ok())?;
-        Ok(Hub::new(&endpoint, token))
+    pub(crate) fn from_env(env: &Env) -> Result<Hub> {
+        let endpoint = endpoint_of(env)?;
+        Ok(Hub::new(&endpoint, Token::of(env)?))
     }
 
     pub(crate) fn new(endpoint: &str, token: Token) -> Hub {

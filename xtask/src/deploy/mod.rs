@@ -6,6 +6,7 @@
 
 pub(crate) mod git;
 pub(crate) mod hub;
+pub(crate) use token::VARIABLES as TOKEN_VARIABLES;
 mod local;
 mod lock;
 mod report;
@@ -21,7 +22,7 @@ use anyhow::{Context, Result, bail};
 use camino::{Utf8Path, Utf8PathBuf};
 use xshell::Shell;
 
-use crate::settings::{self, DeployFlags, DeployTarget};
+use crate::settings::{self, DeployFlags, DeployTarget, Env};
 use crate::{Project, check, flags, frontend, generate, interrupt, untrusted};
 use git::{GitEnv, SpaceClone};
 use report::{FrontendReport, Progress, Report};
@@ -33,7 +34,7 @@ const FRONTEND_SUBJECT: &str = "Update API URL for HF Spaces backend";
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(900);
 
 impl flags::Deploy {
-    pub(crate) fn run(self, sh: &Shell, project: &Project) -> Result<()> {
+    pub(crate) fn run(self, sh: &Shell, project: &Project, env: &Env) -> Result<()> {
         interrupt::install()?;
         self.refuse_conflicting_flags()?;
         if self.stop {
@@ -41,7 +42,7 @@ impl flags::Deploy {
         }
         let progress = Progress::new();
         if !self.local {
-            let report = self.deploy_to_hub(project, &progress)?;
+            let report = self.deploy_to_hub(project, env, &progress)?;
             print!("{}", report.render(self.json));
             return Ok(());
         }
@@ -129,17 +130,14 @@ impl flags::Deploy {
         Ok(())
     }
 
-    /// The deploy's steps against the Hub at `HF_ENDPOINT`.
-    fn deploy_to_hub(&self, project: &Project, progress: &Progress) -> Result<Report> {
+    /// The deploy's steps against the Hub at `HF_ENDPOINT`: settings and preflight, generate
+    /// and lint, publish, secrets, frontend, verify, `--push-frontend`.
+    fn deploy_to_hub(&self, project: &Project, env: &Env, progress: &Progress) -> Result<Report> {
         let root = &project.root;
         // Settings, secrets file and token, all checked before any request.
         let (target, secrets) = self.target_and_secrets(project)?;
-        let repo = target.repo_id();
-        let endpoint = hub::endpoint(
-            std::env::var("HF_ENDPOINT").ok().as_deref(),
-            hub::DEFAULT_ENDPOINT,
-        )?;
-        let token = match token::Token::find(&|key| std::env::var(key).ok()) {
+        let endpoint = hub::endpoint_of(env)?;
+        let token = match token::Token::of(env) {
             Ok(token) => token,
             Err(err) if self.dry_run => {
                 return self.dry_run_without_hub(
@@ -156,15 +154,8 @@ impl flags::Deploy {
         let deadline = deadline(self.timeout, DEFAULT_TIMEOUT)?;
         GitEnv::user().git(root, &["--version"])?;
         let _lock = lock::Lock::acquire(root)?;
-        let who = hub.whoami()?;
-        progress.step(format_args!(
-            "token from {}: logged in to {} as {}",
-            hub.token().source,
-            hub.endpoint(),
-            untrusted::line(&who.name)
-        ));
-
-        let (info, exists) = self.find_space(&hub, &target, &who.name, progress)?;
+        let login = log_in(&hub, progress)?;
+        let (info, exists) = self.find_space(&hub, &target, &login, progress)?;
         let chosen = hub::space_url(
             target.space_url.as_deref(),
             &target.user,
@@ -172,85 +163,106 @@ impl flags::Deploy {
             &info,
             hub.endpoint(),
         )?;
-        let space_url = chosen.url.clone();
         let mut report = self.start_report(project, &target, &chosen, info.private, progress);
-        let verify = Verify {
-            hub: &hub,
-            repo: &repo,
-            space_url: &space_url,
-            health_path: &project.settings.generator.health_path,
-            frontend_url: &target.frontend_url,
-            access: verify::SpaceAccess::new(
-                info.private,
-                &space_url,
-                chosen.own.as_deref(),
-                hub.token().secret(),
-            ),
+        let repo = target.repo_id();
+        let verify = Verify::new(
+            project,
+            &hub,
+            &repo,
+            &target,
+            &chosen,
+            info.private,
             deadline,
-        };
+        );
         let git = GitEnv::new(
             root,
             Some(git::Credential {
                 endpoint: hub.endpoint(),
-                user: &who.name,
+                user: &login,
                 token: hub.token().secret(),
             }),
         )?;
         let remote = format!("{}/spaces/{repo}", hub.endpoint());
         if self.rollback {
-            let clone = SpaceClone::new(&git, &remote)?;
-            rollback::publish(
-                &git,
-                &clone,
-                self.rev.as_deref(),
-                self.dry_run,
+            self.roll_back(&git, &remote, &verify, progress, &mut report)?;
+        } else {
+            let space = exists.then_some((&git, remote.as_str(), &hub));
+            let preview = self.update_space(project, space, &chosen.url, progress, &mut report)?;
+            self.update_secrets(
+                project,
+                &hub,
+                &target,
+                secrets.as_ref(),
                 progress,
                 &mut report,
             )?;
-            drop(clone);
+            self.update_frontend(project, &chosen.url, preview, progress, &mut report)?;
             self.verify(&verify, progress, &mut report)?;
-            report.elapsed_seconds = progress.elapsed_secs();
-            return Ok(report);
-        }
-
-        // Steps 2 and 3: generate and lint while the Space repo is cloned, then publish.
-        let client = project.settings.frontend_client.clone();
-        let space = exists.then_some((&git, remote.as_str(), &hub));
-        let preview = self.update_space(project, space, &space_url, progress, &mut report)?;
-
-        // Secrets.
-        match &secrets {
-            Some(secrets) => {
-                set_secrets(&hub, &repo, secrets, self.dry_run, progress, &mut report)?
-            }
-            None => show_secrets_table(&hub, &repo, &target.frontend_url, root)?,
-        }
-
-        // The frontend's production URL.
-        let patch = if self.dry_run {
-            preview
-        } else {
-            frontend::patch_base_url(root, &client, &space_url, true)?
-        };
-        frontend_step(&patch, progress);
-        report.frontend = Some(FrontendReport::new(&patch, !self.dry_run));
-
-        // Verify.
-        self.verify(&verify, progress, &mut report)?;
-
-        // Commit and push the frontend change.
-        if self.push_frontend {
-            let pushed = push_frontend(root, &client)?;
-            progress.step(match &pushed {
-                Some(commit) => format!("frontend: pushed {commit} \"{FRONTEND_SUBJECT}\""),
-                None => "frontend: nothing to commit".to_owned(),
-            });
-            if let Some(f) = report.frontend.as_mut() {
-                f.pushed_commit = pushed;
+            if self.push_frontend {
+                commit_and_push_frontend(project, progress, &mut report)?;
             }
         }
         report.elapsed_seconds = progress.elapsed_secs();
         Ok(report)
+    }
+
+    /// `--rollback`: the earlier tree pushed as a new commit, then verified as a deploy is.
+    fn roll_back(
+        &self,
+        git: &GitEnv,
+        remote: &str,
+        verify: &Verify<'_>,
+        progress: &Progress,
+        report: &mut Report,
+    ) -> Result<()> {
+        let clone = SpaceClone::new(git, remote)?;
+        rollback::publish(
+            git,
+            &clone,
+            self.rev.as_deref(),
+            self.dry_run,
+            progress,
+            report,
+        )?;
+        drop(clone);
+        self.verify(verify, progress, report)
+    }
+
+    /// The secrets: set from `--secrets-file`, else the table of what to set by hand.
+    fn update_secrets(
+        &self,
+        project: &Project,
+        hub: &hub::Hub,
+        target: &DeployTarget,
+        secrets: Option<&secrets::Secrets>,
+        progress: &Progress,
+        report: &mut Report,
+    ) -> Result<()> {
+        let repo = target.repo_id();
+        match secrets {
+            Some(secrets) => set_secrets(hub, &repo, secrets, self.dry_run, progress, report),
+            None => show_secrets_table(hub, &repo, &target.frontend_url, &project.root),
+        }
+    }
+
+    /// The chat client's production URL: patched to `space_url` (only previewed in a dry run).
+    fn update_frontend(
+        &self,
+        project: &Project,
+        space_url: &str,
+        preview: frontend::Patch,
+        progress: &Progress,
+        report: &mut Report,
+    ) -> Result<()> {
+        let patch = if self.dry_run {
+            preview
+        } else {
+            let client = &project.settings.frontend_client;
+            frontend::patch_base_url(&project.root, client, space_url, true)?
+        };
+        frontend_step(&patch, progress);
+        report.frontend = Some(FrontendReport::new(&patch, !self.dry_run));
+        Ok(())
     }
 
     /// Where to deploy (settings, flags, a prompt for what is missing) and the secrets file,
@@ -346,7 +358,7 @@ impl flags::Deploy {
         report
     }
 
-    /// Steps 2 and 3: generates and lints while the Space repo (`space`: git, remote, Hub)
+    /// Generate, lint and publish: generates and lints while the Space repo (`space`: git, remote, Hub)
     /// is cloned, then publishes; for a Space a dry run would create, lists every file as
     /// added. Returns the frontend patch the lint previewed.
     fn update_space(
@@ -512,6 +524,63 @@ struct Verify<'a> {
     deadline: Instant,
 }
 
+impl<'a> Verify<'a> {
+    /// The checks for the Space `repo` at the URL `chosen`, by `deadline`.
+    fn new(
+        project: &'a Project,
+        hub: &'a hub::Hub,
+        repo: &'a str,
+        target: &'a DeployTarget,
+        chosen: &'a hub::SpaceUrl,
+        private: bool,
+        deadline: Instant,
+    ) -> Verify<'a> {
+        Verify {
+            hub,
+            repo,
+            space_url: &chosen.url,
+            health_path: &project.settings.generator.health_path,
+            frontend_url: &target.frontend_url,
+            access: verify::SpaceAccess::new(
+                private,
+                &chosen.url,
+                chosen.own.as_deref(),
+                hub.token().secret(),
+            ),
+            deadline,
+        }
+    }
+}
+
+/// Who the token belongs to (the Hub's `whoami`), said with where the token came from.
+fn log_in(hub: &hub::Hub, progress: &Progress) -> Result<String> {
+    let who = hub.whoami()?;
+    progress.step(format_args!(
+        "token from {}: logged in to {} as {}",
+        hub.token().source,
+        hub.endpoint(),
+        untrusted::line(&who.name)
+    ));
+    Ok(who.name)
+}
+
+/// `--push-frontend`: the chat client committed alone and the current branch pushed.
+fn commit_and_push_frontend(
+    project: &Project,
+    progress: &Progress,
+    report: &mut Report,
+) -> Result<()> {
+    let pushed = push_frontend(&project.root, &project.settings.frontend_client)?;
+    progress.step(match &pushed {
+        Some(commit) => format!("frontend: pushed {commit} \"{FRONTEND_SUBJECT}\""),
+        None => "frontend: nothing to commit".to_owned(),
+    });
+    if let Some(f) = report.frontend.as_mut() {
+        f.pushed_commit = pushed;
+    }
+    Ok(())
+}
+
 impl flags::Deploy {
     /// Verify (unless `--dry-run` or `--no-verify`): the runtime, the health check, CORS.
     fn verify(&self, v: &Verify<'_>, progress: &Progress, report: &mut Report) -> Result<()> {
@@ -621,9 +690,9 @@ fn regenerate(project: &Project, force: bool, progress: &Progress) -> Result<Vec
 }
 
 /// The lints, and the frontend patch checked without writing: nothing is pushed unless
-/// both pass. The lint that compares the chat client's URL with the configured Space URL is
-/// the frontend step's job here (this deploy's URL may come from flags or the Hub), so the lints see the
-/// client's current URL as the configured one; the patch itself must match exactly once.
+/// both pass. Whether the chat client's URL is this deploy's (which may come from flags or the
+/// Hub) is the frontend step's job here, so the lints check only its shape; the patch itself
+/// must match exactly once.
 fn lint_before_publishing(
     project: &Project,
     space_url: &str,
@@ -635,19 +704,12 @@ fn lint_before_publishing(
         space_url,
         false,
     )?;
-    let settings = settings::HfSpace {
-        space_url: Some(preview.old_url.clone()),
-        ..project.settings.clone()
-    };
-    check::lint(&Project {
-        root: project.root.clone(),
-        settings,
-    })?;
+    check::lint_before_deploy(project)?;
     progress.step("lint: the Space folder and the frontend pass every lint");
     Ok(preview)
 }
 
-/// Steps 2 and 3 overlap: `SpaceClone::new` (network) runs on its own thread while `prepare`
+/// Generating and cloning overlap: `SpaceClone::new` (network) runs on its own thread while `prepare`
 /// (generate, lints: CPU) runs on this one. Both finish before this returns, so an error or
 /// Ctrl-C in either still removes the temporary clone.
 fn clone_while<T>(

@@ -5,6 +5,12 @@ use anyhow::{Context, Result};
 use camino::Utf8PathBuf;
 
 use super::hub::DEFAULT_ENDPOINT;
+use crate::settings::Env;
+
+/// The variables a token comes from, its file's path included: for this process's own
+/// requests to the Hub only, so `main` takes them out of the environment its children
+/// (git and the programs git runs, pip, uvicorn, the test suites) inherit.
+pub(crate) const VARIABLES: [&str; 3] = ["HF_TOKEN", "HUGGING_FACE_HUB_TOKEN", "HF_TOKEN_PATH"];
 
 /// The command that logs in to the Hub (and writes the token file), as every message names it.
 pub(crate) const LOGIN: &str = "hf auth login";
@@ -39,6 +45,11 @@ impl Token {
     /// `~/.cache/huggingface/token`; surrounding whitespace and newlines stripped. `env` reads
     /// one environment variable. A file token that [`LOGIN`] stored as an expired OAuth
     /// login is refused with the command that renews it.
+    pub(crate) fn of(env: &Env) -> Result<Token> {
+        Token::find(&|key| env.var(key))
+    }
+
+    /// [`Token::of`], with `env` reading one environment variable.
     pub(crate) fn find(env: &dyn Fn(&str) -> Option<String>) -> Result<Token> {
         let set = |key: &str| env(key).filter(|v| !v.trim().is_empty());
         for key in ["HF_TOKEN", "HUGGING_FACE_HUB_TOKEN"] {

@@ -9,7 +9,7 @@ use camino::{Utf8Path, Utf8PathBuf};
 use super::memo::Memo;
 use super::python::{self, Kind, LogicalLine, Token};
 
-/// The seed's module list (step 3): the Space must contain these; `services/llm.py` too when
+/// The recipe's module list: the Space must contain these; `services/llm.py` too when
 /// the backend has it.
 const SEED_MODULES: [&str; 9] = [
     "app/main.py",

@@ -1,4 +1,4 @@
-//! The Space README: the Spaces front matter and the seed's sections, with the endpoints and
+//! The Space README: the Spaces front matter and the recipe's sections, with the endpoints and
 //! secrets tables derived from the backend's code.
 
 use std::fmt::Write;
@@ -216,7 +216,7 @@ pub(crate) fn yaml_scalar(text: &str) -> String {
     }
 }
 
-/// A YAML double-quoted scalar with everything outside printable ASCII escaped, as the seed
+/// A YAML double-quoted scalar with everything outside printable ASCII escaped, as the recipe
 /// writes the emoji: `"\U0001F916"`.
 pub(crate) fn yaml_double_quoted(text: &str) -> String {
     let mut out = String::from("\"");
