@@ -56,6 +56,23 @@ def test_a_long_section_is_split_at_paragraphs():
     assert "".join(c.text for c in chunks).count("Paragraph") == 20
 
 
+def test_a_short_first_paragraph_stays_with_the_table_it_introduces():
+    # A table longer than a part stays whole; the line introducing it must not become a part of
+    # its own (a heading and one line, which would match questions on the heading alone).
+    table = "| file | job |\n|---|---|\n" + "\n".join(
+        f"| f{i}.py | " + "job " * 20 + "|" for i in range(30)
+    )
+    closing = "After the table, " + "word " * 80
+    chunks = chunk_markdown(
+        f"# Doc\n\n## Files\n\nThe files and the job of each:\n\n{table}\n\n{closing}", "x", "x.md"
+    )
+    assert [c.text[:40] for c in chunks] == [
+        "The files and the job of each:\n\n| file |",
+        closing[:40],
+    ]
+    assert [c.intro for c in chunks] == ["", "The files and the job of each:"]
+
+
 def test_a_code_block_with_blank_lines_is_never_split():
     code = "```sh\n" + "\n\n".join(f"step {i}" for i in range(200)) + "\n```"
     chunks = chunk_markdown(f"# Guide\n\nIntro.\n\n{code}\n\nAfter.", "x", "x.md")

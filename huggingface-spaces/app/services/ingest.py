@@ -97,8 +97,9 @@ def slug(heading: str) -> str:
 def _split_long(text: str) -> list[str]:
     """Paragraph-aligned parts of about MAX_CHUNK_CHARS (a longer single paragraph stays whole).
 
-    A short remainder joins the previous part: a few lines alone would match any question on
-    their headings alone.
+    A short remainder joins the previous part, and a short first part (the line introducing a
+    table or a code block longer than a part) the next one: a few lines alone would match any
+    question on their headings alone, and would be a useless source.
     """
     parts, current = [], ""
     for paragraph in paragraphs(text):
@@ -111,6 +112,8 @@ def _split_long(text: str) -> list[str]:
         parts[-1] = f"{parts[-1]}\n\n{current}"
     elif current:
         parts.append(current)
+    if len(parts) > 1 and len(parts[0]) < MAX_CHUNK_CHARS // 4:
+        parts[:2] = [f"{parts[0]}\n\n{parts[1]}"]
     return parts
 
 
