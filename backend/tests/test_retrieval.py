@@ -80,9 +80,9 @@ async def test_offline_retrieval_finds_the_answering_section(tmp_path):
     for name, score in scores.items():
         print(f"{name:<14} {score.summary()}; missed at 1: {score.missed_at_1}")
     hybrid = scores["hybrid (RRF)"]
-    # Measured on 62 questions: recall@1 0.774, recall@5 0.952 (docs/backend.md); the goal, 0.8
-    # and 0.95, is reached for recall@5 only. The docs are the corpus, so every edit moves these
-    # figures: the floors leave room for two questions each.
+    # Measured on 62 questions: recall@1 0.823, recall@5 0.952 (docs/backend.md); the goal, 0.8
+    # and 0.95, is reached by one and no question. The docs are the corpus, so every edit moves
+    # these figures: the floors leave room for two questions each.
     assert hybrid.recall_at(1) >= RECALL_AT_1_FLOOR, hybrid.missed_at_1
     assert hybrid.recall_at(5) >= RECALL_AT_5_FLOOR, hybrid.missed_at_1
     assert hybrid.mrr > scores["embedder"].mrr
@@ -118,6 +118,20 @@ def test_a_question_finds_a_section_saying_it_in_other_words():
     assert index.search("How do I kill the server?", 3)[0].id == "a"
     assert index.search("How do I launch it?", 3)[0].id == "b"
     assert index.search("Why SQLite?", 3)[0].id == "c"
+
+
+def test_other_words_for_one_question_word_count_as_one_word():
+    # Four other words for "deploy" are one match, not four: a section saying the question's own
+    # word outranks one that only says the others, however many of them.
+    index = LexicalIndex(
+        {
+            "others": _section(
+                "Notes", "Publish it: push, ship and upload it from the main branch."
+            ),
+            "own": _section("Notes", "Deploy it from the main branch."),
+        }
+    )
+    assert [h.id for h in index.search("How do I deploy it?", 2)] == ["own", "others"]
 
 
 def test_a_shared_phrase_outranks_the_same_words_apart():

@@ -69,8 +69,9 @@ def stem(word: str) -> str:
 
 
 # Words a user and a document say differently, in general English and software terms (not taken
-# from the eval questions): a question word also finds its group's other words, each counting
-# SYNONYM_WEIGHT of a word the question says.
+# from the eval questions): a question word also finds its group's other words. A group is one
+# thing said in several ways, so a section scores for it once, by its best word: the question's
+# own word in full, or another word of the group at SYNONYM_WEIGHT.
 SYNONYMS = """
 start run launch boot | stop kill shut terminate halt | deploy publish push ship release upload |
 folder directory dir | check verify validate confirm | error fail failure problem |
@@ -104,16 +105,22 @@ def _with_pairs(words: list[str]) -> list[str]:
     return words + [f"{a} {b}" for a, b in pairwise(words)]
 
 
-def query_terms(question: str) -> dict[str, float]:
-    """The question's terms and their weights: 1 for its words, PAIR_WEIGHT for a pair of adjacent
-    ones, SYNONYM_WEIGHT for a related word it does not say itself."""
+def query_terms(question: str) -> tuple[dict[str, float], list[tuple[str | None, list[str]]]]:
+    """The question's terms with their weights (1 for its words, PAIR_WEIGHT for a pair of adjacent
+    ones), and for each word with related words it does not say itself: the word (None for a stop
+    word) and those related words."""
     words = terms(question)
-    # Stop words count here: "why" asks for a reason or a decision.
-    said = {stem(w) for w in WORD.findall(question.lower())}
-    weights = {other: SYNONYM_WEIGHT for word in said for other in RELATED.get(word, ())}
-    weights.update(dict.fromkeys(_with_pairs(words)[len(words) :], PAIR_WEIGHT))
+    weights = dict.fromkeys(_with_pairs(words)[len(words) :], PAIR_WEIGHT)
     weights.update(dict.fromkeys(words, 1.0))
-    return weights
+    groups: list[tuple[str | None, list[str]]] = []
+    seen = set(weights)
+    # Stop words count here: "why" asks for a reason or a decision.
+    for word in dict.fromkeys(stem(w) for w in WORD.findall(question.lower())):
+        others = sorted(RELATED.get(word, set()) - seen)
+        if others:
+            seen.update(others)
+            groups.append((word if word in weights else None, others))
+    return weights, groups
 
 
 def _fields(payload: models.Payload) -> tuple[list[str], ...]:
@@ -174,14 +181,33 @@ class LexicalIndex:
     def __len__(self) -> int:
         return len(self.ids)
 
+    def _postings(self, word: str) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]:
+        """The sections a term occurs in, and its idf × field-weighted score in each."""
+        term = self.vocabulary.get(word)
+        if term is None:
+            return np.zeros(0, dtype=np.int64), np.zeros(0)
+        start, end = self.starts[term], self.starts[term + 1]
+        return self.docs[start:end], self.idf[term] * self.weights[start:end]
+
     def search(self, question: str, limit: int) -> list[Hit]:
         """The best `limit` sections sharing at least one word with the question, best first."""
+        # Each term on its postings, not on an array of every section: numpy lets go of the GIL in
+        # each operation on 500+ elements, which starves the event loop (docs/backend.md).
+        weights, groups = query_terms(question)
         scores = np.zeros(len(self.ids))
-        for word, factor in query_terms(question).items():
-            term = self.vocabulary.get(word)
-            if term is not None:
-                start, end = self.starts[term], self.starts[term + 1]
-                scores[self.docs[start:end]] += factor * self.idf[term] * self.weights[start:end]
+        for word, factor in weights.items():
+            docs, values = self._postings(word)
+            scores[docs] += factor * values
+        for own, others in groups:
+            # The group's best word: another word counts where it beats the question's own.
+            concept = np.zeros(len(self.ids))
+            for other in others:
+                docs, values = self._postings(other)
+                concept[docs] = np.maximum(concept[docs], SYNONYM_WEIGHT * values)
+            if own is not None:
+                docs, values = self._postings(own)
+                concept[docs] = np.maximum(concept[docs] - values, 0.0)
+            scores += concept
         matched = np.flatnonzero(scores > 0)
         best = matched[np.argsort(-scores[matched], kind="stable")[:limit]]
         return [Hit(self.ids[d], float(scores[d]), self.payloads[d]) for d in best]
