@@ -294,8 +294,8 @@ impl LocalSpace {
         let log = self.paths.uvicorn_log();
         // What the app is doing: the last line of its log.
         let last_line = || {
-            let tail = process::log_tail(&log, 1);
-            clip(&crate::untrusted::line(tail.trim()), 80)
+            // Already escaped.
+            clip(process::log_tail(&log, 1).trim(), 80)
         };
         let answer = process::poll(Duration::from_millis(25), deadline, || {
             if let Err(err) = interrupt::check() {

@@ -10,6 +10,8 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result};
 use camino::Utf8Path;
 
+use crate::untrusted;
+
 /// Spawns `command` with stdin closed and stdout and stderr appended to `log`, in its own
 /// process group: a Ctrl-C in the terminal reaches xtask only, which then stops the children
 /// in order (the app before its database), and `--detach` needs nothing more.
@@ -202,17 +204,19 @@ pub(crate) fn port_holder(port: u16) -> Option<(u32, String)> {
     None
 }
 
-/// The last `lines` lines of `log`, indented for an error message.
+/// The last `lines` lines of `log`, escaped (it is the app's output, see [`untrusted`]) and
+/// indented for an error message.
 pub(crate) fn log_tail(log: &Utf8Path, lines: usize) -> String {
     let text = std::fs::read_to_string(log).unwrap_or_default();
     let all: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
-    all[all.len().saturating_sub(lines)..]
-        .iter()
+    let tail = all[all.len().saturating_sub(lines)..].join("\n");
+    untrusted::lines(&tail)
+        .lines()
         .map(|l| format!("    {l}\n"))
         .collect()
 }
 
-/// The cause of a Python crash in `log`: the exception line of its last traceback
+/// The cause of a Python crash in `log`, escaped: the exception line of its last traceback
 /// (`ModuleNotFoundError: No module named 'x'`), else its last non-empty line.
 pub(crate) fn crash_cause(log: &Utf8Path) -> Option<String> {
     let text = std::fs::read_to_string(log).ok()?;
@@ -227,7 +231,7 @@ pub(crate) fn crash_cause(log: &Utf8Path) -> Option<String> {
             .find(|l| !l.is_empty() && !l.starts_with(char::is_whitespace)),
         None => lines.iter().rev().find(|l| !l.trim().is_empty()),
     };
-    cause.map(|l| l.trim().to_owned())
+    cause.map(|l| untrusted::line(l.trim()))
 }
 
 #[cfg(test)]
@@ -266,6 +270,30 @@ mod tests {
         assert_eq!(
             log_tail(&log, 5),
             "    configuration error: DATABASE_URL must start with postgresql://\n"
+        );
+    }
+
+    #[test]
+    fn a_logs_tail_and_crash_cause_are_shown_escaped() {
+        // A crashed app's log is outside text: its escapes must not reach the terminal.
+        let (_dir, log) = log_with(
+            "starting\n\x1b]8;;https://evil.example\x07click\x1b]8;;\x07\n\
+             Traceback (most recent call last):\n  File \"a.py\", line 1\n\
+             RuntimeError: \u{202e}gnp.exe\x1b[2J\n",
+        );
+        let tail = log_tail(&log, 5);
+        assert!(!tail.contains(['\x1b', '\x07', '\u{202e}']), "{tail:?}");
+        assert!(
+            tail.starts_with("    starting\n    \\x1b]8;;https://evil.example\\x07click"),
+            "{tail}"
+        );
+        assert!(
+            tail.ends_with("    RuntimeError: \\u{202e}gnp.exe\\x1b[2J\n"),
+            "{tail}"
+        );
+        assert_eq!(
+            crash_cause(&log).unwrap(),
+            "RuntimeError: \\u{202e}gnp.exe\\x1b[2J"
         );
     }
 
