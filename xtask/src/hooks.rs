@@ -1,9 +1,8 @@
 //! `cargo xtask install-hooks`: the pre-commit hook that runs `check --staged`.
 
 use anyhow::{Context, Result, bail};
-use xshell::{Shell, cmd};
 
-use crate::{Project, flags};
+use crate::{Project, flags, process};
 
 /// The line that marks a hook as ours (so it may be replaced without `--force`).
 const MARKER: &str = "# xtask-managed pre-commit hook";
@@ -23,10 +22,10 @@ exec cargo xtask check --staged
 "#;
 
 impl flags::InstallHooks {
-    pub(crate) fn run(self, sh: &Shell, project: &Project) -> Result<()> {
-        let hooks = cmd!(sh, "git rev-parse --git-path hooks")
-            .quiet()
-            .read()
+    pub(crate) fn run(self, project: &Project) -> Result<()> {
+        let mut git = process::git(&project.root);
+        git.args(["rev-parse", "--git-path", "hooks"]);
+        let hooks = process::read(&mut git)
             .context("`git rev-parse` failed: install-hooks needs git and a git repository")?;
         let hooks = project.root.join(hooks.trim());
         let path = hooks.join("pre-commit");

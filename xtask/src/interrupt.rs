@@ -84,12 +84,20 @@ pub(crate) fn check() -> Result<()> {
 
 /// Sleeps for `duration`, returning `Err(Interrupted)` as soon as Ctrl-C is pressed.
 pub(crate) fn sleep(duration: Duration) -> Result<()> {
+    check()?;
+    nap(duration);
+    check()
+}
+
+/// Sleeps for `duration`, or less when Ctrl-C is pressed meanwhile; one pressed before does
+/// not shorten it (stopping the children goes on after one).
+pub(crate) fn nap(duration: Duration) {
+    let calm = !requested();
     let deadline = Instant::now() + duration;
     loop {
-        check()?;
         let left = deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() {
-            return Ok(());
+        if left.is_zero() || (calm && requested()) {
+            return;
         }
         std::thread::sleep(left.min(POLL));
     }

@@ -259,25 +259,31 @@ impl LocalSpace {
     /// that quotes its log.
     pub(crate) fn wait_until_interrupted(mut self) -> Result<()> {
         interrupt::install()?;
-        while !interrupt::requested() {
+        let every = process::Every::fixed(Duration::from_millis(100));
+        let crashed = process::until(every, || {
+            if interrupt::requested() {
+                return Some(Ok(()));
+            }
             if let Some(status) = self
                 .uvicorn
                 .as_mut()
                 .and_then(|c| c.try_wait().ok().flatten())
             {
-                return Err(
-                    self.crashed("the Space stopped", &format!("uvicorn exited ({status})"))
-                );
+                return Some(Err(self.crashed(
+                    "the Space stopped",
+                    &format!("uvicorn exited ({status})"),
+                )));
             }
             if let Some(status) = self.postgres.as_mut().and_then(|p| p.exited()) {
                 let log = self.paths.postgres_log();
-                bail!(
+                return Some(Err(anyhow::anyhow!(
                     "PostgreSQL exited ({status}); the last lines of {log}:\n{}",
                     process::log_tail(&log, LOG_LINES)
-                );
+                )));
             }
-            std::thread::sleep(Duration::from_millis(100));
-        }
+            None
+        });
+        crashed?;
         self.shutdown();
         eprintln!("stopped the local Space (uvicorn and PostgreSQL)");
         Ok(())
@@ -297,7 +303,7 @@ impl LocalSpace {
             // Already escaped.
             clip(process::log_tail(&log, 1).trim(), 80)
         };
-        let answer = process::poll(Duration::from_millis(25), deadline, || {
+        let answer = process::poll(process::SERVER_STARTING, Some(deadline), || {
             if let Err(err) = interrupt::check() {
                 return Some(Err(err));
             }

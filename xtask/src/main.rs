@@ -113,7 +113,7 @@ fn try_main() -> Result<()> {
     match flags.subcommand {
         flags::XtaskCmd::Generate(cmd) => cmd.run(&sh, &project),
         flags::XtaskCmd::Check(cmd) => cmd.run(&sh, &project),
-        flags::XtaskCmd::InstallHooks(cmd) => cmd.run(&sh, &project),
+        flags::XtaskCmd::InstallHooks(cmd) => cmd.run(&project),
         flags::XtaskCmd::Deploy(cmd) => cmd.run(&sh, &project, &env),
         flags::XtaskCmd::Ci(cmd) => cmd.run(&sh, &project),
         flags::XtaskCmd::Status(cmd) => cmd.run(&project, &env),

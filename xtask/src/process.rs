@@ -1,16 +1,216 @@
-//! The processes the commands start and watch: spawning one with a log file, pid files,
-//! stopping one with the right signal, finding who holds a port, turning a log into an error,
-//! and waiting, bounded, for something to happen.
+//! The processes the commands start and watch: running a tool or git with its output captured
+//! (or on the terminal), spawning a server with a log file, pid files, stopping one with the
+//! right signal, finding who holds a port, turning a log into an error, and waiting, bounded,
+//! for something to happen.
+//!
+//! Every child process xtask runs goes through here (or through [`Progress::run`], which waits
+//! with [`wait`]): one place where a Ctrl-C stops it and where a failure names the command.
+//!
+//! [`Progress::run`]: crate::progress::Progress::run
 
+use std::ffi::OsStr;
 use std::fs::File;
+use std::io::{Read, Write};
 use std::os::unix::process::CommandExt;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, bail};
 use camino::Utf8Path;
 
-use crate::untrusted;
+use crate::{interrupt, untrusted};
+
+/// What a finished command printed, and how it ended.
+pub(crate) struct Output {
+    pub(crate) status: ExitStatus,
+    pub(crate) stdout: Vec<u8>,
+    pub(crate) stderr: Vec<u8>,
+}
+
+impl Output {
+    pub(crate) fn ok(&self) -> bool {
+        self.status.success()
+    }
+
+    /// stdout as text (a byte that is not UTF-8 shown as U+FFFD).
+    pub(crate) fn stdout_text(&self) -> String {
+        String::from_utf8_lossy(&self.stdout).into_owned()
+    }
+
+    /// stdout then stderr, as text: what a user would have seen on the terminal.
+    pub(crate) fn all_text(&self) -> String {
+        format!(
+            "{}\n{}",
+            String::from_utf8_lossy(&self.stdout),
+            String::from_utf8_lossy(&self.stderr)
+        )
+    }
+}
+
+/// `git` in `dir`: how every git command starts. The Hub token's variables are not in its
+/// environment (`main` takes them out of xtask's own); the deploy adds its credential as
+/// config, only where it talks to the Hub (see `deploy::git`).
+pub(crate) fn git(dir: impl AsRef<std::path::Path>) -> Command {
+    let mut git = Command::new("git");
+    git.current_dir(dir);
+    git
+}
+
+/// Runs `command` to its end with `input` on its stdin (`None`: nothing) and its stdout and
+/// stderr captured. It stays in xtask's process group, so a Ctrl-C in the terminal reaches it
+/// as well; xtask kills it and returns [`interrupt::Interrupted`]. Fails only when it cannot
+/// start (or on Ctrl-C): look at [`Output::ok`], or use [`read`].
+pub(crate) fn output(command: &mut Command, input: Option<Vec<u8>>) -> Result<Output> {
+    let mut child = command
+        .stdin(if input.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|err| cannot_start(command, err))?;
+    // Written and read by threads of their own: a full pipe must never block the others.
+    let writer = child.stdin.take().zip(input).map(|(mut stdin, input)| {
+        std::thread::spawn(move || {
+            // A child that exits without reading all of it is judged by its status.
+            let _ = stdin.write_all(&input);
+        })
+    });
+    let stdout = read_to_end(child.stdout.take());
+    let stderr = read_to_end(child.stderr.take());
+    // On Ctrl-C the threads are left to end with the pipes: a grandchild may hold them open.
+    let status = wait(&mut child, false, || {})?;
+    if let Some(writer) = writer {
+        let _ = writer.join();
+    }
+    Ok(Output {
+        status,
+        stdout: stdout.join().unwrap_or_default(),
+        stderr: stderr.join().unwrap_or_default(),
+    })
+}
+
+/// A thread that reads `stream` (a child's pipe) to its end.
+fn read_to_end(stream: Option<impl Read + Send + 'static>) -> JoinHandle<Vec<u8>> {
+    std::thread::spawn(move || {
+        let mut buf = Vec::new();
+        if let Some(mut stream) = stream {
+            let _ = stream.read_to_end(&mut buf);
+        }
+        buf
+    })
+}
+
+/// Runs `command` as [`output`] does and returns its stdout; when it fails, the error names
+/// the command and quotes its stderr (escaped: a remote's words may be in it).
+pub(crate) fn read(command: &mut Command) -> Result<String> {
+    Ok(checked(command, None)?.stdout_text())
+}
+
+/// [`output`], and an error as [`read`]'s when the command fails.
+pub(crate) fn checked(command: &mut Command, input: Option<Vec<u8>>) -> Result<Output> {
+    let out = output(command, input)?;
+    if !out.ok() {
+        bail!("{}", failed(command, &out));
+    }
+    Ok(out)
+}
+
+/// "`git push` failed: what it said on stderr", or its status when it said nothing.
+pub(crate) fn failed(command: &Command, out: &Output) -> String {
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stderr = stderr.trim();
+    if stderr.is_empty() {
+        format!("`{}` failed ({})", shown(command), out.status)
+    } else {
+        format!("`{}` failed: {}", shown(command), untrusted::lines(stderr))
+    }
+}
+
+/// Runs `command` in the foreground with its output on the terminal, echoed first
+/// (`$ cargo fmt --all --check`), as a suite of `ci` runs; an error names it when it fails.
+pub(crate) fn run(command: &mut Command) -> Result<()> {
+    eprintln!("$ {}", shown(command));
+    let mut child = command
+        .stdin(Stdio::null())
+        .spawn()
+        .map_err(|err| cannot_start(command, err))?;
+    let status = wait(&mut child, false, || {})?;
+    if !status.success() {
+        bail!("`{}` failed ({status})", shown(command));
+    }
+    Ok(())
+}
+
+/// Whether `command` starts and succeeds, its output discarded: asks whether a tool is there.
+pub(crate) fn succeeds(command: &mut Command) -> bool {
+    output(command, None).is_ok_and(|out| out.ok())
+}
+
+/// The command line of `command` for a message: its program and arguments, an argument with
+/// a space in quotes, escaped (a path may come from a Space repo) and capped.
+pub(crate) fn shown(command: &Command) -> String {
+    let quoted = |arg: &OsStr| {
+        let arg = arg.to_string_lossy();
+        if arg.contains(char::is_whitespace) || arg.is_empty() {
+            format!("{arg:?}")
+        } else {
+            arg.into_owned()
+        }
+    };
+    let words: Vec<String> = std::iter::once(command.get_program())
+        .chain(command.get_args())
+        .map(quoted)
+        .collect();
+    untrusted::line(&words.join(" "))
+}
+
+/// Why `command` did not start: a missing program, said so, or the system's reason.
+pub(crate) fn cannot_start(command: &Command, err: std::io::Error) -> anyhow::Error {
+    let program = command.get_program().to_string_lossy();
+    if err.kind() == std::io::ErrorKind::NotFound {
+        anyhow::anyhow!("`{program}` is required: install it and re-run")
+    } else {
+        anyhow::anyhow!("cannot start `{program}`: {err}")
+    }
+}
+
+/// Waits for `child`, calling `tick` between looks (the first after 1 ms, then less often);
+/// on Ctrl-C stops it (its whole process group when it leads one: `group`) and returns
+/// [`interrupt::Interrupted`].
+pub(crate) fn wait(child: &mut Child, group: bool, mut tick: impl FnMut()) -> Result<ExitStatus> {
+    let ended: Result<ExitStatus> =
+        until(Every::growing(Duration::from_millis(1), 2.0, POLL), || {
+            match child.try_wait() {
+                Ok(Some(status)) => return Some(Ok(status)),
+                Err(err) => return Some(Err(err.into())),
+                Ok(None) => {}
+            }
+            if interrupt::requested() {
+                return Some(Err(interrupt::Interrupted.into()));
+            }
+            tick();
+            None
+        });
+    if ended
+        .as_ref()
+        .is_err_and(|err| err.is::<interrupt::Interrupted>())
+    {
+        if group {
+            stop_group(child, INTERRUPT_GRACE);
+        } else {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+    ended
+}
+
+/// After Ctrl-C a child that leads its own group gets this long to exit on SIGTERM.
+const INTERRUPT_GRACE: Duration = Duration::from_secs(1);
 
 /// Spawns `command` with stdin closed and stdout and stderr appended to `log`, in its own
 /// process group: a Ctrl-C in the terminal reaches xtask only, which then stops the children
@@ -21,14 +221,14 @@ pub(crate) fn spawn_logged(command: &mut Command, log: &Utf8Path) -> Result<Chil
         .append(true)
         .open(log)
         .with_context(|| format!("cannot open {log}"))?;
-    let program = command.get_program().to_string_lossy().into_owned();
+    let stdout = out.try_clone()?;
     command
         .stdin(Stdio::null())
-        .stdout(out.try_clone()?)
+        .stdout(stdout)
         .stderr(out)
         .process_group(0)
         .spawn()
-        .with_context(|| format!("cannot start {program}"))
+        .map_err(|err| cannot_start(command, err))
 }
 
 /// Whether `pid` is a live process (not a zombie) whose command line contains `marker` (a
@@ -70,7 +270,7 @@ pub(crate) fn stop_child(child: &mut Child, signal: libc::c_int, grace: Duration
     }
     // Our own child: a failure can only mean it has just exited, which the loop sees.
     let _ = send(child.id(), signal);
-    let exited = poll(POLL, Instant::now() + grace, || {
+    let exited = poll(Every::fixed(POLL), Some(Instant::now() + grace), || {
         matches!(child.try_wait(), Ok(Some(_))).then_some(())
     });
     if exited.is_some() {
@@ -86,7 +286,7 @@ pub(crate) fn stop_group(child: &mut Child, grace: Duration) {
     let group = child.id() as libc::pid_t;
     // SAFETY: kill(2) has no memory-safety preconditions; a negative pid names the group.
     unsafe { libc::kill(-group, libc::SIGTERM) };
-    poll(POLL, Instant::now() + grace, || {
+    poll(Every::fixed(POLL), Some(Instant::now() + grace), || {
         matches!(child.try_wait(), Ok(Some(_))).then_some(())
     });
     // The leader may be gone while members of its group still run.
@@ -112,11 +312,11 @@ pub(crate) fn stop_pid(
     })?;
     let deadline = Instant::now() + grace;
     let gone = || (!is_running(pid, marker)).then_some(());
-    if poll(POLL, deadline, gone).is_some() {
+    if poll(Every::fixed(POLL), Some(deadline), gone).is_some() {
         return Ok(true);
     }
     send(pid, libc::SIGKILL)?;
-    poll(POLL, deadline + grace, gone);
+    poll(Every::fixed(POLL), Some(deadline + grace), gone);
     Ok(true)
 }
 
@@ -143,24 +343,62 @@ fn send(pid: u32, signal: libc::c_int) -> std::io::Result<()> {
 
 const POLL: Duration = Duration::from_millis(50);
 
-/// Calls `check` every `interval` until it answers `Some` (returned) or `deadline` has passed
-/// (`None`). The wait itself ignores Ctrl-C (stopping children must go on after one): a
-/// `check` that should end on it answers `Some(Err(..))` from [`crate::interrupt::check`].
+/// How often [`poll`] asks: first after `first`, then after `by` times the last wait each
+/// time, up to `max`.
+#[derive(Clone, Copy)]
+pub(crate) struct Every {
+    first: Duration,
+    by: f64,
+    max: Duration,
+}
+
+impl Every {
+    pub(crate) const fn fixed(interval: Duration) -> Every {
+        Every {
+            first: interval,
+            by: 1.0,
+            max: interval,
+        }
+    }
+
+    pub(crate) const fn growing(first: Duration, by: f64, max: Duration) -> Every {
+        Every { first, by, max }
+    }
+}
+
+/// How often a server that is starting (PostgreSQL, the app) is asked whether it is ready.
+pub(crate) const SERVER_STARTING: Every = Every::fixed(Duration::from_millis(25));
+
+/// Calls `check` until it answers `Some` (returned) or `deadline` has passed (`None`; without
+/// a deadline it asks until it answers). A Ctrl-C pressed meanwhile cuts the current wait
+/// short, so a `check` that ends on it (answering `Some(Err(..))` from
+/// [`crate::interrupt::check`]) ends at once; one pressed before does not hurry the waits, as
+/// stopping children must go on after one.
 pub(crate) fn poll<T>(
-    interval: Duration,
-    deadline: Instant,
+    every: Every,
+    deadline: Option<Instant>,
     mut check: impl FnMut() -> Option<T>,
 ) -> Option<T> {
+    let mut interval = every.first;
     loop {
         if let Some(answer) = check() {
             return Some(answer);
         }
-        let now = Instant::now();
-        if now >= deadline {
+        let left = match deadline {
+            Some(deadline) => deadline.saturating_duration_since(Instant::now()),
+            None => interval,
+        };
+        if left.is_zero() {
             return None;
         }
-        std::thread::sleep(interval.min(deadline - now));
+        interrupt::nap(interval.min(left));
+        interval = interval.mul_f64(every.by).min(every.max);
     }
+}
+
+/// [`poll`] without a deadline: calls `check` until it answers.
+pub(crate) fn until<T>(every: Every, check: impl FnMut() -> Option<T>) -> T {
+    poll(every, None, check).expect("a poll without a deadline ends only with an answer")
 }
 
 /// The process listening on TCP `port` (pid and command line), read from /proc; `None` when
@@ -295,6 +533,77 @@ mod tests {
             crash_cause(&log).unwrap(),
             "RuntimeError: \\u{202e}gnp.exe\\x1b[2J"
         );
+    }
+
+    #[test]
+    fn a_failed_command_is_named_with_its_stderr_escaped() {
+        let script = "echo out; printf 'fatal: \\033[2Jno' >&2; exit 3";
+        let err = read(Command::new("sh").args(["-c", script]))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("`sh -c \"echo out;") && err.ends_with("` failed: fatal: \\x1b[2Jno"),
+            "{err}"
+        );
+        let err = read(Command::new("sh").args(["-c", "exit 4"]))
+            .unwrap_err()
+            .to_string();
+        assert_eq!(err, "`sh -c \"exit 4\"` failed (exit status: 4)");
+        let err = read(&mut Command::new("xtask-no-such-program"))
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            err,
+            "`xtask-no-such-program` is required: install it and re-run"
+        );
+    }
+
+    #[test]
+    fn a_command_gets_its_input_and_both_outputs_whole() {
+        // More than a pipe holds in each direction: nothing may wait on anything else.
+        let input = vec![b'x'; 1 << 20];
+        let out = output(
+            Command::new("sh").args(["-c", "cat; cat /dev/zero | head -c 300000 >&2"]),
+            Some(input.clone()),
+        )
+        .unwrap();
+        assert!(out.ok());
+        assert_eq!(out.stdout, input);
+        assert_eq!(out.stderr.len(), 300_000);
+        assert!(!succeeds(Command::new("sh").args(["-c", "exit 1"])));
+        assert!(succeeds(Command::new("sh").args(["-c", "exit 0"])));
+    }
+
+    #[test]
+    fn poll_returns_the_first_answer_or_none_at_its_deadline() {
+        let mut calls = 0;
+        let every = Every::growing(Duration::from_millis(1), 2.0, Duration::from_millis(4));
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let answer = poll(every, Some(deadline), || {
+            calls += 1;
+            (calls == 4).then_some(calls)
+        });
+        assert_eq!(answer, Some(4));
+        let mut calls = 0;
+        let none = poll(
+            Every::fixed(Duration::from_millis(1)),
+            Some(Instant::now()),
+            || {
+                calls += 1;
+                None::<()>
+            },
+        );
+        assert_eq!(
+            (none, calls),
+            (None, 1),
+            "asked once, then the deadline had passed"
+        );
+        let mut calls = 0;
+        let answer = until(every, || {
+            calls += 1;
+            (calls == 3).then_some("ready")
+        });
+        assert_eq!(answer, "ready");
     }
 
     #[test]

@@ -11,8 +11,9 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Result, bail};
 
+use crate::process::{self, Every};
 use crate::{interrupt, untrusted};
 
 /// Progress on stderr, so stdout carries only results (`--json` stays parseable).
@@ -28,10 +29,8 @@ const SPINNER: [char; 4] = ['|', '/', '-', '\\'];
 const QUIET_FOR: Duration = Duration::from_secs(2);
 /// Away from a terminal (CI logs, pipes), a running step prints a line this often.
 const LINE_EVERY: Duration = Duration::from_secs(10);
-/// How often a running child is looked at: Ctrl-C and the spinner feel immediate.
+/// How often the spinner is redrawn at most.
 const POLL: Duration = Duration::from_millis(100);
-/// After Ctrl-C a child gets this long to exit on SIGTERM before its group gets SIGKILL.
-const STOP_GRACE: Duration = Duration::from_secs(1);
 /// The lines of a child's output a failure quotes.
 const TAIL_LINES: usize = 30;
 /// The most characters of one output line a summary shows.
@@ -72,14 +71,13 @@ impl Progress {
     /// reaches xtask only; xtask then stops the whole group at once and unwinds with
     /// [`interrupt::Interrupted`].
     pub(crate) fn run(&self, what: &str, command: &mut Command) -> Result<()> {
-        let program = command.get_program().to_string_lossy().into_owned();
         let mut child = command
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .process_group(0)
             .spawn()
-            .with_context(|| format!("{what}: cannot start `{program}`"))?;
+            .map_err(|err| process::cannot_start(command, err).context(what.to_owned()))?;
         let output = Arc::new(Mutex::new(Output::default()));
         let readers: Vec<_> = [
             child
@@ -135,18 +133,7 @@ impl Progress {
     ) -> Result<ExitStatus> {
         let mut ticker = self.ticker(what);
         let _group = interrupt::ChildGroup::new(child.id());
-        loop {
-            if let Some(status) = child.try_wait()? {
-                return Ok(status);
-            }
-            if interrupt::requested() {
-                drop(ticker);
-                crate::process::stop_group(child, STOP_GRACE);
-                return Err(interrupt::Interrupted.into());
-            }
-            ticker.tick(&summary);
-            std::thread::sleep(POLL);
-        }
+        process::wait(child, true, || ticker.tick(&summary))
     }
 
     /// Runs `work` (a network call: git clone, git push) on a thread of its own and shows
@@ -168,10 +155,14 @@ impl Progress {
         running: &std::thread::ScopedJoinHandle<'_, T>,
     ) {
         let mut ticker = self.ticker(what);
-        while !running.is_finished() {
+        let every = Every::fixed(Duration::from_millis(10));
+        process::until(every, || {
+            if running.is_finished() {
+                return Some(());
+            }
             ticker.tick(&String::new);
-            std::thread::sleep(Duration::from_millis(10));
-        }
+            None
+        });
     }
 
     /// For a wait loop of its own (a server starting): call [`Ticker::tick`] on each round.

@@ -6,10 +6,10 @@ use std::process::Command;
 
 use anyhow::{Context, Result, bail};
 use camino::{Utf8Path, Utf8PathBuf};
-use xshell::{Shell, cmd};
+use xshell::Shell;
 
-use crate::interrupt;
 use crate::progress::Progress;
+use crate::{interrupt, process};
 
 /// A venv at `venv` with `requirements` installed; reinstalls only when the requirement files
 /// it was built from have changed. Returns its Python.
@@ -31,7 +31,7 @@ pub(crate) fn ensure_venv(
         relative.to_string()
     };
     if !sh.path_exists(&python) {
-        let system_python = find_python(sh)?;
+        let system_python = find_python()?;
         let create = |clear: &[&str]| {
             progress.run(
                 &format!("creating the venv {}", shown(venv)),
@@ -145,17 +145,10 @@ fn add_to_stamp(
     Ok(())
 }
 
-fn find_python(sh: &Shell) -> Result<String> {
+fn find_python() -> Result<String> {
     for candidate in ["python3.11", "python3", "python"] {
-        let ok = cmd!(
-            sh,
-            "{candidate} -c 'import sys; assert sys.version_info >= (3, 10)'"
-        )
-        .quiet()
-        .ignore_stderr()
-        .run()
-        .is_ok();
-        if ok {
+        let check = "import sys; assert sys.version_info >= (3, 10)";
+        if process::succeeds(Command::new(candidate).args(["-c", check])) {
             return Ok(candidate.to_owned());
         }
     }

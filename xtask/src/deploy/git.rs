@@ -6,15 +6,15 @@
 //! and only requests to URLs under the Hub's endpoint carry it (see docs/security.md).
 
 use std::io::Read;
-use std::process::{Command, Stdio};
-use std::time::Duration;
+use std::process::Command;
 
 use anyhow::{Context, Result, bail};
 use base64::Engine;
 use camino::{Utf8Path, Utf8PathBuf};
 
 use crate::files::TempDir;
-use crate::{interrupt, untrusted};
+use crate::process::{self, Output};
+use crate::untrusted;
 
 /// The Hub refuses files above this size unless Git LFS stores them.
 const MAX_TEXT_FILE: u64 = 10 * 1024 * 1024;
@@ -112,7 +112,7 @@ impl GitEnv {
             let value = String::from_utf8_lossy(&configured.stdout)
                 .trim()
                 .to_owned();
-            let value = if configured.ok && !value.is_empty() {
+            let value = if configured.ok() && !value.is_empty() {
                 value
             } else {
                 fallback.to_owned()
@@ -141,35 +141,25 @@ impl GitEnv {
 
     /// Runs git in `dir`; fails with git's own message.
     pub(crate) fn git(&self, dir: &Utf8Path, args: &[&str]) -> Result<String> {
-        let out = self.run(dir, args)?;
-        if !out.ok {
-            bail!(
-                "`git {}` failed: {}",
-                args.join(" "),
-                untrusted::lines(String::from_utf8_lossy(&out.stderr).trim())
-            );
-        }
-        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+        process::read(&mut self.command(dir, args, false))
     }
 
-    /// Runs a local git command with output captured, killing it on Ctrl-C.
+    /// Runs a local git command with its output captured; how it ended is in the `Output`.
     fn run(&self, dir: &Utf8Path, args: &[&str]) -> Result<Output> {
-        self.run_with(dir, args, false)
+        process::output(&mut self.command(dir, args, false), None)
     }
 
     /// Runs a git command that talks to the Hub: the only ones given its credential.
     fn run_remote(&self, dir: &Utf8Path, args: &[&str]) -> Result<Output> {
-        self.run_with(dir, args, true)
+        process::output(&mut self.command(dir, args, true), None)
     }
 
-    fn run_with(&self, dir: &Utf8Path, args: &[&str], remote: bool) -> Result<Output> {
-        let mut command = Command::new("git");
+    /// `git ARGS` in `dir` with this deploy's environment, and with the Hub credential when it
+    /// is `remote`.
+    fn command(&self, dir: &Utf8Path, args: &[&str], remote: bool) -> Command {
+        let mut command = process::git(dir);
         command
-            .current_dir(dir)
             .args(args)
-            // The Hub token is for this process's own requests, never for git's children.
-            .env_remove("HF_TOKEN")
-            .env_remove("HF_TOKEN_PATH")
             .envs(self.vars.iter().map(|(k, v)| (k, v)));
         if let Some(header) = self.header.as_ref().filter(|_| remote) {
             command.envs(header.iter().map(|(k, v)| (k, v)));
@@ -191,47 +181,8 @@ impl GitEnv {
                 command.env_remove(show_secrets);
             }
         }
-        let mut child = command
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .context("`git` is required: install it and re-run")?;
-        let mut stdout = child.stdout.take().unwrap();
-        let mut stderr = child.stderr.take().unwrap();
-        let out = std::thread::spawn(move || {
-            let mut buf = Vec::new();
-            let _ = stdout.read_to_end(&mut buf);
-            buf
-        });
-        let err = std::thread::spawn(move || {
-            let mut buf = Vec::new();
-            let _ = stderr.read_to_end(&mut buf);
-            buf
-        });
-        let status = loop {
-            if let Some(status) = child.try_wait()? {
-                break status;
-            }
-            if interrupt::requested() {
-                let _ = child.kill();
-                let _ = child.wait();
-                return Err(interrupt::Interrupted.into());
-            }
-            std::thread::sleep(Duration::from_millis(2));
-        };
-        Ok(Output {
-            ok: status.success(),
-            stdout: out.join().unwrap(),
-            stderr: err.join().unwrap(),
-        })
+        command
     }
-}
-
-struct Output {
-    ok: bool,
-    stdout: Vec<u8>,
-    stderr: Vec<u8>,
 }
 
 /// A clone of the Space repo in a temporary directory.
@@ -264,7 +215,7 @@ impl SpaceClone {
                 ".",
             ],
         )?;
-        if !out.ok {
+        if !out.ok() {
             let stderr = String::from_utf8_lossy(&out.stderr);
             bail!(
                 "cannot clone the Space repo {remote}: {}",
@@ -412,7 +363,7 @@ impl SpaceClone {
         if lfs.is_empty() {
             return Ok(false);
         }
-        if !env.run(self.path(), &["lfs", "version"])?.ok {
+        if !env.run(self.path(), &["lfs", "version"])?.ok() {
             bail!(
                 "the Space's .gitattributes routes {} to Git LFS, but git-lfs is not installed: install it \
                  (`apt-get install git-lfs`, `brew install git-lfs`, or https://git-lfs.com), run `git lfs install` once, and deploy again",
@@ -421,7 +372,7 @@ impl SpaceClone {
         }
         let configured = |key: &str| {
             env.run(self.path(), &["config", "--get", key])
-                .is_ok_and(|out| out.ok && !out.stdout.trim_ascii().is_empty())
+                .is_ok_and(|out| out.ok() && !out.stdout.trim_ascii().is_empty())
         };
         if !(configured("filter.lfs.process") || configured("filter.lfs.clean")) {
             bail!(
@@ -451,12 +402,8 @@ impl SpaceClone {
     pub(crate) fn push(&self, env: &GitEnv, what: &str, lfs: bool) -> Result<()> {
         if lfs {
             let out = env.run_remote(self.path(), &["lfs", "push", "origin", "HEAD"])?;
-            if !out.ok {
-                let text = format!(
-                    "{}\n{}",
-                    String::from_utf8_lossy(&out.stdout),
-                    String::from_utf8_lossy(&out.stderr)
-                );
+            if !out.ok() {
+                let text = out.all_text();
                 bail!(
                     "cannot upload the Git LFS objects of {what}; nothing was pushed:\n  {}\n\
                      check the message above (a token with write access, the Space's LFS storage) and deploy again",
@@ -469,14 +416,10 @@ impl SpaceClone {
             self.path(),
             &["push", "--porcelain", "--no-verify", "origin", &refspec],
         )?;
-        if out.ok {
+        if out.ok() {
             return Ok(());
         }
-        let text = format!(
-            "{}\n{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
+        let text = out.all_text();
         let advice = if text.contains("non-fast-forward") || text.contains("fetch first") {
             "someone pushed to the Space while this deploy ran: deploy again (it clones afresh)"
         } else if text.contains("hook declined") || text.contains("remote rejected") {

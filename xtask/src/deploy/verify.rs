@@ -8,6 +8,7 @@ use serde_json::Value;
 
 use super::hub::Hub;
 use super::report::Progress;
+use crate::process::{self, Every};
 use crate::{interrupt, untrusted};
 
 /// Stages that show the Space picked up a new commit.
@@ -116,58 +117,76 @@ fn wait_for_runtime(
     let mut pickup_deadline = (started + PICKUP_WAIT).min(started + (deadline - started) / 2);
     let mut picked_up = pushed.is_none();
     let mut restarted = false;
-    let mut wait = Duration::from_millis(500);
+    let mut shown = String::new();
+    // After a restart the waits start short again: the new build shows within seconds.
     loop {
-        let runtime = hub.runtime(repo)?;
-        let stage = runtime.stage.as_str();
-        let shown = untrusted::line(stage);
-        if BUILD_STAGES.contains(&stage) {
-            picked_up = true;
-        }
-        match stage {
-            "RUNNING" | "SLEEPING" if picked_up => return Ok(()),
-            "BUILD_ERROR" | "RUNTIME_ERROR" | "CONFIG_ERROR" | "NO_APP_FILE" if picked_up => {
-                bail!("{}", runtime_failure(hub, repo, &runtime))
-            }
-            "PAUSED" | "STOPPED" | "DELETING" => bail!(
-                "the Space {repo} is {stage}: it will not build; restart it from {}/spaces/{repo}/settings and deploy again",
-                hub.endpoint()
-            ),
-            _ => {}
-        }
-        let now = Instant::now();
-        if !picked_up && now >= pickup_deadline {
-            if restart && !restarted {
-                progress.step(format_args!(
-                    "no build after {:.0}s: factory-restarting the Space (--restart)",
-                    (now - started).as_secs_f64()
+        let every = Every::growing(Duration::from_millis(500), 1.5, Duration::from_secs(5));
+        let ended = process::poll(every, Some(deadline), || {
+            let mut look = || -> Result<Option<Seen>> {
+                interrupt::check()?;
+                let runtime = hub.runtime(repo)?;
+                let stage = runtime.stage.as_str();
+                shown = untrusted::line(stage);
+                if BUILD_STAGES.contains(&stage) {
+                    picked_up = true;
+                }
+                match stage {
+                    "RUNNING" | "SLEEPING" if picked_up => return Ok(Some(Seen::Running)),
+                    "BUILD_ERROR" | "RUNTIME_ERROR" | "CONFIG_ERROR" | "NO_APP_FILE"
+                        if picked_up =>
+                    {
+                        bail!("{}", runtime_failure(hub, repo, &runtime))
+                    }
+                    "PAUSED" | "STOPPED" | "DELETING" => bail!(
+                        "the Space {repo} is {stage}: it will not build; restart it from {}/spaces/{repo}/settings and deploy again",
+                        hub.endpoint()
+                    ),
+                    _ => {}
+                }
+                let now = Instant::now();
+                if !picked_up && now >= pickup_deadline {
+                    if restart && !restarted {
+                        progress.step(format_args!(
+                            "no build after {:.0}s: factory-restarting the Space (--restart)",
+                            (now - started).as_secs_f64()
+                        ));
+                        hub.restart(repo)?;
+                        restarted = true;
+                        pickup_deadline = deadline;
+                        return Ok(Some(Seen::Restarted));
+                    } else if !restart {
+                        bail!(
+                            "the Space {repo} shows no build of the pushed commit after {:.0}s (stage {shown}): \
+                             factory-restart it with `cargo xtask deploy --restart` (or Settings > Factory rebuild)",
+                            (now - started).as_secs_f64()
+                        );
+                    }
+                }
+                progress.waiting(&format!(
+                    "waiting for the Space to build: {shown}{}",
+                    if picked_up { "" } else { " (previous build)" }
                 ));
-                hub.restart(repo)?;
-                restarted = true;
-                pickup_deadline = deadline;
-                wait = Duration::from_millis(500);
-            } else if !restart {
-                bail!(
-                    "the Space {repo} shows no build of the pushed commit after {:.0}s (stage {shown}): \
-                     factory-restart it with `cargo xtask deploy --restart` (or Settings > Factory rebuild)",
-                    (now - started).as_secs_f64()
-                );
-            }
-        }
-        if now >= deadline {
-            bail!(
+                Ok(None)
+            };
+            look().transpose()
+        });
+        match ended {
+            Some(Ok(Seen::Running)) => return Ok(()),
+            Some(Ok(Seen::Restarted)) => continue,
+            Some(Err(err)) => return Err(err),
+            None => bail!(
                 "the Space {repo} did not reach RUNNING within the --timeout (stage {shown}): see its logs at {}/spaces/{repo}?logs=container, \
                  or wait longer with --timeout SECONDS",
                 hub.endpoint()
-            );
+            ),
         }
-        progress.waiting(&format!(
-            "waiting for the Space to build: {shown}{}",
-            if picked_up { "" } else { " (previous build)" }
-        ));
-        interrupt::sleep(wait.min(deadline - now))?;
-        wait = (wait * 3 / 2).min(Duration::from_secs(5));
     }
+}
+
+/// What [`wait_for_runtime`] saw that ends one round of polling.
+enum Seen {
+    Running,
+    Restarted,
 }
 
 /// The stage, the Hub's error message, the log tail and the next step.
@@ -245,63 +264,66 @@ fn poll_health(
 ) -> Result<Health> {
     let url = format!("{space_url}{health_path}");
     let agent = crate::http::agent(SPACE_CALL_TIMEOUT);
-    let mut wait = Duration::from_millis(250);
     let mut unhealthy = 0;
     let mut not_found = 0;
-    loop {
-        interrupt::check()?;
-        let last = match access.authorize(agent.get(&url)).call() {
-            Ok(mut response) => {
-                let status = response.status().as_u16();
-                let body = response.body_mut().read_to_string().unwrap_or_default();
-                let json: Option<Value> = serde_json::from_str(&body).ok();
-                not_found = if status == 404 { not_found + 1 } else { 0 };
-                if access.private && not_found >= PRIVATE_404S {
-                    bail!("{}", private_404(&url, access));
-                }
-                match (status, json) {
-                    (200, json) => {
-                        let status = json
-                            .as_ref()
-                            .and_then(|j| j["status"].as_str())
-                            .unwrap_or("healthy");
-                        return Ok(Health {
-                            status: untrusted::line(status),
-                        });
+    let mut last = String::new();
+    let every = Every::growing(Duration::from_millis(250), 2.0, Duration::from_secs(8));
+    let ended = process::poll(every, Some(deadline), || {
+        let mut look = || -> Result<Option<Health>> {
+            interrupt::check()?;
+            last = match access.authorize(agent.get(&url)).call() {
+                Ok(mut response) => {
+                    let status = response.status().as_u16();
+                    let body = response.body_mut().read_to_string().unwrap_or_default();
+                    let json: Option<Value> = serde_json::from_str(&body).ok();
+                    not_found = if status == 404 { not_found + 1 } else { 0 };
+                    if access.private && not_found >= PRIVATE_404S {
+                        bail!("{}", private_404(&url, access));
                     }
-                    (_, Some(json)) if json.get("services").is_some() => {
-                        unhealthy += 1;
-                        if unhealthy >= UNHEALTHY_ANSWERS {
-                            bail!(
-                                "{url} answered {status}: the Space is unhealthy\n{}",
-                                troubleshoot(&json)
-                            );
+                    match (status, json) {
+                        (200, json) => {
+                            let status = json
+                                .as_ref()
+                                .and_then(|j| j["status"].as_str())
+                                .unwrap_or("healthy");
+                            return Ok(Some(Health {
+                                status: untrusted::line(status),
+                            }));
                         }
-                        format!(
-                            "HTTP {status}, {}",
-                            untrusted::line(json["status"].as_str().unwrap_or("unhealthy"))
-                        )
-                    }
-                    (_, _) => {
-                        unhealthy = 0;
-                        format!("HTTP {status}")
+                        (_, Some(json)) if json.get("services").is_some() => {
+                            unhealthy += 1;
+                            if unhealthy >= UNHEALTHY_ANSWERS {
+                                bail!(
+                                    "{url} answered {status}: the Space is unhealthy\n{}",
+                                    troubleshoot(&json)
+                                );
+                            }
+                            format!(
+                                "HTTP {status}, {}",
+                                untrusted::line(json["status"].as_str().unwrap_or("unhealthy"))
+                            )
+                        }
+                        (_, _) => {
+                            unhealthy = 0;
+                            format!("HTTP {status}")
+                        }
                     }
                 }
-            }
-            Err(err) => {
-                unhealthy = 0;
-                format!("no answer ({})", untrusted::line(&err.to_string()))
-            }
+                Err(err) => {
+                    unhealthy = 0;
+                    format!("no answer ({})", untrusted::line(&err.to_string()))
+                }
+            };
+            progress.waiting(&format!("waiting for {health_path}: {last}"));
+            Ok(None)
         };
-        let now = Instant::now();
-        if now >= deadline {
-            bail!(
-                "{url} did not answer 200 before the --timeout (last: {last}): the app may still be starting (cold start) or crashed; check the Space's logs and retry with a larger --timeout"
-            );
-        }
-        progress.waiting(&format!("waiting for {health_path}: {last}"));
-        interrupt::sleep(wait.min(deadline - now))?;
-        wait = (wait * 2).min(Duration::from_secs(8));
+        look().transpose()
+    });
+    match ended {
+        Some(result) => result,
+        None => bail!(
+            "{url} did not answer 200 before the --timeout (last: {last}): the app may still be starting (cold start) or crashed; check the Space's logs and retry with a larger --timeout"
+        ),
     }
 }
 

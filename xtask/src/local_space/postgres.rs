@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use camino::{Utf8Path, Utf8PathBuf};
-use xshell::{Shell, cmd};
+use xshell::Shell;
 
 use super::Paths;
 use crate::process;
@@ -76,7 +76,7 @@ pub(super) fn start(
     progress: &Progress,
 ) -> Result<Postgres> {
     let bin = install(sh, root, paths, progress)?;
-    let user = server_user(sh)?;
+    let user = server_user()?;
     let bin = match &user {
         Some(_) => {
             let pin = pgserver_pin(&root.join(settings::BACKEND_DIR).join(PIN_FILE))?;
@@ -93,7 +93,7 @@ pub(super) fn start(
         init(&bin, user.as_ref(), paths, progress)?;
     }
     if let Some(user) = &user {
-        user.own(sh, &paths.pgdata)?;
+        user.own(&paths.pgdata)?;
     }
     // A postmaster.pid whose process is gone (xtask or the machine was killed) would make
     // PostgreSQL refuse to start if its pid now belongs to someone else.
@@ -129,7 +129,7 @@ pub(super) fn start(
     };
     let deadline = Instant::now() + READY_TIMEOUT;
     let mut ticker = progress.ticker("starting PostgreSQL");
-    let ready = process::poll(Duration::from_millis(25), deadline, || {
+    let ready = process::poll(process::SERVER_STARTING, Some(deadline), || {
         if let Err(err) = interrupt::check() {
             return Some(Err(err));
         }
@@ -283,13 +283,8 @@ fn ensure_same_major(bin: &Utf8Path, paths: &Paths) -> Result<()> {
         .with_context(|| format!("cannot read {version_file}"))?
         .trim()
         .to_owned();
-    let program = bin.join("postgres");
-    let output = Command::new(&program)
-        .arg("--version")
-        .output()
-        .with_context(|| format!("cannot run {program} --version"))?;
     // `postgres (PostgreSQL) 16.2`
-    let version = String::from_utf8_lossy(&output.stdout);
+    let version = process::read(Command::new(bin.join("postgres")).arg("--version"))?;
     let server = version
         .split_whitespace()
         .last()
@@ -322,39 +317,31 @@ struct ServerUser {
 
 impl ServerUser {
     /// Gives `dir` (recursively) to this user when it does not own it yet.
-    fn own(&self, sh: &Shell, dir: &Utf8Path) -> Result<()> {
+    fn own(&self, dir: &Utf8Path) -> Result<()> {
         let owner = std::fs::metadata(dir)
             .with_context(|| format!("cannot read {dir}"))?
             .uid();
         if owner != self.uid {
             let owner = format!("{}:{}", self.uid, self.gid);
-            cmd!(sh, "chown -R {owner} {dir}").quiet().run()?;
+            process::read(Command::new("chown").args(["-R", &owner]).arg(dir))?;
         }
         Ok(())
     }
 }
 
 /// `None` when we are not root; as root, the `pgserver` system user, created when missing.
-fn server_user(sh: &Shell) -> Result<Option<ServerUser>> {
+fn server_user() -> Result<Option<ServerUser>> {
     // SAFETY: geteuid(2) cannot fail and touches no memory.
     if unsafe { libc::geteuid() } != 0 {
         return Ok(None);
     }
-    if cmd!(sh, "id -u {SERVER_USER}")
-        .quiet()
-        .ignore_stderr()
-        .read()
-        .is_err()
-    {
-        cmd!(sh, "useradd --system --no-create-home --shell /usr/sbin/nologin {SERVER_USER}")
-            .quiet()
-            .run()
+    if !process::succeeds(Command::new("id").args(["-u", SERVER_USER])) {
+        let shell = ["--shell", "/usr/sbin/nologin"];
+        process::read(Command::new("useradd").args(["--system", "--no-create-home"]).args(shell).arg(SERVER_USER))
             .with_context(|| format!("PostgreSQL refuses to run as root and the user `{SERVER_USER}` cannot be created: run as a normal user"))?;
     }
     let id = |flag: &str| -> Result<u32> {
-        Ok(cmd!(sh, "id {flag} {SERVER_USER}")
-            .quiet()
-            .read()?
+        Ok(process::read(Command::new("id").args([flag, SERVER_USER]))?
             .trim()
             .parse()?)
     };
@@ -402,13 +389,13 @@ fn server_copy(bin: &Utf8Path, pin: &str) -> Result<Utf8PathBuf> {
         if !from.exists() {
             continue;
         }
-        let status = Command::new("cp")
-            .args(["-a", "--", from.as_str(), to.as_str()])
-            .status()
-            .with_context(|| format!("cannot run `cp -a {from} {to}`"))?;
-        if !status.success() {
+        let copied =
+            process::read(Command::new("cp").args(["-a", "--", from.as_str(), to.as_str()]));
+        if let Err(err) = copied {
             let _ = std::fs::remove_dir_all(&staging);
-            bail!("cannot copy {from} to {to} for PostgreSQL's user `{SERVER_USER}` ({status})");
+            return Err(err.context(format!(
+                "cannot copy {from} to {to} for PostgreSQL's user `{SERVER_USER}`"
+            )));
         }
     }
     if std::fs::rename(&staging, &copy).is_err() {

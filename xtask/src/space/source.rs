@@ -5,10 +5,10 @@ use std::collections::BTreeMap;
 
 use anyhow::{Context, Result, bail};
 use camino::{Utf8Path, Utf8PathBuf};
-use xshell::{Shell, cmd};
+use xshell::Shell;
 
-use crate::fingerprint;
 use crate::settings::{BACKEND_DIR, FRONTEND_DIR, HfSpace, SPACE_DIR};
+use crate::{fingerprint, process};
 
 /// Files keyed by their path relative to the project root.
 pub(crate) struct Snapshot {
@@ -169,9 +169,9 @@ impl IndexListing {
     /// Lists the staged files (one `git ls-files`).
     pub(crate) fn read(sh: &Shell, settings: &HfSpace) -> Result<IndexListing> {
         let roots = roots(settings);
-        let listing = cmd!(sh, "git ls-files --stage -z -- {roots...}")
-            .quiet()
-            .read()
+        let mut git = process::git(sh.current_dir());
+        git.args(["ls-files", "--stage", "-z", "--"]).args(roots);
+        let listing = process::read(&mut git)
             .context("`git ls-files` failed: `check --staged` needs git and a git repository")?;
         let mut entries = Vec::new();
         for record in listing.split('\0').filter(|r| !r.is_empty()) {
@@ -205,10 +205,9 @@ impl IndexListing {
             request.push_str(object);
             request.push('\n');
         }
-        let output = cmd!(sh, "git cat-file --batch")
-            .stdin(request)
-            .quiet()
-            .output()
+        let mut git = process::git(sh.current_dir());
+        git.args(["cat-file", "--batch"]);
+        let output = process::checked(&mut git, Some(request.into_bytes()))
             .context("`git cat-file` failed: `check --staged` needs git and a git repository")?;
         let mut batch = output.stdout.as_slice();
         let mut files = BTreeMap::new();
