@@ -310,7 +310,9 @@ fn ensure_rust_component(component: &str, subcommand: &str) -> Result<()> {
     if present(&["cargo", subcommand, "--version"]) {
         return Ok(());
     }
-    process::run(Command::new("rustup").args(["component", "add", component])).with_context(|| {
+    let mut rustup = Command::new("rustup");
+    rustup.args(["component", "add", component]);
+    process::run(&mut rustup).with_context(|| {
         format!(
             "`cargo {subcommand}` is missing: run `rustup component add {component}` and re-run"
         )

@@ -336,9 +336,20 @@ fn server_user() -> Result<Option<ServerUser>> {
         return Ok(None);
     }
     if !process::succeeds(Command::new("id").args(["-u", SERVER_USER])) {
-        let shell = ["--shell", "/usr/sbin/nologin"];
-        process::read(Command::new("useradd").args(["--system", "--no-create-home"]).args(shell).arg(SERVER_USER))
-            .with_context(|| format!("PostgreSQL refuses to run as root and the user `{SERVER_USER}` cannot be created: run as a normal user"))?;
+        let mut useradd = Command::new("useradd");
+        useradd
+            .args([
+                "--system",
+                "--no-create-home",
+                "--shell",
+                "/usr/sbin/nologin",
+            ])
+            .arg(SERVER_USER);
+        process::read(&mut useradd).with_context(|| {
+            format!(
+                "PostgreSQL refuses to run as root and the user `{SERVER_USER}` cannot be created: run as a normal user"
+            )
+        })?;
     }
     let id = |flag: &str| -> Result<u32> {
         Ok(process::read(Command::new("id").args([flag, SERVER_USER]))?
