@@ -139,17 +139,7 @@ fn run_suite(sh: &Shell, project: &Project, suite: &str, python: Option<&Utf8Pat
         "clippy" => run_in(
             root,
             "cargo",
-            &[
-                "clippy",
-                "--workspace",
-                "--all-targets",
-                "--locked",
-                "--profile",
-                "clippy",
-                "--",
-                "-D",
-                "warnings",
-            ],
+            &words("clippy --workspace --all-targets --locked --profile clippy -- -D warnings"),
         )?,
         "ruff" => {
             let ruff = python.unwrap().with_file_name("ruff");
@@ -162,9 +152,7 @@ fn run_suite(sh: &Shell, project: &Project, suite: &str, python: Option<&Utf8Pat
         "xtask" => {
             run_in(root, "cargo", &["test", "--workspace", "--locked"])?;
             // The test Hub's server for bench/ is no test target: build it so it keeps compiling.
-            let hub = [
-                "test", "--locked", "-p", "xtask", "--bench", "test_hub", "--no-run",
-            ];
+            let hub = words("test --locked -p xtask --bench test_hub --no-run");
             run_in(root, "cargo", &hub)?
         }
         "check" => {
@@ -194,6 +182,11 @@ fn run_suite(sh: &Shell, project: &Project, suite: &str, python: Option<&Utf8Pat
         _ => unreachable!("suite names are checked against SUITES"),
     }
     Ok(())
+}
+
+/// The arguments of a command line written as one string (none of them has a space).
+fn words(line: &str) -> Vec<&str> {
+    line.split_whitespace().collect()
 }
 
 /// Runs `program ARGS` in `dir` with its output on the terminal (see [`command_in`]).

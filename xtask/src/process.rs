@@ -82,7 +82,7 @@ pub(crate) fn output(command: &mut Command, input: Option<Vec<u8>>) -> Result<Ou
     let stdout = read_to_end(child.stdout.take());
     let stderr = read_to_end(child.stderr.take());
     // On Ctrl-C the threads are left to end with the pipes: a grandchild may hold them open.
-    let status = wait(&mut child, false, || {})?;
+    let status = wait(&mut child, QUICK, false, || {})?;
     if let Some(writer) = writer {
         let _ = writer.join();
     }
@@ -138,7 +138,7 @@ pub(crate) fn run(command: &mut Command) -> Result<()> {
         .stdin(Stdio::null())
         .spawn()
         .map_err(|err| cannot_start(command, err))?;
-    let status = wait(&mut child, false, || {})?;
+    let status = wait(&mut child, QUICK, false, || {})?;
     if !status.success() {
         bail!("`{}` failed ({status})", shown(command));
     }
@@ -178,23 +178,27 @@ pub(crate) fn cannot_start(command: &Command, err: std::io::Error) -> anyhow::Er
     }
 }
 
-/// Waits for `child`, calling `tick` between looks (the first after 1 ms, then less often);
-/// on Ctrl-C stops it (its whole process group when it leads one: `group`) and returns
+/// Waits for `child`, looking at it `every` so often and calling `tick` between looks; on
+/// Ctrl-C stops it (its whole process group when it leads one: `group`) and returns
 /// [`interrupt::Interrupted`].
-pub(crate) fn wait(child: &mut Child, group: bool, mut tick: impl FnMut()) -> Result<ExitStatus> {
-    let ended: Result<ExitStatus> =
-        until(Every::growing(Duration::from_millis(1), 2.0, POLL), || {
-            match child.try_wait() {
-                Ok(Some(status)) => return Some(Ok(status)),
-                Err(err) => return Some(Err(err.into())),
-                Ok(None) => {}
-            }
-            if interrupt::requested() {
-                return Some(Err(interrupt::Interrupted.into()));
-            }
-            tick();
-            None
-        });
+pub(crate) fn wait(
+    child: &mut Child,
+    every: Every,
+    group: bool,
+    mut tick: impl FnMut(),
+) -> Result<ExitStatus> {
+    let ended: Result<ExitStatus> = until(every, || {
+        match child.try_wait() {
+            Ok(Some(status)) => return Some(Ok(status)),
+            Err(err) => return Some(Err(err.into())),
+            Ok(None) => {}
+        }
+        if interrupt::requested() {
+            return Some(Err(interrupt::Interrupted.into()));
+        }
+        tick();
+        None
+    });
     if ended
         .as_ref()
         .is_err_and(|err| err.is::<interrupt::Interrupted>())
@@ -208,6 +212,10 @@ pub(crate) fn wait(child: &mut Child, group: bool, mut tick: impl FnMut()) -> Re
     }
     ended
 }
+
+/// How often a command run to its end is looked at: most git commands take milliseconds, and
+/// a deploy runs a dozen of them in a row.
+const QUICK: Every = Every::fixed(Duration::from_millis(2));
 
 /// After Ctrl-C a child that leads its own group gets this long to exit on SIGTERM.
 const INTERRUPT_GRACE: Duration = Duration::from_secs(1);
@@ -549,6 +557,10 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert_eq!(err, "`sh -c \"exit 4\"` failed (exit status: 4)");
+        let err = run(Command::new("sh").args(["-c", "exit 5"]))
+            .unwrap_err()
+            .to_string();
+        assert_eq!(err, "`sh -c \"exit 5\"` failed (exit status: 5)");
         let err = read(&mut Command::new("xtask-no-such-program"))
             .unwrap_err()
             .to_string();

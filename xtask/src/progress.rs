@@ -29,7 +29,7 @@ const SPINNER: [char; 4] = ['|', '/', '-', '\\'];
 const QUIET_FOR: Duration = Duration::from_secs(2);
 /// Away from a terminal (CI logs, pipes), a running step prints a line this often.
 const LINE_EVERY: Duration = Duration::from_secs(10);
-/// How often the spinner is redrawn at most.
+/// How often the spinner is redrawn at most, and a long child looked at.
 const POLL: Duration = Duration::from_millis(100);
 /// The lines of a child's output a failure quotes.
 const TAIL_LINES: usize = 30;
@@ -133,7 +133,9 @@ impl Progress {
     ) -> Result<ExitStatus> {
         let mut ticker = self.ticker(what);
         let _group = interrupt::ChildGroup::new(child.id());
-        process::wait(child, true, || ticker.tick(&summary))
+        // Soon after it starts (a step that ends at once), then at the spinner's pace.
+        let every = Every::growing(Duration::from_millis(1), 2.0, POLL);
+        process::wait(child, every, true, || ticker.tick(&summary))
     }
 
     /// Runs `work` (a network call: git clone, git push) on a thread of its own and shows
