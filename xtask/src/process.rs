@@ -5,6 +5,8 @@
 //!
 //! Every child process xtask runs goes through here (or through [`Progress::run`], which waits
 //! with [`wait`]): one place where a Ctrl-C stops it and where a failure names the command.
+//! The one exception is the HTTP client's `curl` (`crate::http`), whose answer is a stream
+//! read as it arrives.
 //!
 //! [`Progress::run`]: crate::progress::Progress::run
 
