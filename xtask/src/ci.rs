@@ -111,9 +111,14 @@ impl flags::Ci {
         }
 
         eprintln!();
+        let width = results
+            .iter()
+            .map(|(suite, ..)| suite.len())
+            .max()
+            .unwrap_or(0);
         for (suite, ok, elapsed) in &results {
             eprintln!(
-                "  {:<9} {:<4} {:>6.1}s",
+                "  {:<width$} {:<4} {:>6.1}s",
                 suite,
                 if *ok { "ok" } else { "FAIL" },
                 elapsed.as_secs_f64()
@@ -142,9 +147,11 @@ fn run_suite(sh: &Shell, project: &Project, suite: &str, python: Option<&Utf8Pat
             &words("clippy --workspace --all-targets --locked --profile clippy -- -D warnings"),
         )?,
         "ruff" => {
+            // Both run, so one failing run reports the formatting and the lint findings.
             let ruff = python.unwrap().with_file_name("ruff");
-            run_in(&backend, &ruff, &["format", "--check", "."])?;
-            run_in(&backend, &ruff, &["check", "."])?
+            let format = run_in(&backend, &ruff, &["format", "--check", "."]);
+            let lint = run_in(&backend, &ruff, &["check", "."]);
+            format.and(lint)?
         }
         // What is checked, and how strictly: [tool.mypy] in backend/pyproject.toml.
         "mypy" => run_in(&backend, python.unwrap(), &["-m", "mypy"])?,

@@ -101,20 +101,22 @@ pub(crate) struct LocalSpace {
     paths: Paths,
 }
 
-/// `POST /api/chat`'s answer, whole: the deploy report shows part of it, the tests the rest.
+/// `POST /api/chat`'s answer: what the deploy report shows, and in test builds what the tests
+/// check besides.
 #[derive(Debug, Deserialize)]
-#[allow(dead_code)]
 pub(crate) struct ChatAnswer {
     pub(crate) answer: String,
     pub(crate) sources: Vec<ChatSource>,
+    #[cfg(test)]
     pub(crate) session_id: String,
 }
 
 #[derive(Debug, Deserialize)]
-#[allow(dead_code)]
 pub(crate) struct ChatSource {
     pub(crate) title: String,
+    #[cfg(test)]
     pub(crate) url_or_path: String,
+    #[cfg(test)]
     pub(crate) score: f64,
 }
 
