@@ -1,8 +1,10 @@
 // @vitest-environment happy-dom
 // The Markdown subset answers quote, rendered as DOM built from text: what becomes an element,
 // what stays text (hostile input included), and the live rendering of a streamed answer.
-import { describe, expect, it } from 'vitest';
+import { Session } from 'node:inspector/promises';
+import { afterAll, describe, expect, it } from 'vitest';
 import { LiveMarkdown, parseMarkdown, renderMarkdown } from './markdown';
+import { HOSTILE_RUNS, LINE_SEPARATOR_MARKERS, separatedLine, wideTable } from './markdown.hostile';
 
 function html(source: string): string {
   const div = document.createElement('div');
@@ -96,46 +98,71 @@ function elements(source: string): Set<string> {
 
 const ALLOWED = new Set(['p', 'blockquote', 'code', 'pre', 'strong', 'em', 'ul', 'ol', 'li', 'div', 'table', 'thead', 'tbody', 'tr', 'th', 'td']);
 
-/** Milliseconds for `reps` parses of `source`. */
-function time(source: string, reps: number): number {
-  const started = performance.now();
-  for (let r = 0; r < reps; r += 1) parseMarkdown(source);
-  return performance.now() - started;
+// Work, not time (timings on a shared machine are noise): V8 counts how often each block of
+// markdown.ts runs (the inspector's precise coverage, which `vitest --coverage` also uses, so
+// do not run this file under it). A function compiled before counting starts has no block
+// counters, so counting starts here, before any test parses.
+const inspector = new Session();
+inspector.connect();
+await inspector.post('Profiler.enable');
+await inspector.post('Profiler.startPreciseCoverage', { callCount: true, detailed: true });
+afterAll(() => inspector.disconnect());
+const RENDERER = '/frontend/src/markdown.ts';
+
+/**
+ * How many blocks of markdown.ts run to parse `source`. The parse, not the DOM: building DOM
+ * from the parsed tree is one visit per node, and happy-dom's own work is not the renderer's.
+ */
+async function work(source: string): Promise<number> {
+  await inspector.post('Profiler.takePreciseCoverage'); // taking the counts resets them
+  parseMarkdown(source);
+  const { result } = await inspector.post('Profiler.takePreciseCoverage');
+  const script = result.find((entry) => entry.url.startsWith('file://') && entry.url.endsWith(RENDERER));
+  if (!script) throw new Error(`no block counts for ${RENDERER} among ${result.length} scripts`);
+  return script.functions.reduce((sum, fn) => sum + fn.ranges.reduce((blocks, range) => blocks + range.count, 0), 0);
 }
 
 /**
- * The fastest of seven timings of each input, taken in turn so a burst of other work on the
- * machine hits both alike; each timing repeats the parse until the small input takes
- * tens of milliseconds (at most 256 times). The parse is timed, not the DOM: happy-dom's own
- * appendChild grows faster than linearly, while building the DOM from the parsed tree is one
- * visit per node.
+ * Parsing k and 4k repeats of `make` costs 4 times the work when linear, 16 times when
+ * quadratic (4.6 times for n log n): the ratio is checked, not a constant per character.
  */
-function fastestPair(small: string, large: string): [number, number] {
-  time(large, 1); // warm the JIT on both sizes
-  let reps = 1;
-  while (reps < 256 && Math.min(time(small, reps), time(small, reps), time(small, reps)) < 20) reps *= 2;
-  let best: [number, number] = [Infinity, Infinity];
-  for (let run = 0; run < 7; run += 1) {
-    best = [Math.min(best[0], time(small, reps)), Math.min(best[1], time(large, reps))];
-  }
-  return best;
+async function expectLinearWork(make: (k: number) => string, k: number): Promise<void> {
+  const [small, large] = [await work(make(k)), await work(make(4 * k))];
+  expect(large / small, `${large} blocks for ${make(4 * k).length} characters, ${small} for ${make(k).length}`).toBeLessThan(4.3);
 }
 
+const escape = (text: string) => text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+const paragraph = (text: string) => `<p>${escape(text.trim())}</p>`;
+/** `<tag>a</tag>a` for each pair of units, the odd one left as text. */
+const pairs = (tag: string, unit: string) => (k: number) => `<p>${`<${tag}>a</${tag}>a`.repeat(Math.floor(k / 2))}${k % 2 ? unit : ''}</p>`;
+
+/** What k repeats of each run render to: text stays text, pairs that close are markup. */
+const EXPECTED: Record<string, (k: number) => string> = {
+  '[a](': (k) => paragraph('[a]('.repeat(k)),
+  '![x](': (k) => paragraph('![x]('.repeat(k)),
+  '*a': pairs('em', '*a'),
+  '`a': pairs('code', '`a'),
+  '[[': (k) => paragraph('[['.repeat(k)),
+  // Quotes nest 4 deep; deeper `>` is text.
+  '> ': (k) => '<blockquote>'.repeat(Math.min(k, 4)) + (k > 4 ? paragraph('> '.repeat(k - 4)) : '') + '</blockquote>'.repeat(Math.min(k, 4)),
+  '**a': pairs('strong', '**a'),
+  '[a](http://x ': (k) => paragraph('[a](http://x '.repeat(k)),
+  '| a ': (k) => `<pre class="md-table" tabindex="0"><code>${'| a '.repeat(k).trim()}</code></pre>`,
+  // `` then runs of ``` that close in pairs, and a last single `.
+  '`` a `': (k) => paragraph(`\`\` a ${'\0 a '.repeat(Math.floor((k - 1) / 2))}${k % 2 ? '`' : '``` a `'}`).replace(/\0/g, '<code>a</code>'),
+};
+
 describe('renderMarkdown on hostile text', () => {
-  // Runs that made the old regex-based renderer backtrack (cubic for `[a](`), plus other
-  // openers that never close or nest. 20,000 characters each; a quarter of it must cost more than
-  // an eighth of the time of the whole (linear: a quarter), so growth is what is measured,
-  // not the speed of the machine.
-  const HOSTILE = ['[a](', '![x](', '*a', '`a', '[[', '> ', '**a', '[a](http://x ', '| a ', '`` a `'];
+  // The work of parsing 5,000 and 20,000 characters of each; then 5,000 characters: the exact
+  // output, and no element outside ALLOWED whatever is added around it.
+  for (const unit of HOSTILE_RUNS) {
+    it(`renders runs of ${JSON.stringify(unit)} in linear work, exactly, with no other elements`, async () => {
+      const k = 2 * Math.ceil(2_500 / unit.length); // even: the small and large texts end alike
+      await expectLinearWork((repeats) => unit.repeat(repeats), k);
+      const text = unit.repeat(k);
+      expect(html(text)).toBe(EXPECTED[unit](k));
 
-  for (const unit of HOSTILE) {
-    it(`renders runs of ${JSON.stringify(unit)} in linear time, with no other elements`, () => {
-      const whole = unit.repeat(Math.ceil(20_000 / unit.length)).slice(0, 20_000);
-      const quarter = whole.slice(0, 5_000);
-      const [small, large] = fastestPair(quarter, whole);
-      expect(large / small, `${large.toFixed(1)} ms for 20,000 characters, ${small.toFixed(1)} ms for 5,000`).toBeLessThan(8);
-
-      for (const variant of [whole, whole.replace(/a/g, 'a\n'), `${whole}](https://ok.example)`]) {
+      for (const variant of [text, text.replace(/a/g, 'a\n'), `${text}](https://ok.example)`]) {
         for (const tag of elements(variant)) {
           if (tag.startsWith('a ')) expect(tag).toMatch(/^a https?:\/\//);
           else expect(ALLOWED, `unexpected <${tag}>`).toContain(tag);
@@ -144,25 +171,30 @@ describe('renderMarkdown on hostile text', () => {
     });
   }
 
-  // A line separator (U+2028, U+2029) is not a line end for `split('\n')` but stops `.`: a
-  // heading, bullet or quote marker, a long run of spaces, then text and a separator.
-  for (const marker of ['#', '-', '1.', '>']) {
-    it(`renders ${JSON.stringify(marker)}, spaces and a line separator in linear time`, () => {
-      const line = (n: number) => `${marker}${' '.repeat(n)}x\u2028y`;
-      const [small, large] = fastestPair(line(5_000), line(20_000));
-      expect(large / small, `${large.toFixed(1)} ms for 20,000 characters, ${small.toFixed(1)} ms for 5,000`).toBeLessThan(8);
+  const LINE_SEPARATED: Record<string, (text: string) => string> = {
+    '#': (text) => `<p class="md-heading"><strong>${text}</strong></p>`,
+    '-': (text) => `<ul><li>${text}</li></ul>`,
+    '1.': (text) => `<ol><li>${text}</li></ol>`,
+    '>': (text) => `<blockquote><p>${text}</p></blockquote>`,
+  };
+  for (const marker of LINE_SEPARATOR_MARKERS) {
+    it(`renders ${JSON.stringify(marker)}, spaces and a line separator in linear work`, async () => {
+      await expectLinearWork((spaces) => separatedLine(marker, spaces), 5_000);
+      expect(html(separatedLine(marker, 20_000))).toBe(LINE_SEPARATED[marker]('x\u2028y'));
     });
   }
 });
 
 describe('renderMarkdown on a hostile table', () => {
-  // A header of n cells, then n rows of a single `|`: padding each row to the header's width
-  // would be n² cells from 6n characters.
-  it('renders a wide header over many short rows in linear time', { timeout: 120_000 }, () => {
-    const table = (n: number) => `${'|a'.repeat(n)}|\n${'|-'.repeat(n)}|\n${'|\n'.repeat(n)}`;
-    const [small, large] = fastestPair(table(200), table(800));
-    expect(large / small, `${large.toFixed(1)} ms for 4,800 characters, ${small.toFixed(1)} ms for 1,200`).toBeLessThan(8);
-    // The missing cells of a short row are one empty cell spanning them.
+  // Padding each short row to the header's width would be k² cells from 6k characters.
+  it('renders a wide header over many short rows in linear work and size', async () => {
+    await expectLinearWork(wideTable, 200);
+    const table = document.createElement('div');
+    table.append(renderMarkdown(wideTable(800)));
+    expect(table.querySelectorAll('th')).toHaveLength(800);
+    // Each short row: its one cell, then one empty cell spanning the missing ones.
+    expect(table.querySelectorAll('td')).toHaveLength(2 * 800);
+    expect([...table.querySelectorAll('td[colspan="799"]')]).toHaveLength(800);
     expect(html('| a | b | c |\n|---|---|---|\n| x |')).toContain('<tbody><tr><td>x</td><td colspan="2"></td></tr></tbody>');
   });
 });

@@ -8,8 +8,8 @@
 // Block patterns are anchored, one line at a time, with no nested quantifiers; inline
 // Markdown is a hand-written scanner that looks up every closing delimiter in tables built
 // in one pass, so it never searches twice and never backtracks. Parsing yields a small tree
-// of plain objects (`parseMarkdown`, timed by the tests); turning it into DOM is one visit
-// per node.
+// of plain objects (`parseMarkdown`: the tests count its work, bench/frontend_markdown.mjs
+// times it); turning it into DOM is one visit per node.
 
 /** A parsed node: text, or an element with the few attributes the renderer ever sets. */
 export type MdNode = string | MdElement;
