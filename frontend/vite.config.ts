@@ -43,8 +43,5 @@ export default defineConfig({
   },
   test: {
     include: ['src/**/*.test.ts'],
-    // One test file at a time: markdown.test.ts times the renderer, and test files running
-    // beside it on the same cores would be what it measures.
-    fileParallelism: false,
   },
 });
