@@ -1,7 +1,6 @@
 """The FastAPI app: `uvicorn app.main:app`, run from the folder that holds `app/`."""
 
 import logging
-import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -20,14 +19,10 @@ from app.core.errors import (
     install_error_answers,
 )
 from app.core.limits import BodySizeLimit
+from app.core.workers import configure_process
 from app.services.runtime import HEALTH_CACHE_S, Startup
 
 log = logging.getLogger("app.main")
-
-# Retrieval, embedding and ingestion run in worker threads; a thread holding the GIL keeps it up
-# to this long before the event loop gets it back (Python's default: 5 ms), so this bounds how
-# long a request waits for the loop's turn (bench/backend_load.py; docs/backend.md).
-SWITCH_INTERVAL_S = 0.001
 
 
 def _validation_detail(err: RequestValidationError) -> str:
@@ -45,7 +40,7 @@ def _validation_detail(err: RequestValidationError) -> str:
 
 def create_app(settings: Settings, health_cache_s: float = HEALTH_CACHE_S) -> FastAPI:
     app_logging.configure(settings.log_level)
-    sys.setswitchinterval(SWITCH_INTERVAL_S)
+    configure_process()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

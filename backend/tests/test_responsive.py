@@ -67,6 +67,30 @@ async def test_health_answers_while_a_question_is_worked_on(tmp_path, monkeypatc
     assert answer.status_code == 200
 
 
+def test_the_search_adds_no_hidden_threads_competing_with_the_event_loop():
+    """numpy's BLAS would start a thread per core and keep it spinning after each matrix product
+    (embedded Qdrant's search); the app keeps it to the caller's thread. Counted by the OS: every
+    thread of the process is one Python knows of."""
+    script = (
+        "import os, threading, app.main, numpy\n"
+        "numpy.ones((2000, 1024), numpy.float32) @ numpy.ones(1024, numpy.float32)\n"
+        "print(len(os.listdir('/proc/self/task')), threading.active_count())"
+    )
+    env = {k: v for k, v in subprocess_env().items() if not k.endswith("_NUM_THREADS")}
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=BACKEND,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    os_threads, python_threads = result.stdout.split()
+    assert os_threads == python_threads
+
+
 def test_importing_the_app_leaves_qdrant_client_for_after_the_socket_is_open():
     script = "import sys, app.main; print(sorted(m for m in ('qdrant_client', 'numpy', 'google.genai') if m in sys.modules))"
     result = subprocess.run(

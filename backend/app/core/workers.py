@@ -8,6 +8,8 @@ loop's turn (measured with bench/backend_load.py: docs/backend.md).
 
 import asyncio
 import functools
+import os
+import sys
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
@@ -15,6 +17,23 @@ from typing import Any, TypeVar
 T = TypeVar("T")
 
 _POOL = ThreadPoolExecutor(max_workers=1, thread_name_prefix="app-cpu")
+
+# A thread holding the GIL keeps it up to this long before the event loop gets it back (Python's
+# default: 5 ms), so this bounds how long a request waits for the loop's turn.
+SWITCH_INTERVAL_S = 0.001
+# numpy's OpenBLAS starts one thread per core and, after each matrix product (embedded Qdrant's
+# search), keeps them spinning: on two cores that took a whole core from the event loop and the
+# worker (bench/backend_load.py: 50% more chat throughput with one BLAS thread; docs/backend.md).
+BLAS_THREADS = {"OPENBLAS_NUM_THREADS": "1"}
+
+
+def configure_process() -> None:
+    """How the CPU work shares this process with the event loop. The BLAS limit takes effect only
+    if numpy is not imported yet (the app imports it after the socket is open); a value already in
+    the environment wins."""
+    sys.setswitchinterval(SWITCH_INTERVAL_S)
+    for name, value in BLAS_THREADS.items():
+        os.environ.setdefault(name, value)
 
 
 async def run_cpu(function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
