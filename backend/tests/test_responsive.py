@@ -2,6 +2,7 @@
 the slow imports and ingestion (health says "starting", chat a 503, until they are done)."""
 
 import asyncio
+import os
 import subprocess
 import sys
 import threading
@@ -65,6 +66,30 @@ async def test_health_answers_while_a_question_is_worked_on(tmp_path, monkeypatc
         f"{owner.__name__}.{method} ran on the event loop: health waited for it"
     )
     assert answer.status_code == 200
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="per-thread priorities are Linux's")
+async def test_the_event_loop_goes_before_the_cpu_work_for_a_core(tmp_path, monkeypatch):
+    """The question's CPU work runs on a thread the scheduler ranks below the event loop's, so a
+    busy machine hands a free core to the loop (health answers) before the worker."""
+    seen: list[tuple[int, int]] = []  # (thread id, nice value) of each embedding
+    original = HashingEmbedder.embed
+
+    def recorded(self, text):
+        thread = threading.get_native_id()
+        seen.append((thread, os.getpriority(os.PRIO_PROCESS, thread)))
+        return original(self, text)
+
+    monkeypatch.setattr(HashingEmbedder, "embed", recorded)
+    async with running(make_settings(tmp_path, knowledge_paths=str(KNOWLEDGE))) as client:
+        seen.clear()  # the knowledge's chunks were embedded at startup
+        answer = await client.post("/api/chat", json={"message": "How do I deploy?"})
+        loop_thread = threading.get_native_id()
+        loop_nice = os.getpriority(os.PRIO_PROCESS, loop_thread)
+    assert answer.status_code == 200
+    ((worker_thread, worker_nice),) = seen  # one question, embedded once
+    assert worker_thread != loop_thread
+    assert worker_nice > loop_nice
 
 
 def test_the_search_adds_no_hidden_threads_competing_with_the_event_loop():

@@ -3,20 +3,44 @@ offline answer), so the event loop keeps answering while it runs.
 
 One thread, not asyncio's default pool of up to 32: that work is pure Python and holds the GIL,
 so more threads add no throughput, and every extra thread waiting for the GIL delays the event
-loop's turn (measured with bench/backend_load.py: docs/backend.md).
+loop's turn. The thread runs at a lower CPU priority than the event loop: when both want a core,
+the loop gets it and answers (measured with bench/backend_load.py: docs/backend.md).
 """
 
 import asyncio
 import functools
+import logging
 import os
 import sys
+import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
 T = TypeVar("T")
 
-_POOL = ThreadPoolExecutor(max_workers=1, thread_name_prefix="app-cpu")
+log = logging.getLogger(__name__)
+
+# Added to the worker thread's nice value (Linux: the scheduler weighs a nice-10 thread about 1/10
+# of a nice-0 one). Under chat load on a busy machine the event loop thread waited for a core
+# about as long as it ran; with the worker below it, much less (docs/backend.md, Performance).
+WORKER_NICE = 10
+
+
+def _lower_priority() -> None:
+    """Runs on the worker thread as it starts. Linux only: elsewhere a thread id passed where
+    setpriority expects a process id could name another process."""
+    if sys.platform != "linux":
+        return
+    thread = threading.get_native_id()
+    try:
+        nice = os.getpriority(os.PRIO_PROCESS, thread)
+        os.setpriority(os.PRIO_PROCESS, thread, min(19, nice + WORKER_NICE))
+    except OSError as err:  # a sandbox may forbid it: same answers, less responsive under load
+        log.warning("the CPU worker thread keeps the event loop's priority: %s", err)
+
+
+_POOL = ThreadPoolExecutor(max_workers=1, thread_name_prefix="app-cpu", initializer=_lower_priority)
 
 # A thread holding the GIL keeps it up to this long before the event loop gets it back (Python's
 # default: 5 ms), so this bounds how long a request waits for the loop's turn.
