@@ -1,21 +1,27 @@
 """/api/health while 20 chat clients run, and chat throughput at 1, 4 and 20 clients (offline, 2,000 chunks).
 
-    target/xtask/venv/bin/python bench/backend_load.py [BACKEND_DIR ...]
+    target/xtask/venv/bin/python bench/backend_load.py [--rounds N] [BACKEND_DIR ...]
 
 Goal: /api/health p99 with 20 chat clients ≤ 3× its p99 idle (nothing CPU-bound blocks the event
 loop). The baseline is the same app idle, in the same run; pass other backend folders (e.g. an
 older checkout: `git archive main backend | tar -x -C /tmp/before`, then `/tmp/before/backend`)
-to measure them side by side on the same corpus.
+to measure them side by side on the same corpus. `--rounds N` measures the folders N times,
+interleaved (A B A B ...), and ends with each folder's spread over the rounds and the load average
+they ran at: on a shared machine one run proves little.
 Health is asked by one client, one request every 20 ms, so it measures waiting, not queueing; the
 chat clients run in their own process, so the health client's timings do not include the time its
 own event loop spends reading chat answers (in one process that alone put tens of ms in the p99).
+While the 20 chat clients run it also reads, from /proc, how long the server's event loop thread
+ran and how long it waited for a core: the wait is what a busy machine adds to every answer, and
+varies less from run to run than a p99 of 350 samples.
 Bounded: each phase stops after PHASE_S seconds or its request cap.
 """
 
+import argparse
 import asyncio
 import json
 import multiprocessing
-import sys
+import os
 import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor
@@ -59,37 +65,73 @@ async def health_under_chat(port: int, clients: int) -> tuple[list[float], int]:
         return latencies, await chat
 
 
+def loop_schedstat(pid: int) -> tuple[float, float]:
+    """(ms on a core, ms waiting for a core) of the server's main thread, which runs the event loop."""
+    ran, waited, _ = Path(f"/proc/{pid}/task/{pid}/schedstat").read_text().split()
+    return int(ran) / 1e6, int(waited) / 1e6
+
+
 def figures(latencies: list[float]) -> str:
     return f"p50 {percentile(latencies, 50):6.1f} ms  p99 {percentile(latencies, 99):6.1f} ms  max {max(latencies):6.1f} ms"
 
 
-def measure(label: str, app_dir: Path, data: Path) -> None:
+def measure(label: str, app_dir: Path, data: Path) -> dict[str, float]:
+    """Prints one round's figures; returns those the summary spreads."""
     server = Server("app.main:app", app_dir, {"DATA_DIR": str(data)})
+    result = {"load average": os.getloadavg()[0]}
     try:
         asyncio.run(load(server.port, CHAT, 1, 2.0, 20))  # warm-up
         idle = asyncio.run(health_probe(server.port, PHASE_S - 1.0))
+        ran, waited = loop_schedstat(server.process.pid)
         loaded, chats = asyncio.run(health_under_chat(server.port, 20))
-        print(f"{label}")
+        ran, waited = (b - a for a, b in zip((ran, waited), loop_schedstat(server.process.pid)))
+        result["loop waited for a core / ran"] = waited / ran
+        result.update({"health p99 idle ms": percentile(idle, 99), "health p99 loaded ms": percentile(loaded, 99)})
+        result["p99 loaded / idle"] = result["health p99 loaded ms"] / result["health p99 idle ms"]
+        print(f"{label}  (load average {result['load average']:.2f})")
         print(f"  /api/health idle             {figures(idle)}")
         print(f"  /api/health, 20 chat clients {figures(loaded)}  ({chats / PHASE_S:.0f} chats/s meanwhile)")
-        print(f"  p99 loaded / idle: {percentile(loaded, 99) / percentile(idle, 99):.1f}x (goal ≤ 3x)")
+        print(f"  p99 loaded / idle: {result['p99 loaded / idle']:.1f}x (goal ≤ 3x)")
+        print(f"  meanwhile the event loop thread ran {ran:.0f} ms and waited {waited:.0f} ms for a core")
         for clients in (1, 4, 20):
             latencies, errors = asyncio.run(load(server.port, CHAT, clients, PHASE_S, MAX_CHAT))
+            result[f"chat req/s, {clients} clients"] = len(latencies) / PHASE_S
             print(f"  chat, {clients:>2} clients: {len(latencies) / PHASE_S:6.1f} req/s  {figures(latencies)}  {errors} errors")
     finally:
         server.stop()
+    return result
+
+
+def spread(rounds: list[dict[str, float]]) -> None:
+    for name in rounds[0]:
+        values = sorted(r[name] for r in rounds)
+        median = values[len(values) // 2]
+        print(f"  {name:<29} median {median:7.2f}  range {values[0]:7.2f} – {values[-1]:7.2f}")
 
 
 def main() -> None:
-    app_dirs = [Path(a).resolve() for a in sys.argv[1:]] or [BACKEND]
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--rounds", type=int, default=1, help="measure the folders N times, interleaved")
+    parser.add_argument("folders", nargs="*", type=Path, help="backend folders (default: this checkout's)")
+    args = parser.parse_args()
+    app_dirs = list(dict.fromkeys(a.resolve() for a in args.folders)) or [BACKEND]
+    rounds: dict[Path, list[dict[str, float]]] = {a: [] for a in app_dirs}
     with tempfile.TemporaryDirectory() as tmp:
         corpus = Path(tmp) / "corpus"
         corpus.mkdir()
         write_corpus(corpus)
+        datas = {}
         for n, app_dir in enumerate(app_dirs):
-            data = Path(tmp) / f"data{n}"
-            chunks, _, _ = asyncio.run(ingest(corpus, data))
-            measure(f"{app_dir} ({chunks} chunks)", app_dir, data)
+            datas[app_dir] = Path(tmp) / f"data{n}"
+            chunks, _, _ = asyncio.run(ingest(corpus, datas[app_dir]))
+        for round_ in range(args.rounds):
+            for app_dir in app_dirs:
+                label = f"{app_dir} ({chunks} chunks, round {round_ + 1}/{args.rounds})"
+                rounds[app_dir].append(measure(label, app_dir, datas[app_dir]))
+    if args.rounds > 1:
+        for app_dir, results in rounds.items():
+            print(f"{app_dir}: {args.rounds} rounds")
+            spread(results)
 
 
 if __name__ == "__main__":
