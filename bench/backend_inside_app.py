@@ -10,7 +10,6 @@ cost and save, without building one.
 """
 
 import asyncio
-import functools
 import json
 import multiprocessing
 import os
@@ -20,8 +19,8 @@ from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 
-import app.core.workers as workers
-import app.db.sqlite as sqlite
+from app.core import workers
+from app.db import sqlite
 from app.main import app as inner
 
 STATS: dict[str, Any] = {}
