@@ -29,9 +29,14 @@ def free_port() -> int:
 
 class Server:
     """`uvicorn <target>` on 127.0.0.1 as production runs it; `answered_in` = seconds to the first
-    answer on /api/health (a 503 "starting" counts), `started_in` = seconds to the first 200."""
+    answer on /api/health (a 503 "starting" counts), `started_in` = seconds to the first 200.
+    `logs`: uvicorn's own logging, quiet by default; ["--log-level", "info"] logs as the Space does
+    (an access-log line per request)."""
 
-    def __init__(self, target: str, app_dir: Path, env: dict | None = None, deadline_s: float = 60):
+    QUIET = ["--log-level", "warning", "--no-access-log"]
+
+    def __init__(self, target: str, app_dir: Path, env: dict | None = None, deadline_s: float = 60,
+                 logs: list[str] | None = None):
         self.port = free_port()
         clean = {k: v for k, v in os.environ.items() if k not in SETTINGS}
         clean.update(env or {})
@@ -40,7 +45,7 @@ class Server:
         self.answered_cpu: float | None = None
         self.process = subprocess.Popen(
             [sys.executable, "-m", "uvicorn", target, "--host", "127.0.0.1", "--port", str(self.port),
-             "--log-level", "warning", "--no-access-log"],
+             *(self.QUIET if logs is None else logs)],
             cwd=app_dir, env=clean, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )
         while True:

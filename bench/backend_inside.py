@@ -1,10 +1,11 @@
 """What delays the event loop under chat load, seen from inside the server (bench/backend_inside_app.py).
 
-    target/xtask/venv/bin/python bench/backend_inside.py [NAME=VALUE ...]
+    target/xtask/venv/bin/python bench/backend_inside.py [--access-log] [NAME=VALUE ...]
 
 e.g. `INSIDE_WORKER_NICE=0` (the worker at the loop's priority), `INSIDE_MODE=process-sim`
 (a simulated worker process), `OPENBLAS_NUM_THREADS=4`; the settings go to the server's
-environment. Runs the corpus, the health client and the 20 chat clients of bench/backend_load.py,
+environment; `--access-log` runs uvicorn logging as the Space's command does (a line per request).
+Runs the corpus, the health client and the 20 chat clients of bench/backend_load.py,
 idle then loaded, and prints for each phase: the loop's wake-up lateness, health's and chat's time
 inside the app, each CPU job's thread CPU and wall time, and, for the loaded phase, each server
 thread's CPU and wait for a core (from /proc/PID/task/*/schedstat; a thread Python does not know,
@@ -50,14 +51,15 @@ def report(label: str, stats: dict[str, Any]) -> None:
 
 
 def main() -> None:
-    settings = dict(a.split("=", 1) for a in sys.argv[1:])
+    access_log = "--access-log" in sys.argv[1:]
+    settings = dict(a.split("=", 1) for a in sys.argv[1:] if a != "--access-log")
     with tempfile.TemporaryDirectory() as tmp:
         corpus, data = Path(tmp) / "corpus", Path(tmp) / "data"
         corpus.mkdir()
         write_corpus(corpus)
         asyncio.run(ingest(corpus, data))
         env = {"DATA_DIR": str(data), "PYTHONPATH": f"{BENCH}:{BACKEND}", **settings}
-        server = Server("backend_inside_app:app", BACKEND, env)
+        server = Server("backend_inside_app:app", BACKEND, env, logs=["--log-level", "info"] if access_log else None)
         pid = server.process.pid
         try:
             asyncio.run(load(server.port, CHAT, 1, 2.0, 20))  # warm-up
@@ -69,7 +71,7 @@ def main() -> None:
             loaded, chats = asyncio.run(health_under_chat(server.port, 20))
             after = threads(pid)
             stats = inside(server.port)
-            report(f"20 chat clients {settings or ''}", stats)
+            report(f"20 chat clients {settings or ''}{' access log' if access_log else ''}", stats)
             print(f"  health at the client {figures(loaded)}  ({chats / PHASE_S:.0f} chats/s)")
             for tid, (ran, waited) in after.items():
                 if tid in before and ran - before[tid][0] > 5:
