@@ -137,6 +137,12 @@ async def app(scope: dict[str, Any], receive: Callable[..., Any], send: Callable
     if not _started:
         _started = True
         start()
+    if scope["type"] == "lifespan":
+        try:
+            return await inner(scope, receive, send)
+        finally:  # the app has shut down: so does the simulated worker process
+            if _process is not None:
+                _process.shutdown(cancel_futures=True)
     if scope["type"] != "http":
         return await inner(scope, receive, send)
     if scope["path"] == "/inside":
