@@ -3,9 +3,11 @@
 #
 # The baseline is a throw-away crate that depends only on the crates the design names for the
 # tool (anyhow, xshell, serde_json with serde's derive, similar, regex, camino) plus xflags and
-# toml, each with xtask's features, locked to the same versions as xtask (its Cargo.lock is copied). Each build gets
-# a fresh CARGO_TARGET_DIR; crates are downloaded before the clock starts. Runs alternate
-# baseline, xtask, baseline, xtask... so a change in the machine's load hits both.
+# toml, each with xtask's features, locked to the same versions as xtask (its Cargo.lock is
+# copied), built with the workspace's `[profile.*]` sections (copied from the root Cargo.toml)
+# and the same cargo flags (`--offline --timings`). Each build gets a fresh CARGO_TARGET_DIR;
+# crates are downloaded before the clock starts. Runs alternate baseline, xtask, baseline,
+# xtask... so a change in the machine's load hits both.
 #
 #   bench/xtask_cold_build.sh [RUNS]     (default 1; the goal is xtask <= 1.6 x baseline)
 #
@@ -43,13 +45,10 @@ toml = { version = "1", default-features = false, features = ["std", "serde", "p
 xflags = "0.3"
 xshell = "0.2"
 
-[profile.dev]
-debug = 0
-
-[profile.dev.package."*"]
-debug-assertions = false
-overflow-checks = false
 TOML
+# The workspace's own profiles (root Cargo.toml), so both builds compile with the same settings.
+awk '/^\[/ { keep = ($0 ~ /^\[profile[.]/) } keep' Cargo.toml >>"$work/baseline/Cargo.toml"
+grep -q '^\[profile\.' "$work/baseline/Cargo.toml" || { echo "no [profile.*] in Cargo.toml" >&2; exit 1; }
 cat >"$work/baseline/src/main.rs" <<'RS'
 //! Uses each dependency once, so each is compiled and linked as in a real tool.
 #[derive(serde::Deserialize, serde::Serialize)]
@@ -91,9 +90,9 @@ cold_build() {
 }
 
 for run in $(seq "$runs"); do
-    cold_build baseline "$work/baseline" --offline
+    cold_build baseline "$work/baseline" --offline --timings
     base_wall="$wall" base_cpu="$cpu"
-    cold_build xtask "$root" -p xtask --locked --timings
+    cold_build xtask "$root" -p xtask --locked --offline --timings
     xtask_wall="$wall" xtask_cpu="$cpu"
     printf 'run %s: baseline %.1f s wall, %.1f s CPU | xtask %.1f s wall, %.1f s CPU | xtask/baseline: %.2f x wall, %.2f x CPU | load average %s\n' \
         "$run" "$base_wall" "$base_cpu" "$xtask_wall" "$xtask_cpu" \

@@ -318,6 +318,32 @@ fn quote(value: &str) -> String {
     quoted
 }
 
+/// The value of an `Authorization` header for HTTP Basic authentication (RFC 7617):
+/// `Basic ` and the base64 (RFC 4648, padded) of `user:password`. Git sends its credentials so.
+pub(crate) fn basic_auth(user: &str, password: &str) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let bytes = format!("{user}:{password}").into_bytes();
+    let mut value = String::with_capacity(6 + bytes.len().div_ceil(3) * 4);
+    value.push_str("Basic ");
+    for chunk in bytes.chunks(3) {
+        // Three bytes (zero-filled) make four 6-bit digits; a short chunk ends in `=` pads.
+        let triple = chunk
+            .iter()
+            .enumerate()
+            .fold(0u32, |n, (i, b)| n | u32::from(*b) << (16 - 8 * i));
+        for digit in 0..4 {
+            if digit <= chunk.len() {
+                value.push(char::from(
+                    ALPHABET[(triple >> (18 - 6 * digit) & 63) as usize],
+                ));
+            } else {
+                value.push('=');
+            }
+        }
+    }
+    value
+}
+
 /// The hosts reached directly: `NO_PROXY` (as `var` reads the environment) plus loopback.
 fn no_proxy(var: impl Fn(&str) -> Option<String>) -> String {
     let listed = ["no_proxy", "NO_PROXY"]
@@ -491,6 +517,25 @@ mod tests {
     use std::thread::JoinHandle;
 
     use super::*;
+
+    #[test]
+    fn basic_auth_is_base64_of_user_colon_password() {
+        // RFC 7617's example, each padding length, and bytes past ASCII (`+` and `/` digits).
+        for (user, password, encoded) in [
+            ("Aladdin", "open sesame", "QWxhZGRpbjpvcGVuIHNlc2FtZQ=="),
+            ("", "", "Og=="),
+            ("a", "", "YTo="),
+            ("ab", "", "YWI6"),
+            ("user", "hf_x", "dXNlcjpoZl94"),
+            ("\u{e9}", "\u{ff}~", "w6k6w79+"),
+        ] {
+            assert_eq!(
+                basic_auth(user, password),
+                format!("Basic {encoded}"),
+                "{user}:{password}"
+            );
+        }
+    }
 
     /// A one-connection HTTP server on 127.0.0.1: answers `answer` and returns what it was sent.
     fn serve_once(answer: impl Into<String>) -> (String, JoinHandle<String>) {

@@ -9,7 +9,6 @@ use std::io::Read;
 use std::process::Command;
 
 use anyhow::{Context, Result, bail};
-use base64::Engine;
 use camino::{Utf8Path, Utf8PathBuf};
 
 use crate::files::TempDir;
@@ -72,8 +71,7 @@ impl GitEnv {
                     .chars()
                     .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c));
             let user = if plain { auth.user } else { "user" };
-            let basic =
-                base64::engine::general_purpose::STANDARD.encode(format!("{user}:{}", auth.token));
+            let authorization = crate::http::basic_auth(user, auth.token);
             // URL-scoped: git and git-lfs add it only to requests under the endpoint, so an
             // `lfs.url` elsewhere or an LFS storage host never sees it.
             let n = config.len();
@@ -85,7 +83,7 @@ impl GitEnv {
                 ),
                 (
                     format!("GIT_CONFIG_VALUE_{n}"),
-                    format!("Authorization: Basic {basic}"),
+                    format!("Authorization: {authorization}"),
                 ),
             ]);
         }
@@ -657,10 +655,9 @@ mod tests {
             .collect();
         let value = |key: &str| config.iter().find(|(k, _)| *k == key).map(|(_, v)| *v);
         assert!(config.iter().all(|(k, _)| *k != "http.extraHeader"));
-        let basic = base64::engine::general_purpose::STANDARD.encode("user:hf_x");
         assert_eq!(
             value("http.https://huggingface.co/.extraHeader"),
-            Some(format!("Authorization: Basic {basic}").as_str())
+            Some("Authorization: Basic dXNlcjpoZl94")
         );
         assert_eq!(value("http.followRedirects"), Some("false"));
         assert_eq!(value("credential.helper"), Some(""));
