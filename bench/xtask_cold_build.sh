@@ -11,8 +11,8 @@
 #
 #   bench/xtask_cold_build.sh [RUNS]     (default 1; the goal is xtask <= 1.6 x baseline)
 #
-# Prints wall and CPU (user+sys) seconds of each build, their ratios, and xtask's slowest
-# units (from `cargo build --timings`).
+# Prints wall and CPU (user+sys) seconds of each build, their ratios and the median ratios,
+# xtask's slowest units and the units only xtask builds (from `cargo build --timings`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 runs="${1:-1}"
@@ -98,15 +98,28 @@ for run in $(seq "$runs"); do
         "$run" "$base_wall" "$base_cpu" "$xtask_wall" "$xtask_cpu" \
         "$(echo "$xtask_wall / $base_wall" | bc -l)" "$(echo "$xtask_cpu / $base_cpu" | bc -l)" \
         "$(cut -d' ' -f1-3 /proc/loadavg)"
+    echo "$(echo "$xtask_wall / $base_wall" | bc -l) $(echo "$xtask_cpu / $base_cpu" | bc -l)" >>"$work/ratios"
 done
 
-report="$(ls "$work"/target-xtask/cargo-timings/cargo-timing-*.html | head -n 1)"
-python3 - "$report" <<'PY'
-import json, re, sys
-html = open(sys.argv[1]).read()
-units = json.loads(re.search(r"const UNIT_DATA = (\[.*?\]);\n", html, re.S).group(1))
-units.sort(key=lambda u: u["duration"], reverse=True)
+# The last run's `--timings` reports: the median ratios, xtask's slowest units, and the units
+# the baseline does not build (what xtask adds: its own crate and its extra dependencies).
+python3 - "$work/ratios" "$work"/target-{xtask,baseline}/cargo-timings/cargo-timing.html <<'PY'
+import json, re, statistics, sys
+ratios = [line.split() for line in open(sys.argv[1])]
+wall, cpu = (statistics.median(float(r[i]) for r in ratios) for i in (0, 1))
+print(f"median of {len(ratios)} runs: xtask/baseline {wall:.2f} x wall, {cpu:.2f} x CPU")
+def units(report):
+    html = open(report).read()
+    data = json.loads(re.search(r"const UNIT_DATA = (\[.*?\]);\n", html, re.S).group(1))
+    return sorted(data, key=lambda u: u["duration"], reverse=True)
+xtask, baseline = units(sys.argv[2]), units(sys.argv[3])
+name = lambda u: f"{u['name']} {u['version']} {u.get('target', '').strip()}"
 print("xtask's slowest units (seconds, compiled in parallel on the available cores):")
-for u in units[:10]:
-    print(f"  {u['duration']:6.2f}  {u['name']} {u['version']} {u.get('target', '').strip()}")
+for u in xtask[:10]:
+    print(f"  {u['duration']:6.2f}  {name(u)}")
+shared = {(u["name"], u.get("target")) for u in baseline}
+print("units the baseline does not build:")
+for u in xtask:
+    if (u["name"], u.get("target")) not in shared:
+        print(f"  {u['duration']:6.2f}  {name(u)}")
 PY
