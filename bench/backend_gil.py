@@ -18,6 +18,7 @@ from collections.abc import Callable
 
 from backend_chat import QUESTIONS
 from backend_common import BACKEND, percentile
+from lateness import loop_lateness
 
 sys.path.insert(0, str(BACKEND))
 
@@ -48,20 +49,10 @@ def run_in_process(work: str, deadline: float) -> None:
     {"embed": embed, "spin": spin}[work](until(deadline))
 
 
-async def lateness(seconds: float) -> list[float]:
-    late = []
-    deadline = time.perf_counter() + seconds
-    while time.perf_counter() < deadline:
-        started = time.perf_counter()
-        await asyncio.sleep(SLEEP_S)
-        late.append((time.perf_counter() - started - SLEEP_S) * 1000)
-    return late
-
-
 def measure(where: str, work: str) -> list[float]:
     deadline = time.perf_counter() + PHASE_S + 0.3
     if where == "idle":
-        return asyncio.run(lateness(PHASE_S))
+        return asyncio.run(loop_lateness(PHASE_S, SLEEP_S))
     if where == "thread":
         runner = threading.Thread(target={"embed": embed, "spin": spin}[work], args=(until(deadline),))
     else:
@@ -69,7 +60,7 @@ def measure(where: str, work: str) -> list[float]:
     runner.start()
     time.sleep(0.2)
     try:
-        return asyncio.run(lateness(PHASE_S))
+        return asyncio.run(loop_lateness(PHASE_S, SLEEP_S))
     finally:
         runner.join()
 

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
+from lateness import loop_lateness
 
 CHUNKS, DIMENSIONS, SEARCHES, LIMIT, BATCH, LOOP_S, SLEEP_S = 2000, 1024, 200, 30, 256, 3.0, 0.001
 PAYLOAD = {"title": "Guide › Topic", "url_or_path": "docs/guide.md#topic", "text": "words " * 150}
@@ -98,16 +99,6 @@ def rss_mb() -> float:
     raise RuntimeError("no VmRSS")
 
 
-async def loop_lateness(seconds: float) -> list[float]:
-    late = []
-    deadline = time.perf_counter() + seconds
-    while time.perf_counter() < deadline:
-        started = time.perf_counter()
-        await asyncio.sleep(SLEEP_S)
-        late.append((time.perf_counter() - started - SLEEP_S) * 1000)
-    return late
-
-
 def p(values: list[float], q: float) -> float:
     return float(np.percentile(values, q))
 
@@ -137,7 +128,7 @@ def measure(name: str) -> dict[str, Any]:
             assert found == n % CHUNKS and score > 0.99, (name, n, found, score)
         result["search_p50_ms"], result["search_p99_ms"] = p(timings, 50), p(timings, 99)
         result["rss_mb"] = rss_mb()
-        result["idle_late_p99_ms"] = p(asyncio.run(loop_lateness(LOOP_S)), 99)
+        result["idle_late_p99_ms"] = p(asyncio.run(loop_lateness(LOOP_S, SLEEP_S)), 99)
         stop = threading.Event()
 
         def search_until_stopped() -> None:
@@ -149,7 +140,7 @@ def measure(name: str) -> dict[str, Any]:
         searcher = threading.Thread(target=search_until_stopped)
         searcher.start()
         try:
-            late = asyncio.run(loop_lateness(LOOP_S))
+            late = asyncio.run(loop_lateness(LOOP_S, SLEEP_S))
         finally:
             stop.set()
             searcher.join()
