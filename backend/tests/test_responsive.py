@@ -11,6 +11,7 @@ import httpx
 import pytest
 from qdrant_client.local.local_collection import LocalCollection
 
+from app.core import workers
 from app.core.errors import ServiceUnavailable
 from app.main import create_app
 from app.services.embedding import HashingEmbedder
@@ -66,6 +67,27 @@ async def test_health_answers_while_a_question_is_worked_on(tmp_path, monkeypatc
         f"{owner.__name__}.{method} ran on the event loop: health waited for it"
     )
     assert answer.status_code == 200
+
+
+async def test_an_offline_question_is_two_worker_jobs_retrieval_and_the_answer(
+    tmp_path, monkeypatch
+):
+    """Each hand-off to the worker wakes the event loop when it ends: the local embedder, embedded
+    Qdrant and the keyword ranking run as one job for a question, the offline answer as another."""
+    async with running(make_settings(tmp_path, knowledge_paths=str(KNOWLEDGE))) as client:
+        jobs: list[str] = []
+        submit = workers._POOL.submit
+
+        def counted(function, /, *args, **kwargs):
+            jobs.append(getattr(function, "func", function).__qualname__)
+            return submit(function, *args, **kwargs)
+
+        monkeypatch.setattr(workers._POOL, "submit", counted)
+        answer = await client.post("/api/chat", json={"message": "How do I deploy?"})
+        per_question = list(jobs)  # closing the app runs jobs of its own
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["sources"], "the question found no source: nothing was retrieved"
+    assert per_question == ["RagService._retrieve_local", "OfflineWriter._write"]
 
 
 @pytest.mark.skipif(sys.platform != "linux", reason="per-thread priorities are Linux's")

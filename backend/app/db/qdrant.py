@@ -193,6 +193,8 @@ class VectorStore:
         """The `limit` nearest chunks, best first; without payloads ({}) when the caller has them
         (local mode deep-copies each payload it returns)."""
         await self.ensure_collection()
+        if self.local:
+            return await run_cpu(self.search_local, vector, limit, with_payload)
         response = await self._call(
             "query_points",
             self.collection,
@@ -201,6 +203,24 @@ class VectorStore:
             limit=limit,
             with_payload=with_payload,
         )
+        return [Hit(str(p.id), p.score, p.payload or {}) for p in response.points]
+
+    def search_local(self, vector: list[float], limit: int, with_payload: bool = True) -> list[Hit]:
+        """`search` in local mode, in the calling (worker) thread, once `ensure_collection` is done:
+        a caller with more CPU work for the same question runs it all as one worker job."""
+        try:
+            response = self._locked(
+                "query_points",
+                (self.collection,),
+                {
+                    "query": self._unit(vector),
+                    "using": self.vector_name,
+                    "limit": limit,
+                    "with_payload": with_payload,
+                },
+            )
+        except Exception as err:
+            raise ServiceUnavailable("qdrant", _reason(err)) from err
         return [Hit(str(p.id), p.score, p.payload or {}) for p in response.points]
 
     async def payloads(self, origin: str | None, fields: list[str]) -> dict[str, models.Payload]:

@@ -10,11 +10,12 @@ from uuid import UUID, uuid4
 from app.core.errors import ServiceUnavailable
 from app.core.workers import run_cpu
 from app.models.schemas import ChatRequest, ChatResponse, HistoryMessage, Passage, Source
+from app.services.embedding import HashingEmbedder
 from app.services.markdown import clip
 
 if TYPE_CHECKING:  # qdrant-client is imported after the socket is open (app/services/runtime.py)
     from app.db.history import HistoryStore
-    from app.db.qdrant import VectorStore
+    from app.db.qdrant import Hit, VectorStore
     from app.services.embedding import Embedder
     from app.services.lexical import LexicalIndex
     from app.services.llm import AnswerWriter
@@ -46,6 +47,24 @@ class Prepared:
 
 def _snippet(text: str) -> str:
     return clip(" ".join(text.split()), SNIPPET_CHARS)
+
+
+def _passages(hits: "list[Hit]") -> list[Passage]:
+    return [
+        Passage(
+            source=Source(
+                title=h.payload.get("title", ""),
+                url_or_path=h.payload.get("url_or_path", ""),
+                score=round(h.score, 4),
+                snippet=_snippet(h.payload.get("text", "")),
+            ),
+            text=h.payload.get("text", ""),
+        )
+        # Not even one shared word (the local embedder on "???" or a question in another
+        # script): no source is more honest than five arbitrary ones at score 0.
+        for h in hits
+        if h.score > 0
+    ]
 
 
 class RagService:
@@ -82,28 +101,33 @@ class RagService:
     async def retrieve(self, question: str, limit: int = TOP_K) -> list[Passage]:
         if self.hybrid and self.lexical is None:  # Qdrant was down at startup
             await self.refresh_lexical(if_missing=True)
-        vector = await self.embedder.embed_query(question)
         lexical = self.lexical
+        if self.store.local and isinstance(self.embedder, HashingEmbedder):
+            # All of it is CPU work in this process: one worker job, so the event loop hands off
+            # and is woken once per question instead of once per stage (bench/backend_load.py).
+            await self.store.ensure_collection()
+            return await run_cpu(self._retrieve_local, self.embedder, question, lexical, limit)
+        vector = await self.embedder.embed_query(question)
         if lexical is None:
             hits = await self.store.search(vector, limit)
         else:
             dense = await self.store.search(vector, lexical.candidates, with_payload=False)
             hits = await run_cpu(lexical.fuse, question, dense, limit)
-        return [
-            Passage(
-                source=Source(
-                    title=h.payload.get("title", ""),
-                    url_or_path=h.payload.get("url_or_path", ""),
-                    score=round(h.score, 4),
-                    snippet=_snippet(h.payload.get("text", "")),
-                ),
-                text=h.payload.get("text", ""),
-            )
-            # Not even one shared word (the local embedder on "???" or a question in another
-            # script): no source is more honest than five arbitrary ones at score 0.
-            for h in hits
-            if h.score > 0
-        ]
+        return _passages(hits)
+
+    def _retrieve_local(
+        self,
+        embedder: "HashingEmbedder",
+        question: str,
+        lexical: "LexicalIndex | None",
+        limit: int,
+    ) -> list[Passage]:
+        """`retrieve` with the local embedder and embedded Qdrant, in the worker thread."""
+        vector = embedder.embed(question)
+        if lexical is None:
+            return _passages(self.store.search_local(vector, limit))
+        dense = self.store.search_local(vector, lexical.candidates, with_payload=False)
+        return _passages(lexical.fuse(question, dense, limit))
 
     async def prepare(self, request: ChatRequest) -> Prepared:
         """Everything before writing. A history outage is logged and tolerated: the answer matters more."""
