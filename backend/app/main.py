@@ -10,6 +10,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from app.api import chat, health
+from app.api.health import HealthFastPath
 from app.core import logging as app_logging
 from app.core.config import Settings, load_settings
 from app.core.errors import (
@@ -60,6 +61,7 @@ def create_app(settings: Settings, health_cache_s: float = HEALTH_CACHE_S) -> Fa
         lifespan=lifespan,
     )
     app.add_middleware(BodySizeLimit)
+    app.add_middleware(HealthFastPath)  # GET /api/health without routing (app/api/health.py)
     app.add_middleware(UnexpectedErrors)  # outside the body limit, which answers its own 413s
     # Outermost, so error answers carry CORS headers too and the browser can show them.
     app.add_middleware(

@@ -3,7 +3,10 @@
 import asyncio
 
 import httpx
+from fastapi import FastAPI
+from starlette.types import ASGIApp, Receive, Scope, Send
 
+from app.api.health import HealthFastPath
 from app.core.config import Settings
 from app.db.qdrant import VectorStore
 from app.main import create_app
@@ -187,3 +190,94 @@ async def test_a_damaged_local_qdrant_folder_is_503_saying_so_not_a_startup_trac
     assert (
         "move the folder away and ingest again" in response.json()["services"]["qdrant"]["detail"]
     )
+
+
+def routed_only(app: FastAPI) -> ASGIApp:
+    """`app` without HealthFastPath (same state and services): health through FastAPI's routing."""
+    kept = app.user_middleware
+    app.user_middleware = [m for m in kept if m.cls is not HealthFastPath]
+    stack = app.build_middleware_stack()
+    app.user_middleware = kept
+
+    async def routed(scope: Scope, receive: Receive, send: Send) -> None:
+        scope["app"] = app  # as Starlette.__call__ does before its middleware
+        await stack(scope, receive, send)
+
+    return routed
+
+
+def answer(response: httpx.Response) -> tuple[int, bytes, list[tuple[str, str]]]:
+    return response.status_code, response.content, sorted(response.headers.items())
+
+
+async def test_the_fast_path_answers_health_exactly_as_the_route_does(
+    tmp_path, gemini, qdrant_cloud
+):
+    qdrant_cloud.answering.clear()  # startup waits for the cluster: health says "starting"
+    settings = make_settings(
+        tmp_path, qdrant_url=qdrant_cloud.url, qdrant_api_key=QDRANT_KEY, **gemini_settings(gemini)
+    )
+    app = create_app(settings, health_cache_s=0)
+    browser = {"Origin": "http://localhost:5173"}
+    answers: dict[str, list[httpx.Response]] = {}
+    try:
+        async with (
+            app.router.lifespan_context(app),
+            httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as fast,
+            httpx.AsyncClient(
+                transport=httpx.ASGITransport(app=routed_only(app)), base_url="http://t"
+            ) as routed,
+        ):
+
+            async def both(state: str, **headers: str) -> None:
+                answers[state] = [
+                    await c.get("/api/health", headers=headers) for c in (fast, routed)
+                ]
+
+            await both("starting")
+            await both("starting, from a browser", **browser)
+            qdrant_cloud.answering.set()
+            await app.state.startup.ready()
+            await both("healthy")
+            await both("healthy, from a browser", **browser)
+            await both("healthy, from a refused origin", Origin="http://elsewhere.example")
+            gemini.mode = "down"
+            await both("unhealthy")
+    finally:
+        qdrant_cloud.answering.set()
+    for state, (via_fast_path, via_route) in answers.items():
+        assert answer(via_fast_path) == answer(via_route), state
+    assert [answers[s][0].status_code for s in answers] == [503, 503, 200, 200, 200, 503]
+    assert answers["starting"][0].json()["status"] == "starting"
+    assert answers["healthy, from a browser"][0].headers["access-control-allow-origin"] == (
+        "http://localhost:5173"
+    )
+    assert "access-control-allow-origin" not in answers["healthy, from a refused origin"][0].headers
+    assert answers["unhealthy"][0].json()["services"]["gemini"]["status"] == "error"
+
+
+async def test_health_is_answered_before_routing_and_other_methods_are_routed(
+    tmp_path, monkeypatch
+):
+    app = create_app(make_settings(tmp_path), health_cache_s=0)
+    async with started(app):
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://t"
+        ) as client:
+            posted = await client.post("/api/health", json={})
+            routed: list[str] = []
+            route = app.router.middleware_stack
+
+            async def recorded(scope: Scope, receive: Receive, send: Send) -> None:
+                routed.append(f"{scope['method']} {scope['path']}")
+                await route(scope, receive, send)
+
+            monkeypatch.setattr(app.router, "middleware_stack", recorded)
+            fast = await client.get("/api/health?verbose=1")
+            head = await client.head("/api/health")
+    assert posted.status_code == 405
+    assert posted.json()["detail"] == "POST is not allowed on /api/health: use GET"
+    assert fast.status_code == 200, fast.text
+    assert fast.json()["services"]["fastapi"] == "ok"
+    assert head.status_code == 405  # as before: the route answers GET only
+    assert routed == ["HEAD /api/health"]
