@@ -40,6 +40,11 @@ class Hit:
     payload: models.Payload
 
 
+def _hits(response: Any) -> list[Hit]:
+    """A `query_points` answer's points, best first."""
+    return [Hit(str(p.id), p.score, p.payload or {}) for p in response.points]
+
+
 def _reason(err: Exception) -> str:
     if isinstance(err, UnexpectedResponse):
         if err.status_code == 404:
@@ -195,33 +200,27 @@ class VectorStore:
         await self.ensure_collection()
         if self.local:
             return await run_cpu(self.search_local, vector, limit, with_payload)
-        response = await self._call(
-            "query_points",
-            self.collection,
-            query=self._unit(vector),
-            using=self.vector_name,
-            limit=limit,
-            with_payload=with_payload,
-        )
-        return [Hit(str(p.id), p.score, p.payload or {}) for p in response.points]
+        query = self._query(vector, limit, with_payload)
+        return _hits(await self._call("query_points", self.collection, **query))
 
     def search_local(self, vector: list[float], limit: int, with_payload: bool = True) -> list[Hit]:
         """`search` in local mode, in the calling (worker) thread, once `ensure_collection` is done:
         a caller with more CPU work for the same question runs it all as one worker job."""
+        query = self._query(vector, limit, with_payload)
         try:
-            response = self._locked(
-                "query_points",
-                (self.collection,),
-                {
-                    "query": self._unit(vector),
-                    "using": self.vector_name,
-                    "limit": limit,
-                    "with_payload": with_payload,
-                },
-            )
+            response = self._locked("query_points", (self.collection,), query)
         except Exception as err:
             raise ServiceUnavailable("qdrant", _reason(err)) from err
-        return [Hit(str(p.id), p.score, p.payload or {}) for p in response.points]
+        return _hits(response)
+
+    def _query(self, vector: list[float], limit: int, with_payload: bool) -> dict[str, Any]:
+        """`query_points`' arguments after the collection, for both modes."""
+        return {
+            "query": self._unit(vector),
+            "using": self.vector_name,
+            "limit": limit,
+            "with_payload": with_payload,
+        }
 
     async def payloads(self, origin: str | None, fields: list[str]) -> dict[str, models.Payload]:
         """id → the payload `fields` of every chunk ingested from `origin` (None: every chunk)."""
