@@ -30,7 +30,7 @@ HEADING_WEIGHT = 4.0
 PATH_WEIGHT = 8.0
 H1_WEIGHT = 1.0
 K1 = 1.2
-B = (0.75, 0.75, 0.75, 0.75)  # per field
+B = 0.75
 # Adjacent term pairs are indexed too: a pair the question shares with a section counts
 # PAIR_WEIGHT of a word, on top of its two words (a shared phrase is surer than its words apart).
 PAIR_WEIGHT = 0.5
@@ -158,7 +158,7 @@ class LexicalIndex:
             for f, words in enumerate(doc_fields):
                 counts = Counter(words)
                 tf = np.fromiter(counts.values(), dtype=np.float64, count=len(counts))
-                tf /= 1 - B[f] + B[f] * lengths[doc, f] / average[f]
+                tf /= 1 - B + B * lengths[doc, f] / average[f]
                 term_ids.extend(self.vocabulary.setdefault(w, len(self.vocabulary)) for w in counts)
                 docs.append(np.full(len(counts), doc, dtype=np.int64))
                 values.append(weights[f] * tf / (K1 + tf))
