@@ -199,7 +199,8 @@ class LexicalIndex:
             docs, values = self._postings(word)
             scores[docs] += factor * values
         for own, others in groups:
-            # The group's best word: another word counts where it beats the question's own.
+            # The group's best word: another word counts where it beats the question's own. The
+            # one place with arrays over every section (three operations per group in a question).
             concept = np.zeros(len(self.ids))
             for other in others:
                 docs, values = self._postings(other)
