@@ -2,6 +2,7 @@
 the slow imports and ingestion (health says "starting", chat a 503, until they are done)."""
 
 import asyncio
+import gc
 import os
 import subprocess
 import sys
@@ -112,6 +113,20 @@ async def test_the_event_loop_goes_before_the_cpu_work_for_a_core(tmp_path, monk
     ((worker_thread, worker_nice),) = seen  # one question, embedded once
     assert worker_thread != loop_thread
     assert worker_nice > loop_nice
+
+
+async def test_a_full_garbage_collection_after_startup_skips_what_startup_built(tmp_path):
+    """The collector's full pass walks every object it tracks while holding the GIL, so the
+    objects startup builds to keep (the keyword index, embedded Qdrant's points) would stop the
+    event loop on each pass; startup hands them to the permanent generation, which it skips."""
+    async with running(make_settings(tmp_path, knowledge_paths=str(KNOWLEDGE))) as client:
+        services = await client.app.state.startup.ready()
+        index = services.rag.lexical
+        assert index is not None and index.payloads, "the knowledge was not indexed"
+        built = [index, index.ids, index.payloads]
+        assert all(gc.is_tracked(o) for o in built)
+        walked = {id(o) for o in gc.get_objects()}  # every generation but the permanent one
+    assert not {id(o) for o in built} & walked, "a full collection still walks the keyword index"
 
 
 def test_the_search_adds_no_hidden_threads_competing_with_the_event_loop():

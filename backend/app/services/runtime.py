@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from app.core.config import Settings
 from app.core.errors import ServiceUnavailable
 from app.core.secrets import redact
-from app.core.workers import run_cpu
+from app.core.workers import freeze_long_lived_objects, run_cpu
 
 if TYPE_CHECKING:
     from app.db.history import HistoryStore
@@ -196,6 +196,7 @@ class Startup:
                 f"startup failed ({type(err).__name__}): the traceback is in the server's log"
             )
             return
+        await run_cpu(freeze_long_lived_objects)
         self.services = services
         log.info(
             "ready in %.2f s: qdrant=%s history=%s answers=%s",
