@@ -3,7 +3,7 @@
     target/xtask/venv/bin/python bench/backend_inside.py [--access-log] [NAME=VALUE ...]
 
 e.g. `INSIDE_WORKER_NICE=0` (the worker at the loop's priority), `INSIDE_MODE=process-sim`
-(a simulated worker process), `OPENBLAS_NUM_THREADS=4`; the settings go to the server's
+or `INSIDE_MODE=pipe-sim` (a simulated worker process, see bench/backend_inside_app.py), `OPENBLAS_NUM_THREADS=4`; the settings go to the server's
 environment; `--access-log` runs uvicorn logging as the Space's command does (a line per request).
 Runs the corpus, the health client and the 20 chat clients of bench/backend_load.py,
 idle then loaded, and prints for each phase: the loop's wake-up lateness, health's and chat's time
@@ -72,7 +72,7 @@ def main() -> None:
             after = threads(pid)
             stats = inside(server.port)
             report(f"20 chat clients {settings or ''}{' access log' if access_log else ''}", stats)
-            print(f"  health at the client {figures(loaded)}  ({chats / PHASE_S:.0f} chats/s)")
+            print(f"  health at the client {figures(loaded)}  ({chats:.0f} chats/s)")
             for tid, (ran, waited) in after.items():
                 if tid in before and ran - before[tid][0] > 5:
                     name = stats["threads"].get(tid, "?")

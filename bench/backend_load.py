@@ -1,6 +1,6 @@
 """/api/health while 20 chat clients run, and chat throughput at 1, 4 and 20 clients (offline, 2,000 chunks).
 
-    target/xtask/venv/bin/python bench/backend_load.py [--rounds N] [BACKEND_DIR ...]
+    target/xtask/venv/bin/python bench/backend_load.py [--rounds N] [--floor] [BACKEND_DIR ...]
 
 Goal: /api/health p99 with 20 chat clients ≤ 3× its p99 idle (nothing CPU-bound blocks the event
 loop). The baseline is the same app idle, in the same run; pass other backend folders (e.g. an
@@ -14,6 +14,8 @@ own event loop spends reading chat answers (in one process that alone put tens o
 While the 20 chat clients run it also reads, from /proc, how long the server's event loop thread
 ran and how long it waited for a core: the wait is what a busy machine adds to every answer, and
 varies less from run to run than a p99 of 350 samples.
+`--floor` also probes, idle and then while the same 20 clients chat with the app, a bare server in
+a process of its own (bench/backend_floor_server.py): what the machine alone adds to an answer.
 Bounded: each phase stops after PHASE_S seconds or its request cap.
 """
 
@@ -22,13 +24,15 @@ import asyncio
 import json
 import multiprocessing
 import os
+import subprocess
+import sys
 import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 from backend_chat import QUESTIONS, ingest, write_corpus
-from backend_common import BACKEND, Server, get, load, percentile, post_json
+from backend_common import BACKEND, BENCH, Server, free_port, get, load, percentile, post_json
 
 # MAX_CHAT bounds a phase's requests far above what this app answers in PHASE_S (about 500/s on
 # 2 cores), so the chat load lasts the whole phase: a load that ran out early would leave the
@@ -70,12 +74,13 @@ def chat_load(port: int, clients: int) -> float:
     return len(latencies) / seconds
 
 
-async def health_under_chat(port: int, clients: int) -> tuple[list[float], float]:
+async def health_under_chat(port: int, clients: int, probed: int | None = None) -> tuple[list[float], float]:
+    """Health of the server on `probed` (default: the app on `port`) while `clients` chat with the app."""
     with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
         pool.submit(int).result()  # the child is up before the clock starts
         chat = asyncio.get_running_loop().run_in_executor(pool, chat_load, port, clients)
         await asyncio.sleep(0.5)  # let the chat clients get going
-        latencies = await health_probe(port, PHASE_S - 1.0)
+        latencies = await health_probe(probed or port, PHASE_S - 1.0)
         return latencies, await chat
 
 
@@ -89,7 +94,15 @@ def figures(latencies: list[float]) -> str:
     return f"p50 {percentile(latencies, 50):6.1f} ms  p99 {percentile(latencies, 99):6.1f} ms  max {max(latencies):6.1f} ms"
 
 
-def measure(label: str, app_dir: Path, data: Path) -> dict[str, float]:
+def floor(app_port: int, floor_port: int, result: dict[str, float]) -> None:
+    idle = asyncio.run(health_probe(floor_port, PHASE_S - 1.0))
+    loaded, _ = asyncio.run(health_under_chat(app_port, 20, floor_port))
+    result["floor p99 loaded / idle"] = percentile(loaded, 99) / percentile(idle, 99)
+    print(f"  floor: a bare server idle   {figures(idle)}")
+    print(f"  floor, the app's chat load  {figures(loaded)}  ({result['floor p99 loaded / idle']:.1f}x)")
+
+
+def measure(label: str, app_dir: Path, data: Path, floor_port: int | None) -> dict[str, float]:
     """Prints one round's figures; returns those the summary spreads."""
     server = Server("app.main:app", app_dir, {"DATA_DIR": str(data)})
     result = {"load average": os.getloadavg()[0]}
@@ -107,6 +120,8 @@ def measure(label: str, app_dir: Path, data: Path) -> dict[str, float]:
         print(f"  /api/health, 20 chat clients {figures(loaded)}  ({chat_rate:.0f} chats/s meanwhile)")
         print(f"  p99 loaded / idle: {result['p99 loaded / idle']:.1f}x (goal ≤ 3x)")
         print(f"  meanwhile the event loop thread ran {ran:.0f} ms and waited {waited:.0f} ms for a core")
+        if floor_port is not None:
+            floor(server.port, floor_port, result)
         for clients in (1, 4, 20):
             latencies, errors, seconds = timed_load(server.port, clients)
             result[f"chat req/s, {clients} clients"] = len(latencies) / seconds
@@ -123,12 +138,7 @@ def spread(rounds: list[dict[str, float]]) -> None:
         print(f"  {name:<29} median {median:7.2f}  range {values[0]:7.2f} – {values[-1]:7.2f}")
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
-    parser.add_argument("--rounds", type=int, default=1, help="measure the folders N times, interleaved")
-    parser.add_argument("folders", nargs="*", type=Path, help="backend folders (default: this checkout's)")
-    args = parser.parse_args()
-    app_dirs = list(dict.fromkeys(a.resolve() for a in args.folders)) or [BACKEND]
+def run(rounds_wanted: int, app_dirs: list[Path], floor_port: int | None) -> None:
     rounds: dict[Path, list[dict[str, float]]] = {a: [] for a in app_dirs}
     with tempfile.TemporaryDirectory() as tmp:
         corpus = Path(tmp) / "corpus"
@@ -138,14 +148,34 @@ def main() -> None:
         for n, app_dir in enumerate(app_dirs):
             datas[app_dir] = Path(tmp) / f"data{n}"
             chunks, _, _ = asyncio.run(ingest(corpus, datas[app_dir]))
-        for round_ in range(args.rounds):
+        for round_ in range(rounds_wanted):
             for app_dir in app_dirs:
-                label = f"{app_dir} ({chunks} chunks, round {round_ + 1}/{args.rounds})"
-                rounds[app_dir].append(measure(label, app_dir, datas[app_dir]))
-    if args.rounds > 1:
+                label = f"{app_dir} ({chunks} chunks, round {round_ + 1}/{rounds_wanted})"
+                rounds[app_dir].append(measure(label, app_dir, datas[app_dir], floor_port))
+    if rounds_wanted > 1:
         for app_dir, results in rounds.items():
-            print(f"{app_dir}: {args.rounds} rounds")
+            print(f"{app_dir}: {rounds_wanted} rounds")
             spread(results)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--rounds", type=int, default=1, help="measure the folders N times, interleaved")
+    parser.add_argument("--floor", action="store_true", help="also probe a bare server while the app is loaded")
+    parser.add_argument("folders", nargs="*", type=Path, help="backend folders (default: this checkout's)")
+    args = parser.parse_args()
+    app_dirs = list(dict.fromkeys(a.resolve() for a in args.folders)) or [BACKEND]
+    floor_port = free_port() if args.floor else None
+    floor_server = None
+    if floor_port is not None:
+        script = str(BENCH / "backend_floor_server.py")
+        floor_server = subprocess.Popen([sys.executable, script, str(floor_port)])
+    try:
+        run(args.rounds, app_dirs, floor_port)
+    finally:
+        if floor_server is not None:
+            floor_server.terminate()
+            floor_server.wait(10)
 
 
 if __name__ == "__main__":
