@@ -70,16 +70,33 @@ class Server:
             self.answered_in = time.perf_counter() - started
             self.answered_cpu = self.cpu_s()
 
+    def processes(self) -> list[int]:
+        """The server and its child processes (the app's embedded Qdrant runs in one), recursively."""
+        found, queue = [], [self.process.pid]
+        while queue:
+            pid = queue.pop()
+            found.append(pid)
+            for task in Path(f"/proc/{pid}/task").iterdir():
+                queue.extend(int(child) for child in (task / "children").read_text().split())
+        return found
+
     def cpu_s(self) -> float:
-        """CPU seconds the server has used: unlike wall time, barely affected by other load."""
-        fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        """CPU seconds the server and its children have used: unlike wall time, barely affected
+        by other load."""
+        ticks = 0
+        for pid in self.processes():
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            ticks += int(fields[11]) + int(fields[12])
+        return ticks / os.sysconf("SC_CLK_TCK")
 
     def rss_mb(self) -> float:
-        for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-        raise RuntimeError("no VmRSS")
+        """Resident memory of the server and its children (pages they share count in each)."""
+        total = 0
+        for pid in self.processes():
+            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1])
+        return total / 1024
 
     def stop(self) -> None:
         self.process.terminate()

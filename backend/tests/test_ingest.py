@@ -7,9 +7,11 @@ import sys
 import pytest
 
 from app.core.config import Settings
+from app.core.errors import ServiceUnavailable
 from app.db.qdrant import VectorStore
 from app.services.embedding import HashingEmbedder
 from app.services.ingest import chunk_markdown, collect, ingest_paths
+from app.services.rag_service import RagService
 from tests.conftest import BACKEND, KNOWLEDGE, make_settings, running, subprocess_env
 
 DOC = """# Guide
@@ -130,24 +132,39 @@ async def test_knowledge_paths_are_ingested_at_startup_and_skipped_when_unchange
 
 
 async def test_the_keyword_index_is_built_on_the_first_question_when_qdrant_was_busy_at_startup(
-    tmp_path,
+    tmp_path, caplog
 ):
     settings = make_settings(tmp_path)
     async with running(make_settings(tmp_path, knowledge_paths=str(KNOWLEDGE))):
         pass  # ingested; the next start has nothing to ingest
+    # What the engine's process runs (app/db/local_engine.py), in this one.
     holder = VectorStore(
         settings, HashingEmbedder.name, HashingEmbedder.dimensions
     )  # e.g. the ingest CLI
-    async with running(settings) as client:
-        missing = client.app.state.startup.services.rag.lexical
+    store = VectorStore(settings, HashingEmbedder.name, HashingEmbedder.dimensions)
+    rag = RagService(HashingEmbedder(), store, history=None, writer=None, hybrid=True)
+    try:
+        with pytest.raises(ServiceUnavailable, match="in use by another process"):
+            await rag.refresh_lexical()
+        missing = rag.lexical
         await holder.close()
-        answer = await client.post(
-            "/api/chat", json={"message": "How do I deploy to Hugging Face Spaces?"}
-        )
-        built = client.app.state.startup.services.rag.lexical
+        passages = await rag.retrieve("How do I deploy to Hugging Face Spaces?")
+        built = rag.lexical
+    finally:
+        await store.close()
     assert missing is None
-    assert answer.status_code == 200, answer.text
     assert built is not None and len(built) > 30
+    assert passages[0].source.url_or_path == "knowledge/deploy.md#deploy-to-hugging-face-spaces"
+    # And in the app: its engine opens the store and builds the index on the first question.
+    holder = VectorStore(settings, HashingEmbedder.name, HashingEmbedder.dimensions)
+    with caplog.at_level("WARNING", logger="app"):
+        async with running(settings) as client:
+            await holder.close()
+            answer = await client.post(
+                "/api/chat", json={"message": "How do I deploy to Hugging Face Spaces?"}
+            )
+    assert any("keyword index not built at startup" in r.getMessage() for r in caplog.records)
+    assert answer.status_code == 200, answer.text
     assert (
         answer.json()["sources"][0]["url_or_path"]
         == "knowledge/deploy.md#deploy-to-hugging-face-spaces"

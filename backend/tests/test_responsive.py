@@ -10,14 +10,13 @@ import threading
 
 import httpx
 import pytest
-from qdrant_client.local.local_collection import LocalCollection
 
 from app.core import workers
 from app.core.errors import ServiceUnavailable
+from app.db.local_engine import LocalEngine
 from app.main import create_app
-from app.services.embedding import HashingEmbedder
-from app.services.lexical import LexicalIndex
 from app.services.llm import OfflineWriter
+from app.services.rag_service import RagService
 from tests.conftest import (
     BACKEND,
     KNOWLEDGE,
@@ -28,10 +27,9 @@ from tests.conftest import (
 )
 from tests.fakes import QDRANT_KEY
 
+# The server's own CPU-bound work; the question's embedding, embedded Qdrant's search and the
+# keyword ranking run in the engine's process (tests/test_local_engine.py).
 CPU_BOUND = [
-    (HashingEmbedder, "embed"),  # embedding the question
-    (LocalCollection, "query_points"),  # embedded Qdrant's search
-    (LexicalIndex, "search"),  # keyword ranking
     (OfflineWriter, "_write"),  # choosing the quoted paragraphs
 ]
 
@@ -70,63 +68,65 @@ async def test_health_answers_while_a_question_is_worked_on(tmp_path, monkeypatc
     assert answer.status_code == 200
 
 
-async def test_an_offline_question_is_two_worker_jobs_retrieval_and_the_answer(
-    tmp_path, monkeypatch
-):
-    """Each hand-off to the worker wakes the event loop when it ends: the local embedder, embedded
-    Qdrant and the keyword ranking run as one job for a question, the offline answer as another."""
+async def test_an_offline_question_is_one_engine_request_and_one_worker_job(tmp_path, monkeypatch):
+    """Each hand-off wakes the event loop when it ends: the local embedder, embedded Qdrant and
+    the keyword ranking are one request to the engine's process, the offline answer one job of
+    the server's worker thread."""
     async with running(make_settings(tmp_path, knowledge_paths=str(KNOWLEDGE))) as client:
         jobs: list[str] = []
-        submit = workers._POOL.submit
+        submit, call = workers._POOL.submit, LocalEngine._call
 
         def counted(function, /, *args, **kwargs):
             jobs.append(getattr(function, "func", function).__qualname__)
             return submit(function, *args, **kwargs)
 
+        async def requested(self, op, *args, **kwargs):
+            jobs.append(f"engine: {op}")
+            return await call(self, op, *args, **kwargs)
+
         monkeypatch.setattr(workers._POOL, "submit", counted)
+        monkeypatch.setattr(LocalEngine, "_call", requested)
         answer = await client.post("/api/chat", json={"message": "How do I deploy?"})
         per_question = list(jobs)  # closing the app runs jobs of its own
     assert answer.status_code == 200, answer.text
     assert answer.json()["sources"], "the question found no source: nothing was retrieved"
-    assert per_question == ["RagService._retrieve_local", "OfflineWriter._write"]
+    assert per_question == ["engine: retrieve", "OfflineWriter._write"]
 
 
 @pytest.mark.skipif(sys.platform != "linux", reason="per-thread priorities are Linux's")
 async def test_the_event_loop_goes_before_the_cpu_work_for_a_core(tmp_path, monkeypatch):
-    """The question's CPU work runs on a thread the scheduler ranks below the event loop's, so a
+    """The server's CPU work runs on a thread the scheduler ranks below the event loop's, so a
     busy machine hands a free core to the loop (health answers) before the worker."""
-    seen: list[tuple[int, int]] = []  # (thread id, nice value) of each embedding
-    original = HashingEmbedder.embed
+    seen: list[tuple[int, int]] = []  # (thread id, nice value) of each offline answer
+    original = OfflineWriter._write
 
-    def recorded(self, text):
+    def recorded(self, *args, **kwargs):
         thread = threading.get_native_id()
         seen.append((thread, os.getpriority(os.PRIO_PROCESS, thread)))
-        return original(self, text)
+        return original(self, *args, **kwargs)
 
-    monkeypatch.setattr(HashingEmbedder, "embed", recorded)
+    monkeypatch.setattr(OfflineWriter, "_write", recorded)
     async with running(make_settings(tmp_path, knowledge_paths=str(KNOWLEDGE))) as client:
-        seen.clear()  # the knowledge's chunks were embedded at startup
         answer = await client.post("/api/chat", json={"message": "How do I deploy?"})
         loop_thread = threading.get_native_id()
         loop_nice = os.getpriority(os.PRIO_PROCESS, loop_thread)
     assert answer.status_code == 200
-    ((worker_thread, worker_nice),) = seen  # one question, embedded once
+    ((worker_thread, worker_nice),) = seen  # one question, answered once
     assert worker_thread != loop_thread
     assert worker_nice > loop_nice
 
 
 async def test_a_full_garbage_collection_after_startup_skips_what_startup_built(tmp_path):
     """The collector's full pass walks every object it tracks while holding the GIL, so the
-    objects startup builds to keep (the keyword index, embedded Qdrant's points) would stop the
-    event loop on each pass; startup hands them to the permanent generation, which it skips."""
+    objects startup builds to keep (the services, the imported modules) would stop the event
+    loop on each pass; startup hands them to the permanent generation, which it skips. (The
+    engine's process does the same once its keyword index is built.)"""
     async with running(make_settings(tmp_path, knowledge_paths=str(KNOWLEDGE))) as client:
         services = await client.app.state.startup.ready()
-        index = services.rag.lexical
-        assert index is not None and index.payloads, "the knowledge was not indexed"
-        built = [index, index.ids, index.payloads]
+        built = [services, services.rag, services.history, services.writer]
         assert all(gc.is_tracked(o) for o in built)
         walked = {id(o) for o in gc.get_objects()}  # every generation but the permanent one
-    assert not {id(o) for o in built} & walked, "a full collection still walks the keyword index"
+    assert not {id(o) for o in built} & walked, "a full collection still walks the services"
 
 
 def test_the_search_adds_no_hidden_threads_competing_with_the_event_loop():
@@ -204,10 +204,10 @@ async def test_until_startup_is_done_health_says_starting_and_chat_is_a_clear_50
 async def test_a_bug_during_startup_is_reported_by_health_and_chat_not_a_hang(
     tmp_path, monkeypatch
 ):
-    def broken(self, payloads):
+    async def broken(self, if_missing=False):
         raise RuntimeError("index exploded")
 
-    monkeypatch.setattr(LexicalIndex, "__init__", broken)
+    monkeypatch.setattr(RagService, "refresh_lexical", broken)
     app = create_app(make_settings(tmp_path), health_cache_s=0)
     async with app.router.lifespan_context(app):
         with pytest.raises(ServiceUnavailable):

@@ -9,13 +9,14 @@ from uuid import UUID, uuid4
 
 from app.core.errors import ServiceUnavailable
 from app.core.workers import run_cpu
+from app.db.local_engine import LocalEngine
 from app.models.schemas import ChatRequest, ChatResponse, HistoryMessage, Passage, Source
 from app.services.embedding import HashingEmbedder
 from app.services.markdown import clip
 
 if TYPE_CHECKING:  # qdrant-client is imported after the socket is open (app/services/runtime.py)
     from app.db.history import HistoryStore
-    from app.db.qdrant import Hit, VectorStore
+    from app.db.qdrant import Hit, Store, VectorStore
     from app.services.embedding import Embedder
     from app.services.lexical import LexicalIndex
     from app.services.llm import AnswerWriter
@@ -71,13 +72,20 @@ class RagService:
     def __init__(
         self,
         embedder: "Embedder",
-        store: "VectorStore",
+        store: "Store",
         history: "HistoryStore",
         writer: "AnswerWriter",
         hybrid: bool = False,
     ):
         self.embedder = embedder
         self.store = store
+        # With the local embedder and embedded Qdrant, the whole retrieval and its keyword index
+        # are in the engine's process (app/db/local_engine.py), next to the collection.
+        self.engine = (
+            store
+            if isinstance(store, LocalEngine) and isinstance(embedder, HashingEmbedder)
+            else None
+        )
         self.history = history
         self.writer = writer
         # hybrid: keyword ranking fused with the embedder's (app/services/lexical.py), from an
@@ -90,6 +98,8 @@ class RagService:
         """(Re)builds the keyword index from the collection's payloads (no-op unless hybrid)."""
         if not self.hybrid:
             return
+        if self.engine is not None:
+            return await self.engine.refresh_lexical(if_missing)
         from app.services.lexical import INDEXED_FIELDS, LexicalIndex
 
         async with self._lexical_lock:
@@ -99,14 +109,20 @@ class RagService:
             self.lexical = await run_cpu(LexicalIndex, payloads)
 
     async def retrieve(self, question: str, limit: int = TOP_K) -> list[Passage]:
+        if self.engine is not None:
+            await self.engine.ensure_collection()
+            return await self.engine.retrieve(question, limit)
         if self.hybrid and self.lexical is None:  # Qdrant was down at startup
             await self.refresh_lexical(if_missing=True)
-        lexical = self.lexical
-        if self.store.local and isinstance(self.embedder, HashingEmbedder):
-            # All of it is CPU work in this process: one worker job, so the event loop hands off
-            # and is woken once per question instead of once per stage (bench/backend_load.py).
-            await self.store.ensure_collection()
-            return await run_cpu(self._retrieve_local, self.embedder, question, lexical, limit)
+        lexical, store = self.lexical, self.store
+        local = not isinstance(store, LocalEngine) and store.local
+        if local and isinstance(self.embedder, HashingEmbedder):
+            # All of it is CPU work in this process (the engine's, or a script's): one worker
+            # job, so the event loop is woken once per question instead of once per stage.
+            await store.ensure_collection()
+            return await run_cpu(
+                self._retrieve_local, store, self.embedder, question, lexical, limit
+            )
         vector = await self.embedder.embed_query(question)
         if lexical is None:
             hits = await self.store.search(vector, limit)
@@ -117,6 +133,7 @@ class RagService:
 
     def _retrieve_local(
         self,
+        store: "VectorStore",
         embedder: "HashingEmbedder",
         question: str,
         lexical: "LexicalIndex | None",
@@ -125,8 +142,8 @@ class RagService:
         """`retrieve` with the local embedder and embedded Qdrant, in the worker thread."""
         vector = embedder.embed(question)
         if lexical is None:
-            return _passages(self.store.search_local(vector, limit))
-        dense = self.store.search_local(vector, lexical.candidates, with_payload=False)
+            return _passages(store.search_local(vector, limit))
+        dense = store.search_local(vector, lexical.candidates, with_payload=False)
         return _passages(lexical.fuse(question, dense, limit))
 
     async def prepare(self, request: ChatRequest) -> Prepared:

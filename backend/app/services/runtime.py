@@ -20,6 +20,7 @@ from app.core.workers import freeze_long_lived_objects, run_cpu
 
 if TYPE_CHECKING:
     from app.db.history import HistoryStore
+    from app.db.qdrant import Store
 
 log = logging.getLogger(__name__)
 
@@ -55,25 +56,32 @@ def knowledge_sources(
 
 
 class Services:
-    """Built in a worker thread: it imports qdrant-client and loads the embedded collection."""
+    """Built in a worker thread: with Qdrant Cloud it imports qdrant-client; embedded Qdrant is
+    imported and loaded by its own process (app/db/local_engine.py), started on first use."""
 
     def __init__(self, settings: Settings, health_cache_s: float = HEALTH_CACHE_S):
         from app.db.history import make_history
-        from app.db.qdrant import VectorStore
         from app.services.embedding import make_embedder
         from app.services.llm import make_writer
         from app.services.rag_service import RagService
 
         self.settings = settings
         self.embedder = make_embedder(settings)
-        self.store = VectorStore(settings, self.embedder.name, self.embedder.dimensions)
-        self.history: HistoryStore = make_history(settings)
-        self.writer = make_writer(settings)
         # Keyword ranking fused in for the local embedder only: Gemini's embeddings understand
         # paraphrases, and a remote collection may be written by other processes.
-        self.rag = RagService(
-            self.embedder, self.store, self.history, self.writer, hybrid=not settings.gemini_api_key
-        )
+        hybrid = not settings.gemini_api_key
+        self.store: Store
+        if settings.qdrant_url:
+            from app.db.qdrant import VectorStore
+
+            self.store = VectorStore(settings, self.embedder.name, self.embedder.dimensions)
+        else:  # embedded Qdrant, and the retrieval next to it, in a process of their own
+            from app.db.local_engine import LocalEngine
+
+            self.store = LocalEngine(settings, self.embedder.name, self.embedder.dimensions, hybrid)
+        self.history: HistoryStore = make_history(settings)
+        self.writer = make_writer(settings)
+        self.rag = RagService(self.embedder, self.store, self.history, self.writer, hybrid=hybrid)
         self._health_cache_s = health_cache_s
         self._health: tuple[float, dict[str, Any]] | None = None
         self._health_lock = asyncio.Lock()

@@ -31,6 +31,10 @@ class ServiceUnavailable(Exception):
         self.reason = reason
         self.transient = transient
 
+    def __reduce__(self) -> tuple[type["ServiceUnavailable"], tuple[str, str, bool]]:
+        # Pickled by the embedded Qdrant's process (app/db/local_engine.py) with its arguments.
+        return (type(self), (self.service, self.reason, self.transient))
+
 
 class UnexpectedErrors:
     """Answers an exception no handler took with a JSON 500, from inside the CORS middleware.

@@ -13,7 +13,7 @@ import math
 import os
 import threading
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 import httpx
 from qdrant_client import AsyncQdrantClient, QdrantClient, models
@@ -23,7 +23,14 @@ from app.core.config import Settings
 from app.core.errors import ServiceUnavailable
 from app.core.workers import run_cpu
 
+if TYPE_CHECKING:
+    from app.db.local_engine import LocalEngine
+
 log = logging.getLogger(__name__)
+
+# The app's store: Qdrant Cloud in this process, or embedded Qdrant in its own (LocalEngine).
+# This class's local mode is what that process runs, and what scripts and tests use in-process.
+Store: TypeAlias = "VectorStore | LocalEngine"
 
 PROBE_TIMEOUT_S = 3.0
 REQUEST_TIMEOUT_S = 10

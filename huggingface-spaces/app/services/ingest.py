@@ -16,15 +16,17 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from app.core.config import load_settings
 from app.core.errors import ServiceUnavailable
 from app.core.logging import configure
 from app.core.workers import run_cpu
-from app.db.qdrant import VectorStore
 from app.services.embedding import Embedder, make_embedder
 from app.services.markdown import paragraphs
+
+if TYPE_CHECKING:
+    from app.db.qdrant import Store
 
 MAX_CHUNK_CHARS = 1500
 ID_NAMESPACE = uuid.UUID("6f1c1f0e-3d0a-4d55-9a59-7ad1d3c3a001")
@@ -202,7 +204,7 @@ def collect_all(paths: list[str], relative_to_self: bool) -> list[tuple[str, lis
 
 
 async def ingest_paths(
-    paths: list[str], embedder: Embedder, store: VectorStore, relative_to_self: bool = False
+    paths: list[str], embedder: Embedder, store: "Store", relative_to_self: bool = False
 ) -> Report:
     started = time.perf_counter()
     report = Report()
@@ -229,6 +231,8 @@ async def _main(paths: list[str]) -> int:
     settings = load_settings()
     configure(settings.log_level)
     embedder = make_embedder(settings)
+    from app.db.qdrant import VectorStore  # this process's own embedded Qdrant or Qdrant Cloud
+
     store = VectorStore(settings, embedder.name, embedder.dimensions)
     try:
         report = await ingest_paths(paths, embedder, store)
