@@ -8,6 +8,7 @@ shared with the app and the load clients) adds to an answer.
 
 import asyncio
 import sys
+from typing import cast
 
 import uvloop
 
@@ -17,8 +18,7 @@ ANSWER = b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 
 
 class Health(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport, self.pending = transport, b""
+        self.transport, self.pending = cast(asyncio.Transport, transport), b""
 
     def data_received(self, data: bytes) -> None:
         self.pending += data

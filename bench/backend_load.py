@@ -24,6 +24,7 @@ import asyncio
 import json
 import multiprocessing
 import os
+import socket
 import subprocess
 import sys
 import tempfile
@@ -170,6 +171,15 @@ def main() -> None:
     if floor_port is not None:
         script = str(BENCH / "backend_floor_server.py")
         floor_server = subprocess.Popen([sys.executable, script, str(floor_port)])
+        deadline = time.perf_counter() + 30
+        while True:  # until it listens
+            try:
+                socket.create_connection(("127.0.0.1", floor_port), timeout=1).close()
+                break
+            except OSError:
+                if time.perf_counter() > deadline or floor_server.poll() is not None:
+                    raise RuntimeError("the floor server did not start") from None
+                time.sleep(0.05)
     try:
         run(args.rounds, app_dirs, floor_port)
     finally:

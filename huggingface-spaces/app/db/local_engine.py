@@ -146,13 +146,16 @@ class LocalEngine:
     async def search(
         self, vector: list[float], limit: int, with_payload: bool = True
     ) -> "list[Hit]":
-        return await self._call("search", vector, limit, with_payload)  # type: ignore[no-any-return]
+        hits: list[Hit] = await self._call("search", vector, limit, with_payload)
+        return hits
 
     async def payloads(self, origin: str | None, fields: list[str]) -> dict[str, Any]:
-        return await self._call("payloads", origin, fields)  # type: ignore[no-any-return]
+        found: dict[str, Any] = await self._call("payloads", origin, fields)
+        return found
 
     async def hashes(self, origin: str) -> dict[str, str]:
-        return await self._call("hashes", origin)  # type: ignore[no-any-return]
+        hashes: dict[str, str] = await self._call("hashes", origin)
+        return hashes
 
     async def upsert(self, ids: list[str], vectors: list[list[float]], payloads: list[Any]) -> None:
         await self._call("upsert", ids, vectors, payloads, large=True)
@@ -162,7 +165,8 @@ class LocalEngine:
             await self._call("delete", ids)
 
     async def count(self) -> int:
-        return await self._call("count")  # type: ignore[no-any-return]
+        count: int = await self._call("count")
+        return count
 
     async def probe(self) -> dict[str, str]:
         """Like the in-process store's: once the collection is ready, no round trip (a long
@@ -172,7 +176,8 @@ class LocalEngine:
 
     async def retrieve(self, question: str, limit: int) -> "list[Passage]":
         """The local embedder's retrieval (RagService.retrieve), in the engine process."""
-        return await self._call("retrieve", question, limit)  # type: ignore[no-any-return]
+        passages: list[Passage] = await self._call("retrieve", question, limit)
+        return passages
 
     async def refresh_lexical(self, if_missing: bool = False) -> None:
         await self._call("refresh_lexical", if_missing)
@@ -228,6 +233,7 @@ async def serve(channel: socket.socket) -> None:
     fields, log_level, vector_name, dimensions, hybrid = start_with
     app_logging.configure(log_level)
     store = VectorStore(Settings.model_construct(**fields), vector_name, dimensions)
+    # Retrieval only: the server keeps the history and writes the answers.
     rag = RagService(HashingEmbedder(), store, None, None, hybrid)  # type: ignore[arg-type]
 
     async def refresh_lexical(if_missing: bool) -> None:
