@@ -5,6 +5,7 @@ import itertools
 import json
 import logging
 import os
+import subprocess
 import sys
 import time
 from contextlib import asynccontextmanager
@@ -54,6 +55,21 @@ def subprocess_env(**settings: str) -> dict:
     env = {k: v for k, v in os.environ.items() if k not in SETTING_NAMES}
     env.update(settings)
     return env
+
+
+def run_python(script: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    """`python -c script` in the backend folder, in a clean environment; fails on a non-zero exit."""
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=BACKEND,
+        env=subprocess_env() if env is None else env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    return result
 
 
 @pytest.fixture(scope="session")

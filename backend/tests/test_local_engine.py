@@ -5,7 +5,6 @@ runs below the event loop's priority, and it never outlives the server."""
 import asyncio
 import os
 import signal
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -16,7 +15,7 @@ from app.core import workers
 from app.db.local_engine import LocalEngine
 from app.db.qdrant import VectorStore
 from app.services.embedding import HashingEmbedder
-from tests.conftest import KNOWLEDGE, make_settings, running, subprocess_env
+from tests.conftest import KNOWLEDGE, make_settings, run_python, running
 from tests.test_server import Uvicorn
 
 QUESTION = {"message": "How do I deploy to Hugging Face Spaces?"}
@@ -115,16 +114,7 @@ def test_the_engine_exits_with_the_server_even_a_killed_one_and_frees_the_store(
         f"{HashingEmbedder.dimensions})\n"
         "print(asyncio.run(store.count()))\n"
     )
-    result = subprocess.run(
-        [sys.executable, "-c", script],
-        cwd=Path(__file__).parents[1],
-        env=subprocess_env(),
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr
+    result = run_python(script)
     assert int(result.stdout.split()[-1]) > 30
 
 

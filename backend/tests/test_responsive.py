@@ -4,7 +4,6 @@ the slow imports and ingestion (health says "starting", chat a 503, until they a
 import asyncio
 import gc
 import os
-import subprocess
 import sys
 import threading
 
@@ -18,10 +17,10 @@ from app.main import create_app
 from app.services.llm import OfflineWriter
 from app.services.rag_service import RagService
 from tests.conftest import (
-    BACKEND,
     KNOWLEDGE,
     gemini_settings,
     make_settings,
+    run_python,
     running,
     subprocess_env,
 )
@@ -139,32 +138,14 @@ def test_the_search_adds_no_hidden_threads_competing_with_the_event_loop():
         "print(len(os.listdir('/proc/self/task')), threading.active_count())"
     )
     env = {k: v for k, v in subprocess_env().items() if not k.endswith("_NUM_THREADS")}
-    result = subprocess.run(
-        [sys.executable, "-c", script],
-        cwd=BACKEND,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr
+    result = run_python(script, env)
     os_threads, python_threads = result.stdout.split()
     assert os_threads == python_threads
 
 
 def test_importing_the_app_leaves_qdrant_client_for_after_the_socket_is_open():
     script = "import sys, app.main; print(sorted(m for m in ('qdrant_client', 'numpy', 'google.genai') if m in sys.modules))"
-    result = subprocess.run(
-        [sys.executable, "-c", script],
-        cwd=BACKEND,
-        env=subprocess_env(),
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr
+    result = run_python(script)
     assert result.stdout.strip() == "[]"
 
 
