@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from app.core import workers
+from app.db import local_engine
 from app.db.local_engine import LocalEngine
 from app.db.qdrant import VectorStore
 from app.services.embedding import HashingEmbedder
@@ -149,3 +150,39 @@ async def test_a_request_cancelled_while_the_engine_starts_leaves_the_start_to_t
     finally:
         await engine.close()
     assert engine.process is not None and engine.process.returncode == 0
+
+
+async def test_a_new_engines_requests_are_not_failed_by_the_end_of_the_old_one(
+    tmp_path, monkeypatch
+):
+    """While the server still handles a dead engine's end (waiting for its exit status), a
+    request starts a new engine: that request's answer is the new engine's to give, and the
+    old engine's end is read from the old process."""
+    settings = make_settings(tmp_path)
+    engine = LocalEngine(settings, HashingEmbedder.name, HashingEmbedder.dimensions, hybrid=True)
+    ended: list[int] = []  # the process each end was read from
+    exit_status = local_engine._exit_status
+
+    async def exit_status_once_a_new_request_waits(process):
+        ended.append(process.pid)
+        # The old engine's end is held until the request below waits for the new engine.
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 30
+        while len(ended) == 1 and not engine._pending and loop.time() < deadline:
+            await asyncio.sleep(0.01)
+        return await exit_status(process)
+
+    monkeypatch.setattr(local_engine, "_exit_status", exit_status_once_a_new_request_waits)
+    try:
+        assert await engine.count() == 0
+        old = engine.process.pid
+        engine.process.kill()
+        deadline = asyncio.get_running_loop().time() + 30
+        while not ended and asyncio.get_running_loop().time() < deadline:
+            await asyncio.sleep(0.01)
+        assert ended, "the server did not see the old engine's end"
+        assert await asyncio.wait_for(engine.count(), 60) == 0
+        new = engine.process.pid
+    finally:
+        await engine.close()
+    assert ended[0] == old and new != old

@@ -83,11 +83,16 @@ class LocalEngine:
         finally:
             theirs.close()
         reader, writer = await asyncio.open_connection(sock=ours)
-        self._reader = asyncio.create_task(self._answers(reader, writer))
+        self._reader = asyncio.create_task(self._answers(reader, writer, self.process))
         writer.write(_frame(0, self._start_with))
         return writer
 
-    async def _answers(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    async def _answers(
+        self,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        process: "subprocess.Popen[bytes]",
+    ) -> None:
         try:
             while True:
                 job, size = HEADER.unpack(await reader.readexactly(HEADER.size))
@@ -101,27 +106,19 @@ class LocalEngine:
         except (asyncio.IncompleteReadError, ConnectionError):
             pass
         finally:
+            # Before any await: a request from now on starts a new engine, and its answers
+            # are not this one's to fail.
             writer.close()
             self._started, self._ready = None, False
+            pending, self._pending = self._pending, {}
             gone = ServiceUnavailable(
                 "qdrant",
-                f"the embedded Qdrant's process exited ({await self._exit_status()}; its error is "
+                f"the embedded Qdrant's process exited ({await _exit_status(process)}; its error is "
                 "in the log above): the next request starts it again",
             )
-            for future in self._pending.values():
+            for future in pending.values():
                 if not future.done():
                     future.set_exception(gone)
-            self._pending.clear()
-
-    async def _exit_status(self) -> str:
-        process = self.process
-        if process is None:
-            return "not started"
-        try:
-            code = await asyncio.to_thread(process.wait, CLOSE_WAIT_S)
-        except subprocess.TimeoutExpired:
-            return "it closed its socket but still runs"
-        return f"signal {-code}" if code < 0 else f"code {code}"
 
     async def _call(self, op: str, *args: Any, large: bool = False) -> Any:
         """`op` in the engine process; `large` messages (a batch of vectors) are pickled in the
@@ -132,10 +129,15 @@ class LocalEngine:
         # cancel the start for the requests waiting with it.
         writer = await asyncio.shield(self._started)
         job = next(self._jobs)
+        message = (op, args)
+        frame = await run_cpu(_frame, job, message) if large else _frame(job, message)
+        if writer.is_closing():  # the engine exited meanwhile: no answer would come
+            raise ServiceUnavailable(
+                "qdrant", "the embedded Qdrant's process exited: the next request starts it again"
+            )
         future = asyncio.get_running_loop().create_future()
         self._pending[job] = future
-        message = (op, args)
-        writer.write(await run_cpu(_frame, job, message) if large else _frame(job, message))
+        writer.write(frame)
         return await future
 
     async def ensure_collection(self) -> None:
@@ -202,6 +204,15 @@ class LocalEngine:
                 )
                 process.kill()
                 await asyncio.to_thread(process.wait)
+
+
+async def _exit_status(process: "subprocess.Popen[bytes]") -> str:
+    """How an engine whose socket closed ended (it may still be running a moment)."""
+    try:
+        code = await asyncio.to_thread(process.wait, CLOSE_WAIT_S)
+    except subprocess.TimeoutExpired:
+        return "it closed its socket but still runs"
+    return f"signal {-code}" if code < 0 else f"code {code}"
 
 
 def _frame(job: int, message: Any) -> bytes:

@@ -180,7 +180,7 @@ class Startup:
         self.settings = settings
         self.health_cache_s = health_cache_s
         self.services: Services | None = None
-        self.doing = "importing the Qdrant client"
+        self.doing = "loading the services"
         self.failure: str | None = None
         self.task: asyncio.Task[Any] | None = None
 
