@@ -42,6 +42,16 @@ APP_ROOT = Path(__file__).resolve().parents[2]  # the folder holding app/
 CLOSE_WAIT_S = 10.0  # for the child to close its collection after the server closed the socket
 
 
+def embedded_path(data_dir: str) -> str:
+    """Where embedded Qdrant keeps its collections, under DATA_DIR."""
+    return os.path.join(data_dir, "qdrant")
+
+
+def embedded_report(path: str) -> dict[str, str]:
+    """Health's entry for embedded Qdrant once its collection is ready."""
+    return {"status": "local", "detail": f"embedded Qdrant at {path} (QDRANT_URL not set)"}
+
+
 class LocalEngine:
     """VectorStore's interface for embedded Qdrant, served by the engine process."""
 
@@ -49,7 +59,7 @@ class LocalEngine:
 
     def __init__(self, settings: Settings, vector_name: str, dimensions: int, hybrid: bool):
         data_dir = os.path.abspath(settings.data_dir)
-        self.path = os.path.join(data_dir, "qdrant")
+        self.path = embedded_path(data_dir)
         # What the child needs, and nothing else of the settings (no key, no database URL).
         self._start_with = (
             {"data_dir": data_dir, "qdrant_collection": settings.qdrant_collection},
@@ -174,7 +184,7 @@ class LocalEngine:
         """Like the in-process store's: once the collection is ready, no round trip (a long
         ingest in the engine does not hold health up); a dead engine is found by `_answers`."""
         await self.ensure_collection()
-        return {"status": "local", "detail": f"embedded Qdrant at {self.path} (QDRANT_URL not set)"}
+        return embedded_report(self.path)
 
     async def retrieve(self, question: str, limit: int) -> "list[Passage]":
         """The local embedder's retrieval (RagService.retrieve), in the engine process."""

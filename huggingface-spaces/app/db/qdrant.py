@@ -10,10 +10,9 @@ is open (app/services/runtime.py).
 import asyncio
 import logging
 import math
-import os
 import threading
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, TypeAlias
+from typing import Any, TypeAlias
 
 import httpx
 from qdrant_client import AsyncQdrantClient, QdrantClient, models
@@ -22,9 +21,7 @@ from qdrant_client.http.exceptions import ResponseHandlingException, UnexpectedR
 from app.core.config import Settings
 from app.core.errors import ServiceUnavailable
 from app.core.workers import run_cpu
-
-if TYPE_CHECKING:
-    from app.db.local_engine import LocalEngine
+from app.db.local_engine import LocalEngine, embedded_path, embedded_report
 
 log = logging.getLogger(__name__)
 
@@ -76,7 +73,7 @@ class VectorStore:
         self.client: AsyncQdrantClient | QdrantClient | None = None
         self._local_lock = threading.Lock()
         if self.local:
-            self.path = os.path.join(settings.data_dir, "qdrant")
+            self.path = embedded_path(settings.data_dir)
             try:
                 self._open_local()
             except ServiceUnavailable as err:
@@ -285,10 +282,7 @@ class VectorStore:
     async def probe(self) -> dict[str, str]:
         if self.local:
             await self.ensure_collection()
-            return {
-                "status": "local",
-                "detail": f"embedded Qdrant at {self.path} (QDRANT_URL not set)",
-            }
+            return embedded_report(self.path)
         try:
             await asyncio.wait_for(self._call("get_collections"), PROBE_TIMEOUT_S)
             await asyncio.wait_for(self.ensure_collection(), PROBE_TIMEOUT_S)
