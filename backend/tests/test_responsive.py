@@ -1,5 +1,6 @@
-"""The event loop stays free: CPU-bound work runs in a worker thread, and the socket opens before
-the slow imports and ingestion (health says "starting", chat a 503, until they are done)."""
+"""The event loop stays free: the server's CPU-bound work runs in a worker thread (retrieval in
+the engine's process: tests/test_local_engine.py), and the socket opens before the slow imports
+and ingestion (health says "starting", chat a 503, until they are done)."""
 
 import asyncio
 import gc
